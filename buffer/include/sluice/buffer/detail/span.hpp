@@ -1,0 +1,54 @@
+#pragma once
+
+#include <boost/intrusive/list_hook.hpp>
+#include <boost/intrusive/set_hook.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "sluice/buffer/detail/size_class.hpp"
+#include "sluice/buffer/detail/storage_header.hpp"
+
+namespace sluice::detail {
+
+class Arena;
+
+enum class SpanState : std::uint8_t { kFree, kSlab, kRun, kHuge };
+
+// A span describes a run of pages inside a chunk (a slab of slots, a page-run buffer, or free
+// pages), or a huge mapping. Chunk spans live in the chunk's header, one per page index: the
+// span at a run's first page describes it, and the span at its last page records where it
+// starts and whether it is free, so that freeing a run can merge it with both neighbours.
+struct Span {
+  // Slab: `used` holds kRetiredFull on top of the count while the slab is full and in no list.
+  static constexpr std::uint32_t kRetiredFull = std::uint32_t{1} << 31;
+
+  StorageHeader header{};  // the storage header of a run or huge buffer
+  // kSlab: slots ready to hand out, and where the slots never handed out begin (carved lazily,
+  // so a fresh slab's memory is touched only as it is used).
+  StorageHeader* free_slots = nullptr;
+  std::byte* unused_begin = nullptr;
+  // kHuge: the mapping.
+  std::byte* mapping = nullptr;
+  std::size_t mapping_bytes = 0;
+  Arena* arena = nullptr;
+  std::uint32_t used = 0;    // slab: slots handed out; run: 1 while live
+  std::uint32_t slots = 0;   // slab: slots per slab
+  std::uint16_t first_page = 0;
+  std::uint16_t pages = 0;
+  SpanState state = SpanState::kFree;
+  std::uint8_t size_class = 0;
+
+  boost::intrusive::list_member_hook<> list_hook;  // a bin's list of partly used slabs
+  boost::intrusive::set_member_hook<boost::intrusive::optimize_size<true>> tree_hook;  // free runs
+
+  std::byte* chunk_base() const noexcept {
+    return reinterpret_cast<std::byte*>(reinterpret_cast<std::uintptr_t>(this) & ~(kChunkSize - 1));
+  }
+  std::byte* page_data() const noexcept { return chunk_base() + (std::size_t{first_page} << kPageShift); }
+  std::byte* slab_end() const noexcept {
+    return page_data() + (std::size_t{pages} << kPageShift);
+  }
+};
+
+}  // namespace sluice::detail

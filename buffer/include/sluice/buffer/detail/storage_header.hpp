@@ -1,0 +1,54 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace sluice::detail {
+
+struct Span;
+
+enum class StorageKind : std::uint8_t {
+  kSlabSlot,  // a slot of a slab; the header sits in front of the bytes
+  kRun,       // a page run; the header lives in the run's Span
+  kHuge,      // a mapping of its own; the header lives in its Span
+  kMalloc,    // SLUICE_POOL=OFF: malloc'd, header in front of the bytes
+  kExternal,  // memory sluice did not allocate (a file mapping); `destroy` releases it
+};
+
+// The shared part of every buffer's storage: the reference count and what is needed to return
+// the memory. Buffer handles point here. While a slot is free, its first 8 bytes link it into a
+// free list (see next_free), so a free slot costs no memory beyond its header.
+struct alignas(16) StorageHeader {
+  std::uint32_t refs;  // accessed through std::atomic_ref
+  StorageKind kind;
+  std::uint8_t size_class;
+  std::uint16_t reserved;
+  union {
+    Span* span;                                       // pooled kinds
+    void (*destroy)(StorageHeader* header) noexcept;  // kExternal
+    std::size_t malloc_bytes;                         // kMalloc: the capacity asked for
+  };
+
+  std::atomic_ref<std::uint32_t> ref_count() noexcept { return std::atomic_ref(refs); }
+
+  // Stamps a freshly allocated header: one reference, kind and class in one 8-byte store.
+  void stamp(StorageKind new_kind, unsigned new_class) noexcept {
+    refs = 1;
+    kind = new_kind;
+    size_class = static_cast<std::uint8_t>(new_class);
+    reserved = 0;
+  }
+
+  StorageHeader* next_free() const noexcept {
+    StorageHeader* next;
+    std::memcpy(&next, this, sizeof next);
+    return next;
+  }
+  void set_next_free(StorageHeader* next) noexcept { std::memcpy(this, &next, sizeof next); }
+};
+
+static_assert(sizeof(StorageHeader) == 16);
+
+}  // namespace sluice::detail
