@@ -33,7 +33,9 @@ class [[nodiscard]] Result {
     return std::get<0>(std::move(state_));
   }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
 
   // The error; only valid when !ok().
   const Error& error() const& {

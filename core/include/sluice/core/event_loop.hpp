@@ -1,0 +1,173 @@
+#pragma once
+
+#include <uv.h>
+
+#include <boost/intrusive/list.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sluice/core/loop_resource.hpp"
+#include "sluice/core/scheduled_task.hpp"
+#include "sluice/core/unique_function.hpp"
+
+namespace sluice {
+
+// Counters a loop keeps about the channels it runs. Only the loop thread writes them; any
+// thread may read them.
+struct LoopMetrics {
+  std::int64_t active_channels = 0;
+  std::int64_t accepted = 0;
+  std::int64_t bytes_read = 0;
+  std::int64_t bytes_written = 0;
+  std::int64_t read_calls = 0;   // recv calls that returned data
+  std::int64_t write_calls = 0;  // send/sendmsg/writev/sendfile/splice calls that wrote bytes
+};
+
+// One libuv loop driven by one thread. Everything bound to the loop (channels, timers,
+// listeners) is touched only on that thread; other threads hand work over with execute().
+//
+// Each iteration runs libuv once (timers, I/O, close callbacks), then the end-of-iteration
+// work: tasks deferred with defer() (channel destruction among them), tasks queued from the
+// loop itself, and reclaiming buffers other threads freed back to this loop's arena.
+class EventLoop {
+ public:
+  using Task = unique_function<void()>;
+  using Clock = std::chrono::steady_clock;
+
+  explicit EventLoop(std::string name = "sluice-loop");
+  // The loop must not be running (stop and join first).
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Runs the loop on the calling thread until stop(), then closes every handle left.
+  void run();
+  // Runs the loop on a new thread; returns once it runs.
+  void start();
+  // Any thread: the loop finishes its current iteration, closes its handles and run() returns.
+  void stop();
+  // Waits for the thread made by start() to end. Not from the loop thread.
+  void join();
+
+  // Runs libuv's callbacks that are ready, and the end-of-iteration work, without blocking.
+  // For loops driven by hand (EmbeddedChannel, tests); loop thread only.
+  void run_ready();
+
+  // True on the thread running this loop (or, before it runs, on the thread that bound it).
+  bool in_loop() const noexcept { return t_current == this; }
+  // The loop running on the calling thread, or nullptr.
+  static EventLoop* current() noexcept { return t_current; }
+  // Makes the calling thread this loop's thread without running it (loops driven by hand).
+  void bind_to_current_thread();
+
+  // Any thread: runs `task` on the loop, after the current callback. Returns false (and drops
+  // the task) once the loop has stopped.
+  bool execute(Task task);
+  // Runs `task` now when called on the loop, else as execute().
+  bool dispatch(Task task) {
+    if (in_loop()) {
+      task();
+      return true;
+    }
+    return execute(std::move(task));
+  }
+  // Loop thread only: runs `task` at the end of this iteration, after libuv's close callbacks.
+  void defer(Task task);
+
+  // Any thread: runs `task` on the loop after `delay`, or every `period`, until cancelled.
+  ScheduledTask schedule(std::chrono::nanoseconds delay, Task task);
+  ScheduledTask schedule_every(std::chrono::nanoseconds period, Task task);
+
+  // The loop's cached time in milliseconds, updated once per iteration (uv_now).
+  std::uint64_t now_ms() const noexcept { return uv_now(&loop_); }
+
+  // Graceful shutdown, started on any thread; see EventLoopGroup::shutdown_gracefully.
+  // Listeners stop at once; channels keep working for `quiet`, then close, each given until
+  // `timeout` after the start to write what was flushed; then the loop stops.
+  void shutdown_gracefully(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout);
+  bool is_shutting_down() const noexcept { return shutting_down_.load(std::memory_order_acquire); }
+  bool is_terminated() const noexcept { return terminated_.load(std::memory_order_acquire); }
+
+  // Loop thread only: resources (listeners, channels) the loop closes on shutdown.
+  void register_resource(LoopResource& resource);
+  void unregister_resource(LoopResource& resource);
+
+  LoopMetrics metrics() const noexcept;
+  // Loop thread only: counter updates from the transport.
+  void count_channel(int delta) noexcept { add(active_channels_, delta); }
+  void count_accepted() noexcept { add(accepted_, 1); }
+  void count_read(std::size_t bytes) noexcept {
+    add(bytes_read_, static_cast<std::int64_t>(bytes));
+    add(read_calls_, 1);
+  }
+  void count_written(std::size_t bytes) noexcept {
+    add(bytes_written_, static_cast<std::int64_t>(bytes));
+    add(write_calls_, 1);
+  }
+
+  uv_loop_t* native() noexcept { return &loop_; }
+  const std::string& name() const noexcept { return name_; }
+
+ private:
+  static void add(std::atomic<std::int64_t>& counter, std::int64_t delta) noexcept {
+    counter.store(counter.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  }
+
+  void end_iteration();
+  void run_queued_tasks();
+  void run_local_tasks();
+  void begin_shutdown(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout);
+  void close_resources_gracefully();
+  void check_shutdown_progress();
+  void close_all_handles();
+  friend struct detail::TimerState;
+
+  static inline thread_local EventLoop* t_current = nullptr;
+
+  std::string name_;
+  mutable uv_loop_t loop_;
+  uv_async_t wakeup_;  // other threads' tasks are waiting
+  uv_idle_t keep_spinning_;  // active while local tasks wait: the next poll must not block
+  // Other threads' tasks. The mutex also orders execute() against the loop's final close of
+  // wakeup_, so no thread signals a closed handle.
+  std::mutex queue_mutex_;
+  std::vector<Task> queue_;    // guarded by queue_mutex_
+  bool accepting_tasks_ = true;  // guarded by queue_mutex_
+  std::vector<Task> running_;  // batch taken from queue_
+  std::vector<Task> local_;    // tasks the loop queued for itself
+  std::vector<Task> deferred_;
+  std::thread thread_;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> terminated_{false};
+
+  boost::intrusive::list<LoopResource, boost::intrusive::member_hook<
+                                           LoopResource, boost::intrusive::list_member_hook<>,
+                                           &LoopResource::loop_hook>>
+      resources_;
+  boost::intrusive::list<detail::TimerState,
+                         boost::intrusive::member_hook<detail::TimerState,
+                                                       boost::intrusive::list_member_hook<>,
+                                                       &detail::TimerState::loop_hook>>
+      timers_;  // started and not yet closed
+  ScheduledTask shutdown_timer_;
+  ScheduledTask shutdown_progress_;
+  Clock::time_point shutdown_deadline_{};
+  bool closing_resources_ = false;
+
+  std::atomic<std::int64_t> active_channels_{0};
+  std::atomic<std::int64_t> accepted_{0};
+  std::atomic<std::int64_t> bytes_read_{0};
+  std::atomic<std::int64_t> bytes_written_{0};
+  std::atomic<std::int64_t> read_calls_{0};
+  std::atomic<std::int64_t> write_calls_{0};
+};
+
+}  // namespace sluice

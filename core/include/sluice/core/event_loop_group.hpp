@@ -1,0 +1,46 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sluice/core/event_loop.hpp"
+
+namespace sluice {
+
+// N event loops, each on a thread of its own, handed out round-robin. Channels stay on the loop
+// they are given for life.
+class EventLoopGroup {
+ public:
+  // `threads` = 0: one loop per core. Loops are named "<name>-<i>".
+  explicit EventLoopGroup(std::size_t threads = 0, std::string name = "sluice");
+  // Shuts down (quiet 0, timeout 5 s) if that was not done.
+  ~EventLoopGroup();
+  EventLoopGroup(const EventLoopGroup&) = delete;
+  EventLoopGroup& operator=(const EventLoopGroup&) = delete;
+
+  // Any thread: the next loop, round-robin.
+  EventLoop& next() noexcept;
+  EventLoop& at(std::size_t index) { return *loops_.at(index); }
+  std::size_t size() const noexcept { return loops_.size(); }
+
+  // Any thread but a loop of this group: stops every listener at once, lets channels work for
+  // `quiet`, then closes them, each given until `timeout` to write what was flushed; fires
+  // their close futures, stops the loops, closes every libuv handle and joins the threads.
+  // Blocks until done. Calling it again does nothing.
+  void shutdown_gracefully(std::chrono::milliseconds quiet = std::chrono::milliseconds(0),
+                           std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  bool is_terminated() const noexcept;
+
+  LoopMetrics metrics() const noexcept;  // summed over the loops
+
+ private:
+  std::vector<std::unique_ptr<EventLoop>> loops_;
+  std::atomic<std::size_t> next_{0};
+  std::atomic<bool> shut_down_{false};
+};
+
+}  // namespace sluice

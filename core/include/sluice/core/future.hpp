@@ -1,0 +1,164 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "sluice/core/error.hpp"
+#include "sluice/core/event_loop.hpp"
+#include "sluice/core/result.hpp"
+#include "sluice/core/unique_function.hpp"
+
+namespace sluice {
+
+template <typename T>
+class Future;
+
+namespace detail {
+
+template <typename T>
+struct FutureState : std::enable_shared_from_this<FutureState<T>> {
+  using Callback = unique_function<void(const Result<T>&)>;
+
+  explicit FutureState(EventLoop* owner) : loop(owner) {}
+
+  EventLoop* const loop;  // callbacks run here; nullptr: on the completing thread
+  std::mutex mutex;
+  std::condition_variable done;
+  std::optional<Result<T>> result;  // set once, under mutex; read-only afterwards
+  std::vector<Callback> callbacks;
+
+  bool complete(Result<T> value) {
+    std::vector<Callback> to_run;
+    {
+      std::lock_guard lock(mutex);
+      if (result) return false;
+      result.emplace(std::move(value));
+      to_run.swap(callbacks);
+    }
+    done.notify_all();
+    if (!to_run.empty()) deliver(std::move(to_run));
+    return true;
+  }
+
+  // Runs callbacks on the loop: inline when already there, else queued to it; inline as a
+  // last resort when the loop no longer runs tasks.
+  void deliver(std::vector<Callback> to_run) {
+    if (loop == nullptr || loop->in_loop()) {
+      for (Callback& callback : to_run) callback(*result);
+      return;
+    }
+    auto batch = std::make_shared<std::vector<Callback>>(std::move(to_run));
+    auto invoke = [self = this->shared_from_this(), batch] {
+      for (Callback& callback : *batch) callback(*self->result);
+    };
+    if (!loop->execute(invoke)) invoke();
+  }
+};
+
+}  // namespace detail
+
+// The writing side of a Future. Completing twice is ignored (the first result wins). Keep the
+// Promise alive until a completing call on another thread has returned.
+template <typename T>
+class Promise {
+ public:
+  // Callbacks of the future run on `loop` (any thread when nullptr).
+  explicit Promise(EventLoop* loop = nullptr)
+      : state_(std::make_shared<detail::FutureState<T>>(loop)) {}
+
+  Future<T> future() const { return Future<T>(state_); }
+
+  template <typename U = T>
+    requires(!std::is_void_v<U>)
+  bool set_value(U value) {
+    return state_->complete(Result<T>(std::move(value)));
+  }
+  template <typename U = T>
+    requires std::is_void_v<U>
+  bool set_value() {
+    return state_->complete(Result<void>());
+  }
+  bool set_error(Error error) { return state_->complete(Result<T>(std::move(error))); }
+  bool set_result(Result<T> result) { return state_->complete(std::move(result)); }
+  bool is_done() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->result.has_value();
+  }
+
+ private:
+  std::shared_ptr<detail::FutureState<T>> state_;
+};
+
+// A result that arrives later, bound to an event loop: callbacks given to then() run on that
+// loop's thread. wait() and get() block, so they are for threads that are not loops (main()
+// waiting for bind(), tests); called on the future's own loop they would deadlock and throw.
+template <typename T>
+class Future {
+ public:
+  Future() = default;
+
+  bool valid() const noexcept { return static_cast<bool>(state_); }
+  bool is_ready() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->result.has_value();
+  }
+
+  // Calls `callback(result)` on the loop once the result is there (at once if it already is
+  // and this is the loop thread).
+  void then(unique_function<void(const Result<T>&)> callback) {
+    std::vector<unique_function<void(const Result<T>&)>> now;
+    {
+      std::lock_guard lock(state_->mutex);
+      if (!state_->result) {
+        state_->callbacks.push_back(std::move(callback));
+        return;
+      }
+      now.push_back(std::move(callback));
+    }
+    state_->deliver(std::move(now));
+  }
+
+  // Blocks until the result is there and returns it.
+  const Result<T>& wait() const {
+    check_not_on_loop();
+    std::unique_lock lock(state_->mutex);
+    state_->done.wait(lock, [this] { return state_->result.has_value(); });
+    return *state_->result;
+  }
+  // Blocks up to `timeout`; true when the result is there.
+  template <typename Rep, typename Period>
+  bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
+    check_not_on_loop();
+    std::unique_lock lock(state_->mutex);
+    return state_->done.wait_for(lock, timeout, [this] { return state_->result.has_value(); });
+  }
+  // wait(), then the value; an error is thrown as an Exception.
+  decltype(auto) get() const {
+    if constexpr (std::is_void_v<T>) {
+      wait().value();
+    } else {
+      return wait().value();
+    }
+  }
+
+ private:
+  template <typename>
+  friend class Promise;
+  explicit Future(std::shared_ptr<detail::FutureState<T>> state) : state_(std::move(state)) {}
+
+  void check_not_on_loop() const {
+    if (state_->loop != nullptr && state_->loop->in_loop()) {
+      throw std::logic_error("Future::wait on its own event loop would deadlock");
+    }
+  }
+
+  std::shared_ptr<detail::FutureState<T>> state_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,334 @@
+#include "sluice/core/event_loop.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <future>
+#include <stdexcept>
+
+#include "sluice/core/log.hpp"
+#include "sluice/core/loop_thread_hooks.hpp"
+
+namespace sluice {
+namespace {
+
+std::vector<LoopThreadHooks>& hook_registry() {
+  static std::vector<LoopThreadHooks> hooks;
+  return hooks;
+}
+
+template <typename Member>
+void call_hooks(Member member) {
+  for (const LoopThreadHooks& hooks : hook_registry()) {
+    if (auto function = hooks.*member) function();
+  }
+}
+
+// Nothing may throw across a libuv callback: a task that throws is logged and dropped.
+void run_guarded(EventLoop::Task& task, const char* what) noexcept {
+  try {
+    task();
+  } catch (const std::exception& error) {
+    logger().error("{} threw: {}", what, error.what());
+  } catch (...) {
+    logger().error("{} threw a non-standard exception", what);
+  }
+}
+
+// sendfile and splice have no MSG_NOSIGNAL: a peer that resets would kill the process with
+// SIGPIPE. Blocked on the loop thread, the signal stays pending and the call fails with EPIPE.
+void block_sigpipe() noexcept {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+}  // namespace
+
+void add_loop_thread_hooks(const LoopThreadHooks& hooks) { hook_registry().push_back(hooks); }
+
+EventLoop::EventLoop(std::string name) : name_(std::move(name)) {
+  if (int rc = uv_loop_init(&loop_); rc != 0) {
+    throw std::runtime_error("uv_loop_init: " + std::string(uv_strerror(rc)));
+  }
+  loop_.data = this;
+  uv_async_init(&loop_, &wakeup_, [](uv_async_t* handle) {
+    static_cast<EventLoop*>(handle->data)->run_queued_tasks();
+  });
+  wakeup_.data = this;
+  uv_idle_init(&loop_, &keep_spinning_);
+  keep_spinning_.data = this;
+}
+
+EventLoop::~EventLoop() {
+  if (thread_.joinable()) {
+    stop();
+    join();
+  }
+  if (!terminated_.load()) {
+    // Never ran: close the handles made by the constructor.
+    close_all_handles();
+  }
+}
+
+void EventLoop::bind_to_current_thread() {
+  if (t_current != nullptr && t_current != this) {
+    throw std::logic_error("EventLoop: this thread already belongs to loop " + t_current->name_);
+  }
+  t_current = this;
+}
+
+void EventLoop::start() {
+  std::promise<void> running;
+  auto started = running.get_future();
+  thread_ = std::thread([this, &running] {
+    pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+    bind_to_current_thread();
+    running.set_value();
+    run();
+  });
+  started.wait();
+}
+
+void EventLoop::run() {
+  bind_to_current_thread();
+  block_sigpipe();
+  call_hooks(&LoopThreadHooks::thread_started);
+  logger().debug("loop {} running", name_);
+  while (!stop_requested_.load(std::memory_order_acquire)) {
+    uv_run(&loop_, UV_RUN_ONCE);
+    end_iteration();
+  }
+  // Close what is still open (an abrupt stop), then every handle, then let their close
+  // callbacks and the deferred destructions run.
+  std::vector<LoopResource*> open;
+  for (LoopResource& resource : resources_) open.push_back(&resource);
+  for (LoopResource* resource : open) resource->on_close_now();
+  {
+    std::lock_guard lock(queue_mutex_);
+    accepting_tasks_ = false;
+  }
+  run_queued_tasks();
+  end_iteration();
+  close_all_handles();
+  call_hooks(&LoopThreadHooks::thread_ending);
+  logger().debug("loop {} stopped", name_);
+  terminated_.store(true, std::memory_order_release);
+  t_current = nullptr;
+}
+
+void EventLoop::run_ready() {
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  end_iteration();
+}
+
+void EventLoop::close_all_handles() {
+  {
+    std::lock_guard lock(queue_mutex_);
+    accepting_tasks_ = false;
+  }
+  while (!timers_.empty()) timers_.front().close_on_loop();
+  uv_walk(
+      &loop_,
+      [](uv_handle_t* handle, void* loop) {
+        if (uv_is_closing(handle)) return;
+        auto* self = static_cast<EventLoop*>(loop);
+        if (handle != reinterpret_cast<uv_handle_t*>(&self->wakeup_) &&
+            handle != reinterpret_cast<uv_handle_t*>(&self->keep_spinning_)) {
+          logger().warn("loop {}: closing a {} handle left open", self->name_,
+                        uv_handle_type_name(handle->type));
+        }
+        uv_close(handle, nullptr);
+      },
+      this);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  end_iteration();
+  if (int rc = uv_loop_close(&loop_); rc != 0) {
+    logger().error("loop {}: uv_loop_close: {}", name_, uv_strerror(rc));
+  }
+  terminated_.store(true, std::memory_order_release);
+}
+
+void EventLoop::stop() {
+  stop_requested_.store(true, std::memory_order_release);
+  std::lock_guard lock(queue_mutex_);
+  if (accepting_tasks_) uv_async_send(&wakeup_);
+}
+
+void EventLoop::join() {
+  if (in_loop()) throw std::logic_error("EventLoop::join called on its own thread");
+  if (thread_.joinable()) thread_.join();
+}
+
+bool EventLoop::execute(Task task) {
+  if (in_loop()) {
+    if (terminated_.load(std::memory_order_relaxed)) return false;
+    local_.push_back(std::move(task));
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&keep_spinning_))) {
+      uv_idle_start(&keep_spinning_, [](uv_idle_t*) {});
+    }
+    return true;
+  }
+  std::lock_guard lock(queue_mutex_);
+  if (!accepting_tasks_) return false;
+  queue_.push_back(std::move(task));
+  if (queue_.size() == 1) uv_async_send(&wakeup_);
+  return true;
+}
+
+void EventLoop::defer(Task task) { deferred_.push_back(std::move(task)); }
+
+void EventLoop::run_queued_tasks() {
+  {
+    std::lock_guard lock(queue_mutex_);
+    running_.swap(queue_);
+  }
+  for (Task& task : running_) run_guarded(task, "a task");
+  running_.clear();
+}
+
+void EventLoop::run_local_tasks() {
+  // Tasks may queue more; those run in the next pass, after libuv has polled once.
+  std::vector<Task> batch;
+  batch.swap(local_);
+  for (Task& task : batch) run_guarded(task, "a task");
+  if (local_.empty()) {
+    uv_idle_stop(&keep_spinning_);
+    local_.swap(batch);  // keep the capacity
+    local_.clear();
+  }
+}
+
+void EventLoop::end_iteration() {
+  if (!local_.empty()) run_local_tasks();
+  while (!deferred_.empty()) {
+    std::vector<Task> batch;
+    batch.swap(deferred_);
+    for (Task& task : batch) run_guarded(task, "a deferred task");
+  }
+  call_hooks(&LoopThreadHooks::iteration_ended);
+}
+
+ScheduledTask EventLoop::schedule(std::chrono::nanoseconds delay, Task task) {
+  Ref<detail::TimerState> state(new detail::TimerState);
+  state->task = std::move(task);
+  state->loop = this;
+  state->delay_ms = static_cast<std::uint64_t>(
+      std::chrono::ceil<std::chrono::milliseconds>(std::max(delay, std::chrono::nanoseconds(0)))
+          .count());
+  dispatch([state] { state->start_on_loop(); });
+  return ScheduledTask(state);
+}
+
+ScheduledTask EventLoop::schedule_every(std::chrono::nanoseconds period, Task task) {
+  Ref<detail::TimerState> state(new detail::TimerState);
+  state->task = std::move(task);
+  state->loop = this;
+  state->delay_ms = static_cast<std::uint64_t>(
+      std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::milliseconds>(period).count()));
+  state->period_ms = state->delay_ms;
+  dispatch([state] { state->start_on_loop(); });
+  return ScheduledTask(state);
+}
+
+void detail::TimerState::start_on_loop() {
+  if (cancelled.load(std::memory_order_acquire) || started) return;
+  started = true;
+  uv_timer_init(loop->native(), &timer);
+  timer.data = this;
+  intrusive_ptr_add_ref(this);  // held by the open handle
+  loop->timers_.push_back(*this);
+  uv_timer_start(
+      &timer,
+      [](uv_timer_t* handle) {
+        auto* self = static_cast<TimerState*>(handle->data);
+        Ref<TimerState> keep(self);
+        if (!self->cancelled.load(std::memory_order_acquire)) run_guarded(self->task, "a timer");
+        if (self->period_ms == 0 || self->cancelled.load(std::memory_order_acquire)) {
+          self->close_on_loop();
+        }
+      },
+      delay_ms, period_ms);
+}
+
+void detail::TimerState::close_on_loop() {
+  if (!started || closed) return;
+  closed = true;
+  uv_timer_stop(&timer);
+  loop->timers_.erase(loop->timers_.iterator_to(*this));
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer), [](uv_handle_t* handle) {
+    auto* self = static_cast<TimerState*>(handle->data);
+    self->task = nullptr;  // release what the task holds on the loop thread
+    intrusive_ptr_release(self);
+  });
+}
+
+void ScheduledTask::cancel() {
+  if (!state_) return;
+  state_->cancelled.store(true, std::memory_order_release);
+  Ref<detail::TimerState> state = state_;
+  state->loop->dispatch([state] { state->close_on_loop(); });
+}
+
+// --- graceful shutdown -----------------------------------------------------------------------
+
+void EventLoop::register_resource(LoopResource& resource) {
+  resources_.push_back(resource);
+  if (closing_resources_) defer([&resource] { resource.on_close_gracefully(); });
+}
+
+void EventLoop::unregister_resource(LoopResource& resource) {
+  if (resource.loop_hook.is_linked()) resources_.erase(resources_.iterator_to(resource));
+}
+
+void EventLoop::shutdown_gracefully(std::chrono::milliseconds quiet,
+                                    std::chrono::milliseconds timeout) {
+  if (shutting_down_.exchange(true, std::memory_order_acq_rel)) return;
+  if (!dispatch([this, quiet, timeout] { begin_shutdown(quiet, timeout); })) stop();
+}
+
+void EventLoop::begin_shutdown(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout) {
+  shutdown_deadline_ = Clock::now() + timeout;
+  std::vector<LoopResource*> open;
+  for (LoopResource& resource : resources_) open.push_back(&resource);
+  for (LoopResource* resource : open) resource->on_stop_accepting();
+  shutdown_timer_ = schedule(std::min(quiet, timeout), [this] { close_resources_gracefully(); });
+}
+
+void EventLoop::close_resources_gracefully() {
+  closing_resources_ = true;
+  std::vector<LoopResource*> open;
+  for (LoopResource& resource : resources_) open.push_back(&resource);
+  for (LoopResource* resource : open) resource->on_close_gracefully();
+  shutdown_progress_ = schedule_every(std::chrono::milliseconds(5), [this] { check_shutdown_progress(); });
+  check_shutdown_progress();
+}
+
+void EventLoop::check_shutdown_progress() {
+  if (resources_.empty()) {
+    shutdown_progress_.cancel();
+    stop();
+    return;
+  }
+  if (Clock::now() >= shutdown_deadline_) {
+    logger().debug("loop {}: shutdown deadline passed with {} resources open", name_,
+                   resources_.size());
+    std::vector<LoopResource*> open;
+    for (LoopResource& resource : resources_) open.push_back(&resource);
+    for (LoopResource* resource : open) resource->on_close_now();
+  }
+}
+
+LoopMetrics EventLoop::metrics() const noexcept {
+  LoopMetrics metrics;
+  metrics.active_channels = active_channels_.load(std::memory_order_relaxed);
+  metrics.accepted = accepted_.load(std::memory_order_relaxed);
+  metrics.bytes_read = bytes_read_.load(std::memory_order_relaxed);
+  metrics.bytes_written = bytes_written_.load(std::memory_order_relaxed);
+  metrics.read_calls = read_calls_.load(std::memory_order_relaxed);
+  metrics.write_calls = write_calls_.load(std::memory_order_relaxed);
+  return metrics;
+}
+
+}  // namespace sluice

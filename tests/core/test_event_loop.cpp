@@ -1,0 +1,189 @@
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "sluice/core/event_loop.hpp"
+#include "sluice/core/event_loop_group.hpp"
+#include "sluice/core/future.hpp"
+
+using namespace std::chrono_literals;
+using sluice::EventLoop;
+
+namespace {
+
+// Waits (bounded) until `done` holds; tests never hang on a broken loop.
+template <typename Predicate>
+bool eventually(Predicate done, std::chrono::milliseconds limit = 5000ms) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("tasks executed from another thread run on the loop thread in order") {
+  EventLoop loop("test-loop");
+  loop.start();
+  std::vector<int> order;
+  std::atomic<bool> wrong_thread{false};
+  sluice::Promise<void> done;
+  for (int i = 0; i < 100; ++i) {
+    loop.execute([&, i] {
+      if (!loop.in_loop()) wrong_thread = true;
+      order.push_back(i);
+      if (i == 99) done.set_value();
+    });
+  }
+  CHECK(done.future().wait_for(5s));
+  loop.stop();
+  loop.join();
+  CHECK_FALSE(wrong_thread);
+  REQUIRE(order.size() == 100);
+  for (int i = 0; i < 100; ++i) CHECK(order[static_cast<std::size_t>(i)] == i);
+}
+
+TEST_CASE("a task executed from the loop itself runs after the current one, without blocking") {
+  EventLoop loop;
+  loop.start();
+  sluice::Promise<int> result;
+  loop.execute([&] {
+    auto step = std::make_shared<int>(1);
+    loop.execute([&result, step] { result.set_value(*step); });
+    *step = 2;  // the nested task runs after this one returns, so it sees 2
+  });
+  CHECK(result.future().get() == 2);
+  loop.stop();
+  loop.join();
+}
+
+TEST_CASE("a scheduled task runs once after its delay, and a cancelled one never runs") {
+  EventLoop loop;
+  loop.start();
+  std::atomic<int> ran{0};
+  std::atomic<int> cancelled_ran{0};
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<std::int64_t> elapsed_ms{-1};
+  loop.schedule(20ms, [&] {
+    elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - start)
+                     .count();
+    ++ran;
+  });
+  auto cancelled = loop.schedule(30ms, [&] { ++cancelled_ran; });
+  cancelled.cancel();
+  CHECK(eventually([&] { return ran.load() == 1; }));
+  std::this_thread::sleep_for(60ms);
+  loop.stop();
+  loop.join();
+  CHECK(ran == 1);
+  CHECK(cancelled_ran == 0);
+  CHECK(elapsed_ms >= 19);  // not early; how late it is depends on the machine
+  CHECK(cancelled.is_cancelled());
+}
+
+TEST_CASE("a periodic task repeats until cancelled") {
+  EventLoop loop;
+  loop.start();
+  std::atomic<int> runs{0};
+  auto ticker = loop.schedule_every(2ms, [&] { ++runs; });
+  CHECK(eventually([&] { return runs.load() >= 3; }));
+  ticker.cancel();
+  std::this_thread::sleep_for(20ms);
+  const int after_cancel = runs.load();
+  std::this_thread::sleep_for(20ms);
+  CHECK(runs.load() == after_cancel);
+  loop.stop();
+  loop.join();
+}
+
+TEST_CASE("execute after the loop stopped is refused") {
+  EventLoop loop;
+  loop.start();
+  loop.stop();
+  loop.join();
+  CHECK(loop.is_terminated());
+  CHECK_FALSE(loop.execute([] {}));
+}
+
+TEST_CASE("a task that throws is logged and the loop goes on") {
+  EventLoop loop;
+  loop.start();
+  loop.execute([] { throw std::runtime_error("boom"); });
+  sluice::Promise<void> after;
+  loop.execute([&] { after.set_value(); });
+  CHECK(after.future().wait_for(5s));
+  loop.stop();
+  loop.join();
+}
+
+TEST_CASE("deferred work runs at the end of the iteration that deferred it") {
+  EventLoop loop;
+  loop.start();
+  std::vector<int> order;
+  sluice::Promise<void> done;
+  loop.execute([&] {
+    loop.defer([&] {
+      order.push_back(2);
+      done.set_value();
+    });
+    order.push_back(1);
+  });
+  CHECK(done.future().wait_for(5s));
+  loop.stop();
+  loop.join();
+  CHECK(order == std::vector<int>{1, 2});
+}
+
+TEST_CASE("future callbacks run on the loop, and wait on the loop's own thread throws") {
+  EventLoop loop;
+  loop.start();
+  sluice::Promise<int> promise(&loop);
+  std::atomic<bool> on_loop{false};
+  sluice::Promise<void> seen;
+  promise.future().then([&](const sluice::Result<int>& result) {
+    on_loop = loop.in_loop() && result.ok() && *result == 7;
+    seen.set_value();
+  });
+  std::thread([&] { promise.set_value(7); }).join();
+  CHECK(seen.future().wait_for(5s));
+  CHECK(on_loop);
+  CHECK(promise.future().get() == 7);
+  sluice::Promise<bool> threw;
+  loop.execute([&] {
+    try {
+      promise.future().wait();
+      threw.set_value(false);
+    } catch (const std::logic_error&) {
+      threw.set_value(true);
+    }
+  });
+  CHECK(threw.future().get());
+  loop.stop();
+  loop.join();
+}
+
+TEST_CASE("a future completed with an error throws it from get") {
+  sluice::Promise<int> promise;
+  promise.set_error(sluice::Error::from_errno(ETIMEDOUT, "connect"));
+  CHECK_FALSE(promise.set_value(1));  // the first result wins
+  CHECK_THROWS_AS(promise.future().get(), sluice::Exception);
+}
+
+TEST_CASE("an event loop group hands out its loops round-robin and shuts down") {
+  sluice::EventLoopGroup group(3, "rr");
+  EventLoop* first = &group.next();
+  EventLoop* second = &group.next();
+  EventLoop* third = &group.next();
+  CHECK(first != second);
+  CHECK(second != third);
+  CHECK(&group.next() == first);
+  group.shutdown_gracefully(0ms, 1s);
+  CHECK(group.is_terminated());
+}
