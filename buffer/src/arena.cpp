@@ -30,30 +30,55 @@ constexpr std::size_t kCarveBatch = 16;
 constexpr std::size_t kRunCacheBytes = 512 * 1024;
 
 struct PagesFirst {
-  bool operator()(const Span& span, std::uint32_t pages) const noexcept { return span.pages < pages; }
-  bool operator()(std::uint32_t pages, const Span& span) const noexcept { return pages < span.pages; }
+  bool operator()(const Span& span, std::uint32_t pages) const noexcept {
+    return span.pages < pages;
+  }
+  bool operator()(std::uint32_t pages, const Span& span) const noexcept {
+    return pages < span.pages;
+  }
 };
 
 }  // namespace
 
 Arena::Arena() {
   exhausted_.state = SpanState::kSlab;
-  for (SmallBin& bin : small_) bin.current = &exhausted_;
+  exhausted_.set_used(Span::kCurrentPin);
+  for (auto& current : current_)
+    current.store(&exhausted_, std::memory_order_relaxed);
   for (unsigned size_class = kSlabClassCount; size_class < kClassCount; ++size_class) {
-    runs_[size_class - kSlabClassCount].cache_limit =
-        static_cast<std::uint32_t>(std::max<std::size_t>(1, kRunCacheBytes / class_size(size_class)));
+    runs_[size_class - kSlabClassCount].cache_limit = static_cast<std::uint32_t>(
+        std::max<std::size_t>(1, kRunCacheBytes / class_size(size_class)));
   }
 }
 
 Arena::~Arena() {
-  for (SmallBin& bin : small_) bin.partial.clear();
+  for (SmallBin& bin : small_)
+    bin.partial.clear();
   free_runs_.clear();
-  while (!chunk_list_.empty()) unmap_chunk(&chunk_list_.front());
+  while (!chunk_list_.empty())
+    unmap_chunk(&chunk_list_.front());
+}
+
+std::int64_t Arena::live_in_class_locked(unsigned size_class) const noexcept {
+  if (size_class >= kSlabClassCount) {
+    return run_live_[size_class - kSlabClassCount].load(std::memory_order_relaxed);
+  }
+  const Span* current = current_[size_class].load(std::memory_order_acquire);
+  const std::int64_t live = settled_[size_class].load(std::memory_order_relaxed) +
+                            std::int64_t{current->used_count()} - Span::kCurrentPin;
+  // Read while the owner runs, the two parts may come from different moments.
+  return live < 0 ? 0 : live;
+}
+
+std::int64_t Arena::live_in_class(unsigned size_class) const noexcept {
+  std::lock_guard lock(chunk_mutex_);
+  return live_in_class_locked(size_class);
 }
 
 bool Arena::empty() const noexcept {
+  std::lock_guard lock(chunk_mutex_);
   for (unsigned size_class = 0; size_class < kClassCount; ++size_class) {
-    if (live_in_class(size_class) != 0) return false;
+    if (live_in_class_locked(size_class) != 0) return false;
   }
   return true;
 }
@@ -64,17 +89,19 @@ StorageHeader* Arena::allocate_slot(unsigned size_class) {
   const std::size_t stride = class_size(size_class) + kSlotHeaderSize;
   for (;;) {
     if (StorageHeader* header = try_allocate_slot(size_class)) return header;
-    Span* slab = bin.current;
+    Span* slab = current_[size_class].load(std::memory_order_relaxed);
     if (slab != &exhausted_ && slab->unused_begin + stride <= slab->slab_end()) {
       // Carve the next few never-used slots into the free list, highest address first so that
       // they come out in address order.
-      const std::size_t room = static_cast<std::size_t>(slab->slab_end() - slab->unused_begin) / stride;
+      const std::size_t room =
+          static_cast<std::size_t>(slab->slab_end() - slab->unused_begin) / stride;
       const std::size_t count = std::min(room, kCarveBatch);
       StorageHeader* head = nullptr;
       for (std::size_t i = count; i-- > 0;) {
         auto* header = reinterpret_cast<StorageHeader*>(slab->unused_begin + i * stride);
+        header->stamp(StorageKind::kSlabSlot, size_class);
         header->span = slab;
-        header->set_next_free(head);
+        set_slot_link(header, head);
         poison(slot_data(header), class_size(size_class));
         head = header;
       }
@@ -83,18 +110,26 @@ StorageHeader* Arena::allocate_slot(unsigned size_class) {
       continue;
     }
     // The current slab is full: retire it until a free brings it back, then take a partly used
-    // slab, the spare empty one, or a new one.
-    if (slab != &exhausted_) slab->used += Span::kRetiredFull;
+    // slab, the spare empty one, or a new one. Its live slots join settled_, the new current
+    // slab's leave it.
+    if (slab != &exhausted_) {
+      const std::uint32_t live = slab->used_count() - Span::kCurrentPin;
+      add_owned(settled_[size_class], live);
+      slab->set_used(live + Span::kRetiredFull);
+      current_[size_class].store(&exhausted_, std::memory_order_relaxed);
+    }
     if (!bin.partial.empty()) {
       slab = &bin.partial.front();
       bin.partial.pop_front();
     } else if (bin.spare != nullptr) {
       slab = std::exchange(bin.spare, nullptr);
     } else {
-      bin.current = &exhausted_;  // stays consistent if new_slab throws
-      slab = new_slab(size_class);
+      slab = new_slab(size_class);  // current_ is the sentinel if this throws
     }
-    bin.current = slab;
+    add_owned(settled_[size_class], -std::int64_t{slab->used_count()});
+    slab->set_used(slab->used_count() + Span::kCurrentPin);
+    // Release: a metrics reader that finds this slab also sees its span initialised.
+    current_[size_class].store(slab, std::memory_order_release);
   }
 }
 
@@ -104,7 +139,7 @@ Span* Arena::new_slab(unsigned size_class) {
   slab->state = SpanState::kSlab;
   slab->size_class = static_cast<std::uint8_t>(size_class);
   slab->slots = geometry.slots;
-  slab->used = 0;
+  slab->set_used(0);
   slab->free_slots = nullptr;
   slab->unused_begin = slab->page_data();
   return slab;
@@ -112,14 +147,14 @@ Span* Arena::new_slab(unsigned size_class) {
 
 void Arena::slab_needs_attention(Span* slab) noexcept {
   SmallBin& bin = small_[slab->size_class];
-  if (slab->used & Span::kRetiredFull) {
-    slab->used -= Span::kRetiredFull;
-    if (slab->used != 0) {
+  if (const std::uint32_t used = slab->used_count(); used & Span::kRetiredFull) {
+    slab->set_used(used - Span::kRetiredFull);
+    if (used != Span::kRetiredFull) {
       bin.partial.push_front(*slab);
       return;
     }
   } else {
-    if (slab == bin.current) return;
+    // Emptied while in the partial list (the current slab is pinned and never gets here).
     bin.partial.erase(bin.partial.iterator_to(*slab));
   }
   // The slab is empty and in no list: keep it as the spare, or give its pages back.
@@ -136,15 +171,19 @@ StorageHeader* Arena::allocate_run(unsigned size_class) {
   Span* run = allocate_pages(run_pages(size_class));
   run->state = SpanState::kRun;
   run->size_class = static_cast<std::uint8_t>(size_class);
-  run->used = 1;
+  run->set_used(1);
   run->header.span = run;
   run->header.stamp(StorageKind::kRun, size_class);
-  add_owned(runs_[size_class - kSlabClassCount].live, 1);
+  add_owned(run_live_[size_class - kSlabClassCount], 1);
   return &run->header;
 }
 
 void Arena::free_local(StorageHeader* header) noexcept {
-  if (header->kind == StorageKind::kSlabSlot) {
+  // Ask the span, not header->kind: a block drained from the remote-free stack has had its
+  // first 8 bytes (count, kind, class) overwritten by the stack's link; only `span` survives.
+  if (header->span->state == SpanState::kSlab) {
+    // The remote-free stack links through the header: give the slot back its kind and class.
+    header->stamp(StorageKind::kSlabSlot, header->span->size_class);
     free_slot(header, header->span);
   } else {
     free_run(header);
@@ -181,10 +220,13 @@ void Arena::trim() noexcept {
       release_pages(header->span);
     }
   }
-  for (SmallBin& bin : small_) {
+  for (unsigned size_class = 0; size_class < kSlabClassCount; ++size_class) {
+    SmallBin& bin = small_[size_class];
     if (bin.spare != nullptr) release_pages(std::exchange(bin.spare, nullptr));
-    if (bin.current != &exhausted_ && bin.current->used == 0) {
-      release_pages(std::exchange(bin.current, &exhausted_));
+    Span* current = current_[size_class].load(std::memory_order_relaxed);
+    if (current != &exhausted_ && current->used_count() == Span::kCurrentPin) {
+      current_[size_class].store(&exhausted_, std::memory_order_relaxed);
+      release_pages(current);
     }
   }
   for (auto it = chunk_list_.begin(); it != chunk_list_.end();) {
@@ -284,6 +326,8 @@ void Arena::map_chunk() {
 
 void Arena::unmap_chunk(Chunk* chunk) noexcept {
   chunk_list_.erase(chunk_list_.iterator_to(*chunk));
+  // Metrics may be reading a span in this chunk (live_in_class): wait for them.
+  std::lock_guard lock(chunk_mutex_);
   chunk->~Chunk();
   add_owned(chunks_, -1);
   unmap(chunk, kChunkSize);

@@ -103,6 +103,15 @@ void Buffer::grow(std::size_t count) {
   capacity_ = static_cast<std::uint32_t>(std::min(block.capacity, std::size_t{max_capacity_}));
 }
 
+void Buffer::grow_and_write(std::span<const std::byte> bytes) {
+  // `bytes` may lie in the storage that the growth gives up (a buffer appending its own
+  // readable bytes): hold a reference to it until they are copied.
+  const Buffer keep = share();
+  grow(bytes.size());
+  copy_bytes(base_ + writer_, bytes.data(), bytes.size());
+  writer_ += static_cast<std::uint32_t>(bytes.size());
+}
+
 Buffer Buffer::slice(std::size_t index, std::size_t length) const {
   require_in_capacity(index, length, "slice");
   if (has_storage()) storage_->ref_count().fetch_add(1, std::memory_order_relaxed);

@@ -172,6 +172,27 @@ Buffer CompositeBuffer::coalesce() {
   return result;
 }
 
+void CompositeBuffer::make_contiguous(std::size_t reserve) {
+  if (component_count() <= 1) return;
+  Buffer& first = components_[head_];
+  const std::size_t rest = readable_ - first.readable_bytes();
+  if (first.is_shared() || first.writable_bytes() < rest) {
+    Buffer merged = Buffer::allocate(std::max(readable_, reserve));
+    for (std::size_t c = head_; c < components_.size(); ++c) {
+      merged.write_bytes(components_[c].readable_span());
+    }
+    const std::size_t total = readable_;
+    clear();
+    components_.push_back(std::move(merged));
+    readable_ = total;
+    return;
+  }
+  for (std::size_t c = head_ + 1; c < components_.size(); ++c) {
+    first.write_bytes(components_[c].readable_span());
+  }
+  components_.erase(components_.begin() + static_cast<std::ptrdiff_t>(head_ + 1), components_.end());
+}
+
 void CompositeBuffer::clear() noexcept {
   components_.clear();
   head_ = 0;

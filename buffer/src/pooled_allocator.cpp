@@ -21,6 +21,8 @@
 
 namespace sluice {
 
+bool loop_arena_hooks_registered() noexcept;  // loop_arena.cpp
+
 using detail::Arena;
 using detail::StorageHeader;
 using detail::StorageKind;
@@ -46,6 +48,9 @@ Registry& registry() {
   static auto* instance = new Registry;  // never destroyed: buffers may die during exit
   return *instance;
 }
+
+// Linking the allocator links the hooks that give each event-loop thread its arena.
+[[maybe_unused]] const bool loop_hooks = loop_arena_hooks_registered();
 
 std::atomic<std::int64_t> g_huge_buffers{0};
 std::atomic<std::int64_t> g_huge_bytes{0};

@@ -173,7 +173,8 @@ class Buffer {
     reader_ += static_cast<std::uint32_t>(out.size());
   }
   void write_bytes(std::span<const std::byte> bytes) {
-    ensure_writable(bytes.size());
+    if (bytes.size() > writable_bytes()) [[unlikely]]
+      return grow_and_write(bytes);
     copy_bytes(base_ + writer_, bytes.data(), bytes.size());
     writer_ += static_cast<std::uint32_t>(bytes.size());
   }
@@ -233,12 +234,24 @@ class Buffer {
 
   Buffer(detail::StorageHeader* storage, std::byte* base, std::size_t capacity,
          std::size_t max_capacity, std::size_t reader, std::size_t writer) noexcept
-      : storage_(storage),
-        base_(base),
-        capacity_(static_cast<std::uint32_t>(capacity)),
-        max_capacity_(static_cast<std::uint32_t>(max_capacity)),
-        reader_(static_cast<std::uint32_t>(reader)),
-        writer_(static_cast<std::uint32_t>(writer)) {}
+      : storage_(storage), base_(base) {
+    if constexpr (std::endian::native == std::endian::little) {
+      // Two 8-byte stores rather than four 4-byte ones: a new handle is built on every
+      // allocation, and stores are what its construction costs.
+      const std::uint64_t sizes = std::uint64_t{static_cast<std::uint32_t>(capacity)} |
+                                  std::uint64_t{static_cast<std::uint32_t>(max_capacity)} << 32;
+      const std::uint64_t indices = std::uint64_t{static_cast<std::uint32_t>(reader)} |
+                                    std::uint64_t{static_cast<std::uint32_t>(writer)} << 32;
+      auto* bytes = reinterpret_cast<std::byte*>(this);
+      std::memcpy(bytes + offsetof(Buffer, capacity_), &sizes, sizeof sizes);
+      std::memcpy(bytes + offsetof(Buffer, reader_), &indices, sizeof indices);
+    } else {
+      capacity_ = static_cast<std::uint32_t>(capacity);
+      max_capacity_ = static_cast<std::uint32_t>(max_capacity);
+      reader_ = static_cast<std::uint32_t>(reader);
+      writer_ = static_cast<std::uint32_t>(writer);
+    }
+  }
 
   // Debug builds mark a moved-from handle with this value instead of null.
   static detail::StorageHeader* moved_from_mark() noexcept {
@@ -271,13 +284,16 @@ class Buffer {
   }
 
   void release() noexcept {
-    if (!has_storage()) return;
-    auto refs = storage_->ref_count();
+    // Release builds never store the moved-from mark (take() leaves null), so only debug builds
+    // pay for the second compare.
+    detail::StorageHeader* const storage = storage_;  // kept in a register across the acquire
+    if (storage == nullptr || (kDebugChecks && storage == moved_from_mark())) return;
+    auto refs = storage->ref_count();
     // A count of 1 seen by a holder can only be its own reference, so no other thread can
     // touch the count any more: the common case frees without a locked instruction.
     if (refs.load(std::memory_order_acquire) == 1 ||
         refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      PooledAllocator::deallocate(storage_);
+      PooledAllocator::deallocate(storage);
     }
   }
 
@@ -289,11 +305,13 @@ class Buffer {
     if (index > capacity() || count > capacity_ - index) [[unlikely]]
       fail_capacity(index, count, operation);
   }
+  // memmove: the source may be a span of this very buffer (set_bytes(0, readable_span())).
   static void copy_bytes(std::byte* target, const std::byte* source, std::size_t count) noexcept {
-    if (count != 0) std::memcpy(target, source, count);
+    if (count != 0) std::memmove(target, source, count);
   }
 
   void grow(std::size_t count);
+  void grow_and_write(std::span<const std::byte> bytes);
   [[noreturn]] void fail_readable(std::size_t count, const char* operation) const;
   [[noreturn]] void fail_writable(std::size_t count, const char* operation) const;
   [[noreturn]] void fail_capacity(std::size_t index, std::size_t count, const char* operation) const;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "sluice/buffer/buffer.hpp"
 
@@ -32,12 +33,27 @@ class CompositeBuffer {
  public:
   static constexpr std::size_t npos = Buffer::npos;
   // Components kept inline before the vector spills to the heap.
-  static constexpr std::size_t kInlineComponents = 4;
+  static constexpr std::size_t kInlineComponents = 2;
 
   CompositeBuffer() = default;
   explicit CompositeBuffer(Buffer buffer) { append(std::move(buffer)); }
-  CompositeBuffer(CompositeBuffer&&) noexcept = default;
-  CompositeBuffer& operator=(CompositeBuffer&&) noexcept = default;
+  // A moved-from composite is empty. (The defaulted moves kept its counts while taking its
+  // components, so it went on reporting bytes it no longer had.)
+  CompositeBuffer(CompositeBuffer&& other) noexcept
+      : components_(std::move(other.components_)),
+        head_(std::exchange(other.head_, 0)),
+        readable_(std::exchange(other.readable_, 0)) {
+    other.components_.clear();
+  }
+  CompositeBuffer& operator=(CompositeBuffer&& other) noexcept {
+    if (this != &other) {
+      components_ = std::move(other.components_);
+      head_ = std::exchange(other.head_, 0);
+      readable_ = std::exchange(other.readable_, 0);
+      other.components_.clear();
+    }
+    return *this;
+  }
 
   // Adds the readable bytes of `buffer` at the end (a buffer with none is dropped).
   void append(Buffer buffer);
@@ -101,6 +117,11 @@ class CompositeBuffer {
   // All readable bytes as one Buffer, leaving this composite empty. Copies only when there is
   // more than one component.
   Buffer coalesce();
+  // Joins the readable bytes into one component (a parser that needs them contiguous). Bytes
+  // are appended in place when the first component is unshared and has room; otherwise they
+  // are copied into a new buffer of at least `reserve` bytes, so that a caller joining after
+  // every small read can reserve ahead and copy each byte O(1) times overall.
+  void make_contiguous(std::size_t reserve = 0);
   void clear() noexcept;
 
   // First index in [from, to) holding `value`, or npos.

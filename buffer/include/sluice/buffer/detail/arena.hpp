@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <mutex>
 
 #include "sluice/buffer/detail/asan.hpp"
 #include "sluice/buffer/detail/size_class.hpp"
@@ -50,10 +52,30 @@ inline std::byte* slot_data(StorageHeader* header) noexcept {
   return reinterpret_cast<std::byte*>(header) + kSlotHeaderSize;
 }
 
+// A free slot links to the next one through its first data bytes, not its header, so that the
+// header keeps its kind and class (stamped when the slot is carved) and allocating a slot
+// writes only its reference count.
+inline StorageHeader* slot_link(StorageHeader* header) noexcept {
+  StorageHeader* next;
+  std::memcpy(&next, slot_data(header), sizeof next);
+  return next;
+}
+inline void set_slot_link(StorageHeader* header, StorageHeader* next) noexcept {
+  std::memcpy(slot_data(header), &next, sizeof next);
+}
+
 // One arena per registered thread (the event loops), plus one shared arena, used under a lock,
 // for every other thread. An arena is its thread's cache: its fast paths below take no lock and
 // issue no atomic read-modify-write. Blocks freed by another thread come back through
 // remote_frees_, a lock-free stack the owner drains.
+//
+// Live counts of slab classes, kept exact without a counter update on every allocation and free:
+// a class's live slots are those of its current slab (its `used` less the pin) plus settled_,
+// the live slots of all its other slabs. Allocations (always from the current slab) and frees
+// into the current slab move only the slab's `used`; a free into another slab also lowers
+// settled_; a slab becoming or ceasing to be current moves its count between the two. Metrics
+// read the current slab's count under chunk_mutex_, which the owner takes only to unmap a chunk,
+// so the span they read stays mapped.
 class Arena {
  public:
   Arena();
@@ -63,16 +85,14 @@ class Arena {
 
   // Fast path of a slab slot; nullptr when the current slab has no ready slot.
   StorageHeader* try_allocate_slot(unsigned size_class) noexcept {
-    SmallBin& bin = small_[size_class];
-    Span* slab = bin.current;
+    Span* slab = current_[size_class].load(std::memory_order_relaxed);
     StorageHeader* header = slab->free_slots;
     if (header == nullptr) [[unlikely]]
       return nullptr;
-    slab->free_slots = header->next_free();
-    ++slab->used;
-    add_owned(bin.live, 1);
-    header->stamp(StorageKind::kSlabSlot, size_class);
     unpoison(slot_data(header), class_size(size_class));
+    slab->free_slots = slot_link(header);
+    slab->set_used(slab->used_count() + 1);
+    header->refs = 1;  // kind and class were stamped when the slot was carved
     return header;
   }
 
@@ -84,7 +104,7 @@ class Arena {
       return nullptr;
     bin.cache = header->next_free();
     --bin.cached;
-    add_owned(bin.live, 1);
+    add_owned(run_live_[size_class - kSlabClassCount], 1);
     header->stamp(StorageKind::kRun, size_class);
     unpoison(header->span->page_data(), class_size(size_class));
     return header;
@@ -92,15 +112,14 @@ class Arena {
 
   // Frees a slot this arena owns; called on the owning thread only.
   void free_slot(StorageHeader* header, Span* slab) noexcept {
+    set_slot_link(header, slab->free_slots);
     poison(slot_data(header), class_size(slab->size_class));
-    header->set_next_free(slab->free_slots);
     slab->free_slots = header;
-    const std::uint32_t used = --slab->used;
-    add_owned(small_[slab->size_class].live, -1);
-    // One compare catches both rare cases: the slab emptied (used == 0), or it was retired
-    // full and must rejoin its bin (kRetiredFull set).
-    if (used - 1 >= Span::kRetiredFull - 1) [[unlikely]]
-      slab_needs_attention(slab);
+    const std::uint32_t used = slab->used_count() - 1;
+    slab->set_used(used);
+    // One bit test: only the current slab carries the pin (a retired slab is never current).
+    if ((used & Span::kCurrentPin) == 0) [[unlikely]]
+      freed_in_other_slab(slab, used);
   }
 
   // Frees a page run this arena owns; called on the owning thread only.
@@ -108,7 +127,7 @@ class Arena {
     Span* run = header->span;
     poison(run->page_data(), class_size(run->size_class));
     RunBin& bin = runs_[run->size_class - kSlabClassCount];
-    add_owned(bin.live, -1);
+    add_owned(run_live_[run->size_class - kSlabClassCount], -1);
     if (bin.cached >= bin.cache_limit) [[unlikely]] {
       release_pages(run);
       return;
@@ -136,11 +155,8 @@ class Arena {
   // Owner only: returns cached runs, spare slabs and every empty chunk to the OS.
   void trim() noexcept;
 
-  std::int64_t live_in_class(unsigned size_class) const noexcept {
-    return size_class < kSlabClassCount
-               ? small_[size_class].live.load(std::memory_order_relaxed)
-               : runs_[size_class - kSlabClassCount].live.load(std::memory_order_relaxed);
-  }
+  // Any thread. Exact while the owner is quiet, like every count read from another thread.
+  std::int64_t live_in_class(unsigned size_class) const noexcept;
   std::int64_t chunk_count() const noexcept { return chunks_.load(std::memory_order_relaxed); }
   std::int64_t remote_frees() const noexcept {
     return remote_free_count_.load(std::memory_order_relaxed);
@@ -153,16 +169,15 @@ class Arena {
 
  private:
   struct SmallBin {
-    Span* current;  // never null: the arena's exhausted sentinel when there is no slab
-    boost::intrusive::list<Span, boost::intrusive::member_hook<Span, boost::intrusive::list_member_hook<>, &Span::list_hook>> partial;
+    boost::intrusive::list<Span, boost::intrusive::member_hook<
+                                     Span, boost::intrusive::list_member_hook<>, &Span::list_hook>>
+        partial;
     Span* spare = nullptr;  // one empty slab kept to absorb alloc/free churn at a slab edge
-    std::atomic<std::int64_t> live{0};
   };
   struct RunBin {
     StorageHeader* cache = nullptr;  // recently freed runs of this class, LIFO
     std::uint32_t cached = 0;
     std::uint32_t cache_limit = 0;
-    std::atomic<std::int64_t> live{0};
   };
   struct RunOrder {
     bool operator()(const Span& a, const Span& b) const noexcept {
@@ -173,16 +188,32 @@ class Arena {
       Span, boost::intrusive::member_hook<Span, decltype(Span::tree_hook), &Span::tree_hook>,
       boost::intrusive::compare<RunOrder>>;
   using ChunkList = boost::intrusive::list<
-      Chunk, boost::intrusive::member_hook<Chunk, boost::intrusive::list_member_hook<>, &Chunk::hook>>;
+      Chunk,
+      boost::intrusive::member_hook<Chunk, boost::intrusive::list_member_hook<>, &Chunk::hook>>;
 
+  // A free into a slab that is not current: the slot leaves settled_; a slab that emptied or
+  // was retired full needs attention.
+  void freed_in_other_slab(Span* slab, std::uint32_t used) noexcept {
+    add_owned(settled_[slab->size_class], -1);
+    if (used == 0 || used >= Span::kRetiredFull) slab_needs_attention(slab);
+  }
+  std::int64_t live_in_class_locked(unsigned size_class) const noexcept;
   void slab_needs_attention(Span* slab) noexcept;
   Span* new_slab(unsigned size_class);
   Span* allocate_pages(std::uint32_t pages);
   void release_pages(Span* span) noexcept;
   void map_chunk();
   void unmap_chunk(Chunk* chunk) noexcept;
-  static void mark_run(Chunk* chunk, std::uint32_t first, std::uint32_t pages, SpanState state) noexcept;
+  static void mark_run(Chunk* chunk, std::uint32_t first, std::uint32_t pages,
+                       SpanState state) noexcept;
 
+  // What the fast paths touch comes first, indexed by class so that one scaled address reaches
+  // it: each slab class's current slab (never null: the exhausted sentinel, whose count is just
+  // the pin, when there is no slab), the live slots of its other slabs, and each run class's
+  // live runs.
+  std::array<std::atomic<Span*>, kSlabClassCount> current_;
+  std::array<std::atomic<std::int64_t>, kSlabClassCount> settled_{};
+  std::array<std::atomic<std::int64_t>, kClassCount - kSlabClassCount> run_live_{};
   std::array<SmallBin, kSlabClassCount> small_;
   std::array<RunBin, kClassCount - kSlabClassCount> runs_;
   Span exhausted_;  // sentinel slab with no slots
@@ -192,9 +223,21 @@ class Arena {
   std::atomic<std::int64_t> chunks_{0};
   std::atomic<std::int64_t> remote_free_count_{0};
   std::atomic<StorageHeader*> remote_frees_{nullptr};
+  mutable std::mutex chunk_mutex_;  // held by the owner to unmap a chunk, by metrics to read spans
 };
 
 // The calling thread's arena, or nullptr for threads that use the shared arena.
-inline constinit thread_local Arena* t_arena = nullptr;
+//
+// Position-independent library code (sluice's own objects are built -fPIC) would reach it
+// through the general-dynamic model, a __tls_get_addr call in a shared object; initial-exec is one
+// load off the thread pointer. Executables (-fPIE or not), where the fast paths inline into user
+// code, keep the compiler's choice, local-exec, which is shorter still.
+#if defined(__PIC__) && !defined(__PIE__)
+#define SLUICE_ARENA_TLS_MODEL [[gnu::tls_model("initial-exec")]]
+#else
+#define SLUICE_ARENA_TLS_MODEL
+#endif
+SLUICE_ARENA_TLS_MODEL inline constinit thread_local Arena* t_arena = nullptr;
+#undef SLUICE_ARENA_TLS_MODEL
 
 }  // namespace sluice::detail

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -18,8 +19,10 @@ enum class StorageKind : std::uint8_t {
 };
 
 // The shared part of every buffer's storage: the reference count and what is needed to return
-// the memory. Buffer handles point here. While a slot is free, its first 8 bytes link it into a
-// free list (see next_free), so a free slot costs no memory beyond its header.
+// the memory. Buffer handles point here. While a run or a remotely freed block waits in a list,
+// the first 8 bytes of its header link it to the next (see next_free); a free slab slot links
+// through its data instead (arena.hpp, slot_link), so a free slot costs no memory beyond its
+// header.
 struct alignas(16) StorageHeader {
   std::uint32_t refs;  // accessed through std::atomic_ref
   StorageKind kind;
@@ -35,10 +38,18 @@ struct alignas(16) StorageHeader {
 
   // Stamps a freshly allocated header: one reference, kind and class in one 8-byte store.
   void stamp(StorageKind new_kind, unsigned new_class) noexcept {
-    refs = 1;
-    kind = new_kind;
-    size_class = static_cast<std::uint8_t>(new_class);
-    reserved = 0;
+    if constexpr (std::endian::native == std::endian::little) {
+      // Composed in a register: the compiler keeps four field stores when the class varies.
+      const std::uint64_t word = std::uint64_t{1} |
+                                 std::uint64_t{static_cast<std::uint8_t>(new_kind)} << 32 |
+                                 std::uint64_t{static_cast<std::uint8_t>(new_class)} << 40;
+      std::memcpy(this, &word, sizeof word);
+    } else {
+      refs = 1;
+      kind = new_kind;
+      size_class = static_cast<std::uint8_t>(new_class);
+      reserved = 0;
+    }
   }
 
   StorageHeader* next_free() const noexcept {
@@ -50,5 +61,6 @@ struct alignas(16) StorageHeader {
 };
 
 static_assert(sizeof(StorageHeader) == 16);
+static_assert(offsetof(StorageHeader, kind) == 4 && offsetof(StorageHeader, size_class) == 5);
 
 }  // namespace sluice::detail

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "sluice/core/fd.hpp"
+#include "sluice/core/result.hpp"
+
+namespace sluice {
+
+// An open file shared by the regions that send it. The descriptor closes when the last
+// FileRegion (or other holder) lets go.
+class File {
+ public:
+  File(Fd fd, std::string path, std::uint64_t size) noexcept
+      : fd_(std::move(fd)), path_(std::move(path)), size_(size) {}
+
+  // Opens `path` read-only (O_CLOEXEC) and reads its size; errno errors name the path.
+  static Result<std::shared_ptr<File>> open(const std::string& path);
+
+  int fd() const noexcept { return fd_.get(); }
+  const std::string& path() const noexcept { return path_; }
+  // The size when opened (the file may change later; transfers check what they get).
+  std::uint64_t size() const noexcept { return size_; }
+
+ private:
+  Fd fd_;
+  std::string path_;
+  std::uint64_t size_;
+};
+
+// How a transport moves a FileRegion's bytes to a socket.
+enum class FileTransfer : std::uint8_t {
+  kSendfile,  // sendfile(2): page cache to socket, no copy through user space (the default)
+  kSplice,    // splice(2) file -> pipe -> socket
+};
+
+// `count` bytes of a file from `offset`, written by the transport straight from the page cache
+// to the socket. A file that turns out shorter than the region fails the write with
+// ChannelErrc::file_truncated and closes the channel. Move-only, like every message.
+class FileRegion {
+ public:
+  FileRegion(std::shared_ptr<const File> file, std::uint64_t offset, std::uint64_t count,
+             FileTransfer transfer = FileTransfer::kSendfile) noexcept
+      : file_(std::move(file)), offset_(offset), count_(count), transfer_(transfer) {}
+  FileRegion(FileRegion&&) noexcept = default;
+  FileRegion& operator=(FileRegion&&) noexcept = default;
+  FileRegion(const FileRegion&) = delete;
+  FileRegion& operator=(const FileRegion&) = delete;
+
+  const File& file() const noexcept { return *file_; }
+  int fd() const noexcept { return file_->fd(); }
+  std::uint64_t offset() const noexcept { return offset_; }
+  std::uint64_t count() const noexcept { return count_; }
+  std::uint64_t transferred() const noexcept { return transferred_; }
+  std::uint64_t remaining() const noexcept { return count_ - transferred_; }
+  // The file offset the next byte comes from.
+  std::uint64_t position() const noexcept { return offset_ + transferred_; }
+  FileTransfer transfer() const noexcept { return transfer_; }
+  void advance(std::uint64_t bytes) noexcept { transferred_ += bytes; }
+
+ private:
+  std::shared_ptr<const File> file_;
+  std::uint64_t offset_;
+  std::uint64_t count_;
+  std::uint64_t transferred_ = 0;
+  FileTransfer transfer_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "sluice/buffer/buffer.hpp"
+#include "sluice/buffer/file_region.hpp"
+#include "sluice/core/result.hpp"
+
+namespace sluice {
+
+// The largest window map_file_region maps at once (a Buffer holds under 2 GiB); larger files
+// are sent as several windows.
+inline constexpr std::size_t kMaxMappedWindow = std::size_t{1} << 30;
+
+// `length` bytes of `file` from `offset`, mapped read-only into memory and returned as a Buffer
+// whose storage is the mapping: the transport writes it with writev like any buffer, the pages
+// coming straight from the page cache, and it is unmapped when its last handle dies. The bytes
+// are readable only: writing into the buffer grows it into a pooled copy first. `offset` need
+// not be page-aligned; `length` is at most kMaxMappedWindow.
+//
+// If the file shrinks while mapped, the kernel refuses to copy the vanished pages (the write
+// fails with EFAULT) rather than the process faulting, since only the kernel reads them.
+Result<Buffer> map_file_region(const File& file, std::uint64_t offset, std::size_t length);
+
+}  // namespace sluice
