@@ -1,0 +1,143 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "sluice/channel/attributes.hpp"
+#include "sluice/channel/channel_options.hpp"
+#include "sluice/channel/message.hpp"
+#include "sluice/channel/outbound_buffer.hpp"
+#include "sluice/channel/pipeline.hpp"
+#include "sluice/channel/socket_address.hpp"
+#include "sluice/core/event_loop.hpp"
+#include "sluice/core/future.hpp"
+#include "sluice/core/loop_resource.hpp"
+#include "sluice/core/ref_counted.hpp"
+
+namespace sluice {
+
+// An open connection (or other duplex byte stream) bound to one event loop for life, with its
+// pipeline of handlers. Transports (TCP, Unix-domain, EmbeddedChannel) derive from it and
+// implement the do_* operations the pipeline's head calls.
+//
+// Threads: every pipeline callback runs on the channel's loop thread. The operations below may
+// be called from any thread; off the loop they are queued to it, in order per calling thread.
+// A write queued from another thread counts toward pending_write_bytes() at once, so
+// is_writable() is honest for producers on other threads.
+//
+// Lifetime: shared through Ref<Channel> (an intrusive count). An open channel holds a
+// reference to itself; after it closes, it is destroyed at the end of a loop iteration once
+// the last reference goes, never in the middle of a callback. A channel must not outlive its
+// loop: drop every Ref<Channel> before the EventLoopGroup that runs it is destroyed.
+class Channel : public RefCounted<Channel>, public LoopResource, private WritabilityListener {
+ public:
+  EventLoop& loop() const noexcept { return *loop_; }
+  Pipeline& pipeline() noexcept { return pipeline_; }
+  std::uint64_t id() const noexcept { return id_; }
+  const ChannelOptions& options() const noexcept { return options_; }
+  // Loop thread only.
+  AttributeMap& attributes() noexcept { return attributes_; }
+
+  // Any thread.
+  bool is_open() const noexcept { return state_.load(std::memory_order_acquire) != State::kClosed; }
+  bool is_active() const noexcept { return state_.load(std::memory_order_acquire) == State::kActive; }
+  // False while the bytes waiting to be written (here and queued from other threads) are over
+  // the high water mark, until they fall below the low one.
+  bool is_writable() const noexcept;
+  std::size_t pending_write_bytes() const noexcept {
+    return outbound_.pending_bytes() + outbound_.foreign_bytes();
+  }
+  // Set once the channel is active; any thread after that.
+  const SocketAddress& local_address() const noexcept { return local_address_; }
+  const SocketAddress& remote_address() const noexcept { return remote_address_; }
+
+  // Any thread. Enter the pipeline at its tail.
+  void write(Message message, WriteCallback done = {});
+  void flush();
+  void write_and_flush(Message message, WriteCallback done = {});
+  // Asks for one batch of reads when auto_read is off.
+  void read();
+  void close();
+  // Sends FIN once what is flushed has been written; reading goes on.
+  void shutdown_output();
+  void set_auto_read(bool enabled);
+  bool auto_read() const noexcept { return auto_read_.load(std::memory_order_relaxed); }
+
+  // Completes (with success) once the channel is closed and its inactive event has fired.
+  Future<void> close_future() const { return close_promise_.future(); }
+
+  // "[id 7 127.0.0.1:40000 -> 127.0.0.1:8080]"
+  std::string describe() const;
+
+ protected:
+  Channel(EventLoop& loop, ChannelOptions options);
+  virtual ~Channel();
+
+  // Called by RefCounted when the last reference goes.
+  static void destroy(Channel* channel) noexcept;
+  // Deletes the channel on its loop, at the end of the iteration (never inside a callback).
+  virtual void dispose() noexcept;
+  friend class RefCounted<Channel>;
+  friend class detail::HeadHandler;
+  friend class detail::TailHandler;
+
+  // Transport operations; the pipeline's head calls them on the loop thread.
+  virtual void do_write(Message&& message, WriteCallback&& done);
+  virtual void do_flush() = 0;
+  virtual void do_read() = 0;
+  virtual void do_close() = 0;
+  virtual void do_shutdown_output() = 0;
+  virtual void do_auto_read_changed() {}
+  // Which messages the transport can write (Buffer, CompositeBuffer, FileRegion by default).
+  virtual bool can_write(const Message& message) const noexcept;
+
+  // The tail's handling of what no handler consumed.
+  virtual void on_unhandled_read(Message&& message);
+  virtual void on_unhandled_error(const Error& error);
+  virtual void on_unhandled_user_event(Message&&) {}
+
+  // For transports, on the loop thread: join the loop (count, shutdown list, self reference).
+  void register_with_loop();
+  // The channel is connected: addresses known, on_active fires.
+  void become_active(SocketAddress local, SocketAddress remote);
+  // The channel closed: fails pending writes with `reason`, fires on_inactive if it was
+  // active, completes the close future and leaves the loop. Idempotent.
+  void finish_close(const Error& reason);
+  // The state is kClosed (set at the start of a close, before finish_close).
+  void mark_closed() noexcept { state_.store(State::kClosed, std::memory_order_release); }
+  bool close_requested_when_flushed() const noexcept { return close_when_flushed_; }
+
+  OutboundBuffer outbound_;
+
+ private:
+  enum class State : std::uint8_t { kOpen, kActive, kClosed };
+
+  void on_writability_changed(bool writable) override;
+  void on_close_gracefully() override;
+  void on_close_now() override;
+
+  EventLoop* loop_;
+  std::uint64_t id_;
+  ChannelOptions options_;
+  Pipeline pipeline_;
+  AttributeMap attributes_;
+  SocketAddress local_address_;
+  SocketAddress remote_address_;
+  Promise<void> close_promise_;
+  Ref<Channel> self_;  // held while registered with the loop
+  std::atomic<State> state_{State::kOpen};
+  std::atomic<bool> auto_read_;
+  bool registered_ = false;
+  bool activated_ = false;
+  bool finished_ = false;
+  bool close_when_flushed_ = false;
+};
+
+using ChannelPtr = Ref<Channel>;
+
+// A user event fired when the peer shut its output down and allow_half_closure is on.
+struct ChannelInputShutdown {};
+// A user event fired once shutdown_output() has sent FIN.
+struct ChannelOutputShutdown {};
+
+}  // namespace sluice

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <exception>
+#include <string>
+#include <system_error>
+
+#include "sluice/core/error.hpp"
+
+namespace sluice {
+
+enum class ChannelErrc {
+  closed = 1,            // the channel closed before the operation could complete
+  output_shutdown,       // written after shutdown_output()
+  unsupported_message,   // a message type the transport cannot write reached the head
+  file_truncated,        // a file ended before its FileRegion did
+  handler_exception,     // a handler threw something that is not a sluice::Exception
+  pipeline_misuse,       // an unknown or duplicate handler name
+  connect_timeout,       // the connect did not complete within its timeout
+};
+
+}  // namespace sluice
+
+template <>
+struct std::is_error_code_enum<sluice::ChannelErrc> : std::true_type {};
+
+namespace sluice {
+
+const char* describe(ChannelErrc value) noexcept;
+const std::error_category& channel_category() noexcept;
+inline std::error_code make_error_code(ChannelErrc value) noexcept {
+  return {static_cast<int>(value), channel_category()};
+}
+
+// Pipeline misuse (unknown or duplicate handler names) throws this.
+class PipelineError : public Exception {
+ public:
+  explicit PipelineError(std::string what)
+      : Exception(Error(ChannelErrc::pipeline_misuse, std::move(what))) {}
+};
+
+// The Error a handler's exception becomes on its way to on_error: a sluice::Exception keeps its
+// Error, a std::system_error its code, anything else is ChannelErrc::handler_exception with the
+// what() text as context.
+Error error_from_exception(std::exception_ptr exception);
+
+}  // namespace sluice

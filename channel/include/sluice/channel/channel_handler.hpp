@@ -1,0 +1,107 @@
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "sluice/channel/message.hpp"
+#include "sluice/core/error.hpp"
+#include "sluice/core/unique_function.hpp"
+
+namespace sluice {
+
+class HandlerContext;
+
+// Called once a write is done: with an empty Error when the bytes reached the kernel, or with
+// the reason it failed (the channel closed first, a reset, a truncated file). Writes carry no
+// callback unless one is given, so a plain write allocates nothing for completion.
+using WriteCallback = unique_function<void(const Error&)>;
+
+// A stage of a channel's pipeline. Every event has a default that passes it on unchanged, so a
+// handler overrides only what it cares about; when it is added through the templated Pipeline
+// API, the events it does not override skip it entirely (see Pipeline).
+//
+// Inbound events travel from the transport (head) toward the application (tail); outbound
+// operations travel from the tail toward the transport. All calls come on the channel's loop
+// thread, so a handler needs no locks. A handler that throws has its exception turned into an
+// Error and delivered to its own on_error.
+class ChannelHandler {
+ public:
+  virtual ~ChannelHandler() = default;
+
+  // Lifecycle: the handler joined or left a pipeline.
+  virtual void on_added(HandlerContext&) {}
+  virtual void on_removed(HandlerContext&) {}
+
+  // Inbound.
+  virtual void on_active(HandlerContext& ctx);
+  virtual void on_inactive(HandlerContext& ctx);
+  virtual void on_read(HandlerContext& ctx, Message&& message);
+  virtual void on_read_complete(HandlerContext& ctx);
+  virtual void on_user_event(HandlerContext& ctx, Message&& event);
+  virtual void on_writability_changed(HandlerContext& ctx);
+  virtual void on_error(HandlerContext& ctx, const Error& error);
+
+  // Outbound.
+  virtual void write(HandlerContext& ctx, Message&& message, WriteCallback&& done);
+  virtual void flush(HandlerContext& ctx);
+  virtual void read(HandlerContext& ctx);
+  virtual void close(HandlerContext& ctx);
+  virtual void shutdown_output(HandlerContext& ctx);
+};
+
+// Event bits: which events a handler overrides.
+enum EventBit : std::uint32_t {
+  kOnActive = 1u << 0,
+  kOnInactive = 1u << 1,
+  kOnRead = 1u << 2,
+  kOnReadComplete = 1u << 3,
+  kOnUserEvent = 1u << 4,
+  kOnWritabilityChanged = 1u << 5,
+  kOnError = 1u << 6,
+  kWrite = 1u << 7,
+  kFlush = 1u << 8,
+  kRead = 1u << 9,
+  kClose = 1u << 10,
+  kShutdownOutput = 1u << 11,
+};
+inline constexpr int kInboundEventCount = 7;
+inline constexpr int kOutboundEventCount = 5;
+inline constexpr std::uint32_t kAllEvents = (1u << (kInboundEventCount + kOutboundEventCount)) - 1;
+
+namespace detail {
+
+template <typename Derived, typename Base>
+inline constexpr bool kOverrides = !std::is_same_v<Derived, Base>;
+
+}  // namespace detail
+
+// The events H overrides, found at compile time: `&H::on_read` names ChannelHandler's member
+// unless H (or a base between) declares its own.
+template <typename H>
+  requires std::is_base_of_v<ChannelHandler, H>
+constexpr std::uint32_t overridden_events() {
+  using B = ChannelHandler;
+  using detail::kOverrides;
+  std::uint32_t mask = 0;
+  if (kOverrides<decltype(&H::on_active), decltype(&B::on_active)>) mask |= kOnActive;
+  if (kOverrides<decltype(&H::on_inactive), decltype(&B::on_inactive)>) mask |= kOnInactive;
+  if (kOverrides<decltype(&H::on_read), decltype(&B::on_read)>) mask |= kOnRead;
+  if (kOverrides<decltype(&H::on_read_complete), decltype(&B::on_read_complete)>) {
+    mask |= kOnReadComplete;
+  }
+  if (kOverrides<decltype(&H::on_user_event), decltype(&B::on_user_event)>) mask |= kOnUserEvent;
+  if (kOverrides<decltype(&H::on_writability_changed), decltype(&B::on_writability_changed)>) {
+    mask |= kOnWritabilityChanged;
+  }
+  if (kOverrides<decltype(&H::on_error), decltype(&B::on_error)>) mask |= kOnError;
+  if (kOverrides<decltype(&H::write), decltype(&B::write)>) mask |= kWrite;
+  if (kOverrides<decltype(&H::flush), decltype(&B::flush)>) mask |= kFlush;
+  if (kOverrides<decltype(&H::read), decltype(&B::read)>) mask |= kRead;
+  if (kOverrides<decltype(&H::close), decltype(&B::close)>) mask |= kClose;
+  if (kOverrides<decltype(&H::shutdown_output), decltype(&B::shutdown_output)>) {
+    mask |= kShutdownOutput;
+  }
+  return mask;
+}
+
+}  // namespace sluice

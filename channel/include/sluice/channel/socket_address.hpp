@@ -1,0 +1,41 @@
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+// An IPv4, IPv6 or Unix-domain socket address, as a value.
+class SocketAddress {
+ public:
+  SocketAddress() noexcept = default;
+  SocketAddress(const sockaddr* address, socklen_t length) noexcept;
+
+  // A numeric address ("127.0.0.1", "::1", "[::1]"); nullopt if `host` is not one.
+  static std::optional<SocketAddress> from_numeric(std::string_view host, std::uint16_t port);
+  // A Unix-domain address; nullopt when the path is too long for sockaddr_un.
+  static std::optional<SocketAddress> from_unix_path(std::string_view path);
+
+  int family() const noexcept { return storage_.ss_family; }
+  bool empty() const noexcept { return length_ == 0; }
+  std::uint16_t port() const noexcept;  // 0 for Unix-domain addresses
+  const sockaddr* native() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
+  socklen_t length() const noexcept { return length_; }
+
+  // "127.0.0.1:8080", "[::1]:8080", "unix:/run/app.sock"
+  std::string to_string() const;
+  // The host part alone: "127.0.0.1", "::1", or the path.
+  std::string host() const;
+
+ private:
+  sockaddr_storage storage_{};
+  socklen_t length_ = 0;
+};
+
+}  // namespace sluice

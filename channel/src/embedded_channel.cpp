@@ -1,0 +1,93 @@
+#include "sluice/channel/embedded_channel.hpp"
+
+#include <memory>
+
+#include "sluice/channel/channel_error.hpp"
+
+namespace sluice {
+namespace {
+
+// Each thread that makes embedded channels gets one loop, bound to it and driven by hand.
+EventLoop& embedded_loop() {
+  thread_local std::unique_ptr<EventLoop> loop = [] {
+    auto made = std::make_unique<EventLoop>("embedded");
+    made->bind_to_current_thread();
+    return made;
+  }();
+  return *loop;
+}
+
+SocketAddress embedded_address() {
+  return *SocketAddress::from_unix_path("embedded");
+}
+
+}  // namespace
+
+EmbeddedChannel::EmbeddedChannel(ChannelOptions options) : Channel(embedded_loop(), options) {}
+
+Ref<EmbeddedChannel> EmbeddedChannel::create(unique_function<void(Pipeline&)> initialize,
+                                             ChannelOptions options) {
+  // Not registered with the loop, so it holds no reference to itself: it goes when the test
+  // drops it, finished or not.
+  Ref<EmbeddedChannel> channel(new EmbeddedChannel(options));
+  if (initialize) initialize(channel->pipeline());
+  channel->become_active(embedded_address(), embedded_address());
+  channel->run_pending();
+  return channel;
+}
+
+Message EmbeddedChannel::read_inbound() {
+  run_pending();
+  if (inbound_.empty()) return {};
+  Message message = std::move(inbound_.front());
+  inbound_.pop_front();
+  return message;
+}
+
+Message EmbeddedChannel::read_outbound() {
+  run_pending();
+  if (outbound_messages_.empty()) return {};
+  Message message = std::move(outbound_messages_.front());
+  outbound_messages_.pop_front();
+  return message;
+}
+
+std::vector<Error> EmbeddedChannel::take_errors() {
+  run_pending();
+  return std::exchange(errors_, {});
+}
+
+std::vector<Message> EmbeddedChannel::take_user_events() {
+  run_pending();
+  return std::exchange(user_events_, {});
+}
+
+void EmbeddedChannel::run_pending() { loop().run_ready(); }
+
+bool EmbeddedChannel::finish() {
+  close();
+  run_pending();
+  return !inbound_.empty() || !outbound_messages_.empty();
+}
+
+void EmbeddedChannel::do_flush() {
+  outbound_.mark_flushed();
+  while (outbound_.has_flushed()) outbound_messages_.push_back(outbound_.take_front());
+}
+
+void EmbeddedChannel::do_close() {
+  if (!is_open()) return;
+  mark_closed();
+  finish_close(Error(ChannelErrc::closed));
+}
+
+void EmbeddedChannel::do_shutdown_output() { pipeline().fire_user_event(ChannelOutputShutdown{}); }
+
+void EmbeddedChannel::dispose() noexcept {
+  // No socket, no callbacks in flight: the channel can go at once, after the work it deferred.
+  run_pending();
+  delete this;
+  embedded_loop().run_ready();
+}
+
+}  // namespace sluice

@@ -1,0 +1,165 @@
+#include "sluice/channel/outbound_buffer.hpp"
+
+#include <boost/intrusive/slist.hpp>
+
+#include <algorithm>
+
+#include "sluice/channel/channel_error.hpp"
+#include "sluice/core/log.hpp"
+
+namespace sluice {
+namespace {
+
+// Recycled entries, per thread: a loop's channels reuse them, so a steady stream of writes
+// allocates nothing. Bounded, so a burst does not pin memory for good.
+struct EntryPool {
+  static constexpr std::size_t kMaxKept = 1024;
+  std::vector<OutboundBuffer::Entry*> free;
+
+  ~EntryPool() {
+    for (auto* entry : free) delete entry;
+  }
+  OutboundBuffer::Entry* take() {
+    if (free.empty()) return new OutboundBuffer::Entry;
+    auto* entry = free.back();
+    free.pop_back();
+    return entry;
+  }
+  void give(OutboundBuffer::Entry* entry) noexcept {
+    if (free.size() < kMaxKept) {
+      try {
+        free.push_back(entry);
+        return;
+      } catch (...) {
+      }
+    }
+    delete entry;
+  }
+};
+
+thread_local EntryPool t_entry_pool;
+
+void complete(WriteCallback& done, const Error& result) noexcept {
+  if (!done) return;
+  try {
+    done(result);
+  } catch (const std::exception& error) {
+    logger().error("a write callback threw: {}", error.what());
+  }
+}
+
+}  // namespace
+
+OutboundBuffer::~OutboundBuffer() { fail_all(Error(ChannelErrc::closed)); }
+
+void OutboundBuffer::add(Message&& message, WriteCallback&& done) {
+  Entry* entry = t_entry_pool.take();
+  entry->bytes = message.bytes();
+  entry->message = std::move(message);
+  entry->done = std::move(done);
+  entries_.push_back(*entry);
+  set_pending(pending_bytes() + entry->bytes);
+}
+
+OutboundBuffer::Gathered OutboundBuffer::gather(std::span<iovec> out,
+                                                std::size_t max_bytes) const noexcept {
+  Gathered gathered;
+  std::size_t index = 0;
+  for (auto it = entries_.begin(); index < flushed_ && gathered.iovecs < out.size();
+       ++it, ++index) {
+    const Message& message = it->message;
+    if (const auto* buffer = message.get_if<Buffer>()) {
+      const std::span<const std::byte> bytes = buffer->readable_span();
+      if (!bytes.empty()) {
+        out[gathered.iovecs++] = {const_cast<std::byte*>(bytes.data()), bytes.size()};
+        gathered.bytes += bytes.size();
+      }
+    } else if (const auto* composite = message.get_if<CompositeBuffer>()) {
+      const std::size_t added = composite->to_iovecs(out.subspan(gathered.iovecs));
+      for (std::size_t i = 0; i < added; ++i) gathered.bytes += out[gathered.iovecs + i].iov_len;
+      gathered.iovecs += added;
+      if (added < composite->component_count()) break;  // out of iovecs mid-message
+    } else {
+      break;  // a FileRegion or other message: written on its own
+    }
+    if (gathered.bytes >= max_bytes) break;
+  }
+  return gathered;
+}
+
+void OutboundBuffer::consume(std::size_t written) noexcept {
+  while (!entries_.empty() && flushed_ != 0) {
+    Entry& entry = entries_.front();
+    std::size_t length;
+    if (auto* buffer = entry.message.get_if<Buffer>()) {
+      length = buffer->readable_bytes();
+      if (written < length) {
+        buffer->skip(written);
+        subtract(entry, written);
+        return;
+      }
+    } else if (auto* composite = entry.message.get_if<CompositeBuffer>()) {
+      length = composite->readable_bytes();
+      if (written < length) {
+        composite->skip(written);
+        subtract(entry, written);
+        return;
+      }
+    } else {
+      return;  // not bytes: the transport completes it
+    }
+    written -= length;
+    complete_front();
+  }
+}
+
+void OutboundBuffer::complete_front() noexcept {
+  WriteCallback done = pop_front();
+  complete(done, Error());
+}
+
+Message OutboundBuffer::take_front() noexcept {
+  Message message = std::move(entries_.front().message);
+  complete_front();
+  return message;
+}
+
+void OutboundBuffer::fail_all(const Error& error) noexcept {
+  // Callbacks may write again (to a closed channel, which fails at once): take the list first.
+  while (!entries_.empty()) {
+    if (flushed_ == 0) flushed_ = entries_.size();
+    WriteCallback done = pop_front();
+    complete(done, error);
+  }
+}
+
+WriteCallback OutboundBuffer::pop_front() noexcept {
+  Entry& entry = entries_.front();
+  entries_.pop_front();
+  if (flushed_ != 0) --flushed_;
+  subtract(entry, entry.bytes);
+  WriteCallback done = std::move(entry.done);
+  entry.message.reset();
+  t_entry_pool.give(&entry);
+  return done;
+}
+
+void OutboundBuffer::subtract(Entry& entry, std::size_t bytes) noexcept {
+  bytes = std::min(bytes, entry.bytes);
+  entry.bytes -= bytes;
+  set_pending(pending_bytes() - bytes);
+}
+
+void OutboundBuffer::set_pending(std::size_t pending) noexcept {
+  pending_.store(pending, std::memory_order_relaxed);
+  const bool writable = writable_.load(std::memory_order_relaxed);
+  if (writable && pending > high_water_mark_) {
+    writable_.store(false, std::memory_order_relaxed);
+    listener_.on_writability_changed(false);
+  } else if (!writable && pending < low_water_mark_) {
+    writable_.store(true, std::memory_order_relaxed);
+    listener_.on_writability_changed(true);
+  }
+}
+
+}  // namespace sluice

@@ -1,0 +1,199 @@
+#include "sluice/channel/pipeline.hpp"
+
+#include <array>
+
+#include "sluice/channel/channel.hpp"
+#include "sluice/channel/channel_error.hpp"
+#include "sluice/core/log.hpp"
+
+namespace sluice {
+
+namespace {
+
+constexpr std::array<std::uint32_t, kInboundEventCount> kInboundBits = {
+    kOnActive, kOnInactive, kOnRead, kOnReadComplete, kOnUserEvent, kOnWritabilityChanged, kOnError};
+constexpr std::array<std::uint32_t, kOutboundEventCount> kOutboundBits = {
+    kWrite, kFlush, kRead, kClose, kShutdownOutput};
+
+}  // namespace
+
+// --- head and tail ---------------------------------------------------------------------------
+
+void detail::HeadHandler::write(HandlerContext&, Message&& message, WriteCallback&& done) {
+  channel_.do_write(std::move(message), std::move(done));
+}
+void detail::HeadHandler::flush(HandlerContext&) { channel_.do_flush(); }
+void detail::HeadHandler::read(HandlerContext&) { channel_.do_read(); }
+void detail::HeadHandler::close(HandlerContext&) { channel_.do_close(); }
+void detail::HeadHandler::shutdown_output(HandlerContext&) { channel_.do_shutdown_output(); }
+
+void detail::TailHandler::on_read(HandlerContext&, Message&& message) {
+  channel_.on_unhandled_read(std::move(message));
+}
+void detail::TailHandler::on_user_event(HandlerContext&, Message&& event) {
+  channel_.on_unhandled_user_event(std::move(event));
+}
+void detail::TailHandler::on_error(HandlerContext&, const Error& error) {
+  channel_.on_unhandled_error(error);
+}
+
+// --- pipeline --------------------------------------------------------------------------------
+
+Pipeline::Pipeline(Channel& channel)
+    : channel_(channel),
+      head_handler_(channel),
+      tail_handler_(channel),
+      head_(*this, "head", &head_handler_, overridden_events<detail::HeadHandler>()),
+      tail_(*this, "tail", &tail_handler_, overridden_events<detail::TailHandler>()) {
+  contexts_.push_back(head_);
+  contexts_.push_back(tail_);
+  relink();
+}
+
+Pipeline::~Pipeline() {
+  clear();
+  contexts_.clear();
+}
+
+void Pipeline::clear() noexcept {
+  while (contexts_.size() > 2) {
+    HandlerContext& context = *std::next(contexts_.begin());
+    detach(context);
+    delete &context;
+  }
+}
+
+HandlerContext* Pipeline::make_context(std::string name, ChannelHandler* handler,
+                                       std::uint32_t events) {
+  if (name == head_.name() || name == tail_.name() || context(name) != nullptr) {
+    throw PipelineError("a handler named '" + name + "' is already in the pipeline");
+  }
+  return new HandlerContext(*this, std::move(name), handler, events);
+}
+
+Pipeline& Pipeline::insert(Where where, std::string_view base, HandlerContext* context) {
+  std::unique_ptr<HandlerContext> owned(context);
+  ContextList::iterator position;
+  switch (where) {
+    case Where::kFirst:
+      position = std::next(contexts_.begin());
+      break;
+    case Where::kLast:
+      position = contexts_.iterator_to(tail_);
+      break;
+    case Where::kBefore:
+      position = contexts_.iterator_to(require(base));
+      break;
+    case Where::kAfter:
+      position = std::next(contexts_.iterator_to(require(base)));
+      break;
+  }
+  contexts_.insert(position, *owned.release());
+  relink();
+  try {
+    context->handler().on_added(*context);
+  } catch (...) {
+    context->handler_threw(std::current_exception());
+  }
+  return *this;
+}
+
+void Pipeline::remove(std::string_view name) { unlink(require(name)); }
+
+void Pipeline::remove(const ChannelHandler& handler) {
+  HandlerContext* found = context(handler);
+  if (found == nullptr) throw PipelineError("remove: the handler is not in this pipeline");
+  unlink(*found);
+}
+
+void Pipeline::detach(HandlerContext& context) noexcept {
+  contexts_.erase(contexts_.iterator_to(context));
+  context.removed_ = true;
+  relink();
+  try {
+    context.handler().on_removed(context);
+  } catch (const std::exception& error) {
+    logger().warn("handler '{}' threw from on_removed: {}", context.name(), error.what());
+  } catch (...) {
+    logger().warn("handler '{}' threw from on_removed", context.name());
+  }
+}
+
+void Pipeline::unlink(HandlerContext& context) {
+  detach(context);
+  // Events may still be travelling through the context: it dies at the end of the iteration.
+  HandlerContext* doomed = &context;
+  EventLoop& loop = channel_.loop();
+  if (loop.in_loop() && !loop.is_terminated()) {
+    loop.defer([doomed] { delete doomed; });
+  } else {
+    delete doomed;
+  }
+}
+
+void Pipeline::relink() noexcept {
+  std::array<HandlerContext*, kInboundEventCount> next_inbound;
+  next_inbound.fill(&tail_);
+  for (auto it = contexts_.rbegin(); it != contexts_.rend(); ++it) {
+    HandlerContext& context = *it;
+    if (&context == &tail_) continue;
+    context.next_ = next_inbound;
+    for (int e = 0; e < kInboundEventCount; ++e) {
+      if (context.handles(kInboundBits[static_cast<std::size_t>(e)])) {
+        next_inbound[static_cast<std::size_t>(e)] = &context;
+      }
+    }
+  }
+  std::array<HandlerContext*, kOutboundEventCount> previous_outbound;
+  previous_outbound.fill(&head_);
+  for (HandlerContext& context : contexts_) {
+    if (&context == &head_) continue;
+    context.prev_ = previous_outbound;
+    for (int e = 0; e < kOutboundEventCount; ++e) {
+      if (context.handles(kOutboundBits[static_cast<std::size_t>(e)])) {
+        previous_outbound[static_cast<std::size_t>(e)] = &context;
+      }
+    }
+  }
+}
+
+HandlerContext& Pipeline::require(std::string_view name) const {
+  HandlerContext* found = context(name);
+  if (found == nullptr) {
+    throw PipelineError("no handler named '" + std::string(name) + "' in the pipeline");
+  }
+  return *found;
+}
+
+HandlerContext* Pipeline::context(std::string_view name) const noexcept {
+  for (const HandlerContext& context : contexts_) {
+    if (&context != &head_ && &context != &tail_ && context.name() == name) {
+      return const_cast<HandlerContext*>(&context);
+    }
+  }
+  return nullptr;
+}
+
+HandlerContext* Pipeline::context(const ChannelHandler& handler) const noexcept {
+  for (const HandlerContext& context : contexts_) {
+    if (&context != &head_ && &context != &tail_ && &context.handler() == &handler) {
+      return const_cast<HandlerContext*>(&context);
+    }
+  }
+  return nullptr;
+}
+
+ChannelHandler* Pipeline::get(std::string_view name) const noexcept {
+  HandlerContext* found = context(name);
+  return found == nullptr ? nullptr : &found->handler();
+}
+
+std::vector<std::string> Pipeline::names() const {
+  std::vector<std::string> result;
+  for (const HandlerContext& context : contexts_) {
+    if (&context != &head_ && &context != &tail_) result.push_back(context.name());
+  }
+  return result;
+}
+
+}  // namespace sluice

@@ -1,0 +1,56 @@
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+
+#include "sluice/channel/message.hpp"
+
+using namespace sluice;
+
+TEST_CASE("a message holds a value of any movable type and tests its type without RTTI") {
+  Message message = std::string("hello");
+  CHECK(message.is<std::string>());
+  CHECK_FALSE(message.is<int>());
+  CHECK(message.get_if<int>() == nullptr);
+  CHECK(message.as<std::string>() == "hello");
+  CHECK(message.type_name().find("string") != std::string_view::npos);
+  CHECK_THROWS_AS(message.as<int>(), MessageTypeError);
+}
+
+TEST_CASE("buffers, composites, file regions and unique_ptrs travel inline") {
+  static_assert(sizeof(Buffer) <= Message::kInlineSize);
+  static_assert(sizeof(CompositeBuffer) <= Message::kInlineSize);
+  static_assert(sizeof(FileRegion) <= Message::kInlineSize);
+  Message message = Buffer::copy_of("abc");
+  CHECK(message.bytes() == 3);
+  Message moved = std::move(message);
+  CHECK(message.empty());  // NOLINT(bugprone-use-after-move): checking the moved-from state
+  CHECK(moved.take<Buffer>().readable_view() == "abc");
+  CHECK(moved.empty());
+}
+
+TEST_CASE("large values go to the heap and are destroyed exactly once") {
+  auto counter = std::make_shared<int>(0);
+  struct Big {
+    std::shared_ptr<int> counter;
+    char padding[256];
+  };
+  {
+    Message message = Big{counter, {}};
+    CHECK(counter.use_count() == 2);
+    Message other = std::move(message);
+    CHECK(counter.use_count() == 2);
+    CHECK(other.is<Big>());
+  }
+  CHECK(counter.use_count() == 1);
+}
+
+TEST_CASE("a message reports the outbound bytes of what it holds") {
+  CompositeBuffer composite;
+  composite.append(Buffer::copy_of("ab"));
+  composite.append(Buffer::copy_of("cde"));
+  Message message = std::move(composite);
+  CHECK(message.bytes() == 5);
+  Message other = 12;
+  CHECK(other.bytes() == 0);
+}

@@ -1,0 +1,263 @@
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "sluice/channel/channel_error.hpp"
+#include "sluice/channel/embedded_channel.hpp"
+#include "sluice/channel/inbound_handler_for.hpp"
+
+using namespace sluice;
+
+namespace {
+
+// Records the events it sees into a shared log, then passes them on.
+class Recorder : public ChannelHandler {
+ public:
+  Recorder(std::string tag, std::vector<std::string>& log) : tag_(std::move(tag)), log_(log) {}
+  void on_active(HandlerContext& ctx) override {
+    log_.push_back(tag_ + ":active");
+    ctx.fire_active();
+  }
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    log_.push_back(tag_ + ":read");
+    ctx.fire_read(std::move(message));
+  }
+  void on_read_complete(HandlerContext& ctx) override {
+    log_.push_back(tag_ + ":read_complete");
+    ctx.fire_read_complete();
+  }
+  void on_inactive(HandlerContext& ctx) override {
+    log_.push_back(tag_ + ":inactive");
+    ctx.fire_inactive();
+  }
+  void write(HandlerContext& ctx, Message&& message, WriteCallback&& done) override {
+    log_.push_back(tag_ + ":write");
+    ctx.write(std::move(message), std::move(done));
+  }
+  void flush(HandlerContext& ctx) override {
+    log_.push_back(tag_ + ":flush");
+    ctx.flush();
+  }
+  void close(HandlerContext& ctx) override {
+    log_.push_back(tag_ + ":close");
+    ctx.close();
+  }
+
+ private:
+  std::string tag_;
+  std::vector<std::string>& log_;
+};
+
+// Overrides only on_user_event; every other event must skip it.
+class OnlyUserEvents : public ChannelHandler {
+ public:
+  static inline int calls = 0;
+  void on_user_event(HandlerContext& ctx, Message&& event) override {
+    ++calls;
+    ctx.fire_user_event(std::move(event));
+  }
+};
+
+// A handler whose on_read counts calls even though it is handed a full mask (type-erased).
+class CountingReads : public ChannelHandler {
+ public:
+  int reads = 0;
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    ++reads;
+    ctx.fire_read(std::move(message));
+  }
+};
+
+struct Throws : ChannelHandler {
+  std::vector<std::string> errors;
+  void on_read(HandlerContext&, Message&&) override { throw std::runtime_error("bad input"); }
+  void on_error(HandlerContext& ctx, const Error& error) override {
+    errors.push_back(error.message());
+    ctx.fire_error(error);
+  }
+};
+
+struct Upper : InboundHandlerFor<std::string> {
+  void on_message(HandlerContext& ctx, std::string&& text) override {
+    for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    ctx.fire_read(std::move(text));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("inbound events run head to tail and outbound operations tail to head") {
+  std::vector<std::string> log;
+  auto channel = EmbeddedChannel::create([&](Pipeline& pipeline) {
+    pipeline.add_last("a", std::make_unique<Recorder>("a", log));
+    pipeline.add_last("b", std::make_unique<Recorder>("b", log));
+  });
+  log.clear();
+  channel->write_inbound(std::string("x"));
+  CHECK(log == std::vector<std::string>{"a:read", "b:read", "a:read_complete", "b:read_complete"});
+  log.clear();
+  channel->write_outbound(std::string("y"));
+  CHECK(log == std::vector<std::string>{"b:write", "a:write", "b:flush", "a:flush"});
+  log.clear();
+  channel->finish();
+  CHECK(log == std::vector<std::string>{"b:close", "a:close", "a:inactive", "b:inactive"});
+}
+
+TEST_CASE("active fires through the pipeline when the channel becomes active") {
+  std::vector<std::string> log;
+  auto channel = EmbeddedChannel::create(
+      [&](Pipeline& pipeline) { pipeline.add_last("a", std::make_unique<Recorder>("a", log)); });
+  CHECK(log == std::vector<std::string>{"a:active"});
+}
+
+TEST_CASE("a handler that does not override on_read is never called for it") {
+  OnlyUserEvents::calls = 0;
+  auto channel = EmbeddedChannel::create([](Pipeline& pipeline) {
+    pipeline.add_last("only-events", std::make_unique<OnlyUserEvents>());
+  });
+  channel->write_inbound(std::string("message"));
+  CHECK(OnlyUserEvents::calls == 0);
+  CHECK(channel->inbound_count() == 1);
+  channel->pipeline().fire_user_event(42);
+  CHECK(OnlyUserEvents::calls == 1);
+}
+
+TEST_CASE("the skip mask comes from the static type of the added handler") {
+  static_assert(overridden_events<OnlyUserEvents>() == kOnUserEvent);
+  static_assert(overridden_events<CountingReads>() == kOnRead);
+  static_assert(overridden_events<Upper>() == kOnRead);
+  static_assert((overridden_events<Recorder>() & kOnError) == 0);
+  // Added through a base pointer, a handler gets every event: the mask cannot be known.
+  auto channel = EmbeddedChannel::create([](Pipeline& pipeline) {
+    std::unique_ptr<ChannelHandler> erased = std::make_unique<CountingReads>();
+    pipeline.add_last("erased", std::move(erased));
+  });
+  channel->write_inbound(std::string("x"));
+  auto* counting = static_cast<CountingReads*>(channel->pipeline().get("erased"));
+  CHECK(counting->reads == 1);
+}
+
+TEST_CASE("a typed inbound handler takes its type and passes others on") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& pipeline) { pipeline.add_last("upper", std::make_unique<Upper>()); });
+  channel->write_inbound(std::string("hello"), 7);
+  Message first = channel->read_inbound();
+  Message second = channel->read_inbound();
+  REQUIRE(first.is<std::string>());
+  CHECK(first.as<std::string>() == "HELLO");
+  REQUIRE(second.is<int>());
+  CHECK(second.as<int>() == 7);
+}
+
+TEST_CASE("an exception from a handler reaches its own on_error and then the tail") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& pipeline) { pipeline.add_last("throws", std::make_unique<Throws>()); });
+  channel->write_inbound(std::string("x"));
+  auto* throws = static_cast<Throws*>(channel->pipeline().get("throws"));
+  REQUIRE(throws->errors.size() == 1);
+  CHECK(throws->errors[0].find("bad input") != std::string::npos);
+  const auto errors = channel->take_errors();
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0] == ChannelErrc::handler_exception);
+}
+
+TEST_CASE("handlers can be added, removed and replaced while events flow") {
+  std::vector<std::string> log;
+  auto channel = EmbeddedChannel::create([&](Pipeline& pipeline) {
+    pipeline.add_last("a", std::make_unique<Recorder>("a", log));
+    pipeline.add_last("c", std::make_unique<Recorder>("c", log));
+  });
+  channel->pipeline().add_before("c", "b", std::make_unique<Recorder>("b", log));
+  channel->pipeline().add_first("first", std::make_unique<Recorder>("first", log));
+  CHECK(channel->pipeline().names() == std::vector<std::string>{"first", "a", "b", "c"});
+  log.clear();
+  channel->write_inbound(std::string("x"));
+  CHECK(log.size() == 8);
+  channel->pipeline().remove("a");
+  channel->pipeline().replace("b", "b2", std::make_unique<Recorder>("b2", log));
+  CHECK(channel->pipeline().names() == std::vector<std::string>{"first", "b2", "c"});
+  log.clear();
+  channel->write_inbound(std::string("y"));
+  CHECK(log == std::vector<std::string>{"first:read", "b2:read", "c:read", "first:read_complete",
+                                        "b2:read_complete", "c:read_complete"});
+  CHECK_THROWS_AS(channel->pipeline().remove("missing"), PipelineError);
+  CHECK_THROWS_AS(channel->pipeline().add_last("c", std::make_unique<Recorder>("dup", log)),
+                  PipelineError);
+}
+
+namespace {
+
+// Removes itself on the first message and passes it on: a handler leaving mid-event.
+struct OneShot : ChannelHandler {
+  int reads = 0;
+  bool removed = false;
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    ++reads;
+    ctx.pipeline().remove(*this);
+    ctx.fire_read(std::move(message));  // its context stays valid until the iteration ends
+  }
+  void on_removed(HandlerContext&) override { removed = true; }
+};
+
+}  // namespace
+
+TEST_CASE("a handler can remove itself while handling an event and the event goes on") {
+  int reads = 0;
+  bool removed = false;
+  struct Probe : OneShot {
+    int* reads_out;
+    bool* removed_out;
+    Probe(int* r, bool* m) : reads_out(r), removed_out(m) {}
+    ~Probe() override {
+      *reads_out = reads;
+      *removed_out = removed;
+    }
+  };
+  auto channel = EmbeddedChannel::create([&](Pipeline& pipeline) {
+    pipeline.add_last("once", std::make_unique<Probe>(&reads, &removed));
+  });
+  channel->write_inbound(std::string("first"), std::string("second"));
+  CHECK(channel->inbound_count() == 2);
+  CHECK(reads == 1);
+  CHECK(removed);
+  CHECK(channel->pipeline().names().empty());
+}
+
+TEST_CASE("writes are completed with success once flushed, and failed when the channel closes") {
+  auto channel = EmbeddedChannel::create();
+  int succeeded = 0;
+  std::vector<Error> failures;
+  channel->pipeline().write(Buffer::copy_of("a"), [&](const Error& e) { e ? failures.push_back(e) : void(++succeeded); });
+  channel->pipeline().flush();
+  CHECK(succeeded == 1);
+  channel->pipeline().write(Buffer::copy_of("b"), [&](const Error& e) { e ? failures.push_back(e) : void(++succeeded); });
+  channel->finish();
+  REQUIRE(failures.size() == 1);
+  CHECK(failures[0] == ChannelErrc::closed);
+  Message out = channel->read_outbound();
+  CHECK(out.as<Buffer>().readable_view() == "a");
+}
+
+TEST_CASE("the close future completes when the channel closes") {
+  auto channel = EmbeddedChannel::create();
+  auto closed = channel->close_future();
+  CHECK_FALSE(closed.is_ready());
+  channel->close();
+  channel->run_pending();
+  CHECK(closed.is_ready());
+  CHECK_FALSE(channel->is_open());
+}
+
+TEST_CASE("attributes keep typed per-channel values") {
+  static const AttributeKey<std::string> kUser;
+  static const AttributeKey<int> kCount;
+  auto channel = EmbeddedChannel::create();
+  CHECK(channel->attributes().get(kUser) == nullptr);
+  channel->attributes().set(kUser, std::string("ada"));
+  channel->attributes().set(kCount, 3);
+  CHECK(*channel->attributes().get(kUser) == "ada");
+  CHECK(*channel->attributes().get(kCount) == 3);
+  CHECK(channel->attributes().remove(kCount));
+  CHECK(channel->attributes().get(kCount) == nullptr);
+}
