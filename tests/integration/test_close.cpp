@@ -1,0 +1,503 @@
+// Closing: half-closure both ways, a peer that resets mid-write, handler exceptions.
+
+#include <sys/socket.h>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sluice/transport/stream_channel.hpp"
+#include "support.hpp"
+
+using namespace sluice;
+using namespace sluice::test;
+
+namespace {
+
+// Counts the bytes it passes on; when the input is shut down, writes "got <n> bytes", flushes
+// and shuts its own output down, and records whether the channel was still open then.
+class ReplyOnInputShutdown final : public ChannelHandler {
+ public:
+  explicit ReplyOnInputShutdown(std::shared_ptr<Promise<WriteOutcome>> reply_written)
+      : reply_written_(std::move(reply_written)) {}
+
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    count_ += message.bytes();
+    ctx.fire_read(std::move(message));
+  }
+  void on_user_event(HandlerContext& ctx, Message&& event) override {
+    if (event.is<ChannelInputShutdown>()) {
+      open_at_input_shutdown = ctx.channel().is_open();
+      ctx.write_and_flush(to_buffer("got " + std::to_string(count_) + " bytes"),
+                          complete_with(reply_written_));
+      ctx.shutdown_output();
+    }
+    ctx.fire_user_event(std::move(event));
+  }
+
+  std::atomic<bool> open_at_input_shutdown{false};
+
+ private:
+  std::shared_ptr<Promise<WriteOutcome>> reply_written_;
+  std::size_t count_ = 0;
+};
+
+// What the handlers of the exception tests saw.
+struct ThrowerLog {
+  std::mutex mutex;
+  std::vector<Error> errors;
+  ChannelPtr channel;
+  Promise<void> channel_known;
+};
+
+// Throws from on_read for the first message only, then passes messages on. Its on_error records
+// the error and, when `forward` is set, passes it on toward the tail.
+class ThrowOnFirstRead final : public ChannelHandler {
+ public:
+  ThrowOnFirstRead(std::shared_ptr<ThrowerLog> log, bool forward)
+      : log_(std::move(log)), forward_(forward) {}
+
+  void on_active(HandlerContext& ctx) override {
+    {
+      std::lock_guard lock(log_->mutex);
+      log_->channel = ChannelPtr(&ctx.channel());
+    }
+    log_->channel_known.set_value();
+    ctx.fire_active();
+  }
+  void on_inactive(HandlerContext& ctx) override {
+    ChannelPtr dropped;
+    {
+      std::lock_guard lock(log_->mutex);
+      dropped = std::move(log_->channel);
+    }
+    ctx.fire_inactive();
+  }
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    if (!thrown_) {
+      thrown_ = true;
+      throw std::runtime_error("boom in on_read");
+    }
+    ctx.fire_read(std::move(message));
+  }
+  void on_error(HandlerContext& ctx, const Error& error) override {
+    {
+      std::lock_guard lock(log_->mutex);
+      log_->errors.push_back(error);
+    }
+    if (forward_) ctx.fire_error(error);
+  }
+
+ private:
+  std::shared_ptr<ThrowerLog> log_;
+  bool forward_;
+  bool thrown_ = false;
+};
+
+struct WriteLog {
+  std::mutex mutex;
+  std::vector<Error> results;  // in completion order
+};
+
+}  // namespace
+
+TEST_CASE(
+    "with allow_half_closure, a client's shutdown_output reaches the server as "
+    "ChannelInputShutdown and the server can still write back") {
+  ProcessHealth health;
+  Peers server_peers;
+  auto reply_written = std::make_shared<Promise<WriteOutcome>>();
+  ReplyOnInputShutdown* replier = nullptr;
+  EventLoopGroup server_loops(1, "half-server");
+  EventLoopGroup client_loops(1, "half-client");
+  Endpoint endpoint(Family::kIPv4);
+  ChannelOptions options;
+  options.allow_half_closure = true;
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(server_loops)
+      .child_options(options)
+      .child_initializer([&server_peers, &replier, reply_written](Channel& channel) {
+        replier = &channel.pipeline().emplace_last<ReplyOnInputShutdown>("reply", reply_written);
+        channel.pipeline().add_last("collector", std::make_unique<Collector>(server_peers.add()));
+      });
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+
+  auto client_peer = std::make_shared<Peer>();
+  Bootstrap client;
+  client.group(client_loops).options(options).initializer([client_peer](Channel& channel) {
+    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
+  });
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  std::shared_ptr<Peer> server_peer = server_peers.first();
+  REQUIRE(server_peer->wait_active());
+  ChannelPtr server_channel = server_peer->active_channel();
+
+  const std::string request = "hello, half-closed world";
+  client_channel->write_and_flush(to_buffer(request));
+  client_channel->shutdown_output();
+  REQUIRE(client_peer->wait([](const Peer& p) { return p.output_shutdowns == 1; }));
+
+  // The server reads to the FIN, learns of it, and answers on its still-open output.
+  REQUIRE(server_peer->wait([](const Peer& p) { return p.input_shutdowns == 1; }));
+  CHECK(server_peer->received_bytes() == request);
+  CHECK(replier->open_at_input_shutdown.load());
+  const Error reply_error = await(reply_written->future()).error;
+  CHECK_MESSAGE(!reply_error, reply_error.message());
+  const std::string reply = "got " + std::to_string(request.size()) + " bytes";
+  REQUIRE(client_peer->wait([&](const Peer& p) { return p.bytes == reply; }));
+
+  // The server then shut its output: the client sees its input end, and with both directions
+  // shut, both channels close.
+  REQUIRE(client_peer->wait([](const Peer& p) { return p.input_shutdowns == 1; }));
+  await(client_channel->close_future());
+  await(server_channel->close_future());
+  CHECK(server_peer->read([](const Peer& p) { return p.output_shutdowns; }) == 1);
+  CHECK(client_peer->error_list().empty());
+  CHECK(server_peer->error_list().empty());
+  server->close();
+}
+
+TEST_CASE(
+    "with allow_half_closure, a server's shutdown_output reaches the client as "
+    "ChannelInputShutdown and the client can still write to the server") {
+  ProcessHealth health;
+  Peers server_peers;
+  server_peers.set_setup([](Peer& peer) {
+    peer.on_active = [](HandlerContext& ctx) {
+      ctx.write_and_flush(to_buffer("greeting, then FIN"));
+      ctx.shutdown_output();
+    };
+  });
+  EventLoopGroup server_loops(1, "half-server");
+  EventLoopGroup client_loops(1, "half-client");
+  Endpoint endpoint(Family::kUnix);
+  ChannelOptions options;
+  options.allow_half_closure = true;
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(server_loops)
+      .child_options(options)
+      .child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+
+  auto client_peer = std::make_shared<Peer>();
+  Bootstrap client;
+  client.group(client_loops).options(options).initializer([client_peer](Channel& channel) {
+    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
+  });
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  std::shared_ptr<Peer> server_peer = server_peers.first();
+  REQUIRE(server_peer->wait_active());
+  ChannelPtr server_channel = server_peer->active_channel();
+
+  REQUIRE(client_peer->wait([](const Peer& p) { return p.input_shutdowns == 1; }));
+  CHECK(client_peer->received_bytes() == "greeting, then FIN");
+  // The server's event fires just after its FIN left: the client may have seen the FIN first.
+  CHECK(server_peer->wait([](const Peer& p) { return p.output_shutdowns == 1; }));
+  CHECK(client_channel->is_open());
+  CHECK(server_channel->is_open());
+
+  // The client's direction still works.
+  auto answered = std::make_shared<Promise<WriteOutcome>>();
+  client_channel->write_and_flush(to_buffer("an answer after the FIN"), complete_with(answered));
+  const Error answer_error = await(answered->future()).error;
+  CHECK_MESSAGE(!answer_error, answer_error.message());
+  REQUIRE(server_peer->wait([](const Peer& p) { return p.bytes == "an answer after the FIN"; }));
+
+  // Then the client shuts its output too: both directions are shut, both sides close.
+  client_channel->shutdown_output();
+  await(client_channel->close_future());
+  await(server_channel->close_future());
+  CHECK(server_peer->read([](const Peer& p) { return p.input_shutdowns; }) == 1);
+  CHECK(client_peer->read([](const Peer& p) { return p.output_shutdowns; }) == 1);
+  CHECK(client_peer->error_list().empty());
+  CHECK(server_peer->error_list().empty());
+  server->close();
+}
+
+TEST_CASE("without allow_half_closure, the peer's shutdown_output closes the channel") {
+  ProcessHealth health;
+  Peers server_peers;
+  EventLoopGroup loops(1, "half-off");
+  Endpoint endpoint(Family::kIPv4);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  Bootstrap client;
+  client.group(loops);
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  std::shared_ptr<Peer> server_peer = server_peers.first();
+  client_channel->write_and_flush(to_buffer("last words"));
+  client_channel->shutdown_output();
+  REQUIRE(server_peer->wait_inactive());
+  CHECK(server_peer->received_bytes() == "last words");
+  CHECK(server_peer->read([](const Peer& p) { return p.input_shutdowns; }) == 0);
+  await(client_channel->close_future());  // the server's close reaches the client as EOF
+  server->close();
+}
+
+TEST_CASE(
+    "a peer that resets during a large write fails the write with ECONNRESET or EPIPE, fires "
+    "on_error and closes the channel") {
+  constexpr std::size_t kBuffers = 64;  // 64 x 1 MiB
+  ProcessHealth health;
+  Peers server_peers;
+  auto writes = std::make_shared<WriteLog>();
+  auto block = std::make_shared<const std::string>(make_pattern(kMiB, 3));
+  server_peers.set_setup([writes, block](Peer& peer) {
+    peer.on_active = [writes, block](HandlerContext& ctx) {
+      for (std::size_t i = 0; i < kBuffers; ++i) {
+        ctx.write(to_buffer(*block), [writes](const Error& error) {
+          std::lock_guard lock(writes->mutex);
+          writes->results.push_back(error);
+        });
+      }
+      ctx.flush();
+    };
+  });
+  EventLoopGroup server_loops(1, "reset-server");
+  EventLoopGroup client_loops(1, "reset-client");
+  Endpoint endpoint(Family::kIPv4);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(server_loops).child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+
+  // The client does not read, so the server's 64 MiB stay in flight.
+  ChannelOptions client_options;
+  client_options.auto_read = false;
+  client_options.receive_buffer = 64 * kKiB;
+  Bootstrap client;
+  client.group(client_loops).options(client_options);
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  std::shared_ptr<Peer> server_peer = server_peers.first();
+  REQUIRE(server_peer->wait_active());
+  ChannelPtr server_channel = server_peer->active_channel();
+  REQUIRE(eventually([&] { return server_loops.metrics().bytes_written > 0; }));
+  REQUIRE(server_channel->pending_write_bytes() > 0);
+
+  // SO_LINGER 0: close() sends RST instead of FIN.
+  auto reset = std::make_shared<Promise<int>>();
+  client_channel->loop().execute([reset, client_channel] {
+    const linger abort_on_close{1, 0};
+    const int fd = static_cast<StreamChannel&>(*client_channel).fd();
+    const int rc = ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+    client_channel->close();
+    reset->set_value(rc == 0 ? 0 : errno);
+  });
+  REQUIRE(await(reset->future()) == 0);
+
+  await(server_channel->close_future(), kLongWait);
+  CHECK(server_peer->wait_inactive());
+  auto is_reset = [](const Error& error) {
+    return error == std::errc::connection_reset || error == std::errc::broken_pipe;
+  };
+  const std::vector<Error> errors = server_peer->error_list();
+  REQUIRE(errors.size() == 1);
+  CHECK_MESSAGE(is_reset(errors[0]), errors[0].message());
+
+  // Every write completed: those the kernel took, then the rest failed with the reset.
+  std::vector<Error> results;
+  {
+    std::lock_guard lock(writes->mutex);
+    results = writes->results;
+  }
+  REQUIRE(results.size() == kBuffers);
+  std::size_t succeeded = 0;
+  while (succeeded < results.size() && !results[succeeded])
+    ++succeeded;
+  CHECK(succeeded < kBuffers);
+  for (std::size_t i = succeeded; i < results.size(); ++i) {
+    INFO("write ", i, ": ", results[i].message());
+    CHECK(is_reset(results[i]));
+  }
+  // The channel leaves the loop's count just after its close future fires.
+  CHECK(eventually([&] { return server_loops.metrics().active_channels == 0; }));
+  server->close();
+}
+
+TEST_CASE(
+    "an exception thrown in on_read reaches that handler's on_error; handled there, the "
+    "channel stays open") {
+  ProcessHealth health;
+  auto log = std::make_shared<ThrowerLog>();
+  auto after = std::make_shared<Peer>();
+  EventLoopGroup loops(1, "throw");
+  Endpoint endpoint(Family::kIPv4);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer([log, after](Channel& channel) {
+    channel.pipeline().add_last("thrower", std::make_unique<ThrowOnFirstRead>(log, false));
+    channel.pipeline().add_last("collector", std::make_unique<Collector>(after));
+  });
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  Bootstrap client;
+  client.group(loops);
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  await(log->channel_known.future());
+
+  client_channel->write_and_flush(to_buffer("first"));
+  REQUIRE(eventually([&] {
+    std::lock_guard lock(log->mutex);
+    return !log->errors.empty();
+  }));
+  {
+    std::lock_guard lock(log->mutex);
+    REQUIRE(log->errors.size() == 1);
+    CHECK(log->errors[0] == ChannelErrc::handler_exception);
+    CHECK(log->errors[0].message().find("boom in on_read") != std::string::npos);
+  }
+  client_channel->write_and_flush(to_buffer("second"));
+  REQUIRE(after->wait([](const Peer& p) { return p.bytes == "second"; }));
+  CHECK(after->error_list().empty());  // it did not travel on
+  CHECK(client_channel->is_open());
+  CHECK(after->active_channel()->is_open());
+
+  client_channel->close();
+  REQUIRE(after->wait_inactive());
+  server->close();
+}
+
+TEST_CASE("an exception thrown in on_read that no handler takes closes the channel") {
+  ProcessHealth health;
+  auto log = std::make_shared<ThrowerLog>();
+  EventLoopGroup loops(1, "throw");
+  Endpoint endpoint(Family::kIPv4);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer([log](Channel& channel) {
+    channel.pipeline().add_last("thrower", std::make_unique<ThrowOnFirstRead>(log, true));
+  });
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  auto client_peer = std::make_shared<Peer>();
+  Bootstrap client;
+  client.group(loops).initializer([client_peer](Channel& channel) {
+    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
+  });
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  await(log->channel_known.future());
+  ChannelPtr server_channel;
+  {
+    std::lock_guard lock(log->mutex);
+    server_channel = log->channel;
+  }
+  REQUIRE(server_channel);
+
+  client_channel->write_and_flush(to_buffer("first"));
+  await(server_channel->close_future());
+  {
+    std::lock_guard lock(log->mutex);
+    REQUIRE(log->errors.size() == 1);
+    CHECK(log->errors[0] == ChannelErrc::handler_exception);
+  }
+  // The client sees the server go.
+  await(client_channel->close_future());
+  CHECK(client_peer->wait_inactive());
+  server->close();
+}
+
+TEST_CASE(
+    "shutdown_output after a large write sends the FIN only after every flushed byte, and a "
+    "later write fails with output_shutdown") {
+  constexpr std::size_t kPayload = 8 * kMiB;
+  ProcessHealth health;
+  auto payload = std::make_shared<const std::string>(make_pattern(kPayload, 8));
+  auto after_fin = std::make_shared<Promise<WriteOutcome>>();
+  Peers server_peers;
+  server_peers.set_setup([payload, after_fin](Peer& peer) {
+    peer.on_active = [payload, after_fin](HandlerContext& ctx) {
+      ctx.write_and_flush(to_buffer(*payload));
+      ctx.shutdown_output();  // the socket cannot take 8 MiB at once: the FIN has to wait
+      ctx.write_and_flush(to_buffer("too late"), complete_with(after_fin));
+    };
+  });
+  EventLoopGroup server_loops(1, "fin-server");
+  EventLoopGroup client_loops(1, "fin-client");
+  Endpoint endpoint(Family::kIPv4);
+  ChannelOptions options;
+  options.allow_half_closure = true;
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(server_loops)
+      .child_options(options)
+      .child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  auto client_peer = std::make_shared<Peer>();
+  client_peer->expected = payload;
+  client_peer->keep_bytes = false;
+  Bootstrap client;
+  client.group(client_loops).options(options).initializer([client_peer](Channel& channel) {
+    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
+  });
+  ChannelPtr client_channel = await(endpoint.connect(client));
+
+  const Error late = await(after_fin->future()).error;
+  CHECK_MESSAGE(late == ChannelErrc::output_shutdown, late.message());
+  REQUIRE(client_peer->wait([](const Peer& p) { return p.input_shutdowns == 1; }, kLongWait));
+  // Everything before the FIN, nothing after.
+  CHECK(client_peer->received_count() == kPayload);
+  CHECK(client_peer->mismatch() == kNoMismatch);
+  std::shared_ptr<Peer> server_peer = server_peers.first();
+  CHECK(server_peer->wait([](const Peer& p) { return p.output_shutdowns == 1; }));
+  client_channel->close();
+  await(client_channel->close_future());
+  REQUIRE(server_peer->wait_inactive());
+  server->close();
+}
+
+TEST_CASE("closing a channel fails the writes it had not sent with ChannelErrc::closed") {
+  ProcessHealth health;
+  auto writes = std::make_shared<WriteLog>();
+  auto block = std::make_shared<const std::string>(make_pattern(kMiB, 4));
+  Peers server_peers;
+  server_peers.set_setup([writes, block](Peer& peer) {
+    peer.on_active = [writes, block](HandlerContext& ctx) {
+      for (int i = 0; i < 16; ++i) {
+        ctx.write(to_buffer(*block), [writes](const Error& error) {
+          std::lock_guard lock(writes->mutex);
+          writes->results.push_back(error);
+        });
+      }
+      ctx.flush();
+      ctx.write(to_buffer("never flushed"), [writes](const Error& error) {
+        std::lock_guard lock(writes->mutex);
+        writes->results.push_back(error);
+      });
+    };
+  });
+  EventLoopGroup loops(1, "close-pending");
+  Endpoint endpoint(Family::kUnix);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  ChannelOptions client_options;
+  client_options.auto_read = false;  // the 16 MiB cannot all leave
+  Bootstrap client;
+  client.group(loops).options(client_options);
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  std::shared_ptr<Peer> server_peer = server_peers.first();
+  REQUIRE(server_peer->wait_active());
+  ChannelPtr server_channel = server_peer->active_channel();
+  REQUIRE(eventually([&] { return loops.metrics().bytes_written > 0; }));
+
+  server_channel->close();
+  await(server_channel->close_future());
+  std::vector<Error> results;
+  {
+    std::lock_guard lock(writes->mutex);
+    results = writes->results;
+  }
+  REQUIRE(results.size() == 17);
+  std::size_t succeeded = 0;
+  while (succeeded < results.size() && !results[succeeded])
+    ++succeeded;
+  CHECK(succeeded < 16);
+  for (std::size_t i = succeeded; i < results.size(); ++i) {
+    INFO("write ", i, ": ", results[i].message());
+    CHECK(results[i] == ChannelErrc::closed);
+  }
+  CHECK(server_peer->error_list().empty());  // a close asked for is not an error
+  client_channel->close();  // it does not read, so it would never see the server's FIN
+  await(client_channel->close_future());
+  server->close();
+}

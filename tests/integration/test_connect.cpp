@@ -1,0 +1,174 @@
+// Client connects that fail: refused, never accepted (timeout), no socket file.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <vector>
+
+#include "sluice/channel/socket_address.hpp"
+#include "sluice/core/fd.hpp"
+#include "support.hpp"
+
+using namespace sluice;
+using namespace sluice::test;
+
+namespace {
+
+sockaddr_in loopback_v4(std::uint16_t port) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return address;
+}
+
+std::uint16_t port_of(int fd) {
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  return ntohs(address.sin_port);
+}
+
+// A loopback port that nothing listens on: bound (so the kernel picks a free one), then
+// closed without listening.
+std::uint16_t unused_port() {
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(fd);
+  const sockaddr_in address = loopback_v4(0);
+  REQUIRE(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+  return port_of(fd.get());
+}
+
+// Starts a non-blocking connect to `port`; true when it completes within `wait`.
+bool raw_connect(std::vector<Fd>& sockets, std::uint16_t port, std::chrono::milliseconds wait) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  REQUIRE(fd);
+  const sockaddr_in address = loopback_v4(port);
+  const int rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  REQUIRE((rc == 0 || errno == EINPROGRESS));
+  pollfd watched{fd.get(), POLLOUT, 0};
+  const bool completed = rc == 0 || ::poll(&watched, 1, static_cast<int>(wait.count())) == 1;
+  sockets.push_back(std::move(fd));
+  return completed;
+}
+
+}  // namespace
+
+TEST_CASE("connecting to a loopback port nobody listens on fails with ECONNREFUSED") {
+  ProcessHealth health;
+  EventLoopGroup loops(1, "connect");
+  const std::uint16_t port = unused_port();
+  Bootstrap client;
+  client.group(loops);
+  const Error error = await_error(client.connect("127.0.0.1", port));
+  CHECK_MESSAGE(error == std::errc::connection_refused, error.message());
+  CHECK_MESSAGE(error.message().find("127.0.0.1:" + std::to_string(port)) != std::string::npos,
+                "the error names the address: ", error.message());
+}
+
+TEST_CASE("a connect the listener never accepts fails with connect_timeout after its timeout") {
+  ProcessHealth health;
+  // A listener with backlog 0 that never accepts: once its accept queue holds one connection,
+  // the kernel drops further SYNs, so a connect neither completes nor fails.
+  Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(listener);
+  const sockaddr_in address = loopback_v4(0);
+  REQUIRE(::bind(listener.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(listener.get(), 0) == 0);
+  const std::uint16_t port = port_of(listener.get());
+  std::vector<Fd> queued;
+  bool stalled = false;
+  for (int i = 0; i < 8 && !stalled; ++i)
+    stalled = !raw_connect(queued, port, 200ms);
+  REQUIRE_MESSAGE(stalled, "the listener's queue never filled up");
+
+  EventLoopGroup loops(1, "connect");
+  ChannelOptions options;
+  options.connect_timeout = 200ms;
+  std::atomic<bool> initialized{false};
+  Bootstrap client;
+  client.group(loops).options(options).initializer([&](Channel&) { initialized = true; });
+  const auto start = std::chrono::steady_clock::now();
+  const Error error = await_error(client.connect("127.0.0.1", port));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  CHECK_MESSAGE(error == ChannelErrc::connect_timeout, error.message());
+  CHECK_MESSAGE(error.message().find("127.0.0.1:" + std::to_string(port)) != std::string::npos,
+                "the error names the address: ", error.message());
+  // Generous bounds: it waited for (about) its timeout, and not for the kernel's SYN retries.
+  CHECK(elapsed >= 150ms);
+  CHECK(elapsed < 10s);
+  CHECK_FALSE(initialized);  // the pipeline of a channel that never connected is never set up
+  loops.shutdown_gracefully();
+  CHECK(loops.metrics().active_channels == 0);
+}
+
+TEST_CASE("connecting to a Unix-domain path with no socket fails with an error naming the path") {
+  ProcessHealth health;
+  TempDir dir;
+  EventLoopGroup loops(1, "connect");
+  Bootstrap client;
+  client.group(loops);
+  const std::string path = dir.file("nobody.sock");
+  const Error error = await_error(client.connect_unix(path));
+  CHECK_MESSAGE(error == std::errc::no_such_file_or_directory, error.message());
+  CHECK_MESSAGE(error.message().find(path) != std::string::npos, error.message());
+}
+
+TEST_CASE(
+    "a Unix-domain connect to a listener whose backlog is full does not pass for connected: it "
+    "fails or times out") {
+  ProcessHealth health;
+  TempDir dir;
+  const std::string path = dir.file("full.sock");
+  auto address = SocketAddress::from_unix_path(path);
+  REQUIRE(address);
+  Fd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(listener);
+  REQUIRE(::bind(listener.get(), address->native(), address->length()) == 0);
+  REQUIRE(::listen(listener.get(), 0) == 0);
+  // Fill its queue: non-blocking connects succeed until the backlog is full, then EAGAIN.
+  std::vector<Fd> queued;
+  bool full = false;
+  for (int i = 0; i < 16 && !full; ++i) {
+    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    REQUIRE(fd);
+    if (::connect(fd.get(), address->native(), address->length()) != 0) {
+      REQUIRE(errno == EAGAIN);
+      full = true;
+    }
+    queued.push_back(std::move(fd));
+  }
+  REQUIRE(full);
+
+  EventLoopGroup loops(1, "connect");
+  ChannelOptions options;
+  options.connect_timeout = 300ms;
+  auto peer = std::make_shared<Peer>();
+  Bootstrap client;
+  client.group(loops).options(options).initializer([peer](Channel& channel) {
+    channel.pipeline().add_last("collector", std::make_unique<Collector>(peer));
+  });
+  const Future<ChannelPtr> connect = client.connect_unix(path);
+  REQUIRE(connect.wait_for(kShortWait));
+  const Result<ChannelPtr>& result = connect.wait();
+  if (result.ok()) {
+    // Connected to what? Nothing accepted it, and nothing can: it must not claim to be active.
+    FAIL_CHECK("connect_unix succeeded against a full backlog: ", result.value()->describe(),
+               ", active: ", result.value()->is_active());
+    result.value()->close();
+    await(result.value()->close_future());
+  } else {
+    const Error& error = result.error();
+    CHECK_MESSAGE((error == ChannelErrc::connect_timeout ||
+                   error == std::errc::resource_unavailable_try_again),
+                  error.message());
+  }
+  CHECK_FALSE(peer->read([](const Peer& p) { return p.active; }));
+}

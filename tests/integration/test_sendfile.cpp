@@ -1,0 +1,225 @@
+// FileRegion writes: sendfile between buffers in one flush, ranges, a file truncated mid-transfer.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "sluice/buffer/file_region.hpp"
+#include "sluice/core/fd.hpp"
+#include "support.hpp"
+
+using namespace sluice;
+using namespace sluice::test;
+
+namespace {
+
+void write_file(const std::string& path, const std::string& content) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  REQUIRE(fd);
+  std::size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t wrote = ::write(fd.get(), content.data() + done, content.size() - done);
+    REQUIRE(wrote > 0);
+    done += static_cast<std::size_t>(wrote);
+  }
+}
+
+// Outcomes of a connection's writes, in completion order, plus the error File::open gave.
+struct WriteLog {
+  std::mutex mutex;
+  std::vector<std::string> results;  // "" for success, else the error's message
+  std::vector<Error> errors;
+  std::string open_error;
+
+  WriteCallback record() {
+    return [this](const Error& error) {
+      std::lock_guard lock(mutex);
+      results.push_back(error ? error.message() : std::string());
+      errors.push_back(error);
+    };
+  }
+  std::size_t count() {
+    std::lock_guard lock(mutex);
+    return results.size();
+  }
+};
+
+// On active: writes `head`, the region [offset, offset + count) of the file at `path`, and
+// `tail`, then flushes once.
+std::function<void(HandlerContext&)> send_head_file_tail(std::shared_ptr<WriteLog> log,
+                                                         std::string path, std::string head,
+                                                         std::uint64_t offset, std::uint64_t count,
+                                                         std::string tail) {
+  return [=](HandlerContext& ctx) {
+    auto file = File::open(path);
+    if (!file) {
+      std::lock_guard lock(log->mutex);
+      log->open_error = file.error().message();
+      return;
+    }
+    if (!head.empty()) ctx.write(to_buffer(head), log->record());
+    ctx.write(FileRegion(*file, offset, count), log->record());
+    if (!tail.empty()) ctx.write(to_buffer(tail), log->record());
+    ctx.flush();
+  };
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a 100 MiB FileRegion written between two buffers in one flush arrives byte-exact as head, "
+    "file, tail") {
+  constexpr std::size_t kFileSize = 100 * kMiB;
+  ProcessHealth health;
+  TempDir dir;
+  const std::string path = dir.file("payload.bin");
+  const std::string content = make_pattern(kFileSize, 100);
+  write_file(path, content);
+  const std::string head = "HEAD:" + make_pattern(3000, 1);
+  const std::string tail = make_pattern(5000, 2) + ":TAIL";
+  auto expected = std::make_shared<const std::string>(head + content + tail);
+
+  auto log = std::make_shared<WriteLog>();
+  Peers server_peers;
+  server_peers.set_setup([=](Peer& peer) {
+    peer.on_active = send_head_file_tail(log, path, head, 0, kFileSize, tail);
+  });
+  EventLoopGroup server_loops(1, "sendfile-server");
+  EventLoopGroup client_loops(1, "sendfile-client");
+  Endpoint endpoint(Family::kIPv4);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(server_loops).child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+
+  auto client_peer = std::make_shared<Peer>();
+  client_peer->expected = expected;
+  client_peer->keep_bytes = false;
+  Bootstrap client;
+  client.group(client_loops).initializer([client_peer](Channel& channel) {
+    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
+  });
+  ChannelPtr client_channel = await(endpoint.connect(client));
+
+  REQUIRE_MESSAGE(client_peer->wait_received(expected->size(), kLongWait), "received ",
+                  client_peer->received_count(), " of ", expected->size());
+  CHECK(client_peer->mismatch() == kNoMismatch);
+  REQUIRE(eventually([&] { return log->count() == 3; }));
+  {
+    std::lock_guard lock(log->mutex);
+    CHECK(log->open_error.empty());
+    CHECK(log->results == std::vector<std::string>{"", "", ""});
+  }
+  client_channel->close();
+  await(client_channel->close_future());
+  CHECK(client_peer->received_count() == expected->size());
+  server->close();
+}
+
+TEST_CASE("a FileRegion with an offset sends exactly its range of the file") {
+  ProcessHealth health;
+  TempDir dir;
+  const std::string path = dir.file("range.bin");
+  const std::string content = make_pattern(256 * kKiB, 9);
+  write_file(path, content);
+  constexpr std::uint64_t kOffset = 12345;
+  constexpr std::uint64_t kCount = 100000;
+  auto expected = std::make_shared<const std::string>(content.substr(kOffset, kCount));
+
+  auto log = std::make_shared<WriteLog>();
+  Peers server_peers;
+  server_peers.set_setup([=](Peer& peer) {
+    peer.on_active = send_head_file_tail(log, path, "", kOffset, kCount, "");
+  });
+  EventLoopGroup loops(1, "sendfile");
+  Endpoint endpoint(Family::kUnix);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  auto client_peer = std::make_shared<Peer>();
+  client_peer->expected = expected;
+  Bootstrap client;
+  client.group(loops).initializer([client_peer](Channel& channel) {
+    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
+  });
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  REQUIRE(client_peer->wait_received(kCount));
+  REQUIRE(eventually([&] { return log->count() == 1; }));
+  CHECK(client_peer->mismatch() == kNoMismatch);
+  CHECK(client_peer->received_bytes() == *expected);
+  client_channel->close();
+  await(client_channel->close_future());
+  server->close();
+}
+
+TEST_CASE(
+    "a file truncated while sendfile is in progress fails the write with file_truncated and "
+    "closes the channel") {
+  constexpr std::size_t kFileSize = 64 * kMiB;
+  ProcessHealth health;
+  TempDir dir;
+  const std::string path = dir.file("shrinking.bin");
+  auto content = std::make_shared<const std::string>(make_pattern(kFileSize, 64));
+  write_file(path, *content);
+
+  auto log = std::make_shared<WriteLog>();
+  Peers server_peers;
+  server_peers.set_setup(
+      [=](Peer& peer) { peer.on_active = send_head_file_tail(log, path, "", 0, kFileSize, ""); });
+  EventLoopGroup server_loops(1, "truncate-server");
+  EventLoopGroup client_loops(1, "truncate-client");
+  Endpoint endpoint(Family::kIPv4);
+  ChannelOptions server_options;
+  server_options.send_buffer = 64 * kKiB;
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(server_loops)
+      .child_options(server_options)
+      .child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+
+  // A client that does not read yet: the transfer starts, fills the socket buffers and waits.
+  auto client_peer = std::make_shared<Peer>();
+  client_peer->expected = content;
+  client_peer->keep_bytes = false;
+  ChannelOptions client_options;
+  client_options.auto_read = false;
+  client_options.receive_buffer = 64 * kKiB;
+  Bootstrap client;
+  client.group(client_loops).options(client_options).initializer([client_peer](Channel& channel) {
+    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
+  });
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  std::shared_ptr<Peer> server_peer = server_peers.first();
+  REQUIRE(server_peer->wait_active());
+  ChannelPtr server_channel = server_peer->active_channel();
+  REQUIRE(eventually([&] { return server_loops.metrics().bytes_written > 0; }));
+  const auto sent_before = static_cast<std::uint64_t>(server_loops.metrics().bytes_written);
+  CHECK(sent_before < kFileSize);  // in progress, not done
+  CHECK(server_channel->pending_write_bytes() > 0);
+
+  // The file shrinks under the region; then the client reads, letting the transfer go on.
+  REQUIRE(::truncate(path.c_str(), 1 * kMiB) == 0);
+  client_channel->set_auto_read(true);
+
+  await(server_channel->close_future(), kLongWait);
+  REQUIRE(eventually([&] { return log->count() == 1; }));
+  {
+    std::lock_guard lock(log->mutex);
+    CHECK(log->open_error.empty());
+    CHECK_MESSAGE(log->errors[0] == ChannelErrc::file_truncated, log->results[0]);
+    CHECK_MESSAGE(log->results[0].find(path) != std::string::npos, log->results[0]);
+  }
+  const std::vector<Error> errors = server_peer->error_list();
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0] == ChannelErrc::file_truncated);
+  // The client gets what was sent (the file's first bytes), then the connection ends.
+  await(client_channel->close_future(), kLongWait);
+  CHECK(client_peer->mismatch() == kNoMismatch);
+  CHECK(client_peer->received_count() < kFileSize);
+  server->close();
+}

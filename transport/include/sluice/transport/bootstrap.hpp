@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "sluice/channel/channel_options.hpp"
+#include "sluice/core/event_loop_group.hpp"
+#include "sluice/core/future.hpp"
+#include "sluice/transport/stream_channel.hpp"
+
+namespace sluice {
+
+// Opens client connections.
+//
+//   auto channel = Bootstrap().group(loops).initializer(setup).connect("localhost", 7007).get();
+//
+// Names resolve through libuv's getaddrinfo on its thread pool (numeric addresses directly);
+// the addresses are tried in order. A refused, unreachable or timed-out connect (after
+// ChannelOptions::connect_timeout) fails the future with an Error naming the address.
+class Bootstrap {
+ public:
+  Bootstrap& group(EventLoopGroup& loops);
+  Bootstrap& options(const ChannelOptions& options);
+  Bootstrap& initializer(ChannelInitializer initializer);
+
+  // Any thread.
+  Future<Ref<Channel>> connect(const std::string& host, std::uint16_t port);
+  Future<Ref<Channel>> connect(const SocketAddress& address);
+  Future<Ref<Channel>> connect_unix(const std::string& path);
+
+ private:
+  EventLoopGroup* group_ = nullptr;
+  ChannelOptions options_;
+  ChannelInitializer initializer_;
+};
+
+}  // namespace sluice

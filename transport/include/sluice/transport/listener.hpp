@@ -1,0 +1,63 @@
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+
+#include "sluice/channel/channel_options.hpp"
+#include "sluice/channel/socket_address.hpp"
+#include "sluice/core/event_loop.hpp"
+#include "sluice/core/fd.hpp"
+#include "sluice/core/future.hpp"
+#include "sluice/core/loop_resource.hpp"
+#include "sluice/core/ref_counted.hpp"
+
+namespace sluice {
+
+// A listening socket on one loop. Each wake-up accepts up to max_accepts_per_wakeup
+// connections with accept4 (non-blocking, close-on-exec) and hands each to `on_accept`.
+//
+// Running out of file descriptors (EMFILE/ENFILE) must not make the level-triggered poll spin on
+// a connection it can never accept: the listener keeps one spare descriptor, frees it to
+// accept and at once close the waiting connection, and takes it back.
+class Listener final : public RefCounted<Listener>, public LoopResource {
+ public:
+  using AcceptHandler = std::function<void(Fd fd, const SocketAddress& remote)>;
+
+  // Loop thread only. Starts accepting at once.
+  static Ref<Listener> start(EventLoop& loop, Fd fd, const ListenOptions& options,
+                             AcceptHandler on_accept);
+
+  EventLoop& loop() const noexcept { return *loop_; }
+  const SocketAddress& local_address() const noexcept { return local_address_; }
+  // Connections refused because the process was out of file descriptors.
+  std::uint64_t refused_for_fds() const noexcept { return refused_for_fds_; }
+  // Loop thread only: stops accepting and closes the socket.
+  void close();
+  bool is_open() const noexcept { return open_; }
+
+ private:
+  Listener(EventLoop& loop, Fd fd, const ListenOptions& options, AcceptHandler on_accept);
+  ~Listener();
+  friend class RefCounted<Listener>;
+
+  void accept_ready();
+  void refuse_one();
+  void on_stop_accepting() override { close(); }
+  void on_close_gracefully() override { close(); }
+  void on_close_now() override { close(); }
+
+  EventLoop* loop_;
+  Fd fd_;
+  Fd spare_;  // an open /dev/null, given up to accept-and-close under EMFILE
+  ListenOptions options_;
+  AcceptHandler on_accept_;
+  SocketAddress local_address_;
+  uv_poll_t poll_{};
+  bool open_ = false;
+  std::uint64_t refused_for_fds_ = 0;
+  Ref<Listener> self_;  // held while open
+};
+
+}  // namespace sluice

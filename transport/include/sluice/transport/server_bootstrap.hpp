@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sluice/channel/channel_options.hpp"
+#include "sluice/core/event_loop_group.hpp"
+#include "sluice/core/future.hpp"
+#include "sluice/transport/listener.hpp"
+#include "sluice/transport/stream_channel.hpp"
+
+namespace sluice {
+
+// A bound server: its listening sockets (one, or one per worker loop with SO_REUSEPORT).
+class Server final : public RefCounted<Server> {
+ public:
+  explicit Server(std::vector<Ref<Listener>> listeners) : listeners_(std::move(listeners)) {}
+
+  // The bound address; with port 0 asked for, the port the kernel chose.
+  const SocketAddress& local_address() const noexcept { return listeners_.front()->local_address(); }
+  std::uint16_t port() const noexcept { return local_address().port(); }
+  std::size_t listener_count() const noexcept { return listeners_.size(); }
+  // Any thread: stops accepting (connections already accepted go on).
+  void close();
+
+ private:
+  std::vector<Ref<Listener>> listeners_;
+};
+
+// Starts servers: listening sockets whose accepted connections become StreamChannels on
+// worker loops, each set up by the child initializer.
+//
+//   EventLoopGroup workers(4);
+//   auto server = ServerBootstrap()
+//                     .group(workers)
+//                     .child_initializer([](Channel& ch) { ch.pipeline().add_last(...); })
+//                     .bind("127.0.0.1", 8080)
+//                     .get();
+//
+// Two modes: one listener on an acceptor loop handing accepted sockets round-robin to the
+// worker loops (the default), or reuse_port(true): one SO_REUSEPORT listener per worker loop,
+// the kernel spreading connections, each loop accepting its own.
+class ServerBootstrap {
+ public:
+  ServerBootstrap& group(EventLoopGroup& acceptor, EventLoopGroup& workers);
+  ServerBootstrap& group(EventLoopGroup& both) { return group(both, both); }
+  ServerBootstrap& listen_options(const ListenOptions& options);
+  ServerBootstrap& reuse_port(bool enabled);
+  ServerBootstrap& child_options(const ChannelOptions& options);
+  ServerBootstrap& child_initializer(ChannelInitializer initializer);
+
+  // Any thread. Resolves `host` ("" for all interfaces), binds and listens; the future
+  // completes once every listener accepts, or with the error (EADDRINUSE, EACCES, ...).
+  Future<Ref<Server>> bind(const std::string& host, std::uint16_t port);
+  // A Unix-domain stream server at `path` (a stale socket file there is replaced).
+  Future<Ref<Server>> bind_unix(const std::string& path);
+
+ private:
+  Future<Ref<Server>> bind_address(const SocketAddress& address);
+
+  EventLoopGroup* acceptor_ = nullptr;
+  EventLoopGroup* workers_ = nullptr;
+  ListenOptions listen_options_;
+  ChannelOptions child_options_;
+  ChannelInitializer child_initializer_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,104 @@
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+
+#include "sluice/channel/channel.hpp"
+#include "sluice/core/fd.hpp"
+#include "sluice/core/scheduled_task.hpp"
+
+namespace sluice {
+
+namespace detail {
+class ReceiveSizer;
+}
+
+// Sets up a new channel's pipeline, on its loop, before it becomes active.
+using ChannelInitializer = std::function<void(Channel&)>;
+
+// A TCP (IPv4, IPv6) or Unix-domain stream connection. The socket is a raw non-blocking fd
+// watched by one uv_poll_t; the channel issues its syscalls itself:
+//
+//   read   up to max_messages_per_read recv() calls per wake-up, each into a pooled buffer
+//          sized by the adaptive ReceiveSizer; each fires on_read, the batch one
+//          on_read_complete. A short read ends the batch (the socket is drained).
+//   write  flush() sends every flushed buffer with ONE sendmsg (up to IOV_MAX iovecs, a
+//          CompositeBuffer giving one per component) and each FileRegion with sendfile, in
+//          order, up to write_spin_count calls; UV_WRITABLE is armed only while flushed bytes
+//          wait for room in the socket. A FileRegion asking for FileTransfer::kSplice goes
+//          file -> pipe -> socket with splice(2) instead.
+//   errors ECONNRESET, EPIPE and poll errors (read from SO_ERROR) fire on_error, then close.
+//
+// Made by ServerBootstrap (accepted) and Bootstrap (connected); all calls on its loop.
+class StreamChannel final : public Channel {
+ public:
+  // Adopts an accepted socket: runs `initializer`, starts polling and fires active. Loop
+  // thread only.
+  static Ref<StreamChannel> accepted(EventLoop& loop, Fd fd, const ChannelOptions& options,
+                                     const ChannelInitializer& initializer,
+                                     const SocketAddress& remote);
+  // Adopts a socket whose non-blocking connect() is in progress. When it completes, runs the
+  // initializer, fires active and calls `connected` with the channel; on failure or after
+  // options.connect_timeout, closes and calls `connected` with the error. Loop thread only.
+  static void connecting(EventLoop& loop, Fd fd, const ChannelOptions& options,
+                         ChannelInitializer initializer, SocketAddress remote,
+                         std::function<void(Result<Ref<Channel>>)> connected);
+
+  int fd() const noexcept { return fd_.get(); }
+
+ private:
+  enum class WriteResult { kDone, kSocketFull, kFailed };
+
+  StreamChannel(EventLoop& loop, Fd fd, const ChannelOptions& options);
+  ~StreamChannel() override;
+
+  bool start_polling();
+  void activate(const ChannelInitializer& initializer, const SocketAddress& remote);
+  void on_poll(int status, int events);
+  void finish_connect();
+  void read_batch();
+  void on_end_of_input();
+  void write_flushed();
+  WriteResult write_gathered();
+  WriteResult write_file();
+  WriteResult write_spliced(FileRegion& region);
+  void fail_truncated(const FileRegion& region, std::uint64_t end);
+  void shutdown_output_now();
+  void set_write_interest(bool wanted);
+  void update_interest();
+  void fail(int error_number, const char* operation);
+  void close_with(const Error& reason);
+
+  void do_write(Message&& message, WriteCallback&& done) override;
+  void do_flush() override;
+  void do_read() override;
+  void do_close() override;
+  void do_shutdown_output() override;
+  void do_auto_read_changed() override { update_interest(); }
+
+  Fd fd_;
+  uv_poll_t poll_{};
+  std::unique_ptr<detail::ReceiveSizer> sizer_;
+  // splice(2) path: file -> pipe -> socket. The pipe is the channel's own (bytes left in it
+  // belong to this connection), made on first use.
+  Fd pipe_read_;
+  Fd pipe_write_;
+  std::size_t pipe_capacity_ = 0;
+  std::size_t pipe_pending_ = 0;  // bytes spliced into the pipe, not yet into the socket
+  int armed_events_ = 0;
+  bool polling_ = false;
+  bool connecting_ = false;
+  bool read_requested_ = false;
+  bool want_write_ = false;
+  bool writing_ = false;
+  bool input_shutdown_ = false;
+  bool output_shutdown_ = false;
+  bool shutdown_after_flush_ = false;
+  ChannelInitializer connect_initializer_;
+  SocketAddress connect_remote_;
+  std::function<void(Result<Ref<Channel>>)> on_connected_;
+  ScheduledTask connect_timeout_;
+};
+
+}  // namespace sluice

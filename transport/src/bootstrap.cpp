@@ -1,0 +1,159 @@
+#include "sluice/transport/bootstrap.hpp"
+
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "socket_ops.hpp"
+
+namespace sluice {
+namespace {
+
+// One connect attempt through a list of candidate addresses.
+struct Attempt : std::enable_shared_from_this<Attempt> {
+  EventLoop* loop;
+  ChannelOptions options;
+  ChannelInitializer initializer;
+  Promise<Ref<Channel>> promise;
+  std::vector<SocketAddress> candidates;
+  std::size_t next = 0;
+  Error last_error;
+
+  // Loop thread: tries the next candidate, or fails with the last error.
+  void try_next() {
+    while (next < candidates.size()) {
+      const SocketAddress address = candidates[next++];
+      auto opened = detail::open_stream_socket(address.family());
+      if (!opened) {
+        last_error = std::move(opened).error();
+        continue;
+      }
+      Fd fd = std::move(opened).value();
+      if (::connect(fd.get(), address.native(), address.length()) != 0 && errno != EINPROGRESS) {
+        // EAGAIN is not "in progress": a Unix-domain listener whose backlog is full (or TCP out
+        // of local ports) leaves the socket unconnected, and an unconnected Unix socket polls
+        // writable at once, which would pass for a completed connect. It fails here, as in
+        // libuv's uv_pipe_connect.
+        last_error = Error::from_errno(errno, "connect " + address.to_string());
+        continue;
+      }
+      StreamChannel::connecting(*loop, std::move(fd), options, initializer, address,
+                                [self = shared_from_this()](Result<Ref<Channel>> result) {
+                                  if (result.ok()) {
+                                    self->promise.set_value(std::move(result).value());
+                                    return;
+                                  }
+                                  self->last_error = std::move(result).error();
+                                  self->try_next();
+                                });
+      return;
+    }
+    promise.set_error(last_error ? last_error
+                                 : Error(std::make_error_code(std::errc::address_not_available),
+                                         "connect: no address"));
+  }
+};
+
+struct Resolution {
+  uv_getaddrinfo_t request{};
+  std::shared_ptr<Attempt> attempt;
+  std::string host;
+};
+
+}  // namespace
+
+Bootstrap& Bootstrap::group(EventLoopGroup& loops) {
+  group_ = &loops;
+  return *this;
+}
+
+Bootstrap& Bootstrap::options(const ChannelOptions& options) {
+  options_ = options;
+  return *this;
+}
+
+Bootstrap& Bootstrap::initializer(ChannelInitializer initializer) {
+  initializer_ = std::move(initializer);
+  return *this;
+}
+
+Future<Ref<Channel>> Bootstrap::connect(const SocketAddress& address) {
+  if (group_ == nullptr) throw std::logic_error("Bootstrap::connect: no group set");
+  auto attempt = std::make_shared<Attempt>();
+  attempt->loop = &group_->next();
+  attempt->options = options_;
+  attempt->initializer = initializer_;
+  attempt->promise = Promise<Ref<Channel>>(attempt->loop);
+  attempt->candidates.push_back(address);
+  auto future = attempt->promise.future();
+  if (!attempt->loop->dispatch([attempt] { attempt->try_next(); })) {
+    attempt->promise.set_error(Error(std::make_error_code(std::errc::operation_canceled),
+                                     "connect: the event loop has stopped"));
+  }
+  return future;
+}
+
+Future<Ref<Channel>> Bootstrap::connect(const std::string& host, std::uint16_t port) {
+  if (auto numeric = SocketAddress::from_numeric(host, port)) return connect(*numeric);
+  if (group_ == nullptr) throw std::logic_error("Bootstrap::connect: no group set");
+  auto attempt = std::make_shared<Attempt>();
+  attempt->loop = &group_->next();
+  attempt->options = options_;
+  attempt->initializer = initializer_;
+  attempt->promise = Promise<Ref<Channel>>(attempt->loop);
+  auto future = attempt->promise.future();
+  const bool queued = attempt->loop->dispatch([attempt, host, port] {
+    auto resolution = std::make_unique<Resolution>();
+    resolution->attempt = attempt;
+    resolution->host = host;
+    resolution->request.data = resolution.get();
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    const std::string service = std::to_string(port);
+    const int rc = uv_getaddrinfo(
+        attempt->loop->native(), &resolution->request,
+        [](uv_getaddrinfo_t* request, int status, addrinfo* found) {
+          std::unique_ptr<Resolution> done(static_cast<Resolution*>(request->data));
+          if (status != 0) {
+            done->attempt->promise.set_error(
+                Error(std::make_error_code(std::errc::address_not_available),
+                      "resolve " + done->host + ": " + uv_strerror(status)));
+            return;
+          }
+          for (addrinfo* entry = found; entry != nullptr; entry = entry->ai_next) {
+            done->attempt->candidates.emplace_back(entry->ai_addr, entry->ai_addrlen);
+          }
+          uv_freeaddrinfo(found);
+          done->attempt->try_next();
+        },
+        host.c_str(), service.c_str(), &hints);
+    if (rc != 0) {
+      attempt->promise.set_error(Error(std::make_error_code(std::errc::address_not_available),
+                                       "resolve " + host + ": " + uv_strerror(rc)));
+      return;
+    }
+    resolution.release();  // owned by the request until its callback
+  });
+  if (!queued) {
+    attempt->promise.set_error(Error(std::make_error_code(std::errc::operation_canceled),
+                                     "connect: the event loop has stopped"));
+  }
+  return future;
+}
+
+Future<Ref<Channel>> Bootstrap::connect_unix(const std::string& path) {
+  auto address = SocketAddress::from_unix_path(path);
+  if (!address) {
+    Promise<Ref<Channel>> failed;
+    failed.set_error(Error(std::make_error_code(std::errc::filename_too_long), "connect " + path));
+    return failed.future();
+  }
+  return connect(*address);
+}
+
+}  // namespace sluice

@@ -1,0 +1,114 @@
+#include "sluice/transport/listener.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sluice/core/log.hpp"
+#include "socket_ops.hpp"
+
+namespace sluice {
+
+Listener::Listener(EventLoop& loop, Fd fd, const ListenOptions& options, AcceptHandler on_accept)
+    : loop_(&loop),
+      fd_(std::move(fd)),
+      spare_(::open("/dev/null", O_RDONLY | O_CLOEXEC)),
+      options_(options),
+      on_accept_(std::move(on_accept)),
+      local_address_(detail::local_address_of(fd_.get())) {}
+
+Listener::~Listener() = default;
+
+Ref<Listener> Listener::start(EventLoop& loop, Fd fd, const ListenOptions& options,
+                              AcceptHandler on_accept) {
+  Ref<Listener> listener(new Listener(loop, std::move(fd), options, std::move(on_accept)));
+  if (int rc = uv_poll_init_socket(loop.native(), &listener->poll_, listener->fd_.get()); rc != 0) {
+    logger().error("listener {}: uv_poll_init_socket: {}", listener->local_address_.to_string(),
+                   uv_strerror(rc));
+    return listener;
+  }
+  listener->poll_.data = listener.get();
+  listener->open_ = true;
+  listener->self_ = listener;
+  intrusive_ptr_add_ref(listener.get());  // held by the poll handle until its close callback
+  loop.register_resource(*listener);
+  uv_poll_start(&listener->poll_, UV_READABLE, [](uv_poll_t* handle, int status, int) {
+    auto* self = static_cast<Listener*>(handle->data);
+    if (status < 0) {
+      logger().error("listener {}: poll: {}", self->local_address_.to_string(), uv_strerror(status));
+      self->close();
+      return;
+    }
+    self->accept_ready();
+  });
+  return listener;
+}
+
+void Listener::accept_ready() {
+  for (unsigned i = 0; i < options_.max_accepts_per_wakeup && open_; ++i) {
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    const int accepted = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&peer), &length,
+                                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (accepted >= 0) {
+      loop_->count_accepted();
+      on_accept_(Fd(accepted), SocketAddress(reinterpret_cast<sockaddr*>(&peer), length));
+      continue;
+    }
+    switch (errno) {
+      case EAGAIN:
+        return;
+      case EINTR:
+      case ECONNABORTED:  // the peer gave up while queued
+      case EPROTO:
+        continue;
+      case EMFILE:
+      case ENFILE: {
+        // accept4 takes a descriptor before it looks for a connection, so EMFILE comes back
+        // with an empty queue too: only a refusal that found a connection keeps the loop going.
+        const std::uint64_t refused_before = refused_for_fds_;
+        refuse_one();
+        if (refused_for_fds_ == refused_before) return;
+        continue;
+      }
+      default:
+        logger().error("listener {}: accept4: {}", local_address_.to_string(), std::strerror(errno));
+        return;
+    }
+  }
+}
+
+void Listener::refuse_one() {
+  if (!spare_) {
+    // No spare to give up: stop this wake-up; the poll fires again, and by then descriptors
+    // may have been freed. Rare: the spare is only missing if re-opening it failed.
+    return;
+  }
+  spare_.reset();
+  Fd doomed(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  const bool refused = static_cast<bool>(doomed);  // else EAGAIN: nobody was waiting
+  doomed.reset();
+  spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!refused) return;
+  if (refused_for_fds_++ % 1000 == 0) {
+    logger().warn("listener {}: out of file descriptors; refused {} connection(s) so far",
+                  local_address_.to_string(), refused_for_fds_);
+  }
+}
+
+void Listener::close() {
+  if (!open_) return;
+  open_ = false;
+  loop_->unregister_resource(*this);
+  uv_poll_stop(&poll_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&poll_), [](uv_handle_t* handle) {
+    auto* self = static_cast<Listener*>(handle->data);
+    self->fd_.reset();
+    intrusive_ptr_release(self);
+  });
+  self_.reset();
+}
+
+}  // namespace sluice

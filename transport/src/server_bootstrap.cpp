@@ -1,0 +1,143 @@
+#include "sluice/transport/server_bootstrap.hpp"
+
+#include <stdexcept>
+
+#include "sluice/core/log.hpp"
+#include "socket_ops.hpp"
+
+namespace sluice {
+namespace {
+
+// What every accepted connection of a server needs, shared by its listeners.
+struct ChildSetup {
+  ChannelOptions options;
+  ChannelInitializer initializer;
+  EventLoopGroup* workers;
+};
+
+void adopt(EventLoop& loop, Fd fd, const SocketAddress& remote, const ChildSetup& setup) {
+  StreamChannel::accepted(loop, std::move(fd), setup.options, setup.initializer, remote);
+}
+
+}  // namespace
+
+void Server::close() {
+  for (auto& listener : listeners_) {
+    listener->loop().dispatch([listener] { listener->close(); });
+  }
+}
+
+ServerBootstrap& ServerBootstrap::group(EventLoopGroup& acceptor, EventLoopGroup& workers) {
+  acceptor_ = &acceptor;
+  workers_ = &workers;
+  return *this;
+}
+
+ServerBootstrap& ServerBootstrap::listen_options(const ListenOptions& options) {
+  listen_options_ = options;
+  return *this;
+}
+
+ServerBootstrap& ServerBootstrap::reuse_port(bool enabled) {
+  listen_options_.reuse_port = enabled;
+  return *this;
+}
+
+ServerBootstrap& ServerBootstrap::child_options(const ChannelOptions& options) {
+  child_options_ = options;
+  return *this;
+}
+
+ServerBootstrap& ServerBootstrap::child_initializer(ChannelInitializer initializer) {
+  child_initializer_ = std::move(initializer);
+  return *this;
+}
+
+Future<Ref<Server>> ServerBootstrap::bind(const std::string& host, std::uint16_t port) {
+  auto address = detail::resolve_for_bind(host, port);
+  if (!address) {
+    Promise<Ref<Server>> failed;
+    failed.set_error(std::move(address).error());
+    return failed.future();
+  }
+  return bind_address(*address);
+}
+
+Future<Ref<Server>> ServerBootstrap::bind_unix(const std::string& path) {
+  auto address = SocketAddress::from_unix_path(path);
+  if (!address) {
+    Promise<Ref<Server>> failed;
+    failed.set_error(Error(std::make_error_code(std::errc::filename_too_long), "bind " + path));
+    return failed.future();
+  }
+  return bind_address(*address);
+}
+
+Future<Ref<Server>> ServerBootstrap::bind_address(const SocketAddress& requested) {
+  if (workers_ == nullptr) throw std::logic_error("ServerBootstrap::bind: no group set");
+  auto setup = std::make_shared<ChildSetup>(ChildSetup{child_options_, child_initializer_, workers_});
+  Promise<Ref<Server>> promise;
+
+  // Open every socket here, on the calling thread, so bind errors come back at once; each
+  // listener then starts on its loop.
+  struct Planned {
+    EventLoop* loop;
+    Fd fd;
+  };
+  std::vector<Planned> planned;
+  SocketAddress address = requested;
+  const bool per_worker = listen_options_.reuse_port && address.family() != AF_UNIX;
+  const std::size_t count = per_worker ? workers_->size() : 1;
+  for (std::size_t i = 0; i < count; ++i) {
+    auto opened = detail::open_listener(address, listen_options_);
+    if (!opened) {
+      promise.set_error(std::move(opened).error());
+      return promise.future();
+    }
+    Fd fd = std::move(opened).value();
+    // With port 0, the first socket picks the port and the others join it.
+    if (i == 0) address = detail::local_address_of(fd.get());
+    planned.push_back({per_worker ? &workers_->at(i) : &acceptor_->next(), std::move(fd)});
+  }
+
+  struct Startup {
+    std::mutex mutex;
+    std::vector<Ref<Listener>> listeners;
+    std::size_t remaining;
+    Promise<Ref<Server>> promise;
+  };
+  auto startup = std::make_shared<Startup>();
+  startup->remaining = planned.size();
+  startup->promise = promise;
+  for (Planned& plan : planned) {
+    EventLoop* loop = plan.loop;
+    auto on_accept = [setup, loop, per_worker](Fd fd, const SocketAddress& remote) {
+      EventLoop& worker = per_worker ? *loop : setup->workers->next();
+      if (worker.in_loop()) {
+        adopt(worker, std::move(fd), remote, *setup);
+        return;
+      }
+      // The Fd travels in the task: if the worker has stopped, dropping the task closes it.
+      worker.execute([&worker, fd = std::move(fd), remote, setup]() mutable {
+        adopt(worker, std::move(fd), remote, *setup);
+      });
+    };
+    const bool queued = loop->dispatch(
+        [loop, fd = std::move(plan.fd), on_accept, startup, options = listen_options_]() mutable {
+          Ref<Listener> listener = Listener::start(*loop, std::move(fd), options, on_accept);
+          std::lock_guard lock(startup->mutex);
+          startup->listeners.push_back(listener);
+          if (--startup->remaining == 0) {
+            startup->promise.set_value(Ref<Server>(new Server(std::move(startup->listeners))));
+          }
+        });
+    if (!queued) {
+      promise.set_error(Error(std::make_error_code(std::errc::operation_canceled),
+                              "bind: the event loop has stopped"));
+      break;
+    }
+  }
+  return promise.future();
+}
+
+}  // namespace sluice

@@ -1,0 +1,106 @@
+#include "socket_ops.hpp"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sluice/core/log.hpp"
+
+namespace sluice::detail {
+
+Result<Fd> open_stream_socket(int family) {
+  Fd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return Error::from_errno(errno, "socket");
+  return fd;
+}
+
+void apply_channel_options(int fd, int family, const ChannelOptions& options) {
+  auto set = [fd](int level, int name, int value, const char* what) {
+    if (::setsockopt(fd, level, name, &value, sizeof value) != 0) {
+      logger().debug("setsockopt {} on fd {}: {}", what, fd, std::strerror(errno));
+    }
+  };
+  if (family != AF_UNIX) {
+    set(IPPROTO_TCP, TCP_NODELAY, options.tcp_nodelay ? 1 : 0, "TCP_NODELAY");
+    if (options.keep_alive) set(SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE");
+  }
+  if (options.send_buffer > 0) set(SOL_SOCKET, SO_SNDBUF, options.send_buffer, "SO_SNDBUF");
+  if (options.receive_buffer > 0) set(SOL_SOCKET, SO_RCVBUF, options.receive_buffer, "SO_RCVBUF");
+}
+
+Result<Fd> open_listener(const SocketAddress& address, const ListenOptions& options) {
+  auto opened = open_stream_socket(address.family());
+  if (!opened) return std::move(opened).error();
+  Fd fd = std::move(opened).value();
+  const int one = 1;
+  if (address.family() != AF_UNIX) {
+    if (options.reuse_address) ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    // libuv 1.44 has no UV_TCP_REUSEPORT: the option is set on the fd directly.
+    if (options.reuse_port &&
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      return Error::from_errno(errno, "setsockopt SO_REUSEPORT");
+    }
+    if (address.family() == AF_INET6) {
+      ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    }
+  } else {
+    // A socket file left behind by a previous run would make bind fail with EADDRINUSE.
+    struct stat info {};
+    const std::string path = address.host();
+    if (::lstat(path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode)) ::unlink(path.c_str());
+  }
+  if (::bind(fd.get(), address.native(), address.length()) != 0) {
+    return Error::from_errno(errno, "bind " + address.to_string());
+  }
+  if (::listen(fd.get(), options.backlog) != 0) {
+    return Error::from_errno(errno, "listen " + address.to_string());
+  }
+  return fd;
+}
+
+SocketAddress local_address_of(int fd) {
+  sockaddr_storage storage{};
+  socklen_t length = sizeof storage;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return {};
+  return SocketAddress(reinterpret_cast<sockaddr*>(&storage), length);
+}
+
+SocketAddress remote_address_of(int fd) {
+  sockaddr_storage storage{};
+  socklen_t length = sizeof storage;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return {};
+  return SocketAddress(reinterpret_cast<sockaddr*>(&storage), length);
+}
+
+int pending_error(int fd) {
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
+  return error;
+}
+
+Result<SocketAddress> resolve_for_bind(const std::string& host, std::uint16_t port) {
+  if (auto numeric = SocketAddress::from_numeric(host.empty() ? "0.0.0.0" : host, port)) {
+    return *numeric;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
+    return Error(std::make_error_code(std::errc::address_not_available),
+                 "resolve " + host + ": " + gai_strerror(rc));
+  }
+  SocketAddress address(found->ai_addr, found->ai_addrlen);
+  ::freeaddrinfo(found);
+  return address;
+}
+
+}  // namespace sluice::detail

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <sys/socket.h>
+
+#include <string>
+
+#include "sluice/channel/channel_options.hpp"
+#include "sluice/channel/socket_address.hpp"
+#include "sluice/core/fd.hpp"
+#include "sluice/core/result.hpp"
+
+namespace sluice::detail {
+
+// Thin wrappers over the socket syscalls the transport issues; errors come back as Error
+// values naming the call and the address.
+
+Result<Fd> open_stream_socket(int family);
+void apply_channel_options(int fd, int family, const ChannelOptions& options);
+Result<Fd> open_listener(const SocketAddress& address, const ListenOptions& options);
+SocketAddress local_address_of(int fd);
+SocketAddress remote_address_of(int fd);
+// The pending error of a socket (SO_ERROR), 0 if none.
+int pending_error(int fd);
+// Resolves a host for bind: numeric addresses directly, names (and "" / "localhost")
+// through getaddrinfo (blocking; bind happens at start-up).
+Result<SocketAddress> resolve_for_bind(const std::string& host, std::uint16_t port);
+
+}  // namespace sluice::detail

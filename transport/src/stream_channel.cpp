@@ -1,0 +1,450 @@
+#include "sluice/transport/stream_channel.hpp"
+
+#include <fmt/format.h>
+#include <limits.h>
+#include <sys/sendfile.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "receive_sizer.hpp"
+#include "sluice/channel/channel_error.hpp"
+#include "sluice/core/log.hpp"
+#include "socket_ops.hpp"
+
+namespace sluice {
+namespace {
+
+// Linux moves at most this much per sendfile/sendmsg call anyway.
+constexpr std::size_t kMaxBytesPerCall = 0x7ffff000;
+constexpr std::size_t kMaxIovecs = IOV_MAX;
+// The pipe a channel splices through: 1 MiB, the default fs.pipe-max-size.
+constexpr std::size_t kSplicePipeSize = 1024 * 1024;
+
+}  // namespace
+
+StreamChannel::StreamChannel(EventLoop& loop, Fd fd, const ChannelOptions& options)
+    : Channel(loop, options),
+      fd_(std::move(fd)),
+      sizer_(std::make_unique<detail::ReceiveSizer>(options.receive_sizing)) {}
+
+StreamChannel::~StreamChannel() = default;
+
+Ref<StreamChannel> StreamChannel::accepted(EventLoop& loop, Fd fd, const ChannelOptions& options,
+                                           const ChannelInitializer& initializer,
+                                           const SocketAddress& remote) {
+  const int family = remote.empty() ? AF_INET : remote.family();
+  detail::apply_channel_options(fd.get(), family, options);
+  Ref<StreamChannel> channel(new StreamChannel(loop, std::move(fd), options));
+  channel->register_with_loop();
+  channel->activate(initializer, remote);
+  return channel;
+}
+
+void StreamChannel::connecting(EventLoop& loop, Fd fd, const ChannelOptions& options,
+                               ChannelInitializer initializer, SocketAddress remote,
+                               std::function<void(Result<Ref<Channel>>)> connected) {
+  detail::apply_channel_options(fd.get(), remote.family(), options);
+  Ref<StreamChannel> channel(new StreamChannel(loop, std::move(fd), options));
+  channel->connecting_ = true;
+  channel->connect_initializer_ = std::move(initializer);
+  channel->connect_remote_ = remote;
+  channel->on_connected_ = std::move(connected);
+  channel->register_with_loop();
+  if (!channel->start_polling()) return;
+  channel->connect_timeout_ = loop.schedule(options.connect_timeout, [channel] {
+    if (channel->connecting_) {
+      channel->close_with(Error(ChannelErrc::connect_timeout,
+                                "connect " + channel->connect_remote_.to_string()));
+    }
+  });
+}
+
+void StreamChannel::activate(const ChannelInitializer& initializer, const SocketAddress& remote) {
+  try {
+    if (initializer) initializer(*this);
+  } catch (...) {
+    const Error error = error_from_exception(std::current_exception());
+    logger().error("{} initializer threw: {}", describe(), error.message());
+    close_with(error);
+    return;
+  }
+  if (!polling_ && !start_polling()) return;
+  become_active(detail::local_address_of(fd_.get()),
+                remote.empty() ? detail::remote_address_of(fd_.get()) : remote);
+  update_interest();
+}
+
+bool StreamChannel::start_polling() {
+  if (int rc = uv_poll_init_socket(loop().native(), &poll_, fd_.get()); rc != 0) {
+    close_with(Error::from_errno(-rc, "uv_poll_init_socket"));
+    return false;
+  }
+  poll_.data = this;
+  intrusive_ptr_add_ref(this);  // the open handle holds the channel until its close callback
+  polling_ = true;
+  update_interest();
+  return true;
+}
+
+void StreamChannel::update_interest() {
+  if (!polling_) return;
+  int events = 0;
+  if (connecting_) {
+    events = UV_WRITABLE;
+  } else {
+    if (!input_shutdown_ && (auto_read() || read_requested_)) events |= UV_READABLE;
+    if (want_write_) events |= UV_WRITABLE;
+  }
+  // libuv polls level-triggered: interest changes only when it must, so steady traffic makes
+  // no epoll_ctl calls.
+  if (events == armed_events_) return;
+  armed_events_ = events;
+  if (events == 0) {
+    uv_poll_stop(&poll_);
+    return;
+  }
+  uv_poll_start(&poll_, events, [](uv_poll_t* handle, int status, int ready) {
+    static_cast<StreamChannel*>(handle->data)->on_poll(status, ready);
+  });
+}
+
+void StreamChannel::set_write_interest(bool wanted) {
+  if (want_write_ == wanted) return;
+  want_write_ = wanted;
+  update_interest();
+}
+
+void StreamChannel::on_poll(int status, int events) {
+  if (status < 0) {
+    // libuv stopped the watcher (POLLERR); the socket's own error says what happened.
+    armed_events_ = 0;
+    const int error = detail::pending_error(fd_.get());
+    if (connecting_) {
+      close_with(Error::from_errno(error != 0 ? error : -status,
+                                   "connect " + connect_remote_.to_string()));
+    } else {
+      fail(error != 0 ? error : -status, "poll");
+    }
+    return;
+  }
+  if (connecting_) {
+    finish_connect();
+    return;
+  }
+  if (events & UV_WRITABLE) write_flushed();
+  if ((events & UV_READABLE) && is_open()) read_batch();
+}
+
+void StreamChannel::finish_connect() {
+  if (const int error = detail::pending_error(fd_.get()); error != 0) {
+    close_with(Error::from_errno(error, "connect " + connect_remote_.to_string()));
+    return;
+  }
+  connecting_ = false;
+  connect_timeout_.cancel();
+  auto connected = std::move(on_connected_);
+  on_connected_ = nullptr;
+  activate(connect_initializer_, connect_remote_);
+  connect_initializer_ = nullptr;
+  if (!connected) return;
+  if (is_open()) {
+    connected(Ref<Channel>(this));
+  } else {
+    connected(Error(ChannelErrc::closed, "closed while connecting"));
+  }
+}
+
+void StreamChannel::read_batch() {
+  bool read_any = false;
+  bool end_of_input = false;
+  for (unsigned budget = options().max_messages_per_read; budget != 0;) {
+    Buffer buffer = Buffer::allocate(sizer_->next());
+    const std::span<std::byte> room = buffer.writable_span();
+    const ssize_t received = ::recv(fd_.get(), room.data(), room.size(), 0);
+    if (received > 0) {
+      const auto bytes = static_cast<std::size_t>(received);
+      buffer.advance_writer(bytes);
+      loop().count_read(bytes);
+      sizer_->record(bytes, room.size());
+      read_any = true;
+      pipeline().fire_read(std::move(buffer));
+      // A read that did not fill its buffer drained the socket: another recv would only
+      // return EAGAIN. A handler that turned auto-read off wants no more reads now.
+      if (bytes < room.size() || !is_open() || (!auto_read() && !read_requested_)) break;
+      --budget;
+      continue;
+    }
+    if (received == 0) {
+      end_of_input = true;
+      break;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    const int error = errno;
+    if (read_any) pipeline().fire_read_complete();
+    fail(error, "recv");
+    return;
+  }
+  if (read_any) pipeline().fire_read_complete();
+  if (end_of_input && is_open()) on_end_of_input();
+  if (!auto_read() && read_requested_ && is_open()) {
+    read_requested_ = false;
+    update_interest();
+  }
+}
+
+void StreamChannel::on_end_of_input() {
+  input_shutdown_ = true;
+  if (!options().allow_half_closure) {
+    close_with(Error(ChannelErrc::closed, "the peer closed the connection"));
+    return;
+  }
+  update_interest();
+  pipeline().fire_user_event(ChannelInputShutdown{});
+  if (output_shutdown_ && is_open()) close_with(Error(ChannelErrc::closed));
+}
+
+void StreamChannel::do_write(Message&& message, WriteCallback&& done) {
+  if (output_shutdown_ || shutdown_after_flush_) {
+    if (done) done(Error(ChannelErrc::output_shutdown, describe()));
+    return;
+  }
+  Channel::do_write(std::move(message), std::move(done));
+}
+
+void StreamChannel::do_flush() {
+  outbound_.mark_flushed();
+  // While waiting for the socket to drain, writing now would only return EAGAIN.
+  if (!want_write_) write_flushed();
+}
+
+void StreamChannel::write_flushed() {
+  if (writing_ || !is_open()) return;
+  writing_ = true;
+  for (unsigned spin = options().write_spin_count; spin != 0 && outbound_.has_flushed(); --spin) {
+    const WriteResult result =
+        outbound_.front().message.is<FileRegion>() ? write_file() : write_gathered();
+    if (result == WriteResult::kFailed) {
+      writing_ = false;
+      return;
+    }
+    if (result == WriteResult::kSocketFull) break;
+  }
+  writing_ = false;
+  if (!is_open()) return;
+  // Still flushed bytes: the socket is full (or the spin budget ran out); the poll calls back
+  // when there is room.
+  set_write_interest(outbound_.has_flushed());
+  if (!outbound_.has_flushed()) {
+    if (shutdown_after_flush_) shutdown_output_now();
+    if (close_requested_when_flushed() && is_open()) close_with(Error(ChannelErrc::closed));
+  }
+}
+
+StreamChannel::WriteResult StreamChannel::write_gathered() {
+  iovec iov[kMaxIovecs];
+  const OutboundBuffer::Gathered gathered = outbound_.gather(iov, kMaxBytesPerCall);
+  if (gathered.iovecs == 0) {
+    outbound_.complete_front();  // an empty message: nothing to send
+    return WriteResult::kDone;
+  }
+  ssize_t sent;
+  do {
+    if (gathered.iovecs == 1) {
+      sent = ::send(fd_.get(), iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    } else {
+      msghdr header{};
+      header.msg_iov = iov;
+      header.msg_iovlen = gathered.iovecs;
+      sent = ::sendmsg(fd_.get(), &header, MSG_NOSIGNAL);
+    }
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return WriteResult::kSocketFull;
+    if (errno == EFAULT) {
+      // Only a buffer mapped from a file can fault here: the file shrank under it.
+      const Error error(ChannelErrc::file_truncated, "a file mapped into a buffer shrank");
+      outbound_.fail_all(error);
+      pipeline().fire_error(error);
+      close_with(error);
+      return WriteResult::kFailed;
+    }
+    fail(errno, "sendmsg");
+    return WriteResult::kFailed;
+  }
+  const auto bytes = static_cast<std::size_t>(sent);
+  loop().count_written(bytes);
+  outbound_.consume(bytes);
+  return bytes < gathered.bytes ? WriteResult::kSocketFull : WriteResult::kDone;
+}
+
+StreamChannel::WriteResult StreamChannel::write_file() {
+  FileRegion& region = outbound_.front().message.as<FileRegion>();
+  if (region.remaining() == 0) {
+    outbound_.complete_front();
+    return WriteResult::kDone;
+  }
+  if (region.transfer() == FileTransfer::kSplice) return write_spliced(region);
+  const std::size_t chunk =
+      static_cast<std::size_t>(std::min<std::uint64_t>(region.remaining(), kMaxBytesPerCall));
+  auto offset = static_cast<off_t>(region.position());
+  ssize_t sent;
+  do {
+    sent = ::sendfile(fd_.get(), region.fd(), &offset, chunk);
+  } while (sent < 0 && errno == EINTR);
+  if (sent > 0) {
+    const auto bytes = static_cast<std::size_t>(sent);
+    region.advance(bytes);
+    loop().count_written(bytes);
+    if (region.remaining() == 0) {
+      outbound_.complete_front();
+      return WriteResult::kDone;
+    }
+    outbound_.progress_front(bytes);
+    return bytes < chunk ? WriteResult::kSocketFull : WriteResult::kDone;
+  }
+  if (sent == 0) {
+    // sendfile returns 0 at the end of the file: it shrank under the region.
+    fail_truncated(region, region.position());
+    return WriteResult::kFailed;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return WriteResult::kSocketFull;
+  fail(errno, "sendfile");
+  return WriteResult::kFailed;
+}
+
+void StreamChannel::fail_truncated(const FileRegion& region, std::uint64_t end) {
+  const Error error(ChannelErrc::file_truncated,
+                    fmt::format("{} ends at {}, before its region's end at {}", region.file().path(),
+                                end, region.offset() + region.count()));
+  outbound_.fail_all(error);
+  pipeline().fire_error(error);
+  close_with(error);
+}
+
+StreamChannel::WriteResult StreamChannel::write_spliced(FileRegion& region) {
+  if (!pipe_write_) {
+    int ends[2];
+    if (::pipe2(ends, O_NONBLOCK | O_CLOEXEC) != 0) {
+      fail(errno, "pipe2");
+      return WriteResult::kFailed;
+    }
+    pipe_read_.reset(ends[0]);
+    pipe_write_.reset(ends[1]);
+    // A larger pipe moves more per pair of calls; the kernel caps it (fs.pipe-max-size).
+    ::fcntl(ends[1], F_SETPIPE_SZ, static_cast<int>(kSplicePipeSize));
+    const int size = ::fcntl(ends[1], F_GETPIPE_SZ);
+    pipe_capacity_ = size > 0 ? static_cast<std::size_t>(size) : 65536;
+  }
+  // Fill the pipe from the file, from where the bytes already in it end.
+  const std::uint64_t unread = region.remaining() - pipe_pending_;
+  if (unread != 0 && pipe_pending_ < pipe_capacity_) {
+    auto offset = static_cast<loff_t>(region.position() + pipe_pending_);
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(unread, pipe_capacity_ - pipe_pending_));
+    ssize_t filled;
+    do {
+      filled = ::splice(region.fd(), &offset, pipe_write_.get(), nullptr, want,
+                        SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    } while (filled < 0 && errno == EINTR);
+    if (filled == 0) {
+      fail_truncated(region, static_cast<std::uint64_t>(offset));
+      return WriteResult::kFailed;
+    }
+    if (filled < 0 && errno != EAGAIN) {
+      fail(errno, "splice from file");
+      return WriteResult::kFailed;
+    }
+    if (filled > 0) pipe_pending_ += static_cast<std::size_t>(filled);
+  }
+  // Drain the pipe into the socket.
+  ssize_t sent;
+  do {
+    sent = ::splice(pipe_read_.get(), nullptr, fd_.get(), nullptr, pipe_pending_,
+                    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return WriteResult::kSocketFull;
+    fail(errno, "splice to socket");
+    return WriteResult::kFailed;
+  }
+  const auto bytes = static_cast<std::size_t>(sent);
+  pipe_pending_ -= bytes;
+  region.advance(bytes);
+  loop().count_written(bytes);
+  if (region.remaining() == 0) {
+    outbound_.complete_front();
+    return WriteResult::kDone;
+  }
+  outbound_.progress_front(bytes);
+  return pipe_pending_ != 0 ? WriteResult::kSocketFull : WriteResult::kDone;
+}
+
+void StreamChannel::do_read() {
+  if (auto_read() || read_requested_ || !is_open()) return;
+  read_requested_ = true;
+  update_interest();
+}
+
+void StreamChannel::do_close() { close_with(Error(ChannelErrc::closed)); }
+
+void StreamChannel::do_shutdown_output() {
+  if (!is_open() || output_shutdown_ || shutdown_after_flush_) return;
+  if (outbound_.has_flushed()) {
+    shutdown_after_flush_ = true;  // FIN goes after what was flushed before it
+    return;
+  }
+  shutdown_output_now();
+}
+
+void StreamChannel::shutdown_output_now() {
+  shutdown_after_flush_ = false;
+  if (::shutdown(fd_.get(), SHUT_WR) != 0) {
+    fail(errno, "shutdown");
+    return;
+  }
+  output_shutdown_ = true;
+  outbound_.fail_all(Error(ChannelErrc::output_shutdown, describe()));
+  pipeline().fire_user_event(ChannelOutputShutdown{});
+  if (input_shutdown_ && is_open()) close_with(Error(ChannelErrc::closed));
+}
+
+void StreamChannel::fail(int error_number, const char* operation) {
+  const Error error = Error::from_errno(error_number, operation);
+  // Pending writes learn the real reason, then the handlers, then the channel closes.
+  outbound_.fail_all(error);
+  if (is_open()) pipeline().fire_error(error);
+  close_with(error);
+}
+
+void StreamChannel::close_with(const Error& reason) {
+  if (!is_open()) return;
+  mark_closed();
+  connect_timeout_.cancel();
+  if (polling_) {
+    polling_ = false;
+    armed_events_ = 0;
+    uv_poll_stop(&poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll_), [](uv_handle_t* handle) {
+      auto* self = static_cast<StreamChannel*>(handle->data);
+      self->fd_.reset();  // libuv no longer watches it
+      intrusive_ptr_release(self);
+    });
+  } else {
+    fd_.reset();
+  }
+  pipe_read_.reset();
+  pipe_write_.reset();
+  pipe_pending_ = 0;
+  finish_close(reason);
+  if (on_connected_) {
+    auto connected = std::move(on_connected_);
+    on_connected_ = nullptr;
+    connected(reason);
+  }
+}
+
+}  // namespace sluice
