@@ -1,0 +1,62 @@
+#pragma once
+
+#include <cstddef>
+
+#include "sluice/buffer/composite_buffer.hpp"
+#include "sluice/channel/channel_handler.hpp"
+#include "sluice/channel/handler_context.hpp"
+
+namespace sluice {
+
+// The base of decoders that turn a byte stream into messages (frames, requests).
+//
+// Buffers read from the channel join a cumulation; decode() is called while it makes progress,
+// taking bytes from the front and emitting messages, which go on to the next handler at once.
+// Frames are handed out as slices of the cumulation (CompositeBuffer::read_slice or
+// read_buffer): nothing is copied unless a frame straddles two reads and the decoder asks for
+// contiguous bytes.
+//
+//   kComposite (default): each read's buffer joins the cumulation as a component.
+//   kMerge: reads are copied into one contiguous buffer (for decoders that scan a lot).
+//
+// Limits: more than max_cumulation undecoded bytes raises CodecErrc::cumulation_limit through
+// on_error, drops the bytes and closes the channel. At the end of input (the channel goes
+// inactive, or the peer half-closes) decode_last() gets what is left. If the decoder is taken
+// out of the pipeline mid-stream, the bytes it had not decoded pass on to the next handler.
+class ByteToMessageDecoder : public ChannelHandler {
+ public:
+  enum class Cumulation { kComposite, kMerge };
+  static constexpr std::size_t kDefaultMaxCumulation = 64 * 1024 * 1024;
+
+  explicit ByteToMessageDecoder(Cumulation mode = Cumulation::kComposite,
+                                std::size_t max_cumulation = kDefaultMaxCumulation)
+      : mode_(mode), max_cumulation_(max_cumulation) {}
+
+  void on_read(HandlerContext& ctx, Message&& message) override;
+  void on_read_complete(HandlerContext& ctx) override;
+  void on_inactive(HandlerContext& ctx) override;
+  void on_user_event(HandlerContext& ctx, Message&& event) override;
+  void on_removed(HandlerContext& ctx) override;
+
+  // Undecoded bytes held right now.
+  std::size_t cumulated_bytes() const noexcept { return cumulation_.readable_bytes(); }
+
+ protected:
+  // Takes what it can from `in` and emits messages with ctx.fire_read(). Returning without
+  // consuming anything means "need more bytes". Throwing reports the error through on_error.
+  virtual void decode(HandlerContext& ctx, CompositeBuffer& in) = 0;
+  // At the end of input; by default decode() once more if bytes are left.
+  virtual void decode_last(HandlerContext& ctx, CompositeBuffer& in);
+
+ private:
+  void decode_all(HandlerContext& ctx);
+  void pass_on_leftover(HandlerContext& ctx);
+
+  CompositeBuffer cumulation_;
+  Cumulation mode_;
+  std::size_t max_cumulation_;
+  bool decoded_since_read_complete_ = false;
+  bool input_ended_ = false;
+};
+
+}  // namespace sluice

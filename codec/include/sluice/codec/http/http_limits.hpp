@@ -1,0 +1,18 @@
+#pragma once
+
+#include <cstddef>
+
+namespace sluice::http {
+
+// Caps on what a request may make the server hold. Each one crossed is answered with its status
+// and `Connection: close`, as soon as it is crossed: an endless header line is refused when it
+// passes the limit, not buffered.
+struct HttpLimits {
+  std::size_t max_target = 8 * 1024;           // request-target octets (414)
+  std::size_t max_method = 32;                 // method octets (400)
+  std::size_t max_header_section = 16 * 1024;  // field lines and the empty line after them (431)
+  std::size_t max_header_count = 1000;         // field lines (431)
+  std::size_t max_chunk_line = 4096;           // chunk-size line with its extensions (400)
+};
+
+}  // namespace sluice::http

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <cstdint>
+
+#include "sluice/codec/byte_to_message_decoder.hpp"
+#include "sluice/codec/http/http_head_parser.hpp"
+#include "sluice/codec/http/http_limits.hpp"
+#include "sluice/codec/http/http_request.hpp"
+
+namespace sluice::http {
+
+// Decodes HTTP/1.1 requests (RFC 9112), streaming: each request becomes an HttpRequest, then
+// HttpContent pieces of its body as they arrive (slices of the read buffers, de-chunked), the
+// last one marked `last`. Pipelined requests come out in order.
+//
+// Strict, with one rule per known request-smuggling vector:
+//   - Content-Length with Transfer-Encoding, several Content-Length lines, or one that is not
+//     1*DIGIT or overflows: 400 (RFC 9112 §6.3, CVE-2019-18277, CVE-2022-24761 class);
+//   - Transfer-Encoding whose final coding is not chunked, or lists chunked twice: 400; another
+//     coding before chunked: 501 (§6.1); Transfer-Encoding on HTTP/1.0: 400;
+//   - chunk sizes that are not hex, have whitespace, overflow or run past 16 digits, malformed
+//     chunk extensions, chunk data not followed by CRLF: 400 (§7.1, CVE-2023-44487-era
+//     desync bugs in lenient parsers);
+//   - and everything HttpHeadParser rejects in the head.
+// A bad request becomes one HttpDecodeError; the decoder then discards everything else the
+// connection sends. After a request that ends the connection (keep_alive() false) the rest of
+// the input is ignored too (RFC 9112 §9.6).
+class HttpRequestDecoder : public ByteToMessageDecoder {
+ public:
+  explicit HttpRequestDecoder(const HttpLimits& limits = {});
+
+ protected:
+  void decode(HandlerContext& ctx, CompositeBuffer& in) override;
+  void decode_last(HandlerContext&, CompositeBuffer& in) override { in.clear(); }
+
+  // Where decoded messages go; the server codec intercepts them.
+  virtual void emit_request(HandlerContext& ctx, HttpRequest&& request);
+  virtual void emit_content(HandlerContext& ctx, HttpContent&& content);
+  virtual void emit_error(HandlerContext& ctx, HttpDecodeError&& error);
+  // Ignores the rest of the input (the request was refused).
+  void stop_decoding() noexcept { state_ = State::kDiscard; }
+
+ private:
+  enum class State { kHead, kBody, kChunkSize, kChunkData, kChunkDataEnd, kTrailers, kDiscard };
+
+  void decode_head(HandlerContext& ctx, CompositeBuffer& in);
+  void decode_body(HandlerContext& ctx, CompositeBuffer& in, bool chunk);
+  void decode_chunk_size(HandlerContext& ctx, CompositeBuffer& in);
+  void decode_chunk_end(HandlerContext& ctx, CompositeBuffer& in);
+  void decode_trailers(HandlerContext& ctx, CompositeBuffer& in);
+  HttpFields take_fields(CompositeBuffer& in);
+  void finish_request(HandlerContext& ctx, HttpContent&& last);
+  void fail(HandlerContext& ctx, CompositeBuffer& in, std::uint16_t status, std::string reason);
+
+  HttpLimits limits_;
+  HttpHeadParser parser_;
+  State state_ = State::kHead;
+  std::uint64_t remaining_ = 0;  // body or chunk bytes still to come
+  bool keep_alive_ = true;       // of the request being decoded
+};
+
+}  // namespace sluice::http

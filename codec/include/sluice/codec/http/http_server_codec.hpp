@@ -1,0 +1,63 @@
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+
+#include "sluice/codec/http/http_request_decoder.hpp"
+#include "sluice/core/scheduled_task.hpp"
+
+namespace sluice::http {
+
+namespace detail {
+class ResponseEncoding;
+struct RequestContext;
+}  // namespace detail
+
+// The server side of HTTP/1.1 in one handler: HttpRequestDecoder inbound, the response encoder
+// outbound, and what ties them together:
+//
+//   - pipelining: requests are remembered in order, so each response is encoded for the request
+//     it answers (no body for HEAD, keep-alive or close, no chunking for HTTP/1.0);
+//   - keep-alive (RFC 9112 §9.3): after a response that ends the connection ("Connection:
+//     close" either way, HTTP/1.0 without keep-alive, a body delimited by closing), the
+//     connection closes gracefully: FIN after the response, unread input drained so that no
+//     reset destroys the response (§9.6), then close when the peer closes or after `linger`;
+//   - bad requests: an HttpDecodeError is answered here with its status and "Connection:
+//     close", after the responses still owed to earlier pipelined requests.
+class HttpServerCodec : public HttpRequestDecoder {
+ public:
+  explicit HttpServerCodec(const HttpLimits& limits = {},
+                           std::chrono::milliseconds linger = std::chrono::seconds(2));
+  ~HttpServerCodec() override;
+
+  void write(HandlerContext& ctx, Message&& message, WriteCallback&& done) override;
+  void on_inactive(HandlerContext& ctx) override;
+  void on_removed(HandlerContext& ctx) override;
+
+ protected:
+  void emit_request(HandlerContext& ctx, HttpRequest&& request) override;
+  void emit_error(HandlerContext& ctx, HttpDecodeError&& error) override;
+
+ private:
+  struct Pending {
+    bool head;
+    bool http10;
+    bool keep_alive;
+  };
+
+  void response_complete(HandlerContext& ctx, bool close);
+  void answer_error(HandlerContext& ctx);
+  void close_gracefully(HandlerContext& ctx);
+
+  std::unique_ptr<detail::ResponseEncoding> encoding_;
+  std::deque<Pending> pending_;  // requests not yet fully answered, oldest first
+  std::optional<HttpDecodeError> error_;
+  std::chrono::milliseconds linger_;
+  ScheduledTask linger_timer_;
+  bool current_closes_ = false;  // the response being streamed ends the connection
+  bool closing_ = false;
+};
+
+}  // namespace sluice::http

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "sluice/buffer/buffer.hpp"
+#include "sluice/codec/message_codecs.hpp"
+
+namespace sluice {
+
+// Replaces each invalid UTF-8 sequence in `bytes` with U+FFFD, as decoders of text do.
+std::string to_valid_utf8(std::string_view bytes);
+
+// Inbound Buffers to std::string (UTF-8; invalid sequences become U+FFFD). Put it after a frame
+// decoder, so that each string is a whole frame.
+class StringDecoder final : public MessageToMessageDecoder<Buffer> {
+ protected:
+  void decode(HandlerContext& ctx, Buffer&& bytes) override {
+    ctx.fire_read(to_valid_utf8(bytes.readable_view()));
+  }
+};
+
+// Outbound std::string to a Buffer holding its bytes.
+class StringEncoder final : public MessageToMessageEncoder<std::string> {
+ protected:
+  void encode(HandlerContext& ctx, std::string&& text, WriteCallback&& done) override {
+    ctx.write(Buffer::copy_of(text), std::move(done));
+  }
+};
+
+}  // namespace sluice

@@ -1,0 +1,99 @@
+#include "sluice/codec/byte_to_message_decoder.hpp"
+
+#include <fmt/format.h>
+
+#include "sluice/channel/channel.hpp"
+#include "sluice/codec/codec_error.hpp"
+
+namespace sluice {
+
+void ByteToMessageDecoder::on_read(HandlerContext& ctx, Message&& message) {
+  Buffer* bytes = message.get_if<Buffer>();
+  if (bytes == nullptr) {
+    ctx.fire_read(std::move(message));
+    return;
+  }
+  if (input_ended_) return;
+  if (mode_ == Cumulation::kMerge && !cumulation_.empty()) {
+    Buffer merged = cumulation_.coalesce();
+    if (merged.is_shared()) {
+      // Another handle holds this storage (the sender, or a frame still in use): never write
+      // into it, as Netty's MERGE_CUMULATOR copies a cumulation with refCnt > 1.
+      Buffer copy = Buffer::allocate(merged.readable_bytes() + bytes->readable_bytes());
+      copy.write_bytes(merged.readable_span());
+      merged = std::move(copy);
+    } else {
+      // Drop what was decoded, or a partial frame that never empties the cumulation would
+      // carry every byte ever read along as the buffer grows.
+      merged.discard_read_bytes();
+    }
+    merged.write_bytes(bytes->readable_span());
+    cumulation_.append(std::move(merged));
+  } else {
+    cumulation_.append(std::move(*bytes));
+  }
+  decode_all(ctx);
+  // The limit is on what stays undecoded: whole frames in a large read are not refused.
+  if (!ctx.is_removed() && cumulation_.readable_bytes() > max_cumulation_) {
+    const Error error(CodecErrc::cumulation_limit,
+                      fmt::format("{} undecoded bytes exceed the limit of {}",
+                                  cumulation_.readable_bytes(), max_cumulation_));
+    cumulation_.clear();
+    input_ended_ = true;
+    ctx.fire_error(error);
+    ctx.close();
+  }
+}
+
+void ByteToMessageDecoder::decode_all(HandlerContext& ctx) {
+  while (!cumulation_.empty() && !ctx.is_removed()) {
+    const std::size_t before = cumulation_.readable_bytes();
+    decode(ctx, cumulation_);
+    if (ctx.is_removed()) return;
+    if (cumulation_.readable_bytes() == before) return;  // needs more bytes
+    decoded_since_read_complete_ = true;
+  }
+}
+
+void ByteToMessageDecoder::on_read_complete(HandlerContext& ctx) {
+  // With auto-read off, a batch that completed no frame must ask for more, or the channel
+  // would wait forever for bytes it never requests.
+  if (!decoded_since_read_complete_ && !input_ended_ && !ctx.channel().auto_read()) ctx.read();
+  decoded_since_read_complete_ = false;
+  ctx.fire_read_complete();
+}
+
+void ByteToMessageDecoder::decode_last(HandlerContext& ctx, CompositeBuffer& in) {
+  if (!in.empty()) decode(ctx, in);
+}
+
+void ByteToMessageDecoder::on_inactive(HandlerContext& ctx) {
+  if (!input_ended_) {
+    input_ended_ = true;
+    decode_all(ctx);
+    if (!ctx.is_removed()) decode_last(ctx, cumulation_);
+    cumulation_.clear();
+  }
+  ctx.fire_inactive();
+}
+
+void ByteToMessageDecoder::on_user_event(HandlerContext& ctx, Message&& event) {
+  if (event.is<ChannelInputShutdown>() && !input_ended_) {
+    input_ended_ = true;
+    decode_all(ctx);
+    if (!ctx.is_removed()) decode_last(ctx, cumulation_);
+    cumulation_.clear();
+  }
+  ctx.fire_user_event(std::move(event));
+}
+
+void ByteToMessageDecoder::on_removed(HandlerContext& ctx) { pass_on_leftover(ctx); }
+
+void ByteToMessageDecoder::pass_on_leftover(HandlerContext& ctx) {
+  if (cumulation_.empty()) return;
+  Buffer leftover = cumulation_.coalesce();
+  ctx.fire_read(std::move(leftover));
+  ctx.fire_read_complete();
+}
+
+}  // namespace sluice

@@ -1,0 +1,82 @@
+#include "sluice/codec/chunked_write_handler.hpp"
+
+#include "sluice/channel/channel.hpp"
+#include "sluice/channel/channel_error.hpp"
+
+namespace sluice {
+
+void ChunkedWriteHandler::write(HandlerContext& ctx, Message&& message, WriteCallback&& done) {
+  if (queue_.empty() && !message.is<ChunkedStream>()) {
+    ctx.write(std::move(message), std::move(done));
+    return;
+  }
+  queue_.push_back({std::move(message), std::move(done)});
+}
+
+void ChunkedWriteHandler::flush(HandlerContext& ctx) {
+  if (queue_.empty()) {
+    ctx.flush();
+    return;
+  }
+  pump(ctx);
+}
+
+void ChunkedWriteHandler::on_writability_changed(HandlerContext& ctx) {
+  if (ctx.channel().is_writable()) pump(ctx);
+  ctx.fire_writability_changed();
+}
+
+void ChunkedWriteHandler::on_inactive(HandlerContext& ctx) {
+  discard(Error(ChannelErrc::closed));
+  ctx.fire_inactive();
+}
+
+void ChunkedWriteHandler::on_removed(HandlerContext&) { discard(Error(ChannelErrc::closed)); }
+
+void ChunkedWriteHandler::pump(HandlerContext& ctx) {
+  if (pumping_) return;  // a write callback may flush again from inside pump()
+  pumping_ = true;
+  Channel& channel = ctx.channel();
+  while (!queue_.empty() && channel.is_open()) {
+    Queued& front = queue_.front();
+    auto* stream = front.message.get_if<ChunkedStream>();
+    if (stream == nullptr) {
+      Queued item = std::move(front);
+      queue_.pop_front();
+      ctx.write(std::move(item.message), std::move(item.done));
+      continue;
+    }
+    if (!channel.is_writable()) break;  // resumed by on_writability_changed
+    auto chunk = stream->input->next_chunk();
+    if (!chunk.ok()) {
+      const Error error = chunk.error();
+      Queued item = std::move(front);
+      queue_.pop_front();
+      if (item.done) item.done(error);
+      ctx.fire_error(error);
+      ctx.close();
+      break;
+    }
+    if (!chunk.value()) {
+      // The stream is done: its callback completes after its last chunk is written.
+      Queued item = std::move(front);
+      queue_.pop_front();
+      ctx.write(Buffer(), std::move(item.done));
+      continue;
+    }
+    ctx.write(std::move(*chunk.value()));
+    ctx.flush();
+  }
+  ctx.flush();
+  pumping_ = false;
+}
+
+void ChunkedWriteHandler::discard(const Error& error) {
+  while (!queue_.empty()) {
+    Queued item = std::move(queue_.front());
+    queue_.pop_front();
+    if (item.done) item.done(error);
+  }
+}
+
+}  // namespace sluice

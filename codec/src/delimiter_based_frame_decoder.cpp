@@ -1,0 +1,102 @@
+#include "sluice/codec/delimiter_based_frame_decoder.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "sluice/codec/codec_error.hpp"
+
+namespace sluice {
+
+DelimiterBasedFrameDecoder::DelimiterBasedFrameDecoder(std::size_t max_length,
+                                                       std::vector<std::string> delimiters,
+                                                       bool strip_delimiter, bool fail_fast)
+    : max_length_(max_length),
+      delimiters_(std::move(delimiters)),
+      strip_delimiter_(strip_delimiter),
+      fail_fast_(fail_fast) {
+  if (delimiters_.empty()) throw std::invalid_argument("at least one delimiter is needed");
+  for (const auto& delimiter : delimiters_) {
+    if (delimiter.empty()) throw std::invalid_argument("a delimiter cannot be empty");
+  }
+  if (max_length_ == 0) throw std::invalid_argument("max_length must be positive");
+}
+
+FixedLengthFrameDecoder::FixedLengthFrameDecoder(std::size_t length) : length_(length) {
+  if (length == 0) throw std::invalid_argument("frame length must be positive");
+}
+
+std::size_t DelimiterBasedFrameDecoder::find(const CompositeBuffer& in, const std::string& delimiter) {
+  std::string candidate(delimiter.size(), '\0');
+  for (std::size_t at = in.index_of(std::byte(delimiter[0])); at != CompositeBuffer::npos;
+       at = in.index_of(std::byte(delimiter[0]), at + 1)) {
+    if (at + delimiter.size() > in.readable_bytes()) return CompositeBuffer::npos;
+    in.get_bytes(at, std::as_writable_bytes(std::span(candidate)));
+    if (candidate == delimiter) return at;
+  }
+  return CompositeBuffer::npos;
+}
+
+void DelimiterBasedFrameDecoder::report_too_long(HandlerContext& ctx, std::size_t length) {
+  ctx.fire_error(Error(CodecErrc::too_long_frame,
+                       fmt::format("frame of {} bytes exceeds the maximum of {}", length, max_length_)));
+}
+
+void DelimiterBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
+  std::size_t frame_length = CompositeBuffer::npos;
+  std::size_t delimiter_length = 0;
+  for (const auto& delimiter : delimiters_) {
+    const std::size_t at = find(in, delimiter);
+    if (at < frame_length) {
+      frame_length = at;
+      delimiter_length = delimiter.size();
+    }
+  }
+  if (frame_length != CompositeBuffer::npos) {
+    if (discarding_) {
+      // The end of a frame that was too long: drop it, report, and carry on after it.
+      const std::size_t length = discarded_ + frame_length;
+      in.skip(frame_length + delimiter_length);
+      discarding_ = false;
+      discarded_ = 0;
+      if (!fail_fast_) report_too_long(ctx, length);
+      return;
+    }
+    if (frame_length > max_length_) {
+      in.skip(frame_length + delimiter_length);
+      report_too_long(ctx, frame_length);
+      return;
+    }
+    if (strip_delimiter_) {
+      Buffer frame = in.read_buffer(frame_length);
+      in.skip(delimiter_length);
+      ctx.fire_read(std::move(frame));
+    } else {
+      ctx.fire_read(in.read_buffer(frame_length + delimiter_length));
+    }
+    return;
+  }
+  // The last bytes may be the start of a delimiter whose rest is still to come: they stay, or a
+  // frame of max_length would be taken for too long, and a too-long frame's delimiter split
+  // across reads would be missed (and the next frame swallowed with it).
+  std::size_t partial = 0;
+  for (const auto& delimiter : delimiters_) {
+    partial = std::max(partial, delimiter.size() - 1);
+  }
+  if (discarding_) {
+    const std::size_t drop = in.readable_bytes() > partial ? in.readable_bytes() - partial : 0;
+    discarded_ += drop;
+    in.skip(drop);
+    return;
+  }
+  if (in.readable_bytes() > max_length_ + partial) {
+    discarded_ = in.readable_bytes() - partial;
+    in.skip(discarded_);
+    discarding_ = true;
+    if (fail_fast_) report_too_long(ctx, discarded_);
+  }
+}
+
+}  // namespace sluice

@@ -1,0 +1,324 @@
+#include "sluice/codec/http/http_request_decoder.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "char_classes.hpp"
+#include "sluice/codec/http/http_status.hpp"
+
+namespace sluice::http {
+namespace {
+
+// RFC 9112 §7.1: chunk-size = 1*HEXDIG; more than 16 significant digits cannot be a 64-bit
+// size (and is how some parsers were made to wrap around).
+constexpr std::size_t kMaxChunkSizeDigits = 16;
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool skip_whitespace(std::string_view line, std::size_t& i) noexcept {
+  const std::size_t start = i;
+  while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+  return i != start;
+}
+
+// quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE (RFC 9110 §5.6.4).
+bool skip_quoted_string(std::string_view line, std::size_t& i) noexcept {
+  ++i;  // the opening quote
+  while (i < line.size()) {
+    const auto c = static_cast<unsigned char>(line[i]);
+    if (c == '"') {
+      ++i;
+      return true;
+    }
+    if (c == '\\') {
+      if (i + 1 == line.size()) return false;
+      const auto escaped = static_cast<unsigned char>(line[i + 1]);
+      if (escaped != '\t' && escaped < 0x20) return false;
+      if (escaped == 0x7f) return false;
+      i += 2;
+      continue;
+    }
+    if (c != '\t' && (c < 0x20 || c == 0x7f)) return false;
+    ++i;
+  }
+  return false;  // unbalanced
+}
+
+// chunk-size [ chunk-ext ], without the CRLF: the size, or nullopt if the line is malformed.
+// chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ) (RFC 9112 §7.1.1).
+std::optional<std::uint64_t> parse_chunk_line(std::string_view line) noexcept {
+  std::size_t i = 0;
+  while (i < line.size() && line[i] == '0') ++i;  // leading zeros are not significant
+  std::uint64_t size = 0;
+  std::size_t digits = 0;
+  for (; i < line.size() && hex_value(line[i]) >= 0; ++i) {
+    if (++digits > kMaxChunkSizeDigits) return std::nullopt;
+    size = size * 16 + static_cast<std::uint64_t>(hex_value(line[i]));
+  }
+  if (i == 0) return std::nullopt;  // no digit at all
+  while (i < line.size()) {
+    skip_whitespace(line, i);
+    // Whitespace after the size is only allowed before an extension (llhttp "space after
+    // chunk header" case): anything but ';' here is malformed.
+    if (i == line.size() || line[i] != ';') return std::nullopt;
+    ++i;
+    skip_whitespace(line, i);
+    const std::size_t name_start = i;
+    while (i < line.size() && detail::is_token(line[i])) ++i;
+    if (i == name_start) return std::nullopt;  // ";" without a name
+    std::size_t after_name = i;
+    skip_whitespace(line, i);
+    if (i < line.size() && line[i] == '=') {
+      ++i;
+      skip_whitespace(line, i);
+      if (i < line.size() && line[i] == '"') {
+        if (!skip_quoted_string(line, i)) return std::nullopt;
+      } else {
+        const std::size_t value_start = i;
+        while (i < line.size() && detail::is_token(line[i])) ++i;
+        if (i == value_start) return std::nullopt;
+      }
+    } else {
+      i = after_name;
+    }
+  }
+  return size;
+}
+
+bool is_all_digits(std::string_view value) noexcept {
+  return !value.empty() &&
+         std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+HttpRequestDecoder::HttpRequestDecoder(const HttpLimits& limits)
+    : limits_(limits), parser_(limits) {}
+
+void HttpRequestDecoder::emit_request(HandlerContext& ctx, HttpRequest&& request) {
+  ctx.fire_read(std::move(request));
+}
+void HttpRequestDecoder::emit_content(HandlerContext& ctx, HttpContent&& content) {
+  ctx.fire_read(std::move(content));
+}
+void HttpRequestDecoder::emit_error(HandlerContext& ctx, HttpDecodeError&& error) {
+  ctx.fire_read(std::move(error));
+}
+
+void HttpRequestDecoder::fail(HandlerContext& ctx, CompositeBuffer& in, std::uint16_t status,
+                              std::string reason) {
+  const bool in_body = state_ != State::kHead;
+  state_ = State::kDiscard;
+  in.clear();
+  emit_error(ctx, HttpDecodeError{status, std::move(reason), in_body});
+}
+
+void HttpRequestDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
+  switch (state_) {
+    case State::kHead:
+      decode_head(ctx, in);
+      return;
+    case State::kBody:
+      decode_body(ctx, in, false);
+      return;
+    case State::kChunkSize:
+      decode_chunk_size(ctx, in);
+      return;
+    case State::kChunkData:
+      decode_body(ctx, in, true);
+      return;
+    case State::kChunkDataEnd:
+      decode_chunk_end(ctx, in);
+      return;
+    case State::kTrailers:
+      decode_trailers(ctx, in);
+      return;
+    case State::kDiscard:
+      in.clear();
+      return;
+  }
+}
+
+void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
+  HttpHeadParser::Outcome outcome = parser_.parse_request(in.component(0).readable_span());
+  if (outcome == HttpHeadParser::Outcome::kIncomplete && in.component_count() > 1) {
+    // The head goes on past the first read: join it up so that it can be parsed in place.
+    in.make_contiguous(2 * in.readable_bytes());
+    outcome = parser_.parse_request(in.component(0).readable_span());
+  }
+  if (outcome == HttpHeadParser::Outcome::kIncomplete) return;
+  if (outcome == HttpHeadParser::Outcome::kError) {
+    fail(ctx, in, parser_.error_status(), std::string(parser_.error_reason()));
+    return;
+  }
+
+  HttpRequest request;
+  request.method_offset_ = static_cast<std::uint32_t>(parser_.method_offset());
+  request.method_length_ = static_cast<std::uint32_t>(parser_.method_length());
+  request.target_offset_ = static_cast<std::uint32_t>(parser_.target_offset());
+  request.target_length_ = static_cast<std::uint32_t>(parser_.target_length());
+  request.version_offset_ = static_cast<std::uint32_t>(parser_.version_offset());
+  request.version_minor_ = static_cast<std::uint8_t>(parser_.version_minor());
+  request.headers_ = take_fields(in);
+  const HttpFields& headers = request.headers_;
+
+  // Framing (RFC 9112 §6). Every rule here closes a request-smuggling door.
+  bool has_transfer_encoding = false;
+  bool chunked_last = false;
+  int chunked_count = 0;
+  bool other_coding = false;
+  std::size_t content_length_lines = 0;
+  std::string_view content_length;
+  for (const Field field : headers) {
+    if (equals_ignore_case(field.name, "Content-Length")) {
+      ++content_length_lines;
+      content_length = field.value;
+    } else if (equals_ignore_case(field.name, "Transfer-Encoding")) {
+      has_transfer_encoding = true;
+      // The codings of every Transfer-Encoding line form one list (RFC 9110 §5.3).
+      for_each_list_element(field.value, [&](std::string_view coding) {
+        const bool is_chunked = equals_ignore_case(coding, "chunked");
+        chunked_count += is_chunked;
+        if (!is_chunked) other_coding = true;
+        chunked_last = is_chunked;
+      });
+    }
+  }
+  if (has_transfer_encoding) {
+    if (content_length_lines != 0) {
+      return fail(ctx, in, status::kBadRequest, "Content-Length with Transfer-Encoding");
+    }
+    if (request.version_minor_ == 0) {
+      return fail(ctx, in, status::kBadRequest, "Transfer-Encoding in an HTTP/1.0 request");
+    }
+    if (!chunked_last || chunked_count != 1) {
+      return fail(ctx, in, status::kBadRequest, "chunked is not the final transfer coding");
+    }
+    if (other_coding) return fail(ctx, in, status::kNotImplemented, "unsupported transfer coding");
+    request.chunked_ = true;
+  } else if (content_length_lines > 1) {
+    return fail(ctx, in, status::kBadRequest, "more than one Content-Length");
+  } else if (content_length_lines == 1) {
+    if (!is_all_digits(content_length)) return fail(ctx, in, status::kBadRequest, "invalid Content-Length");
+    std::uint64_t length = 0;
+    for (char digit : content_length) {
+      const auto d = static_cast<std::uint64_t>(digit - '0');
+      if (length > (UINT64_MAX - d) / 10) {
+        return fail(ctx, in, status::kBadRequest, "Content-Length overflows");
+      }
+      length = length * 10 + d;
+    }
+    request.has_content_length_ = true;
+    request.content_length_ = length;
+  }
+  // RFC 9112 §9.3: the close option ends the connection whatever the version; otherwise
+  // HTTP/1.1 persists and HTTP/1.0 only with keep-alive.
+  request.keep_alive_ = !headers.has_token("Connection", "close") &&
+                        (request.version_minor_ != 0 || headers.has_token("Connection", "keep-alive"));
+  if (request.version_minor_ >= 1) {
+    if (auto expect = headers.get("Expect")) {
+      request.expects_continue_ = equals_ignore_case(*expect, "100-continue");
+    }
+  }
+  keep_alive_ = request.keep_alive_;
+  const bool chunked = request.chunked_;
+  remaining_ = request.content_length_;
+  emit_request(ctx, std::move(request));
+  if (ctx.is_removed()) return;
+  if (chunked) {
+    state_ = State::kChunkSize;
+  } else if (remaining_ != 0) {
+    state_ = State::kBody;
+  } else {
+    finish_request(ctx, HttpContent{Buffer(), true, {}});
+  }
+}
+
+HttpFields HttpRequestDecoder::take_fields(CompositeBuffer& in) {
+  const auto& refs = parser_.fields();
+  Buffer table;
+  if (!refs.empty()) {
+    table = Buffer::allocate(refs.size() * sizeof(FieldRef));
+    table.write_bytes(std::as_bytes(std::span(refs)));
+  }
+  Buffer bytes = in.read_buffer(parser_.length());
+  HttpFields fields(std::move(bytes), std::move(table), refs.size());
+  parser_.reset();
+  return fields;
+}
+
+void HttpRequestDecoder::finish_request(HandlerContext& ctx, HttpContent&& last) {
+  state_ = keep_alive_ ? State::kHead : State::kDiscard;
+  emit_content(ctx, std::move(last));
+}
+
+void HttpRequestDecoder::decode_body(HandlerContext& ctx, CompositeBuffer& in, bool chunk) {
+  // Hand out what is here, a slice of one read buffer at a time: nothing is copied.
+  const std::size_t here = in.component(0).readable_bytes();
+  const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, here));
+  remaining_ -= take;
+  Buffer piece = in.read_buffer(take);
+  if (remaining_ != 0) {
+    emit_content(ctx, HttpContent{std::move(piece), false, {}});
+  } else if (chunk) {
+    state_ = State::kChunkDataEnd;
+    emit_content(ctx, HttpContent{std::move(piece), false, {}});
+  } else {
+    finish_request(ctx, HttpContent{std::move(piece), true, {}});
+  }
+}
+
+void HttpRequestDecoder::decode_chunk_size(HandlerContext& ctx, CompositeBuffer& in) {
+  const std::size_t newline = in.index_of(std::byte{'\n'});
+  if (newline == CompositeBuffer::npos) {
+    if (in.readable_bytes() > limits_.max_chunk_line) {
+      fail(ctx, in, status::kBadRequest, "chunk size line too long");
+    }
+    return;
+  }
+  if (newline + 1 > limits_.max_chunk_line) return fail(ctx, in, status::kBadRequest, "chunk size line too long");
+  if (newline == 0 || in.get_u8(newline - 1) != '\r') {
+    return fail(ctx, in, status::kBadRequest, "chunk size line not ended by CRLF");
+  }
+  std::string line(newline - 1, '\0');
+  in.get_bytes(0, std::as_writable_bytes(std::span(line)));
+  if (line.find('\r') != std::string::npos) return fail(ctx, in, status::kBadRequest, "bare CR in a chunk size line");
+  const std::optional<std::uint64_t> size = parse_chunk_line(line);
+  if (!size) return fail(ctx, in, status::kBadRequest, "invalid chunk size or extension");
+  in.skip(newline + 1);
+  if (*size == 0) {
+    state_ = State::kTrailers;
+    return;
+  }
+  remaining_ = *size;
+  state_ = State::kChunkData;
+}
+
+void HttpRequestDecoder::decode_chunk_end(HandlerContext& ctx, CompositeBuffer& in) {
+  if (in.get_u8(0) != '\r') return fail(ctx, in, status::kBadRequest, "chunk data not followed by CRLF");
+  if (in.readable_bytes() < 2) return;
+  if (in.get_u8(1) != '\n') return fail(ctx, in, status::kBadRequest, "chunk data not followed by CRLF");
+  in.skip(2);
+  state_ = State::kChunkSize;
+}
+
+void HttpRequestDecoder::decode_trailers(HandlerContext& ctx, CompositeBuffer& in) {
+  HttpHeadParser::Outcome outcome = parser_.parse_trailers(in.component(0).readable_span());
+  if (outcome == HttpHeadParser::Outcome::kIncomplete && in.component_count() > 1) {
+    in.make_contiguous(2 * in.readable_bytes());
+    outcome = parser_.parse_trailers(in.component(0).readable_span());
+  }
+  if (outcome == HttpHeadParser::Outcome::kIncomplete) return;
+  if (outcome == HttpHeadParser::Outcome::kError) {
+    return fail(ctx, in, parser_.error_status(), std::string(parser_.error_reason()));
+  }
+  finish_request(ctx, HttpContent{Buffer(), true, take_fields(in)});
+}
+
+}  // namespace sluice::http

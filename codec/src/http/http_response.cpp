@@ -1,0 +1,75 @@
+#include "sluice/codec/http/http_response.hpp"
+
+#include <fmt/format.h>
+
+#include "sluice/codec/http/http_status.hpp"
+
+namespace sluice::http {
+namespace {
+
+constexpr std::size_t kHeadCapacity = 256;
+
+void append(Buffer& head, std::string_view text) { head.write_bytes(text); }
+
+bool equals_name(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+HttpResponse::HttpResponse(std::uint16_t status)
+    : head_(Buffer::allocate(kHeadCapacity)), status_(status) {
+  char line[64];
+  const auto* end = fmt::format_to_n(line, sizeof line, "HTTP/1.1 {:03d} {}\r\n", status,
+                                     reason_phrase(status)).out;
+  head_.write_bytes(std::string_view(line, static_cast<std::size_t>(end - line)));
+}
+
+HttpResponse& HttpResponse::header(const HeaderName& name, const HeaderValue& value) & {
+  const std::string_view n = name.view();
+  // The encoder frames the message; a second, contradicting framing header from the
+  // application is how responses get split or desynchronised.
+  if (equals_name(n, "Content-Length") || equals_name(n, "Transfer-Encoding") ||
+      equals_name(n, "Connection")) {
+    throw InvalidHeaderError(std::string(n) +
+                             " is set by the encoder: use body(), content_length(), streamed() "
+                             "or close_connection()");
+  }
+  if (equals_name(n, "Date")) has_date_ = true;
+  head_.ensure_writable(n.size() + value.view().size() + 4);
+  append(head_, n);
+  append(head_, ": ");
+  append(head_, value.view());
+  append(head_, "\r\n");
+  return *this;
+}
+
+HttpResponse& HttpResponse::body(Buffer bytes) & {
+  length_ = bytes.readable_bytes();
+  body_ = std::move(bytes);
+  has_body_ = true;
+  has_length_ = true;
+  return *this;
+}
+
+HttpResponse& HttpResponse::content_length(std::uint64_t length) & {
+  length_ = length;
+  has_length_ = true;
+  return *this;
+}
+
+HttpResponse& HttpResponse::streamed() & {
+  streamed_ = true;
+  return *this;
+}
+
+HttpResponse& HttpResponse::close_connection() & {
+  close_ = true;
+  return *this;
+}
+
+}  // namespace sluice::http

@@ -1,0 +1,112 @@
+#include "sluice/codec/http/http_server_codec.hpp"
+
+#include "response_encoding.hpp"
+#include "sluice/channel/channel.hpp"
+#include "sluice/channel/channel_error.hpp"
+#include "sluice/codec/http/http_response.hpp"
+#include "sluice/codec/http/http_status.hpp"
+
+namespace sluice::http {
+
+HttpServerCodec::HttpServerCodec(const HttpLimits& limits, std::chrono::milliseconds linger)
+    : HttpRequestDecoder(limits), encoding_(std::make_unique<detail::ResponseEncoding>()), linger_(linger) {}
+
+HttpServerCodec::~HttpServerCodec() = default;
+
+void HttpServerCodec::emit_request(HandlerContext& ctx, HttpRequest&& request) {
+  pending_.push_back({request.is_head(), request.version_minor() == 0, request.keep_alive()});
+  HttpRequestDecoder::emit_request(ctx, std::move(request));
+}
+
+void HttpServerCodec::emit_error(HandlerContext& ctx, HttpDecodeError&& error) {
+  // A request whose body turned out malformed gets the error as its response.
+  if (error.in_body && !pending_.empty()) pending_.pop_back();
+  if (pending_.empty() && encoding_->streaming()) {
+    // That request's response is already half-way out (streamed while its body arrived): an
+    // error head now would land inside that body. Cut the response short instead (no end of
+    // body tells the client it failed) and close.
+    close_gracefully(ctx);
+    return;
+  }
+  error_ = std::move(error);
+  // Earlier pipelined requests are answered first; the error response goes after theirs.
+  if (pending_.empty()) answer_error(ctx);
+}
+
+void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallback&& done) {
+  if (closing_) {
+    // The connection is ending: nothing more goes out after the last response.
+    if (done) done(Error(ChannelErrc::output_shutdown, "HTTP connection closing"));
+    return;
+  }
+  if (auto* response = message.get_if<HttpResponse>()) {
+    detail::RequestContext request;
+    if (!pending_.empty()) {
+      request = {pending_.front().head, pending_.front().http10, pending_.front().keep_alive};
+    }
+    const bool informational = response->status() < 200;
+    const auto progress = encoding_->write_response(ctx, std::move(*response), std::move(done), request);
+    if (informational) return;
+    current_closes_ = response->closes_connection();
+    if (progress == detail::ResponseEncoding::Progress::kComplete) response_complete(ctx, current_closes_);
+    return;
+  }
+  if (auto* reject = message.get_if<HttpReject>()) {
+    // The refusal answers the request being received, the newest one remembered.
+    stop_decoding();
+    if (!pending_.empty()) pending_.pop_back();
+    error_ = HttpDecodeError{reject->status, std::move(reject->reason), true};
+    if (pending_.empty()) answer_error(ctx);
+    if (done) done(Error());
+    return;
+  }
+  if (message.is<HttpEnd>()) {
+    if (encoding_->write_end(ctx, std::move(done)) == detail::ResponseEncoding::Progress::kComplete) {
+      response_complete(ctx, current_closes_);
+    }
+    return;
+  }
+  encoding_->write_body_part(ctx, std::move(message), std::move(done));
+}
+
+void HttpServerCodec::response_complete(HandlerContext& ctx, bool close) {
+  if (!pending_.empty()) pending_.pop_front();
+  if (close) {
+    close_gracefully(ctx);
+    return;
+  }
+  if (error_ && pending_.empty()) answer_error(ctx);
+}
+
+void HttpServerCodec::answer_error(HandlerContext& ctx) {
+  const HttpDecodeError error = std::move(*error_);
+  error_.reset();
+  std::string text = error.reason + "\n";
+  HttpResponse response(error.status);
+  response.header("Content-Type", "text/plain; charset=utf-8").body(Buffer::copy_of(text)).close_connection();
+  encoding_->write_response(ctx, std::move(response), {}, {false, false, false});
+  close_gracefully(ctx);
+}
+
+void HttpServerCodec::close_gracefully(HandlerContext& ctx) {
+  if (closing_) return;
+  closing_ = true;
+  ctx.flush();
+  // FIN goes after the response; the decoder keeps reading and dropping what the client
+  // still sends, so the kernel has no unread data to answer with a reset (RFC 9112 §9.6).
+  ctx.shutdown_output();
+  Ref<Channel> channel(&ctx.channel());
+  linger_timer_ = ctx.loop().schedule(linger_, [channel] { channel->close(); });
+}
+
+void HttpServerCodec::on_inactive(HandlerContext& ctx) {
+  linger_timer_.cancel();
+  HttpRequestDecoder::on_inactive(ctx);
+}
+
+void HttpServerCodec::on_removed(HandlerContext& ctx) {
+  linger_timer_.cancel();
+  HttpRequestDecoder::on_removed(ctx);
+}
+
+}  // namespace sluice::http

@@ -1,0 +1,123 @@
+#include "response_encoding.hpp"
+
+#include <fmt/format.h>
+
+#include "sluice/codec/http/http_date.hpp"
+
+namespace sluice::http::detail {
+
+ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
+                                                            HttpResponse&& response,
+                                                            WriteCallback&& done,
+                                                            const RequestContext& request) {
+  Buffer& head = response.head_;
+  const std::uint16_t status = response.status_;
+  if (status < 200) {
+    head.write_bytes(std::string_view("\r\n"));
+    ctx.write(std::move(head), std::move(done));
+    return Progress::kInformational;
+  }
+  const bool allows_body = response.status_allows_body();
+  // A response is complete with its head unless a body is announced to follow: a length
+  // without the bytes, or streamed().
+  const bool whole = response.has_body_ || !allows_body ||
+                     (response.has_length_ ? response.length_ == 0 : !response.streamed_);
+  Mode streamed = Mode::kIdle;
+  char line[96];
+  auto add = [&](std::string_view text) { head.write_bytes(text); };
+  if (response.has_length_ && (allows_body || status == 304)) {
+    const auto* end = fmt::format_to_n(line, sizeof line, "Content-Length: {}\r\n", response.length_).out;
+    add(std::string_view(line, static_cast<std::size_t>(end - line)));
+    streamed = Mode::kLength;
+  } else if (allows_body && whole) {
+    add("Content-Length: 0\r\n");  // no content announced: say so, or the client waits
+  } else if (allows_body) {
+    if (request.http10) {
+      streamed = Mode::kCloseDelimited;  // RFC 9112 §6.3: no length, no chunked for 1.0
+      response.close_ = true;
+    } else {
+      add("Transfer-Encoding: chunked\r\n");
+      streamed = Mode::kChunked;
+    }
+  }
+  if (!response.has_date_) {
+    add("Date: ");
+    add(http_date_now());
+    add("\r\n");
+  }
+  const bool close = response.close_ || !request.keep_alive;
+  if (close) {
+    add("Connection: close\r\n");
+  } else if (request.http10) {
+    add("Connection: keep-alive\r\n");  // HTTP/1.0 persistence is opt-in on both sides
+  }
+  add("\r\n");
+  response.close_ = close;
+
+  if (whole) {
+    mode_ = Mode::kIdle;
+    if (response.has_body_ && !request.head && allows_body) {
+      ctx.write(std::move(head));
+      ctx.write(std::move(response.body_), std::move(done));
+    } else {
+      ctx.write(std::move(head), std::move(done));
+    }
+    return Progress::kComplete;
+  }
+  mode_ = request.head ? Mode::kDiscard : streamed;
+  chunk_sent_ = false;
+  ctx.write(std::move(head), std::move(done));
+  return Progress::kStreaming;
+}
+
+void ResponseEncoding::write_body_part(HandlerContext& ctx, Message&& part, WriteCallback&& done) {
+  switch (mode_) {
+    case Mode::kIdle:  // not inside a response: not ours to frame
+    case Mode::kLength:
+    case Mode::kCloseDelimited:
+      ctx.write(std::move(part), std::move(done));
+      return;
+    case Mode::kDiscard:
+      // Not sent (a response to HEAD), but completed in order, after what was written before.
+      ctx.write(Buffer(), std::move(done));
+      return;
+    case Mode::kChunked: {
+      const std::size_t size = part.bytes();
+      if (size == 0) {
+        // A zero-size chunk would end the body; an empty buffer completes `done` in order.
+        ctx.write(Buffer(), std::move(done));
+        return;
+      }
+      // The CRLF closing the previous chunk rides in front of this chunk's size line.
+      char line[32];
+      const auto* end = fmt::format_to_n(line, sizeof line, "{}{:x}\r\n", chunk_sent_ ? "\r\n" : "", size).out;
+      ctx.write(Buffer::copy_of(std::string_view(line, static_cast<std::size_t>(end - line))));
+      ctx.write(std::move(part), std::move(done));
+      chunk_sent_ = true;
+      return;
+    }
+  }
+}
+
+ResponseEncoding::Progress ResponseEncoding::write_end(HandlerContext& ctx, WriteCallback&& done) {
+  const Mode mode = mode_;
+  mode_ = Mode::kIdle;
+  switch (mode) {
+    case Mode::kIdle:
+      ctx.write(Buffer(), std::move(done));  // nothing to end; completed in order
+      return Progress::kInformational;
+    case Mode::kChunked:
+      ctx.write(Buffer::copy_of(chunk_sent_ ? std::string_view("\r\n0\r\n\r\n") : std::string_view("0\r\n\r\n")),
+                std::move(done));
+      return Progress::kComplete;
+    case Mode::kLength:
+    case Mode::kCloseDelimited:
+    case Mode::kDiscard:
+      // An empty buffer completes `done` in order, after the body written before it.
+      ctx.write(Buffer(), std::move(done));
+      return Progress::kComplete;
+  }
+  return Progress::kComplete;
+}
+
+}  // namespace sluice::http::detail

@@ -1,0 +1,40 @@
+#pragma once
+
+#include "sluice/channel/handler_context.hpp"
+#include "sluice/codec/http/http_response.hpp"
+
+namespace sluice::http::detail {
+
+// What the encoder must know about the request a response answers.
+struct RequestContext {
+  bool head = false;        // a HEAD request: send the head, never a body
+  bool http10 = false;      // an HTTP/1.0 client: no chunked encoding
+  bool keep_alive = true;   // the connection persists after this response
+};
+
+// Writes responses: finishes and sends the head, passes body pieces through untouched
+// (framing them as chunks when the length is unknown), and tracks when a response is done.
+class ResponseEncoding {
+ public:
+  enum class Progress { kInformational, kStreaming, kComplete };
+
+  // Writes the head (and the body, for a whole response).
+  Progress write_response(HandlerContext& ctx, HttpResponse&& response, WriteCallback&& done,
+                          const RequestContext& request);
+  // A Buffer, CompositeBuffer or FileRegion of a streamed body.
+  void write_body_part(HandlerContext& ctx, Message&& part, WriteCallback&& done);
+  // HttpEnd: returns kComplete when it ended a response in progress.
+  Progress write_end(HandlerContext& ctx, WriteCallback&& done);
+
+  bool streaming() const noexcept { return mode_ != Mode::kIdle; }
+  // The response ends only when the connection closes (an HTTP/1.0 client, no length).
+  bool close_delimited() const noexcept { return mode_ == Mode::kCloseDelimited; }
+
+ private:
+  enum class Mode { kIdle, kLength, kChunked, kCloseDelimited, kDiscard };
+
+  Mode mode_ = Mode::kIdle;
+  bool chunk_sent_ = false;
+};
+
+}  // namespace sluice::http::detail

@@ -1,0 +1,63 @@
+#include "sluice/codec/line_based_frame_decoder.hpp"
+
+#include <fmt/format.h>
+
+#include "sluice/codec/codec_error.hpp"
+
+namespace sluice {
+
+void LineBasedFrameDecoder::report_too_long(HandlerContext& ctx, std::size_t length) {
+  ctx.fire_error(Error(CodecErrc::too_long_frame,
+                       fmt::format("line of {} bytes exceeds the maximum of {}", length, max_length_)));
+}
+
+void LineBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
+  const std::size_t newline = in.index_of(std::byte{'\n'}, scanned_);
+  if (discarding_) {
+    if (newline == CompositeBuffer::npos) {
+      discarded_ += in.readable_bytes();
+      in.skip(in.readable_bytes());
+      return;
+    }
+    const bool crlf = newline > 0 && in.get_u8(newline - 1) == '\r';
+    const std::size_t length = discarded_ + newline - (crlf ? 1 : 0);
+    in.skip(newline + 1);
+    discarding_ = false;
+    discarded_ = 0;
+    scanned_ = 0;
+    if (!fail_fast_) report_too_long(ctx, length);
+    return;
+  }
+  if (newline == CompositeBuffer::npos) {
+    // One byte of slack: a line of exactly max_length may be waiting for the "\n" of its "\r\n".
+    if (in.readable_bytes() > max_length_ + 1) {
+      // No line ending within the limit: drop what is here and whatever follows up to the next
+      // line ending.
+      discarded_ = in.readable_bytes();
+      in.skip(in.readable_bytes());
+      discarding_ = true;
+      scanned_ = 0;
+      if (fail_fast_) report_too_long(ctx, discarded_);
+    } else {
+      scanned_ = in.readable_bytes();
+    }
+    return;
+  }
+  scanned_ = 0;
+  const std::size_t delimiter = newline > 0 && in.get_u8(newline - 1) == '\r' ? 2 : 1;
+  const std::size_t length = newline + 1 - delimiter;
+  if (length > max_length_) {
+    in.skip(newline + 1);
+    report_too_long(ctx, length);
+    return;
+  }
+  if (strip_delimiter_) {
+    Buffer line = in.read_buffer(length);
+    in.skip(delimiter);
+    ctx.fire_read(std::move(line));
+  } else {
+    ctx.fire_read(in.read_buffer(newline + 1));
+  }
+}
+
+}  // namespace sluice

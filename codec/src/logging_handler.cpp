@@ -1,0 +1,73 @@
+#include "sluice/codec/logging_handler.hpp"
+
+#include "sluice/channel/channel.hpp"
+#include "sluice/core/log.hpp"
+
+namespace sluice {
+
+void LoggingHandler::log(HandlerContext& ctx, const char* event) const {
+  logger().log(level_, "{} {}", ctx.channel().describe(), event);
+}
+
+void LoggingHandler::log_message(HandlerContext& ctx, const char* event,
+                                 const Message& message) const {
+  if (!logger().should_log(level_)) return;
+  logger().log(level_, "{} {} {} ({} bytes)", ctx.channel().describe(), event, message.type_name(),
+               message.bytes());
+  if (logger().should_log(spdlog::level::trace)) {
+    if (const auto* buffer = message.get_if<Buffer>()) {
+      logger().trace("\n{}", buffer->hex_dump());
+    }
+  }
+}
+
+void LoggingHandler::on_active(HandlerContext& ctx) {
+  log(ctx, "ACTIVE");
+  ctx.fire_active();
+}
+void LoggingHandler::on_inactive(HandlerContext& ctx) {
+  log(ctx, "INACTIVE");
+  ctx.fire_inactive();
+}
+void LoggingHandler::on_read(HandlerContext& ctx, Message&& message) {
+  log_message(ctx, "READ", message);
+  ctx.fire_read(std::move(message));
+}
+void LoggingHandler::on_read_complete(HandlerContext& ctx) {
+  log(ctx, "READ COMPLETE");
+  ctx.fire_read_complete();
+}
+void LoggingHandler::on_user_event(HandlerContext& ctx, Message&& event) {
+  log_message(ctx, "USER EVENT", event);
+  ctx.fire_user_event(std::move(event));
+}
+void LoggingHandler::on_writability_changed(HandlerContext& ctx) {
+  log(ctx, ctx.channel().is_writable() ? "WRITABLE" : "NOT WRITABLE");
+  ctx.fire_writability_changed();
+}
+void LoggingHandler::on_error(HandlerContext& ctx, const Error& error) {
+  logger().log(level_, "{} ERROR {}", ctx.channel().describe(), error.message());
+  ctx.fire_error(error);
+}
+void LoggingHandler::write(HandlerContext& ctx, Message&& message, WriteCallback&& done) {
+  log_message(ctx, "WRITE", message);
+  ctx.write(std::move(message), std::move(done));
+}
+void LoggingHandler::flush(HandlerContext& ctx) {
+  log(ctx, "FLUSH");
+  ctx.flush();
+}
+void LoggingHandler::read(HandlerContext& ctx) {
+  log(ctx, "READ REQUEST");
+  ctx.read();
+}
+void LoggingHandler::close(HandlerContext& ctx) {
+  log(ctx, "CLOSE");
+  ctx.close();
+}
+void LoggingHandler::shutdown_output(HandlerContext& ctx) {
+  log(ctx, "SHUTDOWN OUTPUT");
+  ctx.shutdown_output();
+}
+
+}  // namespace sluice

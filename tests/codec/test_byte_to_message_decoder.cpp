@@ -1,0 +1,393 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "codec_test_support.hpp"
+#include "sluice/buffer/pooled_allocator.hpp"
+#include "sluice/channel/channel_error.hpp"
+#include "sluice/codec/byte_to_message_decoder.hpp"
+#include "sluice/codec/codec_error.hpp"
+
+using namespace sluice;
+using sluice::test::bytes;
+using sluice::test::text_of;
+
+namespace {
+
+// Emits frames of `size` bytes: Buffers (contiguous, read_buffer) or CompositeBuffers
+// (read_slice). Records how the cumulation looked to it.
+class SizedFrames : public ByteToMessageDecoder {
+ public:
+  explicit SizedFrames(std::size_t size, bool contiguous = true,
+                       Cumulation mode = Cumulation::kComposite,
+                       std::size_t max_cumulation = kDefaultMaxCumulation)
+      : ByteToMessageDecoder(mode, max_cumulation), size_(size), contiguous_(contiguous) {}
+
+  std::size_t max_components_seen = 0;
+  int decode_calls = 0;
+
+ protected:
+  void decode(HandlerContext& ctx, CompositeBuffer& in) override {
+    ++decode_calls;
+    max_components_seen = std::max(max_components_seen, in.component_count());
+    if (in.readable_bytes() < size_) return;
+    if (contiguous_) {
+      ctx.fire_read(in.read_buffer(size_));
+    } else {
+      ctx.fire_read(in.read_slice(size_));
+    }
+  }
+
+ private:
+  std::size_t size_;
+  bool contiguous_;
+};
+
+// SizedFrames whose decode_last emits whatever is left as one "last:<bytes>" string.
+class FramesWithLast : public SizedFrames {
+ public:
+  using SizedFrames::SizedFrames;
+  int decode_last_calls = 0;
+
+ protected:
+  void decode_last(HandlerContext& ctx, CompositeBuffer& in) override {
+    ++decode_last_calls;
+    std::string rest = text_of(in);
+    in.skip(in.readable_bytes());
+    ctx.fire_read(std::string("last:") + rest);
+  }
+};
+
+// Consumes 2-byte frames without emitting them.
+class Skipper : public ByteToMessageDecoder {
+ public:
+  Skipper() : ByteToMessageDecoder(Cumulation::kMerge) {}
+
+ protected:
+  void decode(HandlerContext&, CompositeBuffer& in) override {
+    while (in.readable_bytes() >= 2)
+      in.skip(2);
+  }
+};
+
+// Emits the 4-byte frame "UPGR" and takes itself out of the pipeline, as a protocol switch does.
+class SwitchingDecoder : public ByteToMessageDecoder {
+ protected:
+  void decode(HandlerContext& ctx, CompositeBuffer& in) override {
+    if (in.readable_bytes() < 4) return;
+    ctx.fire_read(in.read_buffer(4));
+    ctx.pipeline().remove(*this);
+  }
+};
+
+// Throws on a frame that starts with 'X' (a CodecError) or 'R' (a plain runtime_error).
+class ThrowingDecoder : public ByteToMessageDecoder {
+ protected:
+  void decode(HandlerContext& ctx, CompositeBuffer& in) override {
+    const auto first = in.get_u8(0);
+    if (first == 'X') throw CorruptedFrameError("frames must not start with X");
+    if (first == 'R') throw std::runtime_error("decoder failed");
+    ctx.fire_read(in.read_buffer(1));
+  }
+};
+
+// Records the errors, reads and read requests that pass it.
+class Probe : public ChannelHandler {
+ public:
+  std::vector<Error> errors;
+  int inactive = 0;
+  int read_requests = 0;
+  void on_error(HandlerContext& ctx, const Error& error) override {
+    errors.push_back(error);
+    ctx.fire_error(error);
+  }
+  void on_inactive(HandlerContext& ctx) override {
+    ++inactive;
+    ctx.fire_inactive();
+  }
+  void read(HandlerContext& ctx) override {
+    ++read_requests;
+    ctx.read();
+  }
+};
+
+const std::byte* data_of(const Buffer& buffer) {
+  return buffer.readable_span().data();
+}
+
+template <typename Decoder>
+Decoder& handler(EmbeddedChannel& channel, std::string_view name) {
+  return *static_cast<Decoder*>(channel.pipeline().get(name));
+}
+
+}  // namespace
+
+TEST_CASE("bytes from several reads are cumulated until a whole frame is there") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("frames", std::make_unique<SizedFrames>(4)); });
+  auto& decoder = handler<SizedFrames>(*channel, "frames");
+  CHECK_FALSE(channel->write_inbound(bytes("ab")));
+  CHECK(decoder.cumulated_bytes() == 2);
+  CHECK(channel->write_inbound(bytes("cd")));
+  CHECK(decoder.cumulated_bytes() == 0);
+  channel->write_inbound(bytes("efghij"));
+  CHECK(decoder.cumulated_bytes() == 2);
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"abcd", "efgh"});
+}
+
+TEST_CASE("in composite mode each read joins the cumulation as a component of its own") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("frames", std::make_unique<SizedFrames>(6)); });
+  channel->write_inbound(bytes("ab"));
+  channel->write_inbound(bytes("cd"));
+  channel->write_inbound(bytes("ef"));
+  CHECK(handler<SizedFrames>(*channel, "frames").max_components_seen == 3);
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"abcdef"});
+}
+
+TEST_CASE("in merge mode reads are joined into one contiguous buffer") {
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("frames",
+               std::make_unique<SizedFrames>(6, true, ByteToMessageDecoder::Cumulation::kMerge));
+  });
+  channel->write_inbound(bytes("ab"));
+  channel->write_inbound(bytes("cd"));
+  channel->write_inbound(bytes("efgh"));
+  channel->write_inbound(bytes("ijkl"));
+  CHECK(handler<SizedFrames>(*channel, "frames").max_components_seen == 1);
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"abcdef", "ghijkl"});
+}
+
+TEST_CASE("in merge mode the decoder never writes into a buffer the sender still holds") {
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("frames",
+               std::make_unique<SizedFrames>(6, true, ByteToMessageDecoder::Cumulation::kMerge));
+  });
+  Buffer first = Buffer::allocate(64);
+  first.write_bytes(std::string_view("ab"));
+  Buffer senders_handle = first.share();
+  channel->write_inbound(std::move(first));
+  channel->write_inbound(bytes("cd"));
+  // The sender goes on writing into its own handle, past what it handed over.
+  senders_handle.write_bytes(std::string_view("XY"));
+  channel->write_inbound(bytes("ef"));
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"abcdef"});
+}
+
+TEST_CASE("in merge mode consumed bytes are reclaimed while a partial frame stays behind") {
+  auto channel =
+      EmbeddedChannel::create([](Pipeline& p) { p.add_last("skip", std::make_unique<Skipper>()); });
+  auto& decoder = handler<Skipper>(*channel, "skip");
+  channel->write_inbound(bytes("x"));  // from now on one byte is always left over
+  const auto live_before = PooledAllocator::metrics().live_bytes;
+  const std::string chunk(1024, 'y');
+  for (int i = 0; i < 1024; ++i)
+    channel->write_inbound(bytes(chunk));  // 1 MiB in all
+  CHECK(decoder.cumulated_bytes() == 1);
+  const auto grown = PooledAllocator::metrics().live_bytes - live_before;
+  CHECK(grown < 64 * 1024);
+}
+
+TEST_CASE("a frame inside one read is a slice of that read's buffer, not a copy") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("frames", std::make_unique<SizedFrames>(4)); });
+  Buffer input = bytes("abcdefgh");
+  const std::byte* start = data_of(input);
+  channel->write_inbound(std::move(input));
+  Message first = channel->read_inbound();
+  Message second = channel->read_inbound();
+  REQUIRE(first.is<Buffer>());
+  REQUIRE(second.is<Buffer>());
+  CHECK(data_of(first.as<Buffer>()) == start);
+  CHECK(data_of(second.as<Buffer>()) == start + 4);
+  CHECK(text_of(second) == "efgh");
+}
+
+TEST_CASE("a frame straddling two reads is copied when the decoder asks for contiguous bytes") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("frames", std::make_unique<SizedFrames>(4)); });
+  Buffer a = bytes("abc");
+  Buffer b = bytes("def");
+  const std::byte* a_start = data_of(a);
+  const std::byte* b_start = data_of(b);
+  channel->write_inbound(std::move(a));
+  channel->write_inbound(std::move(b));
+  Message frame = channel->read_inbound();
+  REQUIRE(frame.is<Buffer>());
+  CHECK(text_of(frame) == "abcd");
+  const std::byte* copied = data_of(frame.as<Buffer>());
+  CHECK((copied < a_start || copied >= a_start + 3));
+  CHECK((copied < b_start || copied >= b_start + 3));
+}
+
+TEST_CASE("a frame straddling two reads is not copied when the decoder takes a composite") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("frames", std::make_unique<SizedFrames>(4, false)); });
+  Buffer a = bytes("abc");
+  Buffer b = bytes("def");
+  const std::byte* a_start = data_of(a);
+  const std::byte* b_start = data_of(b);
+  channel->write_inbound(std::move(a));
+  channel->write_inbound(std::move(b));
+  Message frame = channel->read_inbound();
+  REQUIRE(frame.is<CompositeBuffer>());
+  const auto& composite = frame.as<CompositeBuffer>();
+  REQUIRE(composite.component_count() == 2);
+  CHECK(data_of(composite.component(0)) == a_start);
+  CHECK(data_of(composite.component(1)) == b_start);
+  CHECK(text_of(frame) == "abcd");
+}
+
+TEST_CASE("messages that are not Buffers pass through the decoder untouched") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("frames", std::make_unique<SizedFrames>(4)); });
+  channel->write_inbound(bytes("ab"), std::string("not bytes"));
+  Message message = channel->read_inbound();
+  REQUIRE(message.is<std::string>());
+  CHECK(message.as<std::string>() == "not bytes");
+  CHECK(handler<SizedFrames>(*channel, "frames").cumulated_bytes() == 2);
+}
+
+TEST_CASE("decode_last gets the bytes left when the channel closes, then inactive goes on") {
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("frames", std::make_unique<FramesWithLast>(4));
+    p.add_last("probe", std::make_unique<Probe>());
+  });
+  auto& decoder = handler<FramesWithLast>(*channel, "frames");
+  channel->write_inbound(bytes("abcdef"));
+  channel->finish();
+  CHECK(decoder.decode_last_calls == 1);
+  CHECK(decoder.cumulated_bytes() == 0);
+  CHECK(handler<Probe>(*channel, "probe").inactive == 1);
+  Message frame = channel->read_inbound();
+  Message last = channel->read_inbound();
+  CHECK(text_of(frame) == "abcd");
+  REQUIRE(last.is<std::string>());
+  CHECK(last.as<std::string>() == "last:ef");
+}
+
+TEST_CASE("decode_last runs once when the peer half-closes, and the event goes on") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("frames", std::make_unique<FramesWithLast>(4)); });
+  auto& decoder = handler<FramesWithLast>(*channel, "frames");
+  channel->write_inbound(bytes("abcdefg"));
+  channel->pipeline().fire_user_event(ChannelInputShutdown{});
+  CHECK(decoder.decode_last_calls == 1);
+  const auto events = channel->take_user_events();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].is<ChannelInputShutdown>());
+  channel->finish();  // the end of input was already handled
+  CHECK(decoder.decode_last_calls == 1);
+  Message frame = channel->read_inbound();
+  Message last = channel->read_inbound();
+  CHECK(text_of(frame) == "abcd");
+  REQUIRE(last.is<std::string>());
+  CHECK(last.as<std::string>() == "last:efg");
+}
+
+TEST_CASE("the default decode_last decodes once more and drops an incomplete remainder") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("frames", std::make_unique<SizedFrames>(4)); });
+  channel->write_inbound(bytes("abcdef"));
+  channel->finish();
+  CHECK(handler<SizedFrames>(*channel, "frames").cumulated_bytes() == 0);
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"abcd"});
+}
+
+TEST_CASE("more undecoded bytes than the limit fail with cumulation_limit and close the channel") {
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("frames", std::make_unique<SizedFrames>(
+                             100, true, ByteToMessageDecoder::Cumulation::kComposite, 8));
+    p.add_last("probe", std::make_unique<Probe>());
+  });
+  channel->write_inbound(bytes("12345"));
+  CHECK(channel->is_open());
+  channel->write_inbound(bytes("67890"));
+  auto& probe = handler<Probe>(*channel, "probe");
+  REQUIRE(probe.errors.size() == 1);
+  CHECK(probe.errors[0] == CodecErrc::cumulation_limit);
+  const auto errors = channel->take_errors();
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0] == CodecErrc::cumulation_limit);
+  CHECK_FALSE(channel->is_open());
+  CHECK(handler<SizedFrames>(*channel, "frames").cumulated_bytes() == 0);
+  CHECK(channel->inbound_count() == 0);
+}
+
+TEST_CASE("whole frames in one read larger than the cumulation limit are decoded, not refused") {
+  // The limit is on bytes held undecoded, not on the size of a read.
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("frames", std::make_unique<SizedFrames>(
+                             4, true, ByteToMessageDecoder::Cumulation::kComposite, 8));
+  });
+  channel->write_inbound(bytes("aaaabbbbccccdd"));
+  CHECK(channel->take_errors().empty());
+  CHECK(channel->is_open());
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"aaaa", "bbbb", "cccc"});
+}
+
+TEST_CASE("a decoder that removes itself mid-stream passes the bytes it did not decode on") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("switch", std::make_unique<SwitchingDecoder>()); });
+  channel->write_inbound(bytes("UPGRrest of the stream"));
+  CHECK(channel->pipeline().names().empty());
+  channel->write_inbound(bytes(" and more"));
+  CHECK(test::inbound_texts(*channel) ==
+        std::vector<std::string>{"UPGR", "rest of the stream", " and more"});
+}
+
+TEST_CASE("a decoder taken out of the pipeline from outside passes its leftover bytes on") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("frames", std::make_unique<SizedFrames>(4)); });
+  channel->write_inbound(bytes("abcdefg"));
+  channel->pipeline().remove("frames");
+  channel->write_inbound(bytes("hi"));
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"abcd", "efg", "hi"});
+}
+
+TEST_CASE("a CodecError thrown by decode() reaches on_error with its code") {
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("decoder", std::make_unique<ThrowingDecoder>());
+    p.add_last("probe", std::make_unique<Probe>());
+  });
+  channel->write_inbound(bytes("abX"));
+  auto& probe = handler<Probe>(*channel, "probe");
+  REQUIRE(probe.errors.size() == 1);
+  CHECK(probe.errors[0] == CodecErrc::corrupted_frame);
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"a", "b"});
+  const auto errors = channel->take_errors();
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0] == CodecErrc::corrupted_frame);
+}
+
+TEST_CASE("any other exception thrown by decode() reaches on_error as a handler exception") {
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("decoder", std::make_unique<ThrowingDecoder>());
+    p.add_last("probe", std::make_unique<Probe>());
+  });
+  channel->write_inbound(bytes("R"));
+  auto& probe = handler<Probe>(*channel, "probe");
+  REQUIRE(probe.errors.size() == 1);
+  CHECK(probe.errors[0] == ChannelErrc::handler_exception);
+  CHECK(probe.errors[0].message().find("decoder failed") != std::string::npos);
+}
+
+TEST_CASE("with auto-read off a batch that completes no frame asks for more bytes") {
+  ChannelOptions options;
+  options.auto_read = false;
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) {
+        p.add_last("probe", std::make_unique<Probe>());
+        p.add_last("frames", std::make_unique<SizedFrames>(4));
+      },
+      options);
+  auto& probe = handler<Probe>(*channel, "probe");
+  channel->write_inbound(bytes("ab"));
+  CHECK(probe.read_requests == 1);
+  channel->write_inbound(bytes("cd"));
+  CHECK(probe.read_requests == 1);  // a frame came out: the application decides when to read
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"abcd"});
+}

@@ -1,0 +1,198 @@
+#include <doctest/doctest.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "codec_test_support.hpp"
+#include "sluice/codec/codec_error.hpp"
+#include "sluice/codec/delimiter_based_frame_decoder.hpp"
+
+using namespace sluice;
+using sluice::test::bytes;
+using Frames = std::vector<std::string>;
+
+namespace {
+
+Ref<EmbeddedChannel> frames(std::size_t max_length, std::vector<std::string> delimiters,
+                            bool strip = true, bool fail_fast = true) {
+  return EmbeddedChannel::create([=](Pipeline& p) {
+    p.add_last("frames", std::make_unique<DelimiterBasedFrameDecoder>(max_length, delimiters, strip,
+                                                                      fail_fast));
+  });
+}
+
+DelimiterBasedFrameDecoder& decoder_of(EmbeddedChannel& channel) {
+  return *static_cast<DelimiterBasedFrameDecoder*>(channel.pipeline().get("frames"));
+}
+
+std::size_t too_long_errors(EmbeddedChannel& channel) {
+  std::size_t count = 0;
+  for (const Error& error : channel.take_errors()) {
+    CHECK(error == CodecErrc::too_long_frame);
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("frames end at the delimiter, which is stripped") {
+  auto channel = frames(64, {"||"});
+  channel->write_inbound(bytes("a||bb||||c|"));
+  CHECK(test::inbound_texts(*channel) == Frames{"a", "bb", ""});
+  CHECK(decoder_of(*channel).cumulated_bytes() == 2);
+}
+
+TEST_CASE("without strip_delimiter each frame keeps its delimiter") {
+  auto channel = frames(64, {"||"}, false);
+  channel->write_inbound(bytes("a||bb||"));
+  CHECK(test::inbound_texts(*channel) == Frames{"a||", "bb||"});
+}
+
+TEST_CASE("among several delimiters the one that ends the shortest frame wins") {
+  for (const auto& delimiters :
+       {std::vector<std::string>{"\r\n", "\n"}, std::vector<std::string>{"\n", "\r\n"}}) {
+    auto channel = frames(64, delimiters);
+    channel->write_inbound(bytes("ab\r\ncd\nef\r\n"));
+    CHECK(test::inbound_texts(*channel) == Frames{"ab", "cd", "ef"});
+    auto kept = frames(64, delimiters, false);
+    kept->write_inbound(bytes("ab\r\ncd\n"));
+    CHECK(test::inbound_texts(*kept) == Frames{"ab\r\n", "cd\n"});
+  }
+  // The delimiter found first need not be the one listed first or the shortest one.
+  auto channel = frames(64, {"bc", "abcd"});
+  channel->write_inbound(bytes("xabcdy"));
+  CHECK(test::inbound_texts(*channel) == Frames{"x"});
+  CHECK(decoder_of(*channel).cumulated_bytes() == 1);
+}
+
+TEST_CASE("a frame inside one read is a slice of it") {
+  auto channel = frames(64, {";"});
+  Buffer input = bytes("abc;def;");
+  const std::byte* start = input.readable_span().data();
+  channel->write_inbound(std::move(input));
+  Message first = channel->read_inbound();
+  Message second = channel->read_inbound();
+  REQUIRE(second.is<Buffer>());
+  CHECK(first.as<Buffer>().readable_span().data() == start);
+  CHECK(second.as<Buffer>().readable_span().data() == start + 4);
+}
+
+TEST_CASE("a frame of exactly max_length is accepted even when its delimiter arrives split") {
+  for (const bool fail_fast : {true, false}) {
+    CAPTURE(fail_fast);
+    auto channel = frames(4, {"\r\n"}, true, fail_fast);
+    channel->write_inbound(bytes("abcd\r"));
+    channel->write_inbound(bytes("\nefgh"));
+    channel->write_inbound(bytes("\r"));
+    channel->write_inbound(bytes("\n"));
+    CHECK(test::inbound_texts(*channel) == Frames{"abcd", "efgh"});
+    CHECK(channel->take_errors().empty());
+  }
+}
+
+TEST_CASE("a too-long frame that arrives whole is dropped and reported, and decoding resumes") {
+  for (const bool fail_fast : {true, false}) {
+    CAPTURE(fail_fast);
+    auto channel = frames(3, {";"}, true, fail_fast);
+    channel->write_inbound(bytes("abcdef;ok;"));
+    CHECK(too_long_errors(*channel) == 1);
+    CHECK(test::inbound_texts(*channel) == Frames{"ok"});
+    CHECK(channel->is_open());
+  }
+}
+
+TEST_CASE("with fail_fast a too-long frame is reported as soon as the limit is crossed") {
+  auto channel = frames(4, {";"}, true, true);
+  channel->write_inbound(bytes("abcdefg"));
+  CHECK(too_long_errors(*channel) == 1);
+  channel->write_inbound(bytes("hij;ok;"));
+  CHECK(too_long_errors(*channel) == 0);
+  CHECK(test::inbound_texts(*channel) == Frames{"ok"});
+}
+
+TEST_CASE("without fail_fast a too-long frame is reported once its delimiter has arrived") {
+  auto channel = frames(4, {";"}, true, false);
+  channel->write_inbound(bytes("abcdefg"));
+  channel->write_inbound(bytes("hij"));
+  CHECK(too_long_errors(*channel) == 0);
+  channel->write_inbound(bytes("k;ok;"));
+  CHECK(too_long_errors(*channel) == 1);
+  CHECK(test::inbound_texts(*channel) == Frames{"ok"});
+}
+
+TEST_CASE("decoding resumes after a too-long frame whose delimiter arrives split") {
+  for (const bool fail_fast : {true, false}) {
+    CAPTURE(fail_fast);
+    auto channel = frames(4, {"\r\n"}, true, fail_fast);
+    channel->write_inbound(bytes("abcdefgh\r"));
+    channel->write_inbound(bytes("\n"));
+    channel->write_inbound(bytes("ok\r\n"));
+    CHECK(too_long_errors(*channel) == 1);
+    CHECK(test::inbound_texts(*channel) == Frames{"ok"});
+  }
+}
+
+TEST_CASE("a too-long frame streaming in is never held past the limit") {
+  for (const bool fail_fast : {true, false}) {
+    CAPTURE(fail_fast);
+    auto channel = frames(64, {"<END>"}, true, fail_fast);
+    auto& decoder = decoder_of(*channel);
+    const std::string chunk(100, 'x');
+    for (int i = 0; i < 100; ++i) {
+      channel->write_inbound(bytes(chunk));
+      // The limit, plus what could be the start of a delimiter.
+      CHECK(decoder.cumulated_bytes() <= 64 + 4);
+    }
+    channel->write_inbound(bytes("<END>after<END>"));
+    CHECK(too_long_errors(*channel) == 1);
+    CHECK(test::inbound_texts(*channel) == Frames{"after"});
+  }
+}
+
+TEST_CASE("input split at every byte position gives the same frames and errors") {
+  struct Case {
+    std::string input;
+    std::vector<std::string> delimiters;
+    std::size_t frames;
+  };
+  const std::vector<Case> cases = {
+      {"one\r\ntwo\nmuch too long for it\r\n\r\nthree\rx\nfour\r\n", {"\r\n", "\n"}, 5},
+      {"one<=>two<=toolong-frame<=>three<<=>four<=><=>", {"<=>"}, 4},
+  };
+  for (const Case& c : cases) {
+    for (const bool strip : {true, false}) {
+      for (const bool fail_fast : {true, false}) {
+        CAPTURE(c.input);
+        CAPTURE(strip);
+        CAPTURE(fail_fast);
+        auto whole = frames(8, c.delimiters, strip, fail_fast);
+        whole->write_inbound(bytes(c.input));
+        const Frames expected = test::inbound_texts(*whole);
+        CHECK(expected.size() == c.frames);
+        CHECK(too_long_errors(*whole) == 1);
+        for (std::size_t i = 1; i < c.input.size(); ++i) {
+          for (std::size_t j = i; j < c.input.size(); j += 3) {
+            CAPTURE(i);
+            CAPTURE(j);
+            auto channel = frames(8, c.delimiters, strip, fail_fast);
+            test::write_in_pieces(*channel, c.input, {i, j});
+            CHECK(test::inbound_texts(*channel) == expected);
+            CHECK(too_long_errors(*channel) == 1);
+          }
+        }
+        auto channel = frames(8, c.delimiters, strip, fail_fast);
+        test::write_byte_by_byte(*channel, c.input);
+        CHECK(test::inbound_texts(*channel) == expected);
+        CHECK(too_long_errors(*channel) == 1);
+      }
+    }
+  }
+}
+
+TEST_CASE("empty or missing delimiters and a zero maximum are refused") {
+  CHECK_THROWS_AS(DelimiterBasedFrameDecoder(8, {}), std::invalid_argument);
+  CHECK_THROWS_AS(DelimiterBasedFrameDecoder(8, {";", ""}), std::invalid_argument);
+  CHECK_THROWS_AS(DelimiterBasedFrameDecoder(0, {";"}), std::invalid_argument);
+}

@@ -1,0 +1,61 @@
+#include <doctest/doctest.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "codec_test_support.hpp"
+#include "sluice/codec/delimiter_based_frame_decoder.hpp"
+
+using namespace sluice;
+using sluice::test::bytes;
+using Frames = std::vector<std::string>;
+
+namespace {
+
+Ref<EmbeddedChannel> fixed(std::size_t length) {
+  return EmbeddedChannel::create([=](Pipeline& p) {
+    p.add_last("frames", std::make_unique<FixedLengthFrameDecoder>(length));
+  });
+}
+
+}  // namespace
+
+TEST_CASE("the stream is cut into frames of exactly the length, the rest waits") {
+  auto channel = fixed(3);
+  channel->write_inbound(bytes("abcdefgh"));
+  CHECK(test::inbound_texts(*channel) == Frames{"abc", "def"});
+  auto& decoder = *static_cast<FixedLengthFrameDecoder*>(channel->pipeline().get("frames"));
+  CHECK(decoder.cumulated_bytes() == 2);
+  channel->write_inbound(bytes("i"));
+  CHECK(test::inbound_texts(*channel) == Frames{"ghi"});
+}
+
+TEST_CASE("a fixed-length frame inside one read is a slice of it") {
+  auto channel = fixed(2);
+  Buffer input = bytes("abcd");
+  const std::byte* start = input.readable_span().data();
+  channel->write_inbound(std::move(input));
+  Message first = channel->read_inbound();
+  Message second = channel->read_inbound();
+  REQUIRE(second.is<Buffer>());
+  CHECK(first.as<Buffer>().readable_span().data() == start);
+  CHECK(second.as<Buffer>().readable_span().data() == start + 2);
+}
+
+TEST_CASE("input split at every byte position gives the same fixed-length frames") {
+  const std::string input = "0123456789abcdefghij";
+  for (std::size_t i = 1; i < input.size(); ++i) {
+    for (std::size_t j = i; j < input.size(); ++j) {
+      CAPTURE(i);
+      CAPTURE(j);
+      auto channel = fixed(4);
+      test::write_in_pieces(*channel, input, {i, j});
+      CHECK(test::inbound_texts(*channel) == Frames{"0123", "4567", "89ab", "cdef", "ghij"});
+    }
+  }
+}
+
+TEST_CASE("a zero frame length is refused") {
+  CHECK_THROWS_AS(FixedLengthFrameDecoder(0), std::invalid_argument);
+}

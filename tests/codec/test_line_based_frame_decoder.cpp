@@ -1,0 +1,157 @@
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "codec_test_support.hpp"
+#include "sluice/codec/codec_error.hpp"
+#include "sluice/codec/line_based_frame_decoder.hpp"
+
+using namespace sluice;
+using sluice::test::bytes;
+using Lines = std::vector<std::string>;
+
+namespace {
+
+Ref<EmbeddedChannel> lines(std::size_t max_length, bool strip = true, bool fail_fast = false) {
+  return EmbeddedChannel::create([=](Pipeline& p) {
+    p.add_last("lines", std::make_unique<LineBasedFrameDecoder>(max_length, strip, fail_fast));
+  });
+}
+
+LineBasedFrameDecoder& decoder_of(EmbeddedChannel& channel) {
+  return *static_cast<LineBasedFrameDecoder*>(channel.pipeline().get("lines"));
+}
+
+std::size_t too_long_errors(EmbeddedChannel& channel) {
+  std::size_t count = 0;
+  for (const Error& error : channel.take_errors()) {
+    CHECK(error == CodecErrc::too_long_frame);
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("lines end at LF or CRLF and the line ending is stripped") {
+  auto channel = lines(64);
+  channel->write_inbound(bytes("a\nbb\r\nccc\n\r\n"));
+  CHECK(test::inbound_texts(*channel) == Lines{"a", "bb", "ccc", ""});
+}
+
+TEST_CASE("without strip_delimiter each line keeps its ending") {
+  auto channel = lines(64, false);
+  channel->write_inbound(bytes("a\nbb\r\n"));
+  CHECK(test::inbound_texts(*channel) == Lines{"a\n", "bb\r\n"});
+}
+
+TEST_CASE("a bare CR is not a line ending") {
+  auto channel = lines(64);
+  channel->write_inbound(bytes("a\rb\n\r"));
+  CHECK(test::inbound_texts(*channel) == Lines{"a\rb"});
+  CHECK(decoder_of(*channel).cumulated_bytes() == 1);
+  channel->write_inbound(bytes("x\n"));
+  CHECK(test::inbound_texts(*channel) == Lines{"\rx"});
+}
+
+TEST_CASE("a line is a slice of the read it arrived in") {
+  auto channel = lines(64);
+  Buffer input = bytes("first\nsecond\n");
+  const std::byte* start = input.readable_span().data();
+  channel->write_inbound(std::move(input));
+  Message first = channel->read_inbound();
+  Message second = channel->read_inbound();
+  REQUIRE(second.is<Buffer>());
+  CHECK(first.as<Buffer>().readable_span().data() == start);
+  CHECK(second.as<Buffer>().readable_span().data() == start + 6);
+}
+
+TEST_CASE("a line of exactly max_length is accepted even when its CRLF arrives split") {
+  for (const bool fail_fast : {false, true}) {
+    CAPTURE(fail_fast);
+    auto channel = lines(4, true, fail_fast);
+    channel->write_inbound(bytes("abcd\r"));
+    channel->write_inbound(bytes("\n"));
+    channel->write_inbound(bytes("efgh"));
+    channel->write_inbound(bytes("\n"));
+    CHECK(test::inbound_texts(*channel) == Lines{"abcd", "efgh"});
+    CHECK(channel->take_errors().empty());
+  }
+}
+
+TEST_CASE("a too-long line that arrives whole is dropped and reported, and decoding resumes") {
+  for (const bool fail_fast : {false, true}) {
+    CAPTURE(fail_fast);
+    auto channel = lines(3, true, fail_fast);
+    channel->write_inbound(bytes("abcdef\r\nok\n"));
+    CHECK(too_long_errors(*channel) == 1);
+    CHECK(test::inbound_texts(*channel) == Lines{"ok"});
+    CHECK(channel->is_open());
+  }
+}
+
+TEST_CASE("with fail_fast a too-long line is reported as soon as the limit is crossed") {
+  auto channel = lines(4, true, true);
+  channel->write_inbound(bytes("abcdefg"));
+  CHECK(too_long_errors(*channel) == 1);
+  channel->write_inbound(bytes("hij"));
+  channel->write_inbound(bytes("k\nok\n"));
+  CHECK(too_long_errors(*channel) == 0);  // once per line
+  CHECK(test::inbound_texts(*channel) == Lines{"ok"});
+}
+
+TEST_CASE("without fail_fast a too-long line is reported once its end has arrived") {
+  auto channel = lines(4, true, false);
+  channel->write_inbound(bytes("abcdefg"));
+  channel->write_inbound(bytes("hij"));
+  CHECK(too_long_errors(*channel) == 0);
+  channel->write_inbound(bytes("k\r\nok\n"));
+  CHECK(too_long_errors(*channel) == 1);
+  CHECK(test::inbound_texts(*channel) == Lines{"ok"});
+}
+
+TEST_CASE("a too-long line streaming in is never held past the limit") {
+  for (const bool fail_fast : {false, true}) {
+    CAPTURE(fail_fast);
+    auto channel = lines(64, true, fail_fast);
+    auto& decoder = decoder_of(*channel);
+    const std::string chunk(100, 'x');
+    for (int i = 0; i < 100; ++i) {
+      channel->write_inbound(bytes(chunk));
+      CHECK(decoder.cumulated_bytes() <= 64 + 1);
+    }
+    channel->write_inbound(bytes("\nafter\n"));
+    CHECK(too_long_errors(*channel) == 1);
+    CHECK(test::inbound_texts(*channel) == Lines{"after"});
+  }
+}
+
+TEST_CASE("input split at every byte position gives the same lines and errors") {
+  const std::string input = "one\r\ntwo\nthis line is too long\r\n\r\nthree\rx\nfour\n";
+  for (const bool strip : {true, false}) {
+    for (const bool fail_fast : {false, true}) {
+      CAPTURE(strip);
+      CAPTURE(fail_fast);
+      auto whole = lines(8, strip, fail_fast);
+      whole->write_inbound(bytes(input));
+      const Lines expected = test::inbound_texts(*whole);
+      CHECK(expected.size() == 5);
+      CHECK(too_long_errors(*whole) == 1);
+      for (std::size_t i = 1; i < input.size(); ++i) {
+        for (std::size_t j = i; j < input.size(); j += 3) {
+          CAPTURE(i);
+          CAPTURE(j);
+          auto channel = lines(8, strip, fail_fast);
+          test::write_in_pieces(*channel, input, {i, j});
+          CHECK(test::inbound_texts(*channel) == expected);
+          CHECK(too_long_errors(*channel) == 1);
+        }
+      }
+      auto channel = lines(8, strip, fail_fast);
+      test::write_byte_by_byte(*channel, input);
+      CHECK(test::inbound_texts(*channel) == expected);
+      CHECK(too_long_errors(*channel) == 1);
+    }
+  }
+}

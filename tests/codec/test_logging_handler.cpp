@@ -1,0 +1,225 @@
+#include <doctest/doctest.h>
+
+#include <spdlog/sinks/ringbuffer_sink.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codec_test_support.hpp"
+#include "sluice/codec/codec_error.hpp"
+#include "sluice/codec/logging_handler.hpp"
+#include "sluice/core/log.hpp"
+
+using namespace sluice;
+using sluice::test::bytes;
+using sluice::test::text_of;
+
+namespace {
+
+// Sends sluice's log into a ring buffer for the life of the test, then puts the old logger back.
+class CapturedLog {
+ public:
+  CapturedLog() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)) {
+    logger();  // make sure the default logger exists, so that it can be put back
+    previous_ = spdlog::get("sluice");
+    auto capture = std::make_shared<spdlog::logger>("sluice-test-capture", sink_);
+    capture->set_level(spdlog::level::trace);
+    capture->set_pattern("%v");
+    set_logger(capture);
+  }
+  ~CapturedLog() {
+    if (previous_) set_logger(previous_);
+  }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+
+  std::string text() const {
+    std::string all;
+    for (const auto& line : sink_->last_formatted())
+      all += line;
+    return all;
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+// Records every event that reaches it, with what it carried, then passes it on.
+class Recorder : public ChannelHandler {
+ public:
+  Recorder(std::string tag, std::vector<std::string>& log) : tag_(std::move(tag)), log_(log) {}
+
+  void on_active(HandlerContext& ctx) override {
+    add("active");
+    ctx.fire_active();
+  }
+  void on_inactive(HandlerContext& ctx) override {
+    add("inactive");
+    ctx.fire_inactive();
+  }
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    add("read " + describe(message));
+    ctx.fire_read(std::move(message));
+  }
+  void on_read_complete(HandlerContext& ctx) override {
+    add("read_complete");
+    ctx.fire_read_complete();
+  }
+  void on_user_event(HandlerContext& ctx, Message&& event) override {
+    add("user_event " + describe(event));
+    ctx.fire_user_event(std::move(event));
+  }
+  void on_writability_changed(HandlerContext& ctx) override {
+    add("writability");
+    ctx.fire_writability_changed();
+  }
+  void on_error(HandlerContext& ctx, const Error& error) override {
+    add("error " + error.message());
+    ctx.fire_error(error);
+  }
+  void write(HandlerContext& ctx, Message&& message, WriteCallback&& done) override {
+    add("write " + describe(message) + (done ? " +callback" : ""));
+    ctx.write(std::move(message), std::move(done));
+  }
+  void flush(HandlerContext& ctx) override {
+    add("flush");
+    ctx.flush();
+  }
+  void read(HandlerContext& ctx) override {
+    add("read_request");
+    ctx.read();
+  }
+  void close(HandlerContext& ctx) override {
+    add("close");
+    ctx.close();
+  }
+  void shutdown_output(HandlerContext& ctx) override {
+    add("shutdown_output");
+    ctx.shutdown_output();
+  }
+
+ private:
+  static std::string describe(const Message& message) {
+    if (const auto* number = message.get_if<int>()) return "int " + std::to_string(*number);
+    if (const auto* text = message.get_if<std::string>()) return "string " + *text;
+    return text_of(message);
+  }
+  void add(const std::string& event) { log_.push_back(tag_ + ":" + event); }
+
+  std::string tag_;
+  std::vector<std::string>& log_;
+};
+
+struct Outcome {
+  std::vector<std::string> events;
+  std::vector<std::string> inbound;
+  std::vector<std::string> outbound;
+  std::vector<std::string> user_events;
+  std::vector<std::string> errors;
+  std::vector<std::string> write_results;
+  bool inbound_buffer_is_the_same = false;
+  bool outbound_buffer_is_the_same = false;
+};
+
+// Runs every kind of event through [recorder "in"] [middle?] [recorder "out"].
+Outcome run_events(std::shared_ptr<ChannelHandler> middle) {
+  Outcome outcome;
+  auto channel = EmbeddedChannel::create([&](Pipeline& p) {
+    p.add_last("before", std::make_unique<Recorder>("before", outcome.events));
+    if (middle) p.add_last("middle", middle);
+    p.add_last("after", std::make_unique<Recorder>("after", outcome.events));
+  });
+  Buffer inbound = bytes("abc");
+  const std::byte* inbound_data = inbound.readable_span().data();
+  channel->write_inbound(std::move(inbound), std::string("text"));
+  Message first = channel->read_inbound();
+  outcome.inbound_buffer_is_the_same =
+      first.is<Buffer>() && first.as<Buffer>().readable_span().data() == inbound_data;
+  outcome.inbound.push_back(text_of(first));
+  outcome.inbound.push_back(text_of(channel->read_inbound()));
+  channel->pipeline().fire_user_event(42);
+  channel->pipeline().fire_error(Error(CodecErrc::corrupted_frame, "test error"));
+  channel->pipeline().fire_writability_changed();
+  Buffer outbound = bytes("out");
+  const std::byte* outbound_data = outbound.readable_span().data();
+  channel->pipeline().write(std::move(outbound), [&](const Error& error) {
+    outcome.write_results.push_back(error ? error.message() : "ok");
+  });
+  channel->pipeline().flush();
+  Message written = channel->read_outbound();
+  outcome.outbound_buffer_is_the_same =
+      written.is<Buffer>() && written.as<Buffer>().readable_span().data() == outbound_data;
+  outcome.outbound.push_back(text_of(written));
+  channel->pipeline().read();
+  channel->pipeline().shutdown_output();
+  channel->finish();
+  for (const Message& event : channel->take_user_events()) {
+    outcome.user_events.push_back(std::string(event.type_name()));
+  }
+  for (const Error& error : channel->take_errors())
+    outcome.errors.push_back(error.message());
+  return outcome;
+}
+
+}  // namespace
+
+TEST_CASE("the logging handler passes every event on unchanged") {
+  CapturedLog captured;
+  const Outcome without = run_events(nullptr);
+  const Outcome with = run_events(std::make_shared<LoggingHandler>(spdlog::level::trace));
+  CHECK(with.events == without.events);
+  CHECK(with.inbound == without.inbound);
+  CHECK(with.outbound == without.outbound);
+  CHECK(with.user_events == without.user_events);
+  CHECK(with.errors == without.errors);
+  CHECK(with.write_results == without.write_results);
+  CHECK(with.inbound_buffer_is_the_same);
+  CHECK(with.outbound_buffer_is_the_same);
+  // The scenario did exercise every event.
+  CHECK(with.events.size() == 2 * 14);
+  CHECK(with.write_results == std::vector<std::string>{"ok"});
+}
+
+TEST_CASE("the logging handler logs each event, with a hex dump of buffers at trace level") {
+  CapturedLog captured;
+  run_events(std::make_shared<LoggingHandler>(spdlog::level::trace));
+  const std::string log = captured.text();
+  for (const char* event : {"ACTIVE", "READ", "READ COMPLETE", "USER EVENT", "ERROR", "WRITE",
+                            "FLUSH", "READ REQUEST", "SHUTDOWN OUTPUT", "CLOSE", "INACTIVE"}) {
+    CAPTURE(event);
+    CHECK(log.find(event) != std::string::npos);
+  }
+  CHECK(log.find("61 62 63") != std::string::npos);  // "abc" dumped
+}
+
+TEST_CASE("a logging handler below the logger's level logs nothing and still passes events") {
+  CapturedLog captured;
+  spdlog::logger& log = logger();
+  log.set_level(spdlog::level::info);
+  const Outcome outcome = run_events(std::make_shared<LoggingHandler>(spdlog::level::debug));
+  REQUIRE(outcome.inbound.size() == 2);
+  CHECK(outcome.inbound[0] == "abc");
+  CHECK(outcome.events.size() == 2 * 14);
+  CHECK(captured.text().empty());
+}
+
+TEST_CASE("one logging handler can serve two pipelines at once") {
+  CapturedLog captured;
+  auto shared = std::make_shared<LoggingHandler>(spdlog::level::debug);
+  auto first = EmbeddedChannel::create([&](Pipeline& p) { p.add_last("log", shared); });
+  auto second = EmbeddedChannel::create([&](Pipeline& p) { p.add_last("log", shared); });
+  first->write_inbound(bytes("one"));
+  second->write_inbound(bytes("two"));
+  first->write_inbound(bytes("three"));
+  CHECK(test::inbound_texts(*first) == std::vector<std::string>{"one", "three"});
+  CHECK(test::inbound_texts(*second) == std::vector<std::string>{"two"});
+  const std::string log = captured.text();
+  CHECK(log.find("[id " + std::to_string(first->id())) != std::string::npos);
+  CHECK(log.find("[id " + std::to_string(second->id())) != std::string::npos);
+  first->finish();
+  CHECK(second->is_open());  // closing one pipeline leaves the other handler working
+  second->write_inbound(bytes("four"));
+  CHECK(test::inbound_texts(*second) == std::vector<std::string>{"four"});
+}
