@@ -1,5 +1,36 @@
 #!/usr/bin/env bash
-# Runs the demo: for now the allocator benchmark with a short summary.
+# Runs the demo servers until Ctrl-C:
+#   echo server   127.0.0.1:7007
+#   file server   127.0.0.1:8080  (a small bundled site and a large generated file)
+#   hello server  127.0.0.1:8081
 set -euo pipefail
 bin=${1:-build/release/bin}
-exec "$bin/sluice-bench-alloc" --benchmark_min_time=0.2
+here=$(cd "$(dirname "$0")/.." && pwd)
+site_parent=$(dirname "$bin")
+"$here/scripts/make_demo_site.sh" "$site_parent"
+
+pids=()
+stop() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+
+"$bin/sluice-echo-server" --host 127.0.0.1 --port 7007 --threads 1 & pids+=($!)
+"$bin/sluice-file-server" --root "$site_parent/www" --host 127.0.0.1 --port 8080 --threads 1 & pids+=($!)
+"$bin/sluice-http-hello" --host 127.0.0.1 --port 8081 --threads 1 & pids+=($!)
+sleep 0.5
+
+cat <<TXT
+
+sluice demo servers are running (Ctrl-C stops them):
+
+  echo    127.0.0.1:7007   $bin/sluice-echo-client --port 7007      (type lines, Ctrl-D ends)
+                           $bin/sluice-echo-client --port 7007 --bench --connections 8 --seconds 3
+  files   127.0.0.1:8080   curl -i http://127.0.0.1:8080/
+                           curl -o /dev/null -w '%{size_download} bytes at %{speed_download} B/s\n' http://127.0.0.1:8080/big.bin
+                           curl -i -H 'Range: bytes=0-99' http://127.0.0.1:8080/big.bin -o /dev/null -D -
+  hello   127.0.0.1:8081   curl -i http://127.0.0.1:8081/plaintext
+
+TXT
+wait

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <set>
+#include <string>
+
+#include "command_line.hpp"
+#include "shutdown_signal.hpp"
+#include "sluice/core/event_loop_group.hpp"
+#include "sluice/core/log.hpp"
+#include "sluice/transport/server_bootstrap.hpp"
+
+namespace sluice::examples {
+
+// The main() of the example servers: parses --host --port --threads [--reuseport], binds,
+// logs, waits for SIGINT/SIGTERM and shuts down gracefully. `configure` sets up each
+// connection's pipeline and may read more options.
+inline int run_server(int argc, char** argv, const char* name, std::uint16_t default_port,
+                      std::set<std::string> flags,
+                      const std::function<ChannelInitializer(const CommandLine&)>& configure) {
+  block_shutdown_signals();
+  try {
+    flags.insert("reuseport");
+    const CommandLine args(argc, argv, std::move(flags));
+    const std::string host = args.get("host", "127.0.0.1");
+    const std::uint16_t port = args.get_port("port", default_port);
+    const auto threads = static_cast<std::size_t>(args.get_int("threads", 1));
+    ChannelInitializer initializer = configure(args);
+    EventLoopGroup workers(threads, name);
+    auto server = ServerBootstrap()
+                      .group(workers)
+                      .reuse_port(args.has("reuseport"))
+                      .child_initializer(std::move(initializer))
+                      .bind(host, port)
+                      .get();
+    logger().info("{} listening on {} with {} loop thread(s){}", name,
+                  server->local_address().to_string(), workers.size(),
+                  args.has("reuseport") ? ", one SO_REUSEPORT listener each" : "");
+    const int signal_number = wait_for_shutdown_signal();
+    logger().info("{}: signal {}, shutting down", name, signal_number);
+    server->close();
+    workers.shutdown_gracefully(std::chrono::milliseconds(0), std::chrono::seconds(5));
+    const LoopMetrics metrics = workers.metrics();
+    logger().info("{} stopped: {} connections accepted, {} bytes in, {} bytes out", name,
+                  metrics.accepted, metrics.bytes_read, metrics.bytes_written);
+    return 0;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "%s: %s\n", name, error.what());
+    return 1;
+  }
+}
+
+}  // namespace sluice::examples

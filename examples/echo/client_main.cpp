@@ -1,0 +1,198 @@
+// sluice-echo-client: talks to an echo server.
+//
+//   sluice-echo-client --host 127.0.0.1 --port 7007
+//       interactive: each line of stdin goes to the server, what comes back goes to stdout
+//   sluice-echo-client --bench --connections 64 --size 64 --depth 16 --seconds 5
+//       load: each connection keeps `depth` messages of `size` bytes in flight, checks every
+//       byte that comes back, and the run ends with messages/s and latency percentiles
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <span>
+#include <cstdio>
+#include <deque>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../common/command_line.hpp"
+#include "latency_histogram.hpp"
+#include "sluice/channel/inbound_handler_for.hpp"
+#include "sluice/core/event_loop_group.hpp"
+#include "sluice/core/log.hpp"
+#include "sluice/transport/bootstrap.hpp"
+
+namespace {
+
+using namespace sluice;
+using Clock = std::chrono::steady_clock;
+
+// Copies what the server sends back to stdout.
+class PrintReplies final : public InboundHandlerFor<Buffer> {
+ public:
+  void on_message(HandlerContext&, Buffer&& bytes) override {
+    const std::string_view text = bytes.readable_view();
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
+};
+
+int interactive(const std::string& host, std::uint16_t port) {
+  EventLoopGroup loops(1, "echo-client");
+  ChannelOptions options;
+  options.allow_half_closure = true;  // after stdin ends, wait for the last replies
+  auto connected = Bootstrap()
+                       .group(loops)
+                       .options(options)
+                       .initializer([](Channel& channel) {
+                         channel.pipeline().add_last("print", std::make_unique<PrintReplies>());
+                       })
+                       .connect(host, port);
+  Ref<Channel> channel = connected.get();
+  std::string line;
+  while (std::getline(std::cin, line) && channel->is_open()) {
+    line += '\n';
+    channel->write_and_flush(Buffer::copy_of(line));
+  }
+  channel->shutdown_output();
+  channel->close_future().wait_for(std::chrono::seconds(5));
+  channel->close();
+  loops.shutdown_gracefully();
+  return 0;
+}
+
+// Shared by the connections of one run; the counters are per loop thread, merged at the end.
+struct BenchState {
+  std::size_t size;
+  std::size_t depth;
+  std::vector<std::byte> pattern;  // byte k = k mod 256, size + 256 long
+  std::atomic<bool> sending{true};
+  std::mutex mutex;
+  examples::LatencyHistogram latencies;  // guarded by mutex, merged into at the end
+  std::uint64_t messages = 0;            // guarded by mutex
+  std::uint64_t errors = 0;              // guarded by mutex
+  std::atomic<std::size_t> finished{0};
+};
+
+// Keeps `depth` messages in flight and checks each byte that comes back.
+class BenchConnection final : public InboundHandlerFor<Buffer> {
+ public:
+  explicit BenchConnection(std::shared_ptr<BenchState> state) : state_(std::move(state)) {}
+
+  void on_active(HandlerContext& ctx) override {
+    for (std::size_t i = 0; i < state_->depth; ++i) send(ctx);
+    ctx.flush();
+    ctx.fire_active();
+  }
+
+  void on_message(HandlerContext& ctx, Buffer&& bytes) override {
+    std::span<const std::byte> rest = bytes.readable_span();
+    while (!rest.empty()) {
+      // Compare up to the end of the current message in one go.
+      const std::size_t offset = received_ % state_->size;
+      const std::size_t take = std::min(rest.size(), state_->size - offset);
+      if (std::memcmp(rest.data(), expected(received_ / state_->size, offset), take) != 0) {
+        ++errors_;
+      }
+      received_ += take;
+      rest = rest.subspan(take);
+      if (received_ % state_->size == 0) {
+        const auto sent_at = in_flight_.front();
+        in_flight_.pop_front();
+        latencies_.record(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent_at).count()));
+        ++messages_;
+        if (state_->sending.load(std::memory_order_relaxed)) send(ctx);
+      }
+    }
+    if (in_flight_.empty() && !state_->sending.load(std::memory_order_relaxed)) ctx.close();
+  }
+
+  void on_read_complete(HandlerContext& ctx) override { ctx.flush(); }
+
+  void on_inactive(HandlerContext& ctx) override {
+    {
+      std::lock_guard lock(state_->mutex);
+      state_->latencies.merge(latencies_);
+      state_->messages += messages_;
+      state_->errors += errors_ + (in_flight_.empty() ? 0 : 1);
+    }
+    state_->finished.fetch_add(1);
+    ctx.fire_inactive();
+  }
+
+ private:
+  // Message m carries bytes (m + i) mod 256, so a lost, repeated or reordered message shows
+  // up as a mismatch. The pattern table holds every rotation contiguously.
+  const std::byte* expected(std::uint64_t message, std::size_t offset) const {
+    return state_->pattern.data() + (message + offset) % 256;
+  }
+  void send(HandlerContext& ctx) {
+    Buffer message = Buffer::allocate(state_->size);
+    message.write_bytes(std::span(expected(sent_, 0), state_->size));
+    ++sent_;
+    in_flight_.push_back(Clock::now());
+    ctx.write(std::move(message));
+  }
+
+  std::shared_ptr<BenchState> state_;
+  std::deque<Clock::time_point> in_flight_;
+  std::uint64_t sent_ = 0;
+  std::uint64_t received_ = 0;
+  std::uint64_t messages_ = 0;
+  std::uint64_t errors_ = 0;
+  examples::LatencyHistogram latencies_;
+};
+
+int bench(const std::string& host, std::uint16_t port, const examples::CommandLine& args) {
+  auto state = std::make_shared<BenchState>();
+  state->size = static_cast<std::size_t>(args.get_int("size", 64));
+  state->depth = static_cast<std::size_t>(args.get_int("depth", 1));
+  const auto connections = static_cast<std::size_t>(args.get_int("connections", 64));
+  const auto seconds = args.get_int("seconds", 5);
+  if (state->size == 0 || state->depth == 0 || connections == 0) {
+    throw std::invalid_argument("--size, --depth and --connections must be positive");
+  }
+  state->pattern.resize(state->size + 256);
+  for (std::size_t k = 0; k < state->pattern.size(); ++k) state->pattern[k] = static_cast<std::byte>(k & 0xff);
+  EventLoopGroup loops(static_cast<std::size_t>(args.get_int("threads", 1)), "echo-bench");
+  Bootstrap bootstrap;
+  bootstrap.group(loops).initializer(
+      [state](Channel& channel) { channel.pipeline().add_last("bench", std::make_unique<BenchConnection>(state)); });
+  std::vector<Ref<Channel>> channels;
+  for (std::size_t i = 0; i < connections; ++i) channels.push_back(bootstrap.connect(host, port).get());
+  const auto start = Clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  state->sending = false;
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  for (auto& channel : channels) channel->close_future().wait_for(std::chrono::seconds(10));
+  loops.shutdown_gracefully();
+  std::lock_guard lock(state->mutex);
+  const double rate = static_cast<double>(state->messages) / elapsed;
+  std::printf("%zu connections, %zu B messages, depth %zu, %.1f s\n", connections, state->size,
+              state->depth, elapsed);
+  std::printf("messages/s %.0f  MiB/s %.1f  latency us p50 %llu p99 %llu p99.9 %llu  errors %llu\n", rate,
+              rate * static_cast<double>(state->size) / (1024.0 * 1024.0),
+              static_cast<unsigned long long>(state->latencies.percentile(0.5)),
+              static_cast<unsigned long long>(state->latencies.percentile(0.99)),
+              static_cast<unsigned long long>(state->latencies.percentile(0.999)),
+              static_cast<unsigned long long>(state->errors));
+  return state->errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const examples::CommandLine args(argc, argv, {"bench"});
+    const std::string host = args.get("host", "127.0.0.1");
+    const std::uint16_t port = args.get_port("port", 7007);
+    return args.has("bench") ? bench(host, port, args) : interactive(host, port);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "sluice-echo-client: %s\n", error.what());
+    return 1;
+  }
+}

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "sluice/codec/http/http_fields.hpp"
+
+namespace sluice::examples {
+
+// What a response says about the version of the file it carries, so that caches and resuming
+// clients can ask "has it changed?" (RFC 9110 §8.8).
+struct Validators {
+  // A strong entity-tag, "<inode>-<size>-<mtime in ns>" in hex: it changes whenever the file
+  // is replaced (new inode), resized or written (mtime), which is what makes it strong enough
+  // for range requests (§8.8.3).
+  std::string etag;
+  std::int64_t last_modified = 0;  // seconds since the epoch
+  // Whether Last-Modified may serve as a strong validator (§8.8.2.2): the file was last changed
+  // at least one second before now, so a second write within the same second cannot hide
+  // behind an unchanged date.
+  bool last_modified_strong = false;
+};
+
+Validators validators_of(const struct stat& info, std::int64_t now);
+
+// The outcome of a request's preconditions for a GET or HEAD (RFC 9110 §13.2.2).
+enum class Precondition : std::uint8_t {
+  kProceed,      // evaluate Range next
+  kNotModified,  // 304
+  kFailed,       // 412
+};
+
+// Evaluates If-Match, If-Unmodified-Since, If-None-Match and If-Modified-Since in the order
+// RFC 9110 §13.2.2 gives, for a GET or HEAD of an existing file.
+Precondition evaluate_preconditions(const http::HttpFields& headers, const Validators& current);
+
+// If-Range (RFC 9110 §13.1.5): true when the Range header may be honoured — the field is absent,
+// or names the current entity-tag (strong comparison) or its exact Last-Modified date.
+bool if_range_holds(const http::HttpFields& headers, const Validators& current);
+
+// Whether `list` (an If-Match / If-None-Match field value: "*" or entity-tags, any of them
+// weak) names `etag`. `weak` selects the weak comparison (§8.8.3.2): opaque-tags equal, W/
+// ignored; the strong comparison also needs both tags strong.
+bool etag_list_matches(std::string_view list, std::string_view etag, bool weak);
+
+}  // namespace sluice::examples

@@ -1,0 +1,349 @@
+#include "file_handler.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "byte_range.hpp"
+#include "conditional.hpp"
+#include "content_type.hpp"
+#include "directory_listing.hpp"
+#include "http_time.hpp"
+#include "sluice/channel/channel.hpp"
+#include "sluice/codec/http/http_status.hpp"
+#include "sluice/codec/idle_state_handler.hpp"
+#include "sluice/core/log.hpp"
+
+namespace sluice::examples {
+namespace {
+
+using http::HeaderValue;
+using http::HttpRequest;
+using http::HttpResponse;
+namespace status = http::status;
+
+constexpr std::uint16_t kPreconditionFailed = 412;
+
+// What a failed open tells the client. Everything that depends on what lies outside the root
+// or on why a lookup was refused (a symlink that escapes: EXDEV; one in the walk: ELOOP) is a
+// plain 404, so the answer leaks nothing about the file system beyond the tree.
+std::uint16_t status_for_open_error(int error) {
+  switch (error) {
+    case EACCES:
+    case EPERM:
+      return status::kForbidden;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+      return status::kServiceUnavailable;
+    default:
+      return status::kNotFound;
+  }
+}
+
+std::int64_t now_seconds() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+HttpResponse& common_headers(HttpResponse& response) {
+  return response.header("Server", "sluice");
+}
+
+}  // namespace
+
+FileHandler::FileHandler(std::shared_ptr<const FileServerConfig> config)
+    : config_(std::move(config)), shared_(std::make_shared<Shared>()) {}
+
+FileHandler::~FileHandler() {
+  shared_->handler = nullptr;
+  shared_->ctx = nullptr;
+}
+
+void FileHandler::on_added(HandlerContext& ctx) {
+  shared_->handler = this;
+  shared_->ctx = &ctx;
+}
+
+void FileHandler::on_removed(HandlerContext&) {
+  shared_->handler = nullptr;
+  shared_->ctx = nullptr;
+  waiting_.clear();
+}
+
+void FileHandler::on_read(HandlerContext& ctx, Message&& message) {
+  // Request bodies (HttpContent) are not wanted: GET and HEAD have none worth reading, and
+  // those of refused methods are discarded as they stream past.
+  const HttpRequest* request = message.get_if<HttpRequest>();
+  if (request == nullptr) return;
+  if (!waiting_.empty() || shared_->in_flight >= kMaxOpenResponses) {
+    // The request keeps the bytes it was parsed from alive while it waits; reading stops so
+    // that no more pile up behind it.
+    waiting_.push_back(std::move(message));
+    if (!reading_paused_) {
+      reading_paused_ = true;
+      ctx.channel().set_auto_read(false);
+    }
+    return;
+  }
+  handle(ctx, *request);
+}
+
+// One flush per read batch: the responses to pipelined requests go out in one write.
+void FileHandler::on_read_complete(HandlerContext& ctx) {
+  ctx.flush();
+}
+
+void FileHandler::handle(HandlerContext& ctx, const HttpRequest& request) {
+  Exchange exchange;
+  exchange.head = request.is_head();
+  if (config_->access_log) {
+    exchange.record = std::make_unique<AccessRecord>();
+    exchange.record->remote_host = ctx.channel().remote_address().host();
+    exchange.record->request_line =
+        log_request_line(request.method(), request.target(), request.version());
+    exchange.record->time = now_seconds();
+  }
+  serve(ctx, request, exchange);
+}
+
+void FileHandler::resume(HandlerContext& ctx) {
+  bool served = false;
+  while (!waiting_.empty() && shared_->in_flight < kMaxOpenResponses) {
+    Message message = std::move(waiting_.front());
+    waiting_.pop_front();
+    handle(ctx, message.as<HttpRequest>());
+    served = true;
+  }
+  if (served) ctx.flush();
+  if (waiting_.empty() && reading_paused_) {
+    reading_paused_ = false;
+    ctx.channel().set_auto_read(true);
+  }
+}
+
+void FileHandler::on_user_event(HandlerContext& ctx, Message&& event) {
+  const auto* idle = event.get_if<IdleStateEvent>();
+  if (idle == nullptr || idle->state != IdleState::kReaderIdle) {
+    ctx.fire_user_event(std::move(event));
+    return;
+  }
+  // Between requests, a silent client is dropped. During a download the client has nothing to
+  // say, so silence alone is no reason: the connection goes only if the transfer also stopped
+  // moving over a whole idle period (the client stopped reading).
+  const std::size_t pending = ctx.channel().pending_write_bytes();
+  if (shared_->in_flight == 0 || (!idle->first && pending == idle_pending_)) {
+    logger().debug("{} idle, closing", ctx.channel().describe());
+    ctx.close();
+    return;
+  }
+  idle_pending_ = pending;
+}
+
+void FileHandler::on_error(HandlerContext& ctx, const Error& error) {
+  // A reset by the client, a file truncated under a transfer: the connection cannot go on (a
+  // body shorter than its Content-Length must end with the connection, RFC 9112 §6.3), but the
+  // server does.
+  logger().debug("{}: {}", ctx.channel().describe(), error.message());
+  ctx.close();
+}
+
+void FileHandler::serve(HandlerContext& ctx, const HttpRequest& request, Exchange& exchange) {
+  const std::string_view method = request.method();
+  if (method != "GET" && method != "HEAD") {
+    // RFC 9110 §15.5.6: a 405 must list the methods the target supports.
+    HttpResponse response(status::kMethodNotAllowed);
+    common_headers(response).header("Allow", "GET, HEAD");
+    response.header("Content-Type", "text/plain; charset=utf-8");
+    const std::string_view text = "Method Not Allowed\n";
+    response.body(Buffer::copy_of(text));
+    send(ctx, std::move(response), exchange, text.size());
+    return;
+  }
+  ParsedPath parsed = parse_request_path(request.target());
+  if (parsed.error == PathError::kBadRequest) {
+    send_status(ctx, status::kBadRequest, exchange);
+    return;
+  }
+  if (parsed.error == PathError::kForbidden) {
+    send_status(ctx, status::kForbidden, exchange);
+    return;
+  }
+  const RequestPath& path = parsed.path;
+  OpenedEntry entry = config_->root->open(path.relative());
+  if (!entry.fd) {
+    send_status(ctx, status_for_open_error(entry.error), exchange);
+    return;
+  }
+  if (S_ISDIR(entry.info.st_mode)) {
+    serve_directory(ctx, request, path, std::move(entry), exchange);
+  } else if (S_ISREG(entry.info.st_mode)) {
+    if (path.directory_form) {
+      // "/a.txt/" names a directory that is not there, as it would for open(2).
+      send_status(ctx, status::kNotFound, exchange);
+      return;
+    }
+    serve_file(ctx, request, path, std::move(entry), exchange);
+  } else {
+    // FIFOs, sockets, devices: only regular files are served.
+    send_status(ctx, status::kNotFound, exchange);
+  }
+}
+
+void FileHandler::serve_directory(HandlerContext& ctx, const HttpRequest& request,
+                                  const RequestPath& path, OpenedEntry&& directory,
+                                  Exchange& exchange) {
+  if (!path.directory_form) {
+    // Relative links in the directory's page resolve against its URL, so that URL must end
+    // in '/': redirect, keeping the query (RFC 9110 §15.4.2).
+    std::string location = path.encoded(true);
+    if (!path.query.empty()) {
+      location += '?';
+      location += path.query;
+    }
+    HttpResponse response(status::kMovedPermanently);
+    common_headers(response).header("Location", HeaderValue::of(location));
+    response.header("Content-Type", "text/plain; charset=utf-8");
+    const std::string text = "Moved Permanently\n";
+    response.body(Buffer::copy_of(text));
+    send(ctx, std::move(response), exchange, text.size());
+    return;
+  }
+  // The index is looked up from the root again, so a symlinked index.html is held to the same
+  // rule as any other path.
+  RequestPath index = path;
+  index.segments.emplace_back("index.html");
+  index.directory_form = false;
+  OpenedEntry index_entry = config_->root->open(index.relative());
+  if (index_entry.fd && S_ISREG(index_entry.info.st_mode)) {
+    serve_file(ctx, request, index, std::move(index_entry), exchange);
+    return;
+  }
+  auto html = render_directory_listing(directory.fd.get(), path);
+  if (!html) {
+    send_status(ctx, status::kForbidden, exchange);
+    return;
+  }
+  HttpResponse response(status::kOk);
+  common_headers(response).header("Content-Type", "text/html; charset=utf-8");
+  // The listing changes with the directory; caches must ask again each time.
+  response.header("Cache-Control", "no-cache");
+  const std::size_t size = html->size();
+  response.body(Buffer::copy_of(*html));
+  send(ctx, std::move(response), exchange, size);
+}
+
+void FileHandler::serve_file(HandlerContext& ctx, const HttpRequest& request,
+                             const RequestPath& path, OpenedEntry&& entry, Exchange& exchange) {
+  const Validators validators = validators_of(entry.info, now_seconds());
+  const auto size = static_cast<std::uint64_t>(entry.info.st_size);
+  switch (evaluate_preconditions(request.headers(), validators)) {
+    case Precondition::kNotModified: {
+      // RFC 9110 §15.4.5: a 304 repeats the ETag a 200 would carry and little else; it has
+      // no content (the codec writes no Content-Length for it).
+      HttpResponse response(status::kNotModified);
+      common_headers(response).header("ETag", HeaderValue::of(validators.etag));
+      send(ctx, std::move(response), exchange, 0);
+      return;
+    }
+    case Precondition::kFailed:
+      send_status(ctx, kPreconditionFailed, exchange);
+      return;
+    case Precondition::kProceed:
+      break;
+  }
+
+  RangeDecision range;
+  // Range is defined for GET only (RFC 9110 §14.2); If-Range turns it off when the client's
+  // copy is stale, so the whole new file comes back instead of a piece to splice onto old
+  // bytes.
+  if (!exchange.head && request.headers().count("Range") == 1 &&
+      if_range_holds(request.headers(), validators)) {
+    range = decide_range(*request.headers().get("Range"), size);
+  }
+  if (range.kind == RangeDecision::kUnsatisfiable) {
+    // RFC 9110 §15.5.17: a 416 says how long the representation is.
+    HttpResponse response(status::kRangeNotSatisfiable);
+    common_headers(response).header("Content-Range",
+                                    HeaderValue::of(fmt::format("bytes */{}", size)));
+    response.header("Content-Type", "text/plain; charset=utf-8");
+    const std::string_view text = "Range Not Satisfiable\n";
+    response.body(Buffer::copy_of(text));
+    send(ctx, std::move(response), exchange, text.size());
+    return;
+  }
+  const bool partial = range.kind == RangeDecision::kPartial;
+  const std::uint64_t offset = partial ? range.first : 0;
+  const std::uint64_t length = partial ? range.length() : size;
+  const std::uint16_t code = partial ? status::kPartialContent : status::kOk;
+
+  HttpResponse response(code);
+  common_headers(response)
+      .header("Content-Type", HeaderValue::of(content_type_for(path.segments.back())))
+      .header("Last-Modified", HeaderValue::of(format_http_date(validators.last_modified)))
+      .header("ETag", HeaderValue::of(validators.etag))
+      .header("Accept-Ranges", "bytes");
+  if (partial) {
+    response.header("Content-Range",
+                    HeaderValue::of(fmt::format("bytes {}-{}/{}", range.first, range.last, size)));
+  }
+  response.content_length(length);
+  const std::uint64_t body_bytes = exchange.head ? 0 : length;
+  WriteCallback done = finish(exchange, code, body_bytes);
+  if (length == 0) {
+    ctx.write(std::move(response), std::move(done));  // nothing follows the head
+    return;
+  }
+  ctx.write(std::move(response));
+  if (exchange.head) {
+    // The codec sends no body for HEAD (RFC 9110 §9.3.2); the file is not even read.
+    ctx.write(http::HttpEnd{}, std::move(done));
+    return;
+  }
+  auto file =
+      std::make_shared<const File>(std::move(entry.fd), fmt::format("/{}", path.relative()), size);
+  write_file_body(ctx, std::move(file), offset, length, config_->transfer, std::move(done));
+}
+
+void FileHandler::send(HandlerContext& ctx, HttpResponse&& response, Exchange& exchange,
+                       std::uint64_t body_bytes) {
+  const std::uint16_t code = response.status();
+  ctx.write(std::move(response), finish(exchange, code, exchange.head ? 0 : body_bytes));
+}
+
+void FileHandler::send_status(HandlerContext& ctx, std::uint16_t code, Exchange& exchange) {
+  // A short plain-text body naming the status and nothing else: no path, no errno.
+  const std::string text = fmt::format("{}\n", http::reason_phrase(code));
+  HttpResponse response(code);
+  common_headers(response).header("Content-Type", "text/plain; charset=utf-8");
+  response.body(Buffer::copy_of(text));
+  send(ctx, std::move(response), exchange, text.size());
+}
+
+WriteCallback FileHandler::finish(Exchange& exchange, std::uint16_t code,
+                                  std::uint64_t body_bytes) {
+  ++shared_->in_flight;
+  std::shared_ptr<spdlog::logger> log;
+  if (exchange.record) {
+    exchange.record->status = code;
+    exchange.record->body_bytes = body_bytes;
+    log = config_->access_log;
+  }
+  return [shared = shared_, log = std::move(log),
+          record = std::move(exchange.record)](const Error& error) {
+    --shared->in_flight;
+    if (log) log->info(common_log_line(*record, !error));
+    if (shared->handler == nullptr || shared->handler->waiting_.empty() || shared->resume_queued) {
+      return;
+    }
+    // Not from inside the callback: it runs in the middle of the transport's write loop, and
+    // serving writes and flushes again. The loop runs the task right after this callback.
+    shared->resume_queued = true;
+    shared->ctx->loop().execute([shared] {
+      shared->resume_queued = false;
+      if (shared->handler != nullptr) shared->handler->resume(*shared->ctx);
+    });
+  };
+}
+
+}  // namespace sluice::examples

@@ -1,0 +1,153 @@
+#include "http_time.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <ctime>
+
+namespace sluice::examples {
+namespace {
+
+constexpr std::array<std::string_view, 7> kDays{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+constexpr std::array<std::string_view, 7> kLongDays{"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                                    "Thursday", "Friday", "Saturday"};
+constexpr std::array<std::string_view, 12> kMonths{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil), so that
+// parsing needs neither timegm's time zone state nor a 32-bit time_t.
+std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) {
+  year -= month <= 2 ? 1 : 0;
+  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const auto year_of_era = static_cast<unsigned>(year - era * 400);
+  const unsigned day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;
+}
+
+bool is_leap(std::int64_t year) {
+  return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+unsigned days_in_month(std::int64_t year, unsigned month) {
+  static constexpr unsigned kLengths[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && is_leap(year) ? 29 : kLengths[month - 1];
+}
+
+// A cursor over the text with the small parsers the three formats share.
+class Scanner {
+ public:
+  explicit Scanner(std::string_view text) : text_(text) {}
+
+  bool literal(std::string_view expected) {
+    if (text_.substr(0, expected.size()) != expected) return false;
+    text_.remove_prefix(expected.size());
+    return true;
+  }
+  // Exactly `count` digits.
+  bool digits(std::size_t count, unsigned& value) {
+    if (text_.size() < count) return false;
+    value = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      const char c = text_[i];
+      if (c < '0' || c > '9') return false;
+      value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    text_.remove_prefix(count);
+    return true;
+  }
+  template <std::size_t N>
+  bool one_of(const std::array<std::string_view, N>& names, unsigned& index) {
+    for (std::size_t i = 0; i < N; ++i) {
+      if (literal(names[i])) {
+        index = static_cast<unsigned>(i);
+        return true;
+      }
+    }
+    return false;
+  }
+  // time-of-day = hour ":" minute ":" second
+  bool time_of_day(unsigned& hour, unsigned& minute, unsigned& second) {
+    return digits(2, hour) && literal(":") && digits(2, minute) && literal(":") &&
+           digits(2, second);
+  }
+  bool at_end() const { return text_.empty(); }
+
+ private:
+  std::string_view text_;
+};
+
+std::optional<std::int64_t> to_seconds(std::int64_t year, unsigned month, unsigned day,
+                                       unsigned hour, unsigned minute, unsigned second) {
+  // A leap second (60) is allowed by the grammar; it counts as the second before.
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
+      minute > 59 || second > 60) {
+    return std::nullopt;
+  }
+  if (second == 60) second = 59;
+  return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+}
+
+}  // namespace
+
+std::string format_http_date(std::int64_t seconds) {
+  const auto time = static_cast<std::time_t>(seconds);
+  std::tm parts{};
+  ::gmtime_r(&time, &parts);
+  return fmt::format("{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT", kDays[parts.tm_wday % 7],
+                     parts.tm_mday, kMonths[parts.tm_mon % 12], parts.tm_year + 1900, parts.tm_hour,
+                     parts.tm_min, parts.tm_sec);
+}
+
+std::optional<std::int64_t> parse_http_date(std::string_view text) {
+  unsigned weekday = 0, day = 0, month = 0, year = 0, hour = 0, minute = 0, second = 0;
+  {
+    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+    Scanner in(text);
+    if (in.one_of(kDays, weekday) && in.literal(", ") && in.digits(2, day) && in.literal(" ") &&
+        in.one_of(kMonths, month) && in.literal(" ") && in.digits(4, year) && in.literal(" ") &&
+        in.time_of_day(hour, minute, second) && in.literal(" GMT") && in.at_end()) {
+      return to_seconds(year, month + 1, day, hour, minute, second);
+    }
+  }
+  {
+    // rfc850-date: "Sunday, 06-Nov-94 08:49:37 GMT"
+    Scanner in(text);
+    if (in.one_of(kLongDays, weekday) && in.literal(", ") && in.digits(2, day) && in.literal("-") &&
+        in.one_of(kMonths, month) && in.literal("-") && in.digits(2, year) && in.literal(" ") &&
+        in.time_of_day(hour, minute, second) && in.literal(" GMT") && in.at_end()) {
+      // RFC 9110 §5.6.7: a two-digit year that would be more than 50 years in the future is
+      // the most recent past year with those digits.
+      const auto now = static_cast<std::int64_t>(std::time(nullptr));
+      std::time_t now_time = static_cast<std::time_t>(now);
+      std::tm parts{};
+      ::gmtime_r(&now_time, &parts);
+      const std::int64_t this_year = parts.tm_year + 1900;
+      std::int64_t full = this_year - this_year % 100 + year;
+      if (full > this_year + 50) full -= 100;
+      return to_seconds(full, month + 1, day, hour, minute, second);
+    }
+  }
+  {
+    // asctime-date: "Sun Nov  6 08:49:37 1994" (the day is space-padded)
+    Scanner in(text);
+    if (in.one_of(kDays, weekday) && in.literal(" ") && in.one_of(kMonths, month) &&
+        in.literal(" ") && (in.literal(" ") ? in.digits(1, day) : in.digits(2, day)) &&
+        in.literal(" ") && in.time_of_day(hour, minute, second) && in.literal(" ") &&
+        in.digits(4, year) && in.at_end()) {
+      return to_seconds(year, month + 1, day, hour, minute, second);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string format_log_time(std::int64_t seconds) {
+  const auto time = static_cast<std::time_t>(seconds);
+  std::tm parts{};
+  ::localtime_r(&time, &parts);
+  char text[64];
+  const std::size_t length = std::strftime(text, sizeof text, "%d/%b/%Y:%H:%M:%S %z", &parts);
+  return std::string(text, length);
+}
+
+}  // namespace sluice::examples

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sluice::examples {
+
+// Seconds since the epoch as an IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 §5.6.7).
+std::string format_http_date(std::int64_t seconds);
+
+// An HTTP-date in any of the three forms a recipient must accept (RFC 9110 §5.6.7):
+// IMF-fixdate, the obsolete RFC 850 form ("Sunday, 06-Nov-94 08:49:37 GMT") and asctime
+// ("Sun Nov  6 08:49:37 1994"). Empty when the text is none of them.
+std::optional<std::int64_t> parse_http_date(std::string_view text);
+
+// The same instant as a Common Log Format timestamp in local time: "10/Oct/2000:13:55:36 -0700".
+std::string format_log_time(std::int64_t seconds);
+
+}  // namespace sluice::examples

@@ -1,0 +1,69 @@
+// sluice-http-echo: the echo contract of the HTTP/1.1 conformance suite
+// (../shared/conformance/http1/README.md): each well-formed request is answered 200 with a
+// JSON description of it as parsed; each malformed one with its error status and a close.
+// Bodies up to 1 MiB; a connection idle for 30 s mid-request is closed.
+//
+//   sluice-http-echo --host 127.0.0.1 --port 19080 [--threads 1] [--idle-seconds 30]
+
+#include "../common/server_main.hpp"
+#include "echo_json.hpp"
+#include "sluice/channel/channel.hpp"
+#include "sluice/codec/http/http_object_aggregator.hpp"
+#include "sluice/codec/http/http_response.hpp"
+#include "sluice/codec/http/http_server_codec.hpp"
+#include "sluice/codec/http/http_status.hpp"
+#include "sluice/codec/idle_state_handler.hpp"
+
+namespace {
+
+using namespace sluice;
+using namespace sluice::http;
+
+constexpr std::size_t kMaxBody = 1024 * 1024;
+
+class EchoRequest final : public ChannelHandler {
+ public:
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    auto* request = message.get_if<FullHttpRequest>();
+    if (request == nullptr) {
+      ctx.fire_read(std::move(message));
+      return;
+    }
+    const std::string json = examples::echo_json(*request);
+    HttpResponse response(status::kOk);
+    response.header("Content-Type", "application/json");
+    if (request->head.is_head()) {
+      // A HEAD response carries no content (RFC 9110 §9.3.2): the echo travels in a header.
+      response.header("X-Echo-Base64", HeaderValue::of(examples::base64(json)));
+    }
+    ctx.write(std::move(response.body(Buffer::copy_of(json))));
+  }
+  void on_read_complete(HandlerContext& ctx) override {
+    ctx.flush();
+    ctx.fire_read_complete();
+  }
+  // A client that stops half-way through a request is dropped.
+  void on_user_event(HandlerContext& ctx, Message&& event) override {
+    if (event.is<IdleStateEvent>()) {
+      ctx.close();
+      return;
+    }
+    ctx.fire_user_event(std::move(event));
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return examples::run_server(argc, argv, "sluice-http-echo", 19080, {}, [](const examples::CommandLine& args) {
+    const auto idle = std::chrono::seconds(args.get_int("idle-seconds", 30));
+    return [idle](Channel& channel) {
+      auto& pipeline = channel.pipeline();
+      pipeline.add_last("idle", std::make_unique<IdleStateHandler>(idle, std::chrono::milliseconds(0),
+                                                                   std::chrono::milliseconds(0)));
+      pipeline.add_last("http", std::make_unique<HttpServerCodec>());
+      pipeline.add_last("aggregator", std::make_unique<HttpObjectAggregator>(kMaxBody));
+      pipeline.add_last("echo", std::make_unique<EchoRequest>());
+    };
+  });
+}
