@@ -2,6 +2,7 @@
 #   make demo   install what is missing, build (release), run the demo servers
 #   make test   install what is missing, build and run every test: debug (ASan+UBSan) and
 #               release presets, then the tests labelled `threads` under TSan
+#   make fuzz   build the libFuzzer targets with clang and run each for a minute
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps demo test test-debug test-release test-tsan fuzz bench clean
@@ -33,6 +34,19 @@ test-tsan:
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j$(JOBS)
 	ctest --preset tsan -j$(JOBS)
+
+# libFuzzer targets (tests/fuzz) built with clang, ASan + UBSan and every buffer from malloc
+# (so that ASan sees past a slice's end), each run for FUZZ_SECONDS on seeds generated from the
+# conformance vectors. Summary at the end; logs and crash inputs under build/fuzz/fuzz/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/deps.sh --fuzz
+	cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_SANITIZE=address,undefined -DSLUICE_POOL=OFF \
+	  -DSLUICE_BUILD_FUZZ=ON -DSLUICE_BUILD_TESTS=OFF -DSLUICE_BUILD_BENCH=OFF \
+	  -DSLUICE_BUILD_EXAMPLES=OFF >/dev/null
+	cmake --build build/fuzz -j$(JOBS)
+	tests/fuzz/run_fuzzers.sh build/fuzz $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build
