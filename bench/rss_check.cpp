@@ -19,7 +19,6 @@ namespace {
 
 constexpr std::size_t kBufferSize = 16 * 1024;
 constexpr std::size_t kBufferCount = 65536;
-constexpr std::int64_t kGiB = std::int64_t{1} << 30;
 constexpr std::int64_t kMiB = std::int64_t{1} << 20;
 constexpr double kMaxOverhead = 0.10;
 constexpr std::int64_t kMaxRssAfterTrim = 64 * kMiB;

@@ -28,7 +28,7 @@ std::size_t growth_target(std::size_t needed, std::size_t max_capacity) noexcept
 
 }  // namespace
 
-Buffer Buffer::allocate(std::size_t capacity, std::size_t max_capacity, std::source_location site) {
+Buffer Buffer::allocate(std::size_t capacity, std::size_t max_capacity, SourceSite site) {
   if (max_capacity > kMaxCapacity) {
     throw CapacityExceededError(fmt::format(
         "allocate: max capacity {} is over the limit of {}", max_capacity, kMaxCapacity));
@@ -42,13 +42,13 @@ Buffer Buffer::allocate(std::size_t capacity, std::size_t max_capacity, std::sou
   return Buffer(block.header, block.data, std::min(block.capacity, max_capacity), max_capacity, 0, 0);
 }
 
-Buffer Buffer::copy_of(std::span<const std::byte> bytes, std::source_location site) {
+Buffer Buffer::copy_of(std::span<const std::byte> bytes, SourceSite site) {
   Buffer buffer = allocate(bytes.size(), kMaxCapacity, site);
   buffer.write_bytes(bytes);
   return buffer;
 }
 
-Buffer Buffer::copy_of(std::string_view text, std::source_location site) {
+Buffer Buffer::copy_of(std::string_view text, SourceSite site) {
   return copy_of(std::as_bytes(std::span(text)), site);
 }
 
@@ -95,7 +95,7 @@ void Buffer::grow(std::size_t count) {
   copy_bytes(block.data, base_, writer_);
   if constexpr (SLUICE_LEAK_TRACKING) {
     detail::record_allocation(block.header, has_storage() ? detail::allocation_site(storage_)
-                                                          : std::source_location::current());
+                                                          : SourceSite::current());
   }
   release();
   storage_ = block.header;

@@ -14,7 +14,7 @@ namespace {
 
 struct Tracker {
   std::mutex mutex;
-  std::unordered_map<const StorageHeader*, std::source_location> sites;
+  std::unordered_map<const StorageHeader*, SourceSite> sites;
 };
 
 Tracker& tracker() {
@@ -24,7 +24,7 @@ Tracker& tracker() {
 
 }  // namespace
 
-void record_allocation(const StorageHeader* header, const std::source_location& site) {
+void record_allocation(const StorageHeader* header, const SourceSite& site) {
   Tracker& t = tracker();
   std::lock_guard lock(t.mutex);
   t.sites.insert_or_assign(header, site);
@@ -36,8 +36,8 @@ void forget_allocation(const StorageHeader* header) noexcept {
   t.sites.erase(header);
 }
 
-std::source_location allocation_site(const StorageHeader* header,
-                                     std::source_location fallback) {
+SourceSite allocation_site(const StorageHeader* header,
+                                     SourceSite fallback) {
   Tracker& t = tracker();
   std::lock_guard lock(t.mutex);
   auto it = t.sites.find(header);
@@ -56,13 +56,14 @@ std::string live_allocation_report(std::size_t max_sites) {
   {
     Tracker& t = tracker();
     std::lock_guard lock(t.mutex);
-    for (const auto& [header, location] : t.sites) {
+    for (const auto& entry : t.sites) {
+      const SourceSite& location = entry.second;
       ++total;
-      auto same = [&](const Site& s) { return s.file == location.file_name() && s.line == location.line(); };
+      auto same = [&](const Site& s) { return s.file == location.file && s.line == location.line; };
       if (auto it = std::find_if(sites.begin(), sites.end(), same); it != sites.end()) {
         ++it->count;
       } else {
-        sites.push_back({location.file_name(), location.line(), location.function_name(), 1});
+        sites.push_back({location.file, location.line, location.function, 1});
       }
     }
   }

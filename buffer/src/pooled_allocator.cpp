@@ -111,7 +111,8 @@ unsigned malloc_class(std::size_t bytes) noexcept {
   return bytes <= detail::kMaxRunSize ? detail::size_class_of(bytes) : detail::kClassCount;
 }
 
-PooledAllocator::Allocation allocate_malloc(std::size_t bytes) {
+// The SLUICE_POOL=OFF paths; a pooled build compiles them too, so that they stay compilable.
+[[maybe_unused]] PooledAllocator::Allocation allocate_malloc(std::size_t bytes) {
   void* memory = std::malloc(detail::kSlotHeaderSize + (bytes == 0 ? 1 : bytes));
   if (memory == nullptr) {
     throw OutOfMemoryError(fmt::format("malloc of a buffer of {} bytes failed", bytes));

@@ -20,6 +20,7 @@ constexpr std::array<std::uint32_t, kOutboundEventCount> kOutboundBits = {
 // --- head and tail ---------------------------------------------------------------------------
 
 void detail::HeadHandler::write(HandlerContext&, Message&& message, WriteCallback&& done) {
+  channel_.loop().assert_in_loop("Channel write (through the pipeline)");
   channel_.do_write(std::move(message), std::move(done));
 }
 void detail::HeadHandler::flush(HandlerContext&) { channel_.do_flush(); }
@@ -73,6 +74,7 @@ HandlerContext* Pipeline::make_context(std::string name, ChannelHandler* handler
 
 Pipeline& Pipeline::insert(Where where, std::string_view base, HandlerContext* context) {
   std::unique_ptr<HandlerContext> owned(context);
+  channel_.loop().assert_in_loop("Pipeline::add");
   ContextList::iterator position;
   switch (where) {
     case Where::kFirst:
@@ -120,6 +122,7 @@ void Pipeline::detach(HandlerContext& context) noexcept {
 }
 
 void Pipeline::unlink(HandlerContext& context) {
+  channel_.loop().assert_in_loop("Pipeline::remove");
   detach(context);
   // Events may still be travelling through the context: it dies at the end of the iteration.
   HandlerContext* doomed = &context;

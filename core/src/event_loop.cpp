@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <future>
 #include <stdexcept>
 
@@ -177,7 +178,17 @@ bool EventLoop::execute(Task task) {
   return true;
 }
 
-void EventLoop::defer(Task task) { deferred_.push_back(std::move(task)); }
+void EventLoop::defer(Task task) {
+  assert_in_loop("EventLoop::defer");
+  deferred_.push_back(std::move(task));
+}
+
+void EventLoop::fail_thread_affinity(const char* operation) const noexcept {
+  logger().critical("{} called off the thread of loop {}: loop-bound objects are used on their "
+                    "loop's thread only",
+                    operation, name_);
+  std::abort();
+}
 
 void EventLoop::run_queued_tasks() {
   {
@@ -274,6 +285,7 @@ void ScheduledTask::cancel() {
 // --- graceful shutdown -----------------------------------------------------------------------
 
 void EventLoop::register_resource(LoopResource& resource) {
+  assert_in_loop("EventLoop::register_resource");
   resources_.push_back(resource);
   if (closing_resources_) defer([&resource] { resource.on_close_gracefully(); });
 }

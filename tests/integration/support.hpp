@@ -26,7 +26,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <source_location>
+#include "sluice/core/source_site.hpp"
 #include <string>
 #include <string_view>
 #include <thread>
@@ -68,8 +68,8 @@ bool eventually(Predicate done, std::chrono::milliseconds limit = kShortWait) {
 // Waits (bounded) for a future and requires it to succeed; returns its value.
 template <typename T>
 T await(const Future<T>& future, std::chrono::milliseconds limit = kShortWait,
-        std::source_location where = std::source_location::current()) {
-  INFO("awaited at ", where.file_name(), ":", where.line());
+        sluice::SourceSite where = sluice::SourceSite::current()) {
+  INFO("awaited at ", where.file, ":", where.line);
   REQUIRE_MESSAGE(future.wait_for(limit), "the future did not complete in time");
   const Result<T>& result = future.wait();
   REQUIRE_MESSAGE(result.ok(), (result.ok() ? std::string() : result.error().message()));
@@ -79,8 +79,8 @@ T await(const Future<T>& future, std::chrono::milliseconds limit = kShortWait,
 // Waits (bounded) for a future and requires it to fail; returns the error.
 template <typename T>
 Error await_error(const Future<T>& future, std::chrono::milliseconds limit = kShortWait,
-                  std::source_location where = std::source_location::current()) {
-  INFO("awaited at ", where.file_name(), ":", where.line());
+                  sluice::SourceSite where = sluice::SourceSite::current()) {
+  INFO("awaited at ", where.file, ":", where.line);
   REQUIRE_MESSAGE(future.wait_for(limit), "the future did not complete in time");
   const Result<T>& result = future.wait();
   REQUIRE_MESSAGE(!result.ok(), "the future succeeded where it should have failed");

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <source_location>
+#include "sluice/core/source_site.hpp"
 #include <span>
 #include <string>
 #include <string_view>
@@ -47,11 +47,11 @@ class Buffer {
   // A buffer able to hold at least `capacity` bytes without growing (capacity() reports the
   // size of the block the pool handed out, clamped to max_capacity).
   static Buffer allocate(std::size_t capacity, std::size_t max_capacity = kMaxCapacity,
-                         std::source_location site = std::source_location::current());
+                         SourceSite site = SourceSite::current());
   static Buffer copy_of(std::span<const std::byte> bytes,
-                        std::source_location site = std::source_location::current());
+                        SourceSite site = SourceSite::current());
   static Buffer copy_of(std::string_view text,
-                        std::source_location site = std::source_location::current());
+                        SourceSite site = SourceSite::current());
   // Takes over storage built elsewhere (a file mapping): `header` carries one reference; the
   // buffer covers `size` written bytes at `data`.
   static Buffer adopt(detail::StorageHeader* header, std::byte* data, std::size_t size) noexcept;

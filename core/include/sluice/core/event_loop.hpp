@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "sluice/core/debug.hpp"
 #include "sluice/core/loop_resource.hpp"
 #include "sluice/core/scheduled_task.hpp"
 #include "sluice/core/unique_function.hpp"
@@ -64,6 +65,15 @@ class EventLoop {
   bool in_loop() const noexcept { return t_current == this; }
   // The loop running on the calling thread, or nullptr.
   static EventLoop* current() noexcept { return t_current; }
+  // Debug builds abort, naming `operation`, when called off this loop's thread: a loop-bound
+  // object touched from the wrong thread is a data race waiting to happen. Release builds
+  // check nothing.
+  void assert_in_loop(const char* operation) const noexcept {
+    if constexpr (kDebugChecks) {
+      if (!in_loop()) [[unlikely]]
+        fail_thread_affinity(operation);
+    }
+  }
   // Makes the calling thread this loop's thread without running it (loops driven by hand).
   void bind_to_current_thread();
 
@@ -127,6 +137,7 @@ class EventLoop {
   void close_resources_gracefully();
   void check_shutdown_progress();
   void close_all_handles();
+  [[noreturn]] void fail_thread_affinity(const char* operation) const noexcept;
   friend struct detail::TimerState;
 
   static inline thread_local EventLoop* t_current = nullptr;

@@ -118,6 +118,9 @@ class Arena {
     const std::uint32_t used = slab->used_count() - 1;
     slab->set_used(used);
     // One bit test: only the current slab carries the pin (a retired slab is never current).
+    // A known trade-off: under mixed sizes frees alternate unpredictably between slabs and this
+    // branch mispredicts; a branch-free update of settled_ costs every free a counter update
+    // instead (measured: +0.5 ns per pair in BM_Alloc, -3 ns per BM_ServerPattern iteration).
     if ((used & Span::kCurrentPin) == 0) [[unlikely]]
       freed_in_other_slab(slab, used);
   }

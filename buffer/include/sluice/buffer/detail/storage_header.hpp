@@ -43,7 +43,7 @@ struct alignas(16) StorageHeader {
       const std::uint64_t word = std::uint64_t{1} |
                                  std::uint64_t{static_cast<std::uint8_t>(new_kind)} << 32 |
                                  std::uint64_t{static_cast<std::uint8_t>(new_class)} << 40;
-      std::memcpy(this, &word, sizeof word);
+      std::memcpy(static_cast<void*>(this), &word, sizeof word);
     } else {
       refs = 1;
       kind = new_kind;
@@ -54,10 +54,12 @@ struct alignas(16) StorageHeader {
 
   StorageHeader* next_free() const noexcept {
     StorageHeader* next;
-    std::memcpy(&next, this, sizeof next);
+    std::memcpy(&next, static_cast<const void*>(this), sizeof next);
     return next;
   }
-  void set_next_free(StorageHeader* next) noexcept { std::memcpy(this, &next, sizeof next); }
+  void set_next_free(StorageHeader* next) noexcept {
+    std::memcpy(static_cast<void*>(this), &next, sizeof next);
+  }
 };
 
 static_assert(sizeof(StorageHeader) == 16);
