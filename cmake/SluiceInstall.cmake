@@ -19,5 +19,7 @@ list(REVERSE sluice_modules)
 foreach(module IN LISTS sluice_modules)
   string(APPEND sluice_pc_libs " -l${module}")
 endforeach()
+file(RELATIVE_PATH SLUICE_PC_PREFIX_FROM_PCDIR "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig"
+     "${CMAKE_INSTALL_PREFIX}")
 configure_file(cmake/sluice.pc.in ${PROJECT_BINARY_DIR}/sluice.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/sluice.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
