@@ -32,7 +32,7 @@ test-release:
 
 test-tsan:
 	cmake --preset tsan >/dev/null
-	cmake --build --preset tsan -j$(JOBS)
+	cmake --build --preset tsan -j$(JOBS) --target sluice-threads-tests
 	ctest --preset tsan -j$(JOBS)
 
 # libFuzzer targets (tests/fuzz) built with clang, ASan + UBSan and every buffer from malloc

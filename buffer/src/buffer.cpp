@@ -28,7 +28,7 @@ std::size_t growth_target(std::size_t needed, std::size_t max_capacity) noexcept
 
 }  // namespace
 
-Buffer Buffer::allocate(std::size_t capacity, std::size_t max_capacity, SourceSite site) {
+Buffer Buffer::allocate(std::size_t capacity, std::size_t max_capacity, AllocationSite site) {
   if (max_capacity > kMaxCapacity) {
     throw CapacityExceededError(fmt::format(
         "allocate: max capacity {} is over the limit of {}", max_capacity, kMaxCapacity));
@@ -38,17 +38,21 @@ Buffer Buffer::allocate(std::size_t capacity, std::size_t max_capacity, SourceSi
         fmt::format("allocate: capacity {} is over max capacity {}", capacity, max_capacity));
   }
   const PooledAllocator::Allocation block = PooledAllocator::allocate(capacity);
-  if constexpr (SLUICE_LEAK_TRACKING) detail::record_allocation(block.header, site);
+#if SLUICE_LEAK_TRACKING
+  detail::record_allocation(block.header, site);
+#else
+  (void)site;
+#endif
   return Buffer(block.header, block.data, std::min(block.capacity, max_capacity), max_capacity, 0, 0);
 }
 
-Buffer Buffer::copy_of(std::span<const std::byte> bytes, SourceSite site) {
+Buffer Buffer::copy_of(std::span<const std::byte> bytes, AllocationSite site) {
   Buffer buffer = allocate(bytes.size(), kMaxCapacity, site);
   buffer.write_bytes(bytes);
   return buffer;
 }
 
-Buffer Buffer::copy_of(std::string_view text, SourceSite site) {
+Buffer Buffer::copy_of(std::string_view text, AllocationSite site) {
   return copy_of(std::as_bytes(std::span(text)), site);
 }
 
@@ -93,10 +97,10 @@ void Buffer::grow(std::size_t count) {
   const std::size_t target = growth_target(writer_ + count, max_capacity_);
   const PooledAllocator::Allocation block = PooledAllocator::allocate(target);
   copy_bytes(block.data, base_, writer_);
-  if constexpr (SLUICE_LEAK_TRACKING) {
-    detail::record_allocation(block.header, has_storage() ? detail::allocation_site(storage_)
-                                                          : SourceSite::current());
-  }
+#if SLUICE_LEAK_TRACKING
+  detail::record_allocation(block.header, has_storage() ? detail::allocation_site(storage_)
+                                                        : SourceSite::current());
+#endif
   release();
   storage_ = block.header;
   base_ = block.data;

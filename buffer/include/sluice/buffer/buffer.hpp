@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "sluice/buffer/byte_order.hpp"
@@ -36,6 +37,17 @@ namespace sluice {
 // Debug builds throw MovedFromError when a moved-from handle is used.
 //
 // A Buffer is not thread-safe, but handles on the same storage may live on different threads.
+namespace detail {
+// The allocation site when leak tracking is off: an empty type, so that passing it costs
+// nothing.
+struct NoSite {
+  static constexpr NoSite current() noexcept { return {}; }
+};
+}  // namespace detail
+
+// Where a buffer was allocated, recorded in SLUICE_LEAK_TRACKING builds only.
+using AllocationSite = std::conditional_t<SLUICE_LEAK_TRACKING != 0, SourceSite, detail::NoSite>;
+
 class Buffer {
  public:
   static constexpr std::size_t kMaxCapacity = (std::size_t{1} << 31) - 1;
@@ -47,11 +59,11 @@ class Buffer {
   // A buffer able to hold at least `capacity` bytes without growing (capacity() reports the
   // size of the block the pool handed out, clamped to max_capacity).
   static Buffer allocate(std::size_t capacity, std::size_t max_capacity = kMaxCapacity,
-                         SourceSite site = SourceSite::current());
+                         AllocationSite site = AllocationSite::current());
   static Buffer copy_of(std::span<const std::byte> bytes,
-                        SourceSite site = SourceSite::current());
+                        AllocationSite site = AllocationSite::current());
   static Buffer copy_of(std::string_view text,
-                        SourceSite site = SourceSite::current());
+                        AllocationSite site = AllocationSite::current());
   // Takes over storage built elsewhere (a file mapping): `header` carries one reference; the
   // buffer covers `size` written bytes at `data`.
   static Buffer adopt(detail::StorageHeader* header, std::byte* data, std::size_t size) noexcept;
@@ -271,16 +283,17 @@ class Buffer {
     return *this;
   }
 
+  // The four 32-bit sizes and indices move as two 8-byte words, the width the constructor
+  // writes them with: mixing widths between a store and the load after it stalls the CPU.
   void take(Buffer& other) noexcept {
     storage_ = other.storage_;
     base_ = other.base_;
-    capacity_ = other.capacity_;
-    max_capacity_ = other.max_capacity_;
-    reader_ = other.reader_;
-    writer_ = other.writer_;
+    std::memcpy(&capacity_, &other.capacity_, 4 * sizeof(std::uint32_t));
     other.storage_ = kDebugChecks ? moved_from_mark() : nullptr;
     other.base_ = nullptr;
-    other.capacity_ = other.reader_ = other.writer_ = 0;
+    // Moved from, a handle is empty like a default-constructed one.
+    const std::uint32_t empty[4] = {0, static_cast<std::uint32_t>(kMaxCapacity), 0, 0};
+    std::memcpy(&other.capacity_, empty, sizeof empty);
   }
 
   void release() noexcept {
