@@ -28,22 +28,13 @@ std::size_t growth_target(std::size_t needed, std::size_t max_capacity) noexcept
 
 }  // namespace
 
-Buffer Buffer::allocate(std::size_t capacity, std::size_t max_capacity, AllocationSite site) {
+void Buffer::fail_allocate(std::size_t capacity, std::size_t max_capacity) {
   if (max_capacity > kMaxCapacity) {
     throw CapacityExceededError(fmt::format(
         "allocate: max capacity {} is over the limit of {}", max_capacity, kMaxCapacity));
   }
-  if (capacity > max_capacity) {
-    throw CapacityExceededError(
-        fmt::format("allocate: capacity {} is over max capacity {}", capacity, max_capacity));
-  }
-  const PooledAllocator::Allocation block = PooledAllocator::allocate(capacity);
-#if SLUICE_LEAK_TRACKING
-  detail::record_allocation(block.header, site);
-#else
-  (void)site;
-#endif
-  return Buffer(block.header, block.data, std::min(block.capacity, max_capacity), max_capacity, 0, 0);
+  throw CapacityExceededError(
+      fmt::format("allocate: capacity {} is over max capacity {}", capacity, max_capacity));
 }
 
 Buffer Buffer::copy_of(std::span<const std::byte> bytes, AllocationSite site) {

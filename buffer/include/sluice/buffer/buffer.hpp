@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "sluice/buffer/byte_order.hpp"
+#include "sluice/buffer/detail/leak_tracker.hpp"
 #include "sluice/buffer/pooled_allocator.hpp"
 #include "sluice/core/debug.hpp"
 
@@ -329,6 +330,7 @@ class Buffer {
   [[noreturn]] void fail_writable(std::size_t count, const char* operation) const;
   [[noreturn]] void fail_capacity(std::size_t index, std::size_t count, const char* operation) const;
   [[noreturn]] static void fail_moved_from();
+  [[noreturn]] static void fail_allocate(std::size_t capacity, std::size_t max_capacity);
 
   detail::StorageHeader* storage_ = nullptr;
   std::byte* base_ = nullptr;
@@ -339,5 +341,21 @@ class Buffer {
 };
 
 static_assert(sizeof(Buffer) == 32);
+
+// Inline, so that allocating a buffer in the caller's code is the allocator's fast path and the
+// handle's two stores, with no call in between.
+inline Buffer Buffer::allocate(std::size_t capacity, std::size_t max_capacity,
+                               AllocationSite site) {
+  if (capacity > max_capacity || max_capacity > kMaxCapacity) [[unlikely]]
+    fail_allocate(capacity, max_capacity);
+  const PooledAllocator::Allocation block = PooledAllocator::allocate(capacity);
+#if SLUICE_LEAK_TRACKING
+  detail::record_allocation(block.header, site);
+#else
+  (void)site;
+#endif
+  return Buffer(block.header, block.data,
+                block.capacity < max_capacity ? block.capacity : max_capacity, max_capacity, 0, 0);
+}
 
 }  // namespace sluice
