@@ -12,6 +12,7 @@ import resource
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -43,6 +44,8 @@ def main():
                 port = int(match.group(1))
         if port is None:
             sys.exit("the server did not report its port")
+        # Keep draining the log so that the server never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in server.stderr], daemon=True).start()
         # Warm the server up with one connection first, so that one-time costs (the loop's
         # arena, libuv's first allocations) are in the baseline.
         with socket.create_connection(("127.0.0.1", port)) as warm:

@@ -30,8 +30,8 @@ std::size_t growth_target(std::size_t needed, std::size_t max_capacity) noexcept
 
 void Buffer::fail_allocate(std::size_t capacity, std::size_t max_capacity) {
   if (max_capacity > kMaxCapacity) {
-    throw CapacityExceededError(fmt::format(
-        "allocate: max capacity {} is over the limit of {}", max_capacity, kMaxCapacity));
+    throw CapacityExceededError(fmt::format("allocate: max capacity {} is over the limit of {}",
+                                            max_capacity, kMaxCapacity));
   }
   throw CapacityExceededError(
       fmt::format("allocate: capacity {} is over max capacity {}", capacity, max_capacity));
@@ -53,26 +53,26 @@ Buffer Buffer::adopt(detail::StorageHeader* header, std::byte* data, std::size_t
 
 void Buffer::set_reader_index(std::size_t index) {
   if (index > writer_index()) {
-    throw IndexOutOfBoundsError(fmt::format(
-        "set_reader_index: {} is past the writer index {}", index, writer_));
+    throw IndexOutOfBoundsError(
+        fmt::format("set_reader_index: {} is past the writer index {}", index, writer_));
   }
   reader_ = static_cast<std::uint32_t>(index);
 }
 
 void Buffer::set_writer_index(std::size_t index) {
   if (index < reader_index() || index > capacity_) {
-    throw IndexOutOfBoundsError(fmt::format(
-        "set_writer_index: {} is outside [reader index {}, capacity {}]", index, reader_,
-        capacity_));
+    throw IndexOutOfBoundsError(
+        fmt::format("set_writer_index: {} is outside [reader index {}, capacity {}]", index,
+                    reader_, capacity_));
   }
   writer_ = static_cast<std::uint32_t>(index);
 }
 
 void Buffer::set_indices(std::size_t reader, std::size_t writer) {
   if (reader > writer || writer > capacity()) {
-    throw IndexOutOfBoundsError(fmt::format(
-        "set_indices: reader {} and writer {} need reader <= writer <= capacity {}", reader,
-        writer, capacity_));
+    throw IndexOutOfBoundsError(
+        fmt::format("set_indices: reader {} and writer {} need reader <= writer <= capacity {}",
+                    reader, writer, capacity_));
   }
   reader_ = static_cast<std::uint32_t>(reader);
   writer_ = static_cast<std::uint32_t>(writer);
@@ -81,16 +81,16 @@ void Buffer::set_indices(std::size_t reader, std::size_t writer) {
 void Buffer::grow(std::size_t count) {
   const std::size_t limit = max_writable_bytes();
   if (count > limit) {
-    throw CapacityExceededError(fmt::format(
-        "ensure_writable: {} bytes at writer index {} exceed max capacity {}", count, writer_,
-        max_capacity_));
+    throw CapacityExceededError(
+        fmt::format("ensure_writable: {} bytes at writer index {} exceed max capacity {}", count,
+                    writer_, max_capacity_));
   }
   const std::size_t target = growth_target(writer_ + count, max_capacity_);
   const PooledAllocator::Allocation block = PooledAllocator::allocate(target);
   copy_bytes(block.data, base_, writer_);
 #if SLUICE_LEAK_TRACKING
-  detail::record_allocation(block.header, has_storage() ? detail::allocation_site(storage_)
-                                                        : SourceSite::current());
+  detail::record_allocation(
+      block.header, has_storage() ? detail::allocation_site(storage_) : SourceSite::current());
 #endif
   release();
   storage_ = block.header;
@@ -143,12 +143,13 @@ void Buffer::discard_read_bytes() {
 
 std::size_t Buffer::index_of(std::byte value, std::size_t from, std::size_t to) const {
   if (from > to || to > capacity()) {
-    throw IndexOutOfBoundsError(fmt::format(
-        "index_of: range [{}, {}) is outside the capacity {}", from, to, capacity_));
+    throw IndexOutOfBoundsError(
+        fmt::format("index_of: range [{}, {}) is outside the capacity {}", from, to, capacity_));
   }
   if (from == to) return npos;
   const void* found = std::memchr(base_ + from, static_cast<int>(value), to - from);
-  return found == nullptr ? npos : static_cast<std::size_t>(static_cast<const std::byte*>(found) - base_);
+  return found == nullptr ? npos
+                          : static_cast<std::size_t>(static_cast<const std::byte*>(found) - base_);
 }
 
 std::uint32_t Buffer::use_count() const noexcept {
@@ -162,7 +163,8 @@ std::string Buffer::to_string() const {
 }
 
 std::string Buffer::hex_dump(std::size_t max_bytes) const {
-  const std::span<const std::byte> bytes = readable_span().first(std::min(max_bytes, readable_bytes()));
+  const std::span<const std::byte> bytes =
+      readable_span().first(std::min(max_bytes, readable_bytes()));
   std::string out;
   for (std::size_t line = 0; line < bytes.size(); line += 16) {
     out += fmt::format("{:08x}  ", line);

@@ -86,7 +86,8 @@ void CompositeBuffer::drop_empty_front() noexcept {
   } else if (head_ >= kInlineComponents && head_ * 2 >= components_.size()) {
     // Compact once the consumed prefix is the larger part, so the vector does not grow forever
     // under a stream of appends and reads.
-    components_.erase(components_.begin(), components_.begin() + static_cast<std::ptrdiff_t>(head_));
+    components_.erase(components_.begin(),
+                      components_.begin() + static_cast<std::ptrdiff_t>(head_));
     head_ = 0;
   }
 }
@@ -130,7 +131,8 @@ CompositeBuffer CompositeBuffer::split(std::size_t count) {
     tail.append(std::move(rest));
     ++c;
   }
-  for (std::size_t i = c; i < components_.size(); ++i) tail.append(std::move(components_[i]));
+  for (std::size_t i = c; i < components_.size(); ++i)
+    tail.append(std::move(components_[i]));
   components_.erase(components_.begin() + static_cast<std::ptrdiff_t>(c), components_.end());
   readable_ = count;
   if (readable_ == 0) clear();
@@ -190,7 +192,8 @@ void CompositeBuffer::make_contiguous(std::size_t reserve) {
   for (std::size_t c = head_ + 1; c < components_.size(); ++c) {
     first.write_bytes(components_[c].readable_span());
   }
-  components_.erase(components_.begin() + static_cast<std::ptrdiff_t>(head_ + 1), components_.end());
+  components_.erase(components_.begin() + static_cast<std::ptrdiff_t>(head_ + 1),
+                    components_.end());
 }
 
 void CompositeBuffer::clear() noexcept {
@@ -209,8 +212,8 @@ std::size_t CompositeBuffer::index_of(std::byte value, std::size_t from, std::si
     if (end > from) {
       const std::size_t begin_here = from > base ? from - base : 0;
       const std::size_t end_here = std::min(to, end) - base;
-      const void* found = std::memchr(bytes.data() + begin_here, static_cast<int>(value),
-                                      end_here - begin_here);
+      const void* found =
+          std::memchr(bytes.data() + begin_here, static_cast<int>(value), end_here - begin_here);
       if (found != nullptr) {
         return base + static_cast<std::size_t>(static_cast<const std::byte*>(found) - bytes.data());
       }

@@ -36,8 +36,7 @@ void forget_allocation(const StorageHeader* header) noexcept {
   t.sites.erase(header);
 }
 
-SourceSite allocation_site(const StorageHeader* header,
-                                     SourceSite fallback) {
+SourceSite allocation_site(const StorageHeader* header, SourceSite fallback) {
   Tracker& t = tracker();
   std::lock_guard lock(t.mutex);
   auto it = t.sites.find(header);

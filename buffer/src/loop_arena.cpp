@@ -13,9 +13,10 @@ thread_local std::optional<PooledAllocator::ThreadArena> t_loop_arena;
 
 const bool registered = [] {
   add_loop_thread_hooks({
-      .thread_started = [] {
-        if (!PooledAllocator::thread_has_arena()) t_loop_arena.emplace();
-      },
+      .thread_started =
+          [] {
+            if (!PooledAllocator::thread_has_arena()) t_loop_arena.emplace();
+          },
       .iteration_ended = [] { PooledAllocator::collect(); },
       .thread_ending = [] { t_loop_arena.reset(); },
   });
@@ -25,6 +26,8 @@ const bool registered = [] {
 }  // namespace
 
 // Referenced from pooled_allocator.cpp so that linking the allocator always links these hooks.
-bool loop_arena_hooks_registered() noexcept { return registered; }
+bool loop_arena_hooks_registered() noexcept {
+  return registered;
+}
 
 }  // namespace sluice

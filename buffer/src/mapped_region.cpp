@@ -35,8 +35,8 @@ Result<Buffer> map_file_region(const File& file, std::uint64_t offset, std::size
   static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
   const std::uint64_t aligned = offset - offset % page;
   const std::size_t lead = static_cast<std::size_t>(offset - aligned);
-  void* mapping = ::mmap(nullptr, length + lead, PROT_READ, MAP_SHARED, file.fd(),
-                         static_cast<off_t>(aligned));
+  void* mapping =
+      ::mmap(nullptr, length + lead, PROT_READ, MAP_SHARED, file.fd(), static_cast<off_t>(aligned));
   if (mapping == MAP_FAILED) return Error::from_errno(errno, "mmap " + file.path());
   ::madvise(mapping, length + lead, MADV_SEQUENTIAL);
   auto* storage = new (std::nothrow) MappedStorage{{}, mapping, length + lead};

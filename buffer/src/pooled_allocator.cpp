@@ -3,8 +3,8 @@
 
 #include "sluice/buffer/pooled_allocator.hpp"
 
-#include <boost/intrusive/list.hpp>
 #include <fmt/format.h>
+#include <boost/intrusive/list.hpp>
 
 #include <cerrno>
 #include <cstdlib>
@@ -36,9 +36,9 @@ constexpr std::size_t kHugeAlignment = 4096;
 struct Registry {
   std::mutex mutex;
   Arena shared;  // for threads without an arena; guarded by mutex
-  boost::intrusive::list<
-      Arena, boost::intrusive::member_hook<Arena, boost::intrusive::list_member_hook<>,
-                                           &Arena::registry_hook>>
+  boost::intrusive::list<Arena,
+                         boost::intrusive::member_hook<Arena, boost::intrusive::list_member_hook<>,
+                                                       &Arena::registry_hook>>
       arenas;  // bound and abandoned thread arenas; guarded by mutex
   std::size_t abandoned = 0;
   std::size_t shared_slow_calls = 0;
@@ -249,7 +249,8 @@ AllocatorMetrics PooledAllocator::metrics() {
     metrics.remote_frees += arena.remote_frees();
   };
   add_arena(reg.shared);
-  for (const Arena& arena : reg.arenas) add_arena(arena);
+  for (const Arena& arena : reg.arenas)
+    add_arena(arena);
   metrics.arenas = static_cast<std::int64_t>(reg.arenas.size());
   for (unsigned size_class = 0; size_class < detail::kClassCount; ++size_class) {
     const auto live = metrics.live_per_class[size_class];

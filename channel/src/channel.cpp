@@ -47,9 +47,13 @@ Channel::Channel(EventLoop& loop, ChannelOptions options)
       close_promise_(&loop),
       auto_read_(options.auto_read) {}
 
-Channel::~Channel() { pipeline_.clear(); }
+Channel::~Channel() {
+  pipeline_.clear();
+}
 
-void Channel::destroy(Channel* channel) noexcept { channel->dispose(); }
+void Channel::destroy(Channel* channel) noexcept {
+  channel->dispose();
+}
 
 void Channel::dispose() noexcept {
   Channel* self = this;
@@ -168,7 +172,9 @@ void Channel::finish_close(const Error& reason) {
   self_.reset();  // destruction, if this was the last reference, waits for the iteration's end
 }
 
-void Channel::on_writability_changed(bool) { pipeline_.fire_writability_changed(); }
+void Channel::on_writability_changed(bool) {
+  pipeline_.fire_writability_changed();
+}
 
 void Channel::on_close_gracefully() {
   if (outbound_.has_flushed()) {
@@ -178,11 +184,14 @@ void Channel::on_close_gracefully() {
   }
 }
 
-void Channel::on_close_now() { do_close(); }
+void Channel::on_close_now() {
+  do_close();
+}
 
 std::string Channel::describe() const {
   if (remote_address_.empty()) return fmt::format("[id {}]", id_);
-  return fmt::format("[id {} {} -> {}]", id_, local_address_.to_string(), remote_address_.to_string());
+  return fmt::format("[id {} {} -> {}]", id_, local_address_.to_string(),
+                     remote_address_.to_string());
 }
 
 }  // namespace sluice

@@ -4,24 +4,42 @@
 
 namespace sluice {
 
-void ChannelHandler::on_active(HandlerContext& ctx) { ctx.fire_active(); }
-void ChannelHandler::on_inactive(HandlerContext& ctx) { ctx.fire_inactive(); }
+void ChannelHandler::on_active(HandlerContext& ctx) {
+  ctx.fire_active();
+}
+void ChannelHandler::on_inactive(HandlerContext& ctx) {
+  ctx.fire_inactive();
+}
 void ChannelHandler::on_read(HandlerContext& ctx, Message&& message) {
   ctx.fire_read(std::move(message));
 }
-void ChannelHandler::on_read_complete(HandlerContext& ctx) { ctx.fire_read_complete(); }
+void ChannelHandler::on_read_complete(HandlerContext& ctx) {
+  ctx.fire_read_complete();
+}
 void ChannelHandler::on_user_event(HandlerContext& ctx, Message&& event) {
   ctx.fire_user_event(std::move(event));
 }
-void ChannelHandler::on_writability_changed(HandlerContext& ctx) { ctx.fire_writability_changed(); }
-void ChannelHandler::on_error(HandlerContext& ctx, const Error& error) { ctx.fire_error(error); }
+void ChannelHandler::on_writability_changed(HandlerContext& ctx) {
+  ctx.fire_writability_changed();
+}
+void ChannelHandler::on_error(HandlerContext& ctx, const Error& error) {
+  ctx.fire_error(error);
+}
 
 void ChannelHandler::write(HandlerContext& ctx, Message&& message, WriteCallback&& done) {
   ctx.write(std::move(message), std::move(done));
 }
-void ChannelHandler::flush(HandlerContext& ctx) { ctx.flush(); }
-void ChannelHandler::read(HandlerContext& ctx) { ctx.read(); }
-void ChannelHandler::close(HandlerContext& ctx) { ctx.close(); }
-void ChannelHandler::shutdown_output(HandlerContext& ctx) { ctx.shutdown_output(); }
+void ChannelHandler::flush(HandlerContext& ctx) {
+  ctx.flush();
+}
+void ChannelHandler::read(HandlerContext& ctx) {
+  ctx.read();
+}
+void ChannelHandler::close(HandlerContext& ctx) {
+  ctx.close();
+}
+void ChannelHandler::shutdown_output(HandlerContext& ctx) {
+  ctx.shutdown_output();
+}
 
 }  // namespace sluice

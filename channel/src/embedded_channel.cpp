@@ -62,7 +62,9 @@ std::vector<Message> EmbeddedChannel::take_user_events() {
   return std::exchange(user_events_, {});
 }
 
-void EmbeddedChannel::run_pending() { loop().run_ready(); }
+void EmbeddedChannel::run_pending() {
+  loop().run_ready();
+}
 
 bool EmbeddedChannel::finish() {
   close();
@@ -72,7 +74,8 @@ bool EmbeddedChannel::finish() {
 
 void EmbeddedChannel::do_flush() {
   outbound_.mark_flushed();
-  while (outbound_.has_flushed()) outbound_messages_.push_back(outbound_.take_front());
+  while (outbound_.has_flushed())
+    outbound_messages_.push_back(outbound_.take_front());
 }
 
 void EmbeddedChannel::do_close() {
@@ -81,7 +84,9 @@ void EmbeddedChannel::do_close() {
   finish_close(Error(ChannelErrc::closed));
 }
 
-void EmbeddedChannel::do_shutdown_output() { pipeline().fire_user_event(ChannelOutputShutdown{}); }
+void EmbeddedChannel::do_shutdown_output() {
+  pipeline().fire_user_event(ChannelOutputShutdown{});
+}
 
 void EmbeddedChannel::dispose() noexcept {
   // No socket, no callbacks in flight: the channel can go at once, after the work it deferred.

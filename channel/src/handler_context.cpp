@@ -7,8 +7,12 @@
 
 namespace sluice {
 
-Channel& HandlerContext::channel() const noexcept { return pipeline_->channel(); }
-EventLoop& HandlerContext::loop() const noexcept { return pipeline_->channel().loop(); }
+Channel& HandlerContext::channel() const noexcept {
+  return pipeline_->channel();
+}
+EventLoop& HandlerContext::loop() const noexcept {
+  return pipeline_->channel().loop();
+}
 
 // A handler's exception goes to its own on_error, as if the failing event had raised it there.
 void HandlerContext::handler_threw(std::exception_ptr exception) noexcept {

@@ -17,7 +17,8 @@ struct EntryPool {
   std::vector<OutboundBuffer::Entry*> free;
 
   ~EntryPool() {
-    for (auto* entry : free) delete entry;
+    for (auto* entry : free)
+      delete entry;
   }
   OutboundBuffer::Entry* take() {
     if (free.empty()) return new OutboundBuffer::Entry;
@@ -50,7 +51,9 @@ void complete(WriteCallback& done, const Error& result) noexcept {
 
 }  // namespace
 
-OutboundBuffer::~OutboundBuffer() { fail_all(Error(ChannelErrc::closed)); }
+OutboundBuffer::~OutboundBuffer() {
+  fail_all(Error(ChannelErrc::closed));
+}
 
 void OutboundBuffer::add(Message&& message, WriteCallback&& done) {
   Entry* entry = t_entry_pool.take();
@@ -76,11 +79,15 @@ OutboundBuffer::Gathered OutboundBuffer::gather(std::span<iovec> out,
       }
     } else if (const auto* composite = message.get_if<CompositeBuffer>()) {
       const std::size_t added = composite->to_iovecs(out.subspan(gathered.iovecs));
-      for (std::size_t i = 0; i < added; ++i) gathered.bytes += out[gathered.iovecs + i].iov_len;
+      for (std::size_t i = 0; i < added; ++i)
+        gathered.bytes += out[gathered.iovecs + i].iov_len;
       gathered.iovecs += added;
       if (added < composite->component_count()) break;  // out of iovecs mid-message
     } else {
-      break;  // a FileRegion or other message: written on its own
+      // A FileRegion or other message: written on its own.
+      const auto* region = message.get_if<FileRegion>();
+      gathered.file_follows = region != nullptr && region->remaining() != 0;
+      break;
     }
     if (gathered.bytes >= max_bytes) break;
   }

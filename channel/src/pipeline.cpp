@@ -11,9 +11,10 @@ namespace sluice {
 namespace {
 
 constexpr std::array<std::uint32_t, kInboundEventCount> kInboundBits = {
-    kOnActive, kOnInactive, kOnRead, kOnReadComplete, kOnUserEvent, kOnWritabilityChanged, kOnError};
-constexpr std::array<std::uint32_t, kOutboundEventCount> kOutboundBits = {
-    kWrite, kFlush, kRead, kClose, kShutdownOutput};
+    kOnActive,    kOnInactive,           kOnRead, kOnReadComplete,
+    kOnUserEvent, kOnWritabilityChanged, kOnError};
+constexpr std::array<std::uint32_t, kOutboundEventCount> kOutboundBits = {kWrite, kFlush, kRead,
+                                                                          kClose, kShutdownOutput};
 
 }  // namespace
 
@@ -23,10 +24,18 @@ void detail::HeadHandler::write(HandlerContext&, Message&& message, WriteCallbac
   channel_.loop().assert_in_loop("Channel write (through the pipeline)");
   channel_.do_write(std::move(message), std::move(done));
 }
-void detail::HeadHandler::flush(HandlerContext&) { channel_.do_flush(); }
-void detail::HeadHandler::read(HandlerContext&) { channel_.do_read(); }
-void detail::HeadHandler::close(HandlerContext&) { channel_.do_close(); }
-void detail::HeadHandler::shutdown_output(HandlerContext&) { channel_.do_shutdown_output(); }
+void detail::HeadHandler::flush(HandlerContext&) {
+  channel_.do_flush();
+}
+void detail::HeadHandler::read(HandlerContext&) {
+  channel_.do_read();
+}
+void detail::HeadHandler::close(HandlerContext&) {
+  channel_.do_close();
+}
+void detail::HeadHandler::shutdown_output(HandlerContext&) {
+  channel_.do_shutdown_output();
+}
 
 void detail::TailHandler::on_read(HandlerContext&, Message&& message) {
   channel_.on_unhandled_read(std::move(message));
@@ -100,7 +109,9 @@ Pipeline& Pipeline::insert(Where where, std::string_view base, HandlerContext* c
   return *this;
 }
 
-void Pipeline::remove(std::string_view name) { unlink(require(name)); }
+void Pipeline::remove(std::string_view name) {
+  unlink(require(name));
+}
 
 void Pipeline::remove(const ChannelHandler& handler) {
   HandlerContext* found = context(handler);

@@ -12,7 +12,8 @@ SocketAddress::SocketAddress(const sockaddr* address, socklen_t length) noexcept
   std::memcpy(&storage_, address, length_);
 }
 
-std::optional<SocketAddress> SocketAddress::from_numeric(std::string_view host, std::uint16_t port) {
+std::optional<SocketAddress> SocketAddress::from_numeric(std::string_view host,
+                                                         std::uint16_t port) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
@@ -56,7 +57,8 @@ std::uint16_t SocketAddress::port() const noexcept {
 std::string SocketAddress::host() const {
   char text[INET6_ADDRSTRLEN] = {};
   if (family() == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text, sizeof text);
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text,
+              sizeof text);
     return text;
   }
   if (family() == AF_INET6) {
@@ -66,7 +68,8 @@ std::string SocketAddress::host() const {
   }
   if (family() == AF_UNIX && length_ > offsetof(sockaddr_un, sun_path)) {
     const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
-    return std::string(un->sun_path, strnlen(un->sun_path, length_ - offsetof(sockaddr_un, sun_path)));
+    return std::string(un->sun_path,
+                       strnlen(un->sun_path, length_ - offsetof(sockaddr_un, sun_path)));
   }
   return {};
 }

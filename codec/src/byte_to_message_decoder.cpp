@@ -87,7 +87,9 @@ void ByteToMessageDecoder::on_user_event(HandlerContext& ctx, Message&& event) {
   ctx.fire_user_event(std::move(event));
 }
 
-void ByteToMessageDecoder::on_removed(HandlerContext& ctx) { pass_on_leftover(ctx); }
+void ByteToMessageDecoder::on_removed(HandlerContext& ctx) {
+  pass_on_leftover(ctx);
+}
 
 void ByteToMessageDecoder::pass_on_leftover(HandlerContext& ctx) {
   if (cumulation_.empty()) return;

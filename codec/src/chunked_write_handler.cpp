@@ -31,7 +31,9 @@ void ChunkedWriteHandler::on_inactive(HandlerContext& ctx) {
   ctx.fire_inactive();
 }
 
-void ChunkedWriteHandler::on_removed(HandlerContext&) { discard(Error(ChannelErrc::closed)); }
+void ChunkedWriteHandler::on_removed(HandlerContext&) {
+  discard(Error(ChannelErrc::closed));
+}
 
 void ChunkedWriteHandler::pump(HandlerContext& ctx) {
   if (pumping_) return;  // a write callback may flush again from inside pump()

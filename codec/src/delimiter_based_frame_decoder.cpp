@@ -28,7 +28,8 @@ FixedLengthFrameDecoder::FixedLengthFrameDecoder(std::size_t length) : length_(l
   if (length == 0) throw std::invalid_argument("frame length must be positive");
 }
 
-std::size_t DelimiterBasedFrameDecoder::find(const CompositeBuffer& in, const std::string& delimiter) {
+std::size_t DelimiterBasedFrameDecoder::find(const CompositeBuffer& in,
+                                             const std::string& delimiter) {
   std::string candidate(delimiter.size(), '\0');
   for (std::size_t at = in.index_of(std::byte(delimiter[0])); at != CompositeBuffer::npos;
        at = in.index_of(std::byte(delimiter[0]), at + 1)) {
@@ -40,8 +41,9 @@ std::size_t DelimiterBasedFrameDecoder::find(const CompositeBuffer& in, const st
 }
 
 void DelimiterBasedFrameDecoder::report_too_long(HandlerContext& ctx, std::size_t length) {
-  ctx.fire_error(Error(CodecErrc::too_long_frame,
-                       fmt::format("frame of {} bytes exceeds the maximum of {}", length, max_length_)));
+  ctx.fire_error(
+      Error(CodecErrc::too_long_frame,
+            fmt::format("frame of {} bytes exceeds the maximum of {}", length, max_length_)));
 }
 
 void DelimiterBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {

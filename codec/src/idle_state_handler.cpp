@@ -9,15 +9,23 @@ namespace sluice {
 IdleStateHandler::IdleStateHandler(std::chrono::milliseconds reader_idle,
                                    std::chrono::milliseconds writer_idle,
                                    std::chrono::milliseconds all_idle)
-    : checks_{{IdleState::kReaderIdle, static_cast<std::uint64_t>(std::max<std::int64_t>(0, reader_idle.count())), {}},
-              {IdleState::kWriterIdle, static_cast<std::uint64_t>(std::max<std::int64_t>(0, writer_idle.count())), {}},
-              {IdleState::kAllIdle, static_cast<std::uint64_t>(std::max<std::int64_t>(0, all_idle.count())), {}}} {}
+    : checks_{{IdleState::kReaderIdle,
+               static_cast<std::uint64_t>(std::max<std::int64_t>(0, reader_idle.count())),
+               {}},
+              {IdleState::kWriterIdle,
+               static_cast<std::uint64_t>(std::max<std::int64_t>(0, writer_idle.count())),
+               {}},
+              {IdleState::kAllIdle,
+               static_cast<std::uint64_t>(std::max<std::int64_t>(0, all_idle.count())),
+               {}}} {}
 
 void IdleStateHandler::on_added(HandlerContext& ctx) {
   if (ctx.channel().is_active()) start(ctx);
 }
 
-void IdleStateHandler::on_removed(HandlerContext&) { stop(); }
+void IdleStateHandler::on_removed(HandlerContext&) {
+  stop();
+}
 
 void IdleStateHandler::on_active(HandlerContext& ctx) {
   start(ctx);
@@ -31,7 +39,8 @@ void IdleStateHandler::on_inactive(HandlerContext& ctx) {
 
 void IdleStateHandler::on_read(HandlerContext& ctx, Message&& message) {
   reading_ = true;
-  for (Check& check : checks_) check.first = check.state == IdleState::kWriterIdle ? check.first : true;
+  for (Check& check : checks_)
+    check.first = check.state == IdleState::kWriterIdle ? check.first : true;
   ctx.fire_read(std::move(message));
 }
 
@@ -59,7 +68,8 @@ void IdleStateHandler::start(HandlerContext& ctx) {
 
 void IdleStateHandler::stop() {
   started_ = false;
-  for (Check& check : checks_) check.timer.cancel();
+  for (Check& check : checks_)
+    check.timer.cancel();
 }
 
 std::uint64_t IdleStateHandler::last_activity(const Check& check) const noexcept {

@@ -20,13 +20,14 @@ LengthFieldBasedFrameDecoder::LengthFieldBasedFrameDecoder(const LengthFieldFram
     case 8:
       break;
     default:
-      throw std::invalid_argument(fmt::format(
-          "length_field_length must be 1, 2, 3, 4 or 8, not {}", options.length_field_length));
+      throw std::invalid_argument(fmt::format("length_field_length must be 1, 2, 3, 4 or 8, not {}",
+                                              options.length_field_length));
   }
-  if (options.max_frame_length == 0) throw std::invalid_argument("max_frame_length must be positive");
+  if (options.max_frame_length == 0)
+    throw std::invalid_argument("max_frame_length must be positive");
   if (header_end_ > options.max_frame_length) {
-    throw std::invalid_argument(fmt::format(
-        "the length field ends at {}, past max_frame_length {}", header_end_, options.max_frame_length));
+    throw std::invalid_argument(fmt::format("the length field ends at {}, past max_frame_length {}",
+                                            header_end_, options.max_frame_length));
   }
 }
 
@@ -67,15 +68,17 @@ void LengthFieldBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& 
     return;
   }
   if (discarding_) {
-    const auto here = static_cast<std::size_t>(std::min<std::uint64_t>(bytes_to_discard_, in.readable_bytes()));
+    const auto here =
+        static_cast<std::size_t>(std::min<std::uint64_t>(bytes_to_discard_, in.readable_bytes()));
     in.skip(here);
     bytes_to_discard_ -= here;
     if (bytes_to_discard_ == 0) {
       discarding_ = false;
       if (!options_.fail_fast) {
-        give_up(ctx, in, Error(CodecErrc::too_long_frame,
-                               fmt::format("frame of {} bytes exceeds the maximum of {}",
-                                           too_long_length_, options_.max_frame_length)));
+        give_up(ctx, in,
+                Error(CodecErrc::too_long_frame,
+                      fmt::format("frame of {} bytes exceeds the maximum of {}", too_long_length_,
+                                  options_.max_frame_length)));
       }
     }
     return;
@@ -85,20 +88,22 @@ void LengthFieldBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& 
   // The adjusted length in 128 bits: no field value or adjustment can overflow it.
   const std::uint64_t field = read_length_field(in);
   const detail::WideInt frame = static_cast<detail::WideInt>(field) + options_.length_adjustment +
-                         static_cast<detail::WideInt>(header_end_);
+                                static_cast<detail::WideInt>(header_end_);
   if (frame < static_cast<detail::WideInt>(header_end_)) {
-    give_up(ctx, in, Error(CodecErrc::corrupted_frame,
-                           fmt::format("length field {} adjusted by {} is shorter than the {} "
-                                       "header bytes",
-                                       field, options_.length_adjustment, header_end_)));
+    give_up(ctx, in,
+            Error(CodecErrc::corrupted_frame,
+                  fmt::format("length field {} adjusted by {} is shorter than the {} "
+                              "header bytes",
+                              field, options_.length_adjustment, header_end_)));
     return;
   }
   // A length past INT64_MAX (a negative 8-byte field to Netty, which reads it signed) is a
   // corrupted field, not a long frame: without fail_fast the decoder would discard for ever.
   if (frame > static_cast<detail::WideInt>(INT64_MAX)) {
-    give_up(ctx, in, Error(CodecErrc::corrupted_frame,
-                           fmt::format("length field {} adjusted by {} overflows", field,
-                                       options_.length_adjustment)));
+    give_up(
+        ctx, in,
+        Error(CodecErrc::corrupted_frame, fmt::format("length field {} adjusted by {} overflows",
+                                                      field, options_.length_adjustment)));
     return;
   }
   if (frame > static_cast<detail::WideInt>(options_.max_frame_length)) {
@@ -121,9 +126,10 @@ void LengthFieldBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& 
   }
   const auto frame_length = static_cast<std::size_t>(frame);
   if (frame_length < options_.initial_bytes_to_strip) {
-    give_up(ctx, in, Error(CodecErrc::corrupted_frame,
-                           fmt::format("frame of {} bytes is shorter than the {} bytes to strip",
-                                       frame_length, options_.initial_bytes_to_strip)));
+    give_up(ctx, in,
+            Error(CodecErrc::corrupted_frame,
+                  fmt::format("frame of {} bytes is shorter than the {} bytes to strip",
+                              frame_length, options_.initial_bytes_to_strip)));
     return;
   }
   if (in.readable_bytes() < frame_length) return;

@@ -28,10 +28,12 @@ void LengthFieldPrepender::write(HandlerContext& ctx, Message&& message, WriteCa
     ctx.write(std::move(message), std::move(done));
     return;
   }
-  const detail::WideInt length = static_cast<detail::WideInt>(message.bytes()) + adjustment_ +
-                          (includes_length_field_ ? static_cast<detail::WideInt>(field_length_) : 0);
-  const detail::WideInt limit = field_length_ == 8 ? static_cast<detail::WideInt>(UINT64_MAX)
-                                            : (static_cast<detail::WideInt>(1) << (8 * field_length_)) - 1;
+  const detail::WideInt length =
+      static_cast<detail::WideInt>(message.bytes()) + adjustment_ +
+      (includes_length_field_ ? static_cast<detail::WideInt>(field_length_) : 0);
+  const detail::WideInt limit = field_length_ == 8
+                                    ? static_cast<detail::WideInt>(UINT64_MAX)
+                                    : (static_cast<detail::WideInt>(1) << (8 * field_length_)) - 1;
   if (length < 0 || length > limit) {
     const Error error(CodecErrc::corrupted_frame,
                       fmt::format("length {} does not fit a {}-byte length field",

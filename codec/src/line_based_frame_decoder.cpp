@@ -7,8 +7,9 @@
 namespace sluice {
 
 void LineBasedFrameDecoder::report_too_long(HandlerContext& ctx, std::size_t length) {
-  ctx.fire_error(Error(CodecErrc::too_long_frame,
-                       fmt::format("line of {} bytes exceeds the maximum of {}", length, max_length_)));
+  ctx.fire_error(
+      Error(CodecErrc::too_long_frame,
+            fmt::format("line of {} bytes exceeds the maximum of {}", length, max_length_)));
 }
 
 void LineBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {

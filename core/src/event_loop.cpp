@@ -47,7 +47,9 @@ void block_sigpipe() noexcept {
 
 }  // namespace
 
-void add_loop_thread_hooks(const LoopThreadHooks& hooks) { hook_registry().push_back(hooks); }
+void add_loop_thread_hooks(const LoopThreadHooks& hooks) {
+  hook_registry().push_back(hooks);
+}
 
 EventLoop::EventLoop(std::string name) : name_(std::move(name)) {
   if (int rc = uv_loop_init(&loop_); rc != 0) {
@@ -104,8 +106,10 @@ void EventLoop::run() {
   // Close what is still open (an abrupt stop), then every handle, then let their close
   // callbacks and the deferred destructions run.
   std::vector<LoopResource*> open;
-  for (LoopResource& resource : resources_) open.push_back(&resource);
-  for (LoopResource* resource : open) resource->on_close_now();
+  for (LoopResource& resource : resources_)
+    open.push_back(&resource);
+  for (LoopResource* resource : open)
+    resource->on_close_now();
   {
     std::lock_guard lock(queue_mutex_);
     accepting_tasks_ = false;
@@ -129,7 +133,8 @@ void EventLoop::close_all_handles() {
     std::lock_guard lock(queue_mutex_);
     accepting_tasks_ = false;
   }
-  while (!timers_.empty()) timers_.front().close_on_loop();
+  while (!timers_.empty())
+    timers_.front().close_on_loop();
   uv_walk(
       &loop_,
       [](uv_handle_t* handle, void* loop) {
@@ -184,9 +189,10 @@ void EventLoop::defer(Task task) {
 }
 
 void EventLoop::fail_thread_affinity(const char* operation) const noexcept {
-  logger().critical("{} called off the thread of loop {}: loop-bound objects are used on their "
-                    "loop's thread only",
-                    operation, name_);
+  logger().critical(
+      "{} called off the thread of loop {}: loop-bound objects are used on their "
+      "loop's thread only",
+      operation, name_);
   std::abort();
 }
 
@@ -195,7 +201,8 @@ void EventLoop::run_queued_tasks() {
     std::lock_guard lock(queue_mutex_);
     running_.swap(queue_);
   }
-  for (Task& task : running_) run_guarded(task, "a task");
+  for (Task& task : running_)
+    run_guarded(task, "a task");
   running_.clear();
 }
 
@@ -203,7 +210,8 @@ void EventLoop::run_local_tasks() {
   // Tasks may queue more; those run in the next pass, after libuv has polled once.
   std::vector<Task> batch;
   batch.swap(local_);
-  for (Task& task : batch) run_guarded(task, "a task");
+  for (Task& task : batch)
+    run_guarded(task, "a task");
   if (local_.empty()) {
     uv_idle_stop(&keep_spinning_);
     local_.swap(batch);  // keep the capacity
@@ -216,7 +224,8 @@ void EventLoop::end_iteration() {
   while (!deferred_.empty()) {
     std::vector<Task> batch;
     batch.swap(deferred_);
-    for (Task& task : batch) run_guarded(task, "a deferred task");
+    for (Task& task : batch)
+      run_guarded(task, "a deferred task");
   }
   call_hooks(&LoopThreadHooks::iteration_ended);
 }
@@ -303,17 +312,22 @@ void EventLoop::shutdown_gracefully(std::chrono::milliseconds quiet,
 void EventLoop::begin_shutdown(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout) {
   shutdown_deadline_ = Clock::now() + timeout;
   std::vector<LoopResource*> open;
-  for (LoopResource& resource : resources_) open.push_back(&resource);
-  for (LoopResource* resource : open) resource->on_stop_accepting();
+  for (LoopResource& resource : resources_)
+    open.push_back(&resource);
+  for (LoopResource* resource : open)
+    resource->on_stop_accepting();
   shutdown_timer_ = schedule(std::min(quiet, timeout), [this] { close_resources_gracefully(); });
 }
 
 void EventLoop::close_resources_gracefully() {
   closing_resources_ = true;
   std::vector<LoopResource*> open;
-  for (LoopResource& resource : resources_) open.push_back(&resource);
-  for (LoopResource* resource : open) resource->on_close_gracefully();
-  shutdown_progress_ = schedule_every(std::chrono::milliseconds(5), [this] { check_shutdown_progress(); });
+  for (LoopResource& resource : resources_)
+    open.push_back(&resource);
+  for (LoopResource* resource : open)
+    resource->on_close_gracefully();
+  shutdown_progress_ =
+      schedule_every(std::chrono::milliseconds(5), [this] { check_shutdown_progress(); });
   check_shutdown_progress();
 }
 
@@ -327,8 +341,10 @@ void EventLoop::check_shutdown_progress() {
     logger().debug("loop {}: shutdown deadline passed with {} resources open", name_,
                    resources_.size());
     std::vector<LoopResource*> open;
-    for (LoopResource& resource : resources_) open.push_back(&resource);
-    for (LoopResource* resource : open) resource->on_close_now();
+    for (LoopResource& resource : resources_)
+      open.push_back(&resource);
+    for (LoopResource* resource : open)
+      resource->on_close_now();
   }
 }
 

@@ -11,10 +11,13 @@ EventLoopGroup::EventLoopGroup(std::size_t threads, std::string name) {
   for (std::size_t i = 0; i < threads; ++i) {
     loops_.push_back(std::make_unique<EventLoop>(name + "-" + std::to_string(i)));
   }
-  for (auto& loop : loops_) loop->start();
+  for (auto& loop : loops_)
+    loop->start();
 }
 
-EventLoopGroup::~EventLoopGroup() { shutdown_gracefully(); }
+EventLoopGroup::~EventLoopGroup() {
+  shutdown_gracefully();
+}
 
 EventLoop& EventLoopGroup::next() noexcept {
   return *loops_[next_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
@@ -26,8 +29,10 @@ void EventLoopGroup::shutdown_gracefully(std::chrono::milliseconds quiet,
   for (auto& loop : loops_) {
     if (loop->in_loop()) throw std::logic_error("EventLoopGroup shut down from one of its loops");
   }
-  for (auto& loop : loops_) loop->shutdown_gracefully(quiet, timeout);
-  for (auto& loop : loops_) loop->join();
+  for (auto& loop : loops_)
+    loop->shutdown_gracefully(quiet, timeout);
+  for (auto& loop : loops_)
+    loop->join();
 }
 
 bool EventLoopGroup::is_terminated() const noexcept {

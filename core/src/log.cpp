@@ -35,7 +35,9 @@ spdlog::logger& logger() {
   return *current_logger;
 }
 
-void set_log_level(spdlog::level::level_enum level) { logger().set_level(level); }
+void set_log_level(spdlog::level::level_enum level) {
+  logger().set_level(level);
+}
 
 void set_logger(std::shared_ptr<spdlog::logger> replacement) {
   std::lock_guard lock(logger_mutex);

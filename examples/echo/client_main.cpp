@@ -8,12 +8,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstring>
-#include <span>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <iostream>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,7 +83,8 @@ class BenchConnection final : public InboundHandlerFor<Buffer> {
   explicit BenchConnection(std::shared_ptr<BenchState> state) : state_(std::move(state)) {}
 
   void on_active(HandlerContext& ctx) override {
-    for (std::size_t i = 0; i < state_->depth; ++i) send(ctx);
+    for (std::size_t i = 0; i < state_->depth; ++i)
+      send(ctx);
     ctx.flush();
     ctx.fire_active();
   }
@@ -157,25 +158,29 @@ int bench(const std::string& host, std::uint16_t port, const examples::CommandLi
     throw std::invalid_argument("--size, --depth and --connections must be positive");
   }
   state->pattern.resize(state->size + 256);
-  for (std::size_t k = 0; k < state->pattern.size(); ++k) state->pattern[k] = static_cast<std::byte>(k & 0xff);
+  for (std::size_t k = 0; k < state->pattern.size(); ++k)
+    state->pattern[k] = static_cast<std::byte>(k & 0xff);
   EventLoopGroup loops(static_cast<std::size_t>(args.get_int("threads", 1)), "echo-bench");
   Bootstrap bootstrap;
-  bootstrap.group(loops).initializer(
-      [state](Channel& channel) { channel.pipeline().add_last("bench", std::make_unique<BenchConnection>(state)); });
+  bootstrap.group(loops).initializer([state](Channel& channel) {
+    channel.pipeline().add_last("bench", std::make_unique<BenchConnection>(state));
+  });
   std::vector<Ref<Channel>> channels;
-  for (std::size_t i = 0; i < connections; ++i) channels.push_back(bootstrap.connect(host, port).get());
+  for (std::size_t i = 0; i < connections; ++i)
+    channels.push_back(bootstrap.connect(host, port).get());
   const auto start = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
   state->sending = false;
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  for (auto& channel : channels) channel->close_future().wait_for(std::chrono::seconds(10));
+  for (auto& channel : channels)
+    channel->close_future().wait_for(std::chrono::seconds(10));
   loops.shutdown_gracefully();
   std::lock_guard lock(state->mutex);
   const double rate = static_cast<double>(state->messages) / elapsed;
   std::printf("%zu connections, %zu B messages, depth %zu, %.1f s\n", connections, state->size,
               state->depth, elapsed);
-  std::printf("messages/s %.0f  MiB/s %.1f  latency us p50 %llu p99 %llu p99.9 %llu  errors %llu\n", rate,
-              rate * static_cast<double>(state->size) / (1024.0 * 1024.0),
+  std::printf("messages/s %.0f  MiB/s %.1f  latency us p50 %llu p99 %llu p99.9 %llu  errors %llu\n",
+              rate, rate * static_cast<double>(state->size) / (1024.0 * 1024.0),
               static_cast<unsigned long long>(state->latencies.percentile(0.5)),
               static_cast<unsigned long long>(state->latencies.percentile(0.99)),
               static_cast<unsigned long long>(state->latencies.percentile(0.999)),

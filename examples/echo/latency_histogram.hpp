@@ -13,7 +13,8 @@ class LatencyHistogram {
     ++total_;
   }
   void merge(const LatencyHistogram& other) noexcept {
-    for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+    for (std::size_t i = 0; i < counts_.size(); ++i)
+      counts_[i] += other.counts_[i];
     total_ += other.total_;
   }
   std::uint64_t total() const noexcept { return total_; }
@@ -36,7 +37,7 @@ class LatencyHistogram {
   static std::size_t bucket_of(std::uint64_t micros) noexcept {
     if (micros < kSubBuckets) return static_cast<std::size_t>(micros);
     const unsigned exponent = 63u - static_cast<unsigned>(__builtin_clzll(micros)) - 4;  // >= 1
-    const std::uint64_t sub = (micros >> exponent) - kSubBuckets;  // 0..31
+    const std::uint64_t sub = (micros >> exponent) - kSubBuckets;                        // 0..31
     const std::size_t index = kSubBuckets * exponent + static_cast<std::size_t>(sub);
     return index < kSubBuckets * kDoublings ? index : kSubBuckets * kDoublings - 1;
   }

@@ -26,7 +26,8 @@ void append_octet(std::string& out, unsigned char c) {
 
 void append_octets(std::string& out, std::string_view octets) {
   out += '"';
-  for (char c : octets) append_octet(out, static_cast<unsigned char>(c));
+  for (char c : octets)
+    append_octet(out, static_cast<unsigned char>(c));
   out += '"';
 }
 

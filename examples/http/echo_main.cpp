@@ -55,15 +55,17 @@ class EchoRequest final : public ChannelHandler {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return examples::run_server(argc, argv, "sluice-http-echo", 19080, {}, [](const examples::CommandLine& args) {
-    const auto idle = std::chrono::seconds(args.get_int("idle-seconds", 30));
-    return [idle](Channel& channel) {
-      auto& pipeline = channel.pipeline();
-      pipeline.add_last("idle", std::make_unique<IdleStateHandler>(idle, std::chrono::milliseconds(0),
-                                                                   std::chrono::milliseconds(0)));
-      pipeline.add_last("http", std::make_unique<HttpServerCodec>());
-      pipeline.add_last("aggregator", std::make_unique<HttpObjectAggregator>(kMaxBody));
-      pipeline.add_last("echo", std::make_unique<EchoRequest>());
-    };
-  });
+  return examples::run_server(
+      argc, argv, "sluice-http-echo", 19080, {}, [](const examples::CommandLine& args) {
+        const auto idle = std::chrono::seconds(args.get_int("idle-seconds", 30));
+        return [idle](Channel& channel) {
+          auto& pipeline = channel.pipeline();
+          pipeline.add_last("idle",
+                            std::make_unique<IdleStateHandler>(idle, std::chrono::milliseconds(0),
+                                                               std::chrono::milliseconds(0)));
+          pipeline.add_last("http", std::make_unique<HttpServerCodec>());
+          pipeline.add_last("aggregator", std::make_unique<HttpObjectAggregator>(kMaxBody));
+          pipeline.add_last("echo", std::make_unique<EchoRequest>());
+        };
+      });
 }

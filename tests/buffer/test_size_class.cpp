@@ -16,7 +16,8 @@ TEST_CASE("every size maps to the smallest class that holds it") {
 TEST_CASE("classes step by the 16-byte quantum up to 64 bytes, then four per doubling") {
   CHECK(class_size(0) == 16);
   CHECK(class_size(3) == 64);
-  for (unsigned c = 4; c + 4 < kClassCount; ++c) CHECK(class_size(c + 4) == 2 * class_size(c));
+  for (unsigned c = 4; c + 4 < kClassCount; ++c)
+    CHECK(class_size(c + 4) == 2 * class_size(c));
   CHECK(class_size(kSlabClassCount - 1) == 32 * 1024);
   CHECK(class_size(kClassCount - 1) == 1024 * 1024);
   CHECK(size_class_of(0) == 0);

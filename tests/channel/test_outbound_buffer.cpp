@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "sluice/channel/channel_error.hpp"
+#include "sluice/buffer/file_region.hpp"
 #include "sluice/channel/outbound_buffer.hpp"
 
 using namespace sluice;
@@ -32,6 +33,38 @@ TEST_CASE("flushed byte messages gather into iovecs in order, unflushed ones do 
   CHECK(gathered.bytes == 6);
   CHECK(std::string_view(static_cast<char*>(iov[1].iov_base), iov[1].iov_len) == "cd");
   outbound.fail_all(Error(ChannelErrc::closed));
+}
+
+TEST_CASE("gathering stops at a file region and says so only when it has bytes to send") {
+  Listener listener;
+  OutboundBuffer outbound(listener, 32, 64);
+  const auto file = std::make_shared<const File>(Fd(), "region.bin", 10);
+  outbound.add(Buffer::copy_of("head"), {});
+  outbound.add(FileRegion(file, 0, 10), {});
+  outbound.mark_flushed();
+  iovec iov[8];
+  auto gathered = outbound.gather(iov, 1 << 20);
+  CHECK(gathered.iovecs == 1);
+  CHECK(gathered.file_follows);
+
+  // An empty region (a HEAD response, an empty file) sends nothing, so nothing may wait for it.
+  OutboundBuffer empty_body(listener, 32, 64);
+  empty_body.add(Buffer::copy_of("head"), {});
+  empty_body.add(FileRegion(file, 0, 0), {});
+  empty_body.mark_flushed();
+  gathered = empty_body.gather(iov, 1 << 20);
+  CHECK(gathered.iovecs == 1);
+  CHECK_FALSE(gathered.file_follows);
+
+  // Bytes alone: nothing follows.
+  OutboundBuffer bytes_only(listener, 32, 64);
+  bytes_only.add(Buffer::copy_of("head"), {});
+  bytes_only.mark_flushed();
+  CHECK_FALSE(bytes_only.gather(iov, 1 << 20).file_follows);
+
+  outbound.fail_all(Error(ChannelErrc::closed));
+  empty_body.fail_all(Error(ChannelErrc::closed));
+  bytes_only.fail_all(Error(ChannelErrc::closed));
 }
 
 TEST_CASE("consuming written bytes completes whole messages and advances a partial one") {

@@ -80,7 +80,8 @@ struct Throws : ChannelHandler {
 
 struct Upper : InboundHandlerFor<std::string> {
   void on_message(HandlerContext& ctx, std::string&& text) override {
-    for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char& c : text)
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     ctx.fire_read(std::move(text));
   }
 };
@@ -228,10 +229,12 @@ TEST_CASE("writes are completed with success once flushed, and failed when the c
   auto channel = EmbeddedChannel::create();
   int succeeded = 0;
   std::vector<Error> failures;
-  channel->pipeline().write(Buffer::copy_of("a"), [&](const Error& e) { e ? failures.push_back(e) : void(++succeeded); });
+  channel->pipeline().write(Buffer::copy_of("a"),
+                            [&](const Error& e) { e ? failures.push_back(e) : void(++succeeded); });
   channel->pipeline().flush();
   CHECK(succeeded == 1);
-  channel->pipeline().write(Buffer::copy_of("b"), [&](const Error& e) { e ? failures.push_back(e) : void(++succeeded); });
+  channel->pipeline().write(Buffer::copy_of("b"),
+                            [&](const Error& e) { e ? failures.push_back(e) : void(++succeeded); });
   channel->finish();
   REQUIRE(failures.size() == 1);
   CHECK(failures[0] == ChannelErrc::closed);

@@ -46,7 +46,8 @@ TEST_CASE("tasks executed from another thread run on the loop thread in order") 
   loop.join();
   CHECK_FALSE(wrong_thread);
   REQUIRE(order.size() == 100);
-  for (int i = 0; i < 100; ++i) CHECK(order[static_cast<std::size_t>(i)] == i);
+  for (int i = 0; i < 100; ++i)
+    CHECK(order[static_cast<std::size_t>(i)] == i);
 }
 
 TEST_CASE("a task executed from the loop itself runs after the current one, without blocking") {

@@ -26,11 +26,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include "sluice/core/source_site.hpp"
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
+#include "sluice/core/source_site.hpp"
 
 #include "sluice/buffer/buffer.hpp"
 #include "sluice/channel/channel.hpp"

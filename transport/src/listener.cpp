@@ -37,7 +37,8 @@ Ref<Listener> Listener::start(EventLoop& loop, Fd fd, const ListenOptions& optio
   uv_poll_start(&listener->poll_, UV_READABLE, [](uv_poll_t* handle, int status, int) {
     auto* self = static_cast<Listener*>(handle->data);
     if (status < 0) {
-      logger().error("listener {}: poll: {}", self->local_address_.to_string(), uv_strerror(status));
+      logger().error("listener {}: poll: {}", self->local_address_.to_string(),
+                     uv_strerror(status));
       self->close();
       return;
     }
@@ -74,7 +75,8 @@ void Listener::accept_ready() {
         continue;
       }
       default:
-        logger().error("listener {}: accept4: {}", local_address_.to_string(), std::strerror(errno));
+        logger().error("listener {}: accept4: {}", local_address_.to_string(),
+                       std::strerror(errno));
         return;
     }
   }

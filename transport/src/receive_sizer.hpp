@@ -39,8 +39,10 @@ class ReceiveSizer {
   static constexpr auto kSizes = [] {
     std::array<std::size_t, 32 + 17> sizes{};
     std::size_t i = 0;
-    for (std::size_t size = 16; size < 512; size += 16) sizes[i++] = size;
-    for (std::size_t size = 512; i < sizes.size(); size *= 2) sizes[i++] = size;
+    for (std::size_t size = 16; size < 512; size += 16)
+      sizes[i++] = size;
+    for (std::size_t size = 512; i < sizes.size(); size *= 2)
+      sizes[i++] = size;
     return sizes;
   }();
 

@@ -75,7 +75,8 @@ Future<Ref<Server>> ServerBootstrap::bind_unix(const std::string& path) {
 
 Future<Ref<Server>> ServerBootstrap::bind_address(const SocketAddress& requested) {
   if (workers_ == nullptr) throw std::logic_error("ServerBootstrap::bind: no group set");
-  auto setup = std::make_shared<ChildSetup>(ChildSetup{child_options_, child_initializer_, workers_});
+  auto setup =
+      std::make_shared<ChildSetup>(ChildSetup{child_options_, child_initializer_, workers_});
   Promise<Ref<Server>> promise;
 
   // Open every socket here, on the calling thread, so bind errors come back at once; each

@@ -21,7 +21,8 @@ inline constexpr std::array<std::uint8_t, 256> kClasses = [] {
     const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     constexpr char kTokenPunctuation[] = "!#$%&'*+-.^_`|~";
     bool punct = false;
-    for (char p : kTokenPunctuation) punct = punct || (p != '\0' && c == p);
+    for (char p : kTokenPunctuation)
+      punct = punct || (p != '\0' && c == p);
     if (alnum || punct) bits |= kToken;
     if (c == '\t' || c == ' ' || (c >= 0x21 && c <= 0x7e) || c >= 0x80) bits |= kFieldValue;
     if (c >= 0x21 && c <= 0x7e) bits |= kTarget;
@@ -31,11 +32,17 @@ inline constexpr std::array<std::uint8_t, 256> kClasses = [] {
   return table;
 }();
 
-inline bool is_token(char c) noexcept { return kClasses[static_cast<unsigned char>(c)] & kToken; }
+inline bool is_token(char c) noexcept {
+  return kClasses[static_cast<unsigned char>(c)] & kToken;
+}
 inline bool is_field_value(char c) noexcept {
   return kClasses[static_cast<unsigned char>(c)] & kFieldValue;
 }
-inline bool is_target(char c) noexcept { return kClasses[static_cast<unsigned char>(c)] & kTarget; }
-inline bool is_forbidden_in_head(unsigned char c) noexcept { return kClasses[c] & kForbidden; }
+inline bool is_target(char c) noexcept {
+  return kClasses[static_cast<unsigned char>(c)] & kTarget;
+}
+inline bool is_forbidden_in_head(unsigned char c) noexcept {
+  return kClasses[c] & kForbidden;
+}
 
 }  // namespace sluice::http::detail

@@ -34,7 +34,8 @@ std::optional<std::string_view> HttpFields::get(std::string_view name) const noe
 
 std::size_t HttpFields::count(std::string_view name) const noexcept {
   std::size_t found = 0;
-  for (std::size_t i = 0; i < count_; ++i) found += equals_ignore_case((*this)[i].name, name);
+  for (std::size_t i = 0; i < count_; ++i)
+    found += equals_ignore_case((*this)[i].name, name);
   return found;
 }
 

@@ -14,8 +14,12 @@ namespace {
 // not a confused client but garbage.
 constexpr std::size_t kMaxLeadingEmptyLines = 8;
 
-bool is_alpha(char c) noexcept { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+bool is_alpha(char c) noexcept {
+  return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+bool is_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
 
 // absolute-form: scheme "://" ... (RFC 9112 §3.2.2, RFC 3986 §3.1). A bare "host:port"
 // (authority-form) is only for CONNECT, which this server does not implement.
@@ -41,7 +45,8 @@ void HttpHeadParser::reset() noexcept {
   error_reason_ = {};
 }
 
-HttpHeadParser::Outcome HttpHeadParser::fail(std::uint16_t status, std::string_view reason) noexcept {
+HttpHeadParser::Outcome HttpHeadParser::fail(std::uint16_t status,
+                                             std::string_view reason) noexcept {
   state_ = State::kFailed;
   error_status_ = status;
   error_reason_ = reason;
@@ -73,10 +78,12 @@ HttpHeadParser::Outcome HttpHeadParser::parse_request(std::span<const std::byte>
   if (state_ == State::kFailed) return Outcome::kError;
   if (state_ == State::kLeadingLines) {
     while (position_ < size) {
-      if (data[position_] == '\n') return fail(status::kBadRequest, "bare LF before the request line");
+      if (data[position_] == '\n')
+        return fail(status::kBadRequest, "bare LF before the request line");
       if (data[position_] != '\r') break;
       if (position_ + 1 == size) return Outcome::kIncomplete;
-      if (data[position_ + 1] != '\n') return fail(status::kBadRequest, "bare CR before the request line");
+      if (data[position_ + 1] != '\n')
+        return fail(status::kBadRequest, "bare CR before the request line");
       position_ += 2;
       if (position_ > 2 * kMaxLeadingEmptyLines) {
         return fail(status::kBadRequest, "too many empty lines before the request line");
@@ -89,7 +96,8 @@ HttpHeadParser::Outcome HttpHeadParser::parse_request(std::span<const std::byte>
   if (state_ == State::kRequestLine) {
     const void* newline = std::memchr(data + scanned_, '\n', size - scanned_);
     if (newline == nullptr) {
-      const std::size_t line_limit = limits_.max_method + limits_.max_target + sizeof(" HTTP/1.1\r") + 1;
+      const std::size_t line_limit =
+          limits_.max_method + limits_.max_target + sizeof(" HTTP/1.1\r") + 1;
       return reject_partial(data, size, status::kUriTooLong, line_limit, position_);
     }
     const auto end = static_cast<std::size_t>(static_cast<const char*>(newline) - data);
@@ -115,18 +123,22 @@ HttpHeadParser::Outcome HttpHeadParser::parse_trailers(std::span<const std::byte
 
 HttpHeadParser::Outcome HttpHeadParser::parse_request_line(const char* data, std::size_t end) {
   std::size_t i = position_;
-  while (i < end && detail::is_token(data[i])) ++i;
+  while (i < end && detail::is_token(data[i]))
+    ++i;
   method_offset_ = position_;
   method_length_ = i - position_;
   if (method_length_ == 0) return fail(status::kBadRequest, "missing or invalid method");
   if (method_length_ > limits_.max_method) return fail(status::kBadRequest, "method too long");
   // RFC 9112 §3: exactly one SP between the parts; runs of whitespace are not tolerated.
-  if (i == end || data[i] != ' ') return fail(status::kBadRequest, "invalid character in the method");
+  if (i == end || data[i] != ' ')
+    return fail(status::kBadRequest, "invalid character in the method");
   target_offset_ = ++i;
-  while (i < end && detail::is_target(data[i])) ++i;
+  while (i < end && detail::is_target(data[i]))
+    ++i;
   target_length_ = i - target_offset_;
   if (target_length_ == 0) return fail(status::kBadRequest, "missing request target");
-  if (target_length_ > limits_.max_target) return fail(status::kUriTooLong, "request target too long");
+  if (target_length_ > limits_.max_target)
+    return fail(status::kUriTooLong, "request target too long");
   if (i == end) return fail(status::kBadRequest, "missing HTTP version");
   if (data[i] != ' ') return fail(status::kBadRequest, "invalid character in the request target");
   const std::string_view target(data + target_offset_, target_length_);
@@ -140,7 +152,8 @@ HttpHeadParser::Outcome HttpHeadParser::parse_request_line(const char* data, std
       version[6] != '.' || !is_digit(version[7])) {
     return fail(status::kBadRequest, "invalid HTTP version");
   }
-  if (version[5] != '1') return fail(status::kVersionNotSupported, "HTTP major version not supported");
+  if (version[5] != '1')
+    return fail(status::kVersionNotSupported, "HTTP major version not supported");
   version_minor_ = version[7] - '0';
   return Outcome::kComplete;
 }
@@ -153,7 +166,8 @@ HttpHeadParser::Outcome HttpHeadParser::parse_fields(const char* data, std::size
                             section_start_);
     }
     const auto end = static_cast<std::size_t>(static_cast<const char*>(newline) - data);
-    if (end == position_ || data[end - 1] != '\r') return fail(status::kBadRequest, "field line not ended by CRLF");
+    if (end == position_ || data[end - 1] != '\r')
+      return fail(status::kBadRequest, "field line not ended by CRLF");
     if (end + 1 - section_start_ > limits_.max_header_section) {
       return fail(status::kHeaderFieldsTooLarge, "header section too large");
     }
@@ -168,14 +182,16 @@ HttpHeadParser::Outcome HttpHeadParser::parse_fields(const char* data, std::size
       return fail(status::kBadRequest, "line folding or whitespace before a field name");
     }
     std::size_t i = position_;
-    while (i < content_end && detail::is_token(data[i])) ++i;
+    while (i < content_end && detail::is_token(data[i]))
+      ++i;
     // RFC 9112 §5.1: no whitespace between the name and the colon (request smuggling).
     if (i == position_ || i == content_end || data[i] != ':') {
       return fail(status::kBadRequest, "invalid field name");
     }
     const std::size_t name_length = i - position_;
     ++i;
-    while (i < content_end && (data[i] == ' ' || data[i] == '\t')) ++i;
+    while (i < content_end && (data[i] == ' ' || data[i] == '\t'))
+      ++i;
     const std::size_t value_start = i;
     for (; i < content_end; ++i) {
       if (!detail::is_field_value(data[i])) {
@@ -189,7 +205,8 @@ HttpHeadParser::Outcome HttpHeadParser::parse_fields(const char* data, std::size
     if (fields_.size() == limits_.max_header_count) {
       return fail(status::kHeaderFieldsTooLarge, "too many header fields");
     }
-    fields_.push_back({static_cast<std::uint32_t>(position_), static_cast<std::uint32_t>(name_length),
+    fields_.push_back({static_cast<std::uint32_t>(position_),
+                       static_cast<std::uint32_t>(name_length),
                        static_cast<std::uint32_t>(value_start),
                        static_cast<std::uint32_t>(value_end - value_start)});
     position_ = end + 1;

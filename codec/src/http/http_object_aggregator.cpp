@@ -43,9 +43,9 @@ void HttpObjectAggregator::reject(HandlerContext& ctx) {
   discarding_ = true;
   current_.reset();
   // The codec answers in order, after the responses owed to earlier pipelined requests.
-  ctx.write_and_flush(HttpReject{status::kContentTooLarge,
-                                 fmt::format("request body over the limit of {} bytes",
-                                             max_content_length_)});
+  ctx.write_and_flush(
+      HttpReject{status::kContentTooLarge,
+                 fmt::format("request body over the limit of {} bytes", max_content_length_)});
 }
 
 }  // namespace sluice::http

@@ -23,7 +23,8 @@ int hex_value(char c) noexcept {
 
 bool skip_whitespace(std::string_view line, std::size_t& i) noexcept {
   const std::size_t start = i;
-  while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+  while (i < line.size() && (line[i] == ' ' || line[i] == '\t'))
+    ++i;
   return i != start;
 }
 
@@ -54,7 +55,8 @@ bool skip_quoted_string(std::string_view line, std::size_t& i) noexcept {
 // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ) (RFC 9112 §7.1.1).
 std::optional<std::uint64_t> parse_chunk_line(std::string_view line) noexcept {
   std::size_t i = 0;
-  while (i < line.size() && line[i] == '0') ++i;  // leading zeros are not significant
+  while (i < line.size() && line[i] == '0')
+    ++i;  // leading zeros are not significant
   std::uint64_t size = 0;
   std::size_t digits = 0;
   for (; i < line.size() && hex_value(line[i]) >= 0; ++i) {
@@ -70,7 +72,8 @@ std::optional<std::uint64_t> parse_chunk_line(std::string_view line) noexcept {
     ++i;
     skip_whitespace(line, i);
     const std::size_t name_start = i;
-    while (i < line.size() && detail::is_token(line[i])) ++i;
+    while (i < line.size() && detail::is_token(line[i]))
+      ++i;
     if (i == name_start) return std::nullopt;  // ";" without a name
     std::size_t after_name = i;
     skip_whitespace(line, i);
@@ -81,7 +84,8 @@ std::optional<std::uint64_t> parse_chunk_line(std::string_view line) noexcept {
         if (!skip_quoted_string(line, i)) return std::nullopt;
       } else {
         const std::size_t value_start = i;
-        while (i < line.size() && detail::is_token(line[i])) ++i;
+        while (i < line.size() && detail::is_token(line[i]))
+          ++i;
         if (i == value_start) return std::nullopt;
       }
     } else {
@@ -205,7 +209,8 @@ void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
   } else if (content_length_lines > 1) {
     return fail(ctx, in, status::kBadRequest, "more than one Content-Length");
   } else if (content_length_lines == 1) {
-    if (!is_all_digits(content_length)) return fail(ctx, in, status::kBadRequest, "invalid Content-Length");
+    if (!is_all_digits(content_length))
+      return fail(ctx, in, status::kBadRequest, "invalid Content-Length");
     std::uint64_t length = 0;
     for (char digit : content_length) {
       const auto d = static_cast<std::uint64_t>(digit - '0');
@@ -219,8 +224,9 @@ void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
   }
   // RFC 9112 §9.3: the close option ends the connection whatever the version; otherwise
   // HTTP/1.1 persists and HTTP/1.0 only with keep-alive.
-  request.keep_alive_ = !headers.has_token("Connection", "close") &&
-                        (request.version_minor_ != 0 || headers.has_token("Connection", "keep-alive"));
+  request.keep_alive_ =
+      !headers.has_token("Connection", "close") &&
+      (request.version_minor_ != 0 || headers.has_token("Connection", "keep-alive"));
   if (request.version_minor_ >= 1) {
     if (auto expect = headers.get("Expect")) {
       request.expects_continue_ = equals_ignore_case(*expect, "100-continue");
@@ -282,13 +288,15 @@ void HttpRequestDecoder::decode_chunk_size(HandlerContext& ctx, CompositeBuffer&
     }
     return;
   }
-  if (newline + 1 > limits_.max_chunk_line) return fail(ctx, in, status::kBadRequest, "chunk size line too long");
+  if (newline + 1 > limits_.max_chunk_line)
+    return fail(ctx, in, status::kBadRequest, "chunk size line too long");
   if (newline == 0 || in.get_u8(newline - 1) != '\r') {
     return fail(ctx, in, status::kBadRequest, "chunk size line not ended by CRLF");
   }
   std::string line(newline - 1, '\0');
   in.get_bytes(0, std::as_writable_bytes(std::span(line)));
-  if (line.find('\r') != std::string::npos) return fail(ctx, in, status::kBadRequest, "bare CR in a chunk size line");
+  if (line.find('\r') != std::string::npos)
+    return fail(ctx, in, status::kBadRequest, "bare CR in a chunk size line");
   const std::optional<std::uint64_t> size = parse_chunk_line(line);
   if (!size) return fail(ctx, in, status::kBadRequest, "invalid chunk size or extension");
   in.skip(newline + 1);
@@ -301,9 +309,11 @@ void HttpRequestDecoder::decode_chunk_size(HandlerContext& ctx, CompositeBuffer&
 }
 
 void HttpRequestDecoder::decode_chunk_end(HandlerContext& ctx, CompositeBuffer& in) {
-  if (in.get_u8(0) != '\r') return fail(ctx, in, status::kBadRequest, "chunk data not followed by CRLF");
+  if (in.get_u8(0) != '\r')
+    return fail(ctx, in, status::kBadRequest, "chunk data not followed by CRLF");
   if (in.readable_bytes() < 2) return;
-  if (in.get_u8(1) != '\n') return fail(ctx, in, status::kBadRequest, "chunk data not followed by CRLF");
+  if (in.get_u8(1) != '\n')
+    return fail(ctx, in, status::kBadRequest, "chunk data not followed by CRLF");
   in.skip(2);
   state_ = State::kChunkSize;
 }

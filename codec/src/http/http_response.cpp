@@ -9,7 +9,9 @@ namespace {
 
 constexpr std::size_t kHeadCapacity = 256;
 
-void append(Buffer& head, std::string_view text) { head.write_bytes(text); }
+void append(Buffer& head, std::string_view text) {
+  head.write_bytes(text);
+}
 
 bool equals_name(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
@@ -24,8 +26,9 @@ bool equals_name(std::string_view a, std::string_view b) noexcept {
 HttpResponse::HttpResponse(std::uint16_t status)
     : head_(Buffer::allocate(kHeadCapacity)), status_(status) {
   char line[64];
-  const auto* end = fmt::format_to_n(line, sizeof line, "HTTP/1.1 {:03d} {}\r\n", status,
-                                     reason_phrase(status)).out;
+  const auto* end =
+      fmt::format_to_n(line, sizeof line, "HTTP/1.1 {:03d} {}\r\n", status, reason_phrase(status))
+          .out;
   head_.write_bytes(std::string_view(line, static_cast<std::size_t>(end - line)));
 }
 

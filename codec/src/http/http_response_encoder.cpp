@@ -5,7 +5,8 @@
 
 namespace sluice::http {
 
-HttpResponseEncoder::HttpResponseEncoder() : encoding_(std::make_unique<detail::ResponseEncoding>()) {}
+HttpResponseEncoder::HttpResponseEncoder()
+    : encoding_(std::make_unique<detail::ResponseEncoding>()) {}
 HttpResponseEncoder::~HttpResponseEncoder() = default;
 
 void HttpResponseEncoder::write(HandlerContext& ctx, Message&& message, WriteCallback&& done) {

@@ -9,7 +9,9 @@
 namespace sluice::http {
 
 HttpServerCodec::HttpServerCodec(const HttpLimits& limits, std::chrono::milliseconds linger)
-    : HttpRequestDecoder(limits), encoding_(std::make_unique<detail::ResponseEncoding>()), linger_(linger) {}
+    : HttpRequestDecoder(limits),
+      encoding_(std::make_unique<detail::ResponseEncoding>()),
+      linger_(linger) {}
 
 HttpServerCodec::~HttpServerCodec() = default;
 
@@ -45,10 +47,12 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
       request = {pending_.front().head, pending_.front().http10, pending_.front().keep_alive};
     }
     const bool informational = response->status() < 200;
-    const auto progress = encoding_->write_response(ctx, std::move(*response), std::move(done), request);
+    const auto progress =
+        encoding_->write_response(ctx, std::move(*response), std::move(done), request);
     if (informational) return;
     current_closes_ = response->closes_connection();
-    if (progress == detail::ResponseEncoding::Progress::kComplete) response_complete(ctx, current_closes_);
+    if (progress == detail::ResponseEncoding::Progress::kComplete)
+      response_complete(ctx, current_closes_);
     return;
   }
   if (auto* reject = message.get_if<HttpReject>()) {
@@ -61,7 +65,8 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
     return;
   }
   if (message.is<HttpEnd>()) {
-    if (encoding_->write_end(ctx, std::move(done)) == detail::ResponseEncoding::Progress::kComplete) {
+    if (encoding_->write_end(ctx, std::move(done)) ==
+        detail::ResponseEncoding::Progress::kComplete) {
       response_complete(ctx, current_closes_);
     }
     return;
@@ -83,7 +88,9 @@ void HttpServerCodec::answer_error(HandlerContext& ctx) {
   error_.reset();
   std::string text = error.reason + "\n";
   HttpResponse response(error.status);
-  response.header("Content-Type", "text/plain; charset=utf-8").body(Buffer::copy_of(text)).close_connection();
+  response.header("Content-Type", "text/plain; charset=utf-8")
+      .body(Buffer::copy_of(text))
+      .close_connection();
   encoding_->write_response(ctx, std::move(response), {}, {false, false, false});
   close_gracefully(ctx);
 }

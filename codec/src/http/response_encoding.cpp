@@ -26,7 +26,8 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
   char line[96];
   auto add = [&](std::string_view text) { head.write_bytes(text); };
   if (response.has_length_ && (allows_body || status == 304)) {
-    const auto* end = fmt::format_to_n(line, sizeof line, "Content-Length: {}\r\n", response.length_).out;
+    const auto* end =
+        fmt::format_to_n(line, sizeof line, "Content-Length: {}\r\n", response.length_).out;
     add(std::string_view(line, static_cast<std::size_t>(end - line)));
     streamed = Mode::kLength;
   } else if (allows_body && whole) {
@@ -90,7 +91,8 @@ void ResponseEncoding::write_body_part(HandlerContext& ctx, Message&& part, Writ
       }
       // The CRLF closing the previous chunk rides in front of this chunk's size line.
       char line[32];
-      const auto* end = fmt::format_to_n(line, sizeof line, "{}{:x}\r\n", chunk_sent_ ? "\r\n" : "", size).out;
+      const auto* end =
+          fmt::format_to_n(line, sizeof line, "{}{:x}\r\n", chunk_sent_ ? "\r\n" : "", size).out;
       ctx.write(Buffer::copy_of(std::string_view(line, static_cast<std::size_t>(end - line))));
       ctx.write(std::move(part), std::move(done));
       chunk_sent_ = true;
@@ -107,7 +109,8 @@ ResponseEncoding::Progress ResponseEncoding::write_end(HandlerContext& ctx, Writ
       ctx.write(Buffer(), std::move(done));  // nothing to end; completed in order
       return Progress::kInformational;
     case Mode::kChunked:
-      ctx.write(Buffer::copy_of(chunk_sent_ ? std::string_view("\r\n0\r\n\r\n") : std::string_view("0\r\n\r\n")),
+      ctx.write(Buffer::copy_of(chunk_sent_ ? std::string_view("\r\n0\r\n\r\n")
+                                            : std::string_view("0\r\n\r\n")),
                 std::move(done));
       return Progress::kComplete;
     case Mode::kLength:

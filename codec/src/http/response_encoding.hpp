@@ -7,9 +7,9 @@ namespace sluice::http::detail {
 
 // What the encoder must know about the request a response answers.
 struct RequestContext {
-  bool head = false;        // a HEAD request: send the head, never a body
-  bool http10 = false;      // an HTTP/1.0 client: no chunked encoding
-  bool keep_alive = true;   // the connection persists after this response
+  bool head = false;       // a HEAD request: send the head, never a body
+  bool http10 = false;     // an HTTP/1.0 client: no chunked encoding
+  bool keep_alive = true;  // the connection persists after this response
 };
 
 // Writes responses: finishes and sends the head, passes body pieces through untouched

@@ -119,8 +119,8 @@ TEST_CASE("a streamed body without a length is chunked, its pieces untouched, en
   Buffer second = bytes(" chunked world");
   const std::byte* first_data = first.readable_span().data();
   const std::byte* second_data = second.readable_span().data();
-  channel->write_outbound(HttpResponse(200).header("Content-Type", "text/plain").streamed(), std::move(first),
-                          Buffer(), std::move(second), HttpEnd{});
+  channel->write_outbound(HttpResponse(200).header("Content-Type", "text/plain").streamed(),
+                          std::move(first), Buffer(), std::move(second), HttpEnd{});
   const auto messages = written(*channel);
   CHECK(without_date(joined(messages)) ==
         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"

@@ -5,12 +5,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include "sluice/core/source_site.hpp"
 #include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include "sluice/core/source_site.hpp"
 
 #include "sluice/buffer/byte_order.hpp"
 #include "sluice/buffer/detail/leak_tracker.hpp"
@@ -63,8 +63,7 @@ class Buffer {
                          AllocationSite site = AllocationSite::current());
   static Buffer copy_of(std::span<const std::byte> bytes,
                         AllocationSite site = AllocationSite::current());
-  static Buffer copy_of(std::string_view text,
-                        AllocationSite site = AllocationSite::current());
+  static Buffer copy_of(std::string_view text, AllocationSite site = AllocationSite::current());
   // Takes over storage built elsewhere (a file mapping): `header` carries one reference; the
   // buffer covers `size` written bytes at `data`.
   static Buffer adopt(detail::StorageHeader* header, std::byte* data, std::size_t size) noexcept;
@@ -230,7 +229,8 @@ class Buffer {
     return {checked().base_ + writer_, std::size_t{capacity_} - writer_};
   }
   std::string_view readable_view() const {
-    return {reinterpret_cast<const char*>(checked().base_ + reader_), std::size_t{writer_} - reader_};
+    return {reinterpret_cast<const char*>(checked().base_ + reader_),
+            std::size_t{writer_} - reader_};
   }
 
   // Handles sharing this storage, this one included (0 without storage).
@@ -328,7 +328,8 @@ class Buffer {
   void grow_and_write(std::span<const std::byte> bytes);
   [[noreturn]] void fail_readable(std::size_t count, const char* operation) const;
   [[noreturn]] void fail_writable(std::size_t count, const char* operation) const;
-  [[noreturn]] void fail_capacity(std::size_t index, std::size_t count, const char* operation) const;
+  [[noreturn]] void fail_capacity(std::size_t index, std::size_t count,
+                                  const char* operation) const;
   [[noreturn]] static void fail_moved_from();
   [[noreturn]] static void fail_allocate(std::size_t capacity, std::size_t max_capacity);
 

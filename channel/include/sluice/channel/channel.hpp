@@ -40,7 +40,9 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
 
   // Any thread.
   bool is_open() const noexcept { return state_.load(std::memory_order_acquire) != State::kClosed; }
-  bool is_active() const noexcept { return state_.load(std::memory_order_acquire) == State::kActive; }
+  bool is_active() const noexcept {
+    return state_.load(std::memory_order_acquire) == State::kActive;
+  }
   // False while the bytes waiting to be written (here and queued from other threads) are over
   // the high water mark, until they fall below the low one.
   bool is_writable() const noexcept;

@@ -9,13 +9,13 @@
 namespace sluice {
 
 enum class ChannelErrc {
-  closed = 1,            // the channel closed before the operation could complete
-  output_shutdown,       // written after shutdown_output()
-  unsupported_message,   // a message type the transport cannot write reached the head
-  file_truncated,        // a file ended before its FileRegion did
-  handler_exception,     // a handler threw something that is not a sluice::Exception
-  pipeline_misuse,       // an unknown or duplicate handler name
-  connect_timeout,       // the connect did not complete within its timeout
+  closed = 1,           // the channel closed before the operation could complete
+  output_shutdown,      // written after shutdown_output()
+  unsupported_message,  // a message type the transport cannot write reached the head
+  file_truncated,       // a file ended before its FileRegion did
+  handler_exception,    // a handler threw something that is not a sluice::Exception
+  pipeline_misuse,      // an unknown or duplicate handler name
+  connect_timeout,      // the connect did not complete within its timeout
 };
 
 }  // namespace sluice

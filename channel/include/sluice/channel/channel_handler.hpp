@@ -78,7 +78,7 @@ inline constexpr bool kOverrides = !std::is_same_v<Derived, Base>;
 // The events H overrides, found at compile time: `&H::on_read` names ChannelHandler's member
 // unless H (or a base between) declares its own.
 template <typename H>
-  requires std::is_base_of_v<ChannelHandler, H>
+requires std::is_base_of_v<ChannelHandler, H>
 constexpr std::uint32_t overridden_events() {
   using B = ChannelHandler;
   using detail::kOverrides;

@@ -10,8 +10,11 @@ namespace sluice {
 struct ReceiveBufferSizing {
   // Adaptive (the default): start at `initial`, double after a read that filled its buffer,
   // shrink after two reads in a row that used less than half of the next size down.
+  // A read that fills its buffer is followed by another, which returns EAGAIN when the fill was
+  // a coincidence. Peers keep power-of-two amounts in flight (64 KiB windows are common), so
+  // the largest buffer is one step above 64 KiB: such a read then ends the batch by itself.
   static ReceiveBufferSizing adaptive(std::size_t minimum = 64, std::size_t initial = 2048,
-                                      std::size_t maximum = 65536) {
+                                      std::size_t maximum = 131072) {
     return {minimum, initial, maximum};
   }
   // Every read gets `size` bytes.
@@ -24,16 +27,16 @@ struct ReceiveBufferSizing {
 
 // Per-channel options. The defaults suit a request/response server.
 struct ChannelOptions {
-  bool tcp_nodelay = true;    // TCP_NODELAY: no Nagle delay on small writes
-  bool keep_alive = false;    // SO_KEEPALIVE
-  int send_buffer = 0;        // SO_SNDBUF; 0 keeps the kernel's default (and autotuning)
-  int receive_buffer = 0;     // SO_RCVBUF; 0 keeps the kernel's default (and autotuning)
+  bool tcp_nodelay = true;  // TCP_NODELAY: no Nagle delay on small writes
+  bool keep_alive = false;  // SO_KEEPALIVE
+  int send_buffer = 0;      // SO_SNDBUF; 0 keeps the kernel's default (and autotuning)
+  int receive_buffer = 0;   // SO_RCVBUF; 0 keeps the kernel's default (and autotuning)
   // Above the high mark is_writable() turns false (and on_writability_changed fires); below
   // the low mark it turns true again.
   std::size_t write_high_water_mark = 64 * 1024;
   std::size_t write_low_water_mark = 32 * 1024;
-  bool auto_read = true;             // false: read one batch per read() call
-  bool allow_half_closure = false;   // on EOF: keep the output open and fire an input-shutdown event
+  bool auto_read = true;            // false: read one batch per read() call
+  bool allow_half_closure = false;  // on EOF: keep the output open and fire an input-shutdown event
   unsigned max_messages_per_read = 16;  // reads per wake-up before yielding to other channels
   unsigned write_spin_count = 16;       // write calls per flush before yielding
   std::chrono::milliseconds connect_timeout{30'000};

@@ -70,7 +70,9 @@ class EmbeddedChannel final : public Channel {
   bool can_write(const Message&) const noexcept override { return true; }
   void on_unhandled_read(Message&& message) override { inbound_.push_back(std::move(message)); }
   void on_unhandled_error(const Error& error) override { errors_.push_back(error); }
-  void on_unhandled_user_event(Message&& event) override { user_events_.push_back(std::move(event)); }
+  void on_unhandled_user_event(Message&& event) override {
+    user_events_.push_back(std::move(event));
+  }
   void dispose() noexcept override;
 
   std::deque<Message> inbound_;

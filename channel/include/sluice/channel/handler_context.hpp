@@ -34,7 +34,9 @@ class HandlerContext {
   void fire_inactive() { next_[kInactiveIndex]->invoke_inactive(); }
   void fire_read(Message&& message) { next_[kReadIndex]->invoke_read(std::move(message)); }
   void fire_read_complete() { next_[kReadCompleteIndex]->invoke_read_complete(); }
-  void fire_user_event(Message&& event) { next_[kUserEventIndex]->invoke_user_event(std::move(event)); }
+  void fire_user_event(Message&& event) {
+    next_[kUserEventIndex]->invoke_user_event(std::move(event));
+  }
   void fire_writability_changed() { next_[kWritabilityIndex]->invoke_writability_changed(); }
   void fire_error(const Error& error) { next_[kErrorIndex]->invoke_error(error); }
 

@@ -33,7 +33,9 @@ constexpr std::string_view type_name() noexcept {
 
 // Bytes a message stands for in a channel's outbound accounting (water marks). Types the
 // transport writes report their payload; anything else counts as 0.
-inline std::size_t message_bytes(const Buffer& buffer) noexcept { return buffer.readable_bytes(); }
+inline std::size_t message_bytes(const Buffer& buffer) noexcept {
+  return buffer.readable_bytes();
+}
 inline std::size_t message_bytes(const CompositeBuffer& composite) noexcept {
   return composite.readable_bytes();
 }
@@ -55,9 +57,9 @@ class Message {
   Message() noexcept = default;
 
   template <typename T>
-    requires(!std::is_same_v<std::decay_t<T>, Message> && !std::is_lvalue_reference_v<T> &&
-             std::is_nothrow_move_constructible_v<std::decay_t<T>>)
-  Message(T&& value) {  // NOLINT: implicit, so that ctx.write(std::move(buffer)) reads well
+  requires(!std::is_same_v<std::decay_t<T>, Message> && !std::is_lvalue_reference_v<T> &&
+           std::is_nothrow_move_constructible_v<std::decay_t<T>>)
+      Message(T&& value) {  // NOLINT: implicit, so that ctx.write(std::move(buffer)) reads well
     using Stored = std::decay_t<T>;
     if constexpr (fits_inline<Stored>()) {
       ::new (static_cast<void*>(storage_)) Stored(std::move(value));

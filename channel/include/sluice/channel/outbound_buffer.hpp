@@ -44,6 +44,9 @@ class OutboundBuffer {
   struct Gathered {
     std::size_t iovecs = 0;
     std::size_t bytes = 0;
+    // The gathered bytes are followed by a flushed FileRegion, sent by its own call: the
+    // transport can hold them back (MSG_MORE) to leave in the same segments as the file.
+    bool file_follows = false;
   };
 
   OutboundBuffer(WritabilityListener& listener, std::size_t low_water_mark,
@@ -95,7 +98,8 @@ class OutboundBuffer {
 
  private:
   using EntryList = boost::intrusive::list<
-      Entry, boost::intrusive::member_hook<Entry, boost::intrusive::list_member_hook<>, &Entry::hook>>;
+      Entry,
+      boost::intrusive::member_hook<Entry, boost::intrusive::list_member_hook<>, &Entry::hook>>;
 
   void subtract(Entry& entry, std::size_t bytes) noexcept;
   void set_pending(std::size_t pending) noexcept;

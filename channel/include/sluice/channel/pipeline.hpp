@@ -174,8 +174,9 @@ class Pipeline {
   HandlerContext& require(std::string_view name) const;
 
   using ContextList = boost::intrusive::list<
-      HandlerContext, boost::intrusive::member_hook<HandlerContext, boost::intrusive::list_member_hook<>,
-                                                    &HandlerContext::hook_>>;
+      HandlerContext,
+      boost::intrusive::member_hook<HandlerContext, boost::intrusive::list_member_hook<>,
+                                    &HandlerContext::hook_>>;
 
   Channel& channel_;
   detail::HeadHandler head_handler_;

@@ -8,9 +8,9 @@
 namespace sluice {
 
 enum class CodecErrc {
-  too_long_frame = 1,   // a frame over the decoder's maximum; its bytes were discarded
-  corrupted_frame,      // a length field that is negative, overflows, or is shorter than what it strips
-  cumulation_limit,     // more undecoded bytes than the decoder may hold
+  too_long_frame = 1,  // a frame over the decoder's maximum; its bytes were discarded
+  corrupted_frame,  // a length field that is negative, overflows, or is shorter than what it strips
+  cumulation_limit,  // more undecoded bytes than the decoder may hold
 };
 
 }  // namespace sluice

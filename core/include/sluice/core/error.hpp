@@ -18,8 +18,8 @@ class Error {
   Error(std::error_code code, std::string context = {})
       : code_(code), context_(std::move(context)) {}
   template <typename Enum>
-    requires std::is_error_code_enum_v<Enum>
-  Error(Enum value, std::string context = {})  // NOLINT: implicit by design, like error_code
+  requires std::is_error_code_enum_v<Enum> Error(
+      Enum value, std::string context = {})  // NOLINT: implicit by design, like error_code
       : code_(make_error_code(value)), context_(std::move(context)) {}
 
   // An Error from an errno value, e.g. Error::from_errno(errno, "accept4").
@@ -41,13 +41,13 @@ class Error {
     return error.code_ == code;
   }
   template <typename Enum>
-    requires std::is_error_code_enum_v<Enum>
+  requires std::is_error_code_enum_v<Enum>
   friend bool operator==(const Error& error, Enum value) noexcept {
     return error.code_ == make_error_code(value);
   }
   // Portable conditions such as std::errc::connection_refused.
   template <typename Enum>
-    requires std::is_error_condition_enum_v<Enum>
+  requires std::is_error_condition_enum_v<Enum>
   friend bool operator==(const Error& error, Enum value) noexcept {
     return error.code_ == make_error_condition(value);
   }

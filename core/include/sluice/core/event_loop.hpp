@@ -144,15 +144,15 @@ class EventLoop {
 
   std::string name_;
   mutable uv_loop_t loop_;
-  uv_async_t wakeup_;  // other threads' tasks are waiting
+  uv_async_t wakeup_;        // other threads' tasks are waiting
   uv_idle_t keep_spinning_;  // active while local tasks wait: the next poll must not block
   // Other threads' tasks. The mutex also orders execute() against the loop's final close of
   // wakeup_, so no thread signals a closed handle.
   std::mutex queue_mutex_;
-  std::vector<Task> queue_;    // guarded by queue_mutex_
+  std::vector<Task> queue_;      // guarded by queue_mutex_
   bool accepting_tasks_ = true;  // guarded by queue_mutex_
-  std::vector<Task> running_;  // batch taken from queue_
-  std::vector<Task> local_;    // tasks the loop queued for itself
+  std::vector<Task> running_;    // batch taken from queue_
+  std::vector<Task> local_;      // tasks the loop queued for itself
   std::vector<Task> deferred_;
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};
@@ -163,10 +163,10 @@ class EventLoop {
                                            LoopResource, boost::intrusive::list_member_hook<>,
                                            &LoopResource::loop_hook>>
       resources_;
-  boost::intrusive::list<detail::TimerState,
-                         boost::intrusive::member_hook<detail::TimerState,
-                                                       boost::intrusive::list_member_hook<>,
-                                                       &detail::TimerState::loop_hook>>
+  boost::intrusive::list<
+      detail::TimerState,
+      boost::intrusive::member_hook<detail::TimerState, boost::intrusive::list_member_hook<>,
+                                    &detail::TimerState::loop_hook>>
       timers_;  // started and not yet closed
   ScheduledTask shutdown_timer_;
   ScheduledTask shutdown_progress_;

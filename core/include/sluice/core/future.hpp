@@ -50,12 +50,14 @@ struct FutureState : std::enable_shared_from_this<FutureState<T>> {
   // last resort when the loop no longer runs tasks.
   void deliver(std::vector<Callback> to_run) {
     if (loop == nullptr || loop->in_loop()) {
-      for (Callback& callback : to_run) callback(*result);
+      for (Callback& callback : to_run)
+        callback(*result);
       return;
     }
     auto batch = std::make_shared<std::vector<Callback>>(std::move(to_run));
     auto invoke = [self = this->shared_from_this(), batch] {
-      for (Callback& callback : *batch) callback(*self->result);
+      for (Callback& callback : *batch)
+        callback(*self->result);
     };
     if (!loop->execute(invoke)) invoke();
   }
@@ -75,15 +77,12 @@ class Promise {
   Future<T> future() const { return Future<T>(state_); }
 
   template <typename U = T>
-    requires(!std::is_void_v<U>)
-  bool set_value(U value) {
+  requires(!std::is_void_v<U>) bool set_value(U value) {
     return state_->complete(Result<T>(std::move(value)));
   }
   template <typename U = T>
-    requires std::is_void_v<U>
-  bool set_value() {
-    return state_->complete(Result<void>());
-  }
+  requires std::is_void_v<U>
+  bool set_value() { return state_->complete(Result<void>()); }
   bool set_error(Error error) { return state_->complete(Result<T>(std::move(error))); }
   bool set_result(Result<T> result) { return state_->complete(std::move(result)); }
   bool is_done() const {

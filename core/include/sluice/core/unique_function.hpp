@@ -24,9 +24,9 @@ class unique_function<R(Args...)> {
   unique_function(std::nullptr_t) noexcept {}  // NOLINT: implicit like std::function
 
   template <typename F>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, unique_function> &&
-             std::is_invocable_r_v<R, std::decay_t<F>&, Args...>)
-  unique_function(F&& callable) {  // NOLINT: implicit like std::function
+  requires(!std::is_same_v<std::remove_cvref_t<F>, unique_function> &&
+           std::is_invocable_r_v<R, std::decay_t<F>&, Args...>)
+      unique_function(F&& callable) {  // NOLINT: implicit like std::function
     using Stored = std::decay_t<F>;
     if constexpr (fits_inline<Stored>()) {
       ::new (static_cast<void*>(storage_)) Stored(std::forward<F>(callable));
@@ -88,15 +88,15 @@ class unique_function<R(Args...)> {
   }
 
   template <typename F>
-  static constexpr Ops kInlineOps{
-      [](void* storage, Args&&... args) -> R {
-        return std::invoke(*static_cast<F*>(storage), std::forward<Args>(args)...);
-      },
-      [](void* from, void* to) noexcept {
-        ::new (to) F(std::move(*static_cast<F*>(from)));
-        static_cast<F*>(from)->~F();
-      },
-      [](void* storage) noexcept { static_cast<F*>(storage)->~F(); }};
+  static constexpr Ops kInlineOps{[](void* storage, Args&&... args) -> R {
+                                    return std::invoke(*static_cast<F*>(storage),
+                                                       std::forward<Args>(args)...);
+                                  },
+                                  [](void* from, void* to) noexcept {
+                                    ::new (to) F(std::move(*static_cast<F*>(from)));
+                                    static_cast<F*>(from)->~F();
+                                  },
+                                  [](void* storage) noexcept { static_cast<F*>(storage)->~F(); }};
 
   template <typename F>
   static constexpr Ops kHeapOps{

@@ -19,7 +19,9 @@ class Server final : public RefCounted<Server> {
   explicit Server(std::vector<Ref<Listener>> listeners) : listeners_(std::move(listeners)) {}
 
   // The bound address; with port 0 asked for, the port the kernel chose.
-  const SocketAddress& local_address() const noexcept { return listeners_.front()->local_address(); }
+  const SocketAddress& local_address() const noexcept {
+    return listeners_.front()->local_address();
+  }
   std::uint16_t port() const noexcept { return local_address().port(); }
   std::size_t listener_count() const noexcept { return listeners_.size(); }
   // Any thread: stops accepting (connections already accepted go on).

@@ -18,13 +18,15 @@
 
 namespace sluice::detail {
 
-inline void poison([[maybe_unused]] const void* address, [[maybe_unused]] std::size_t bytes) noexcept {
+inline void poison([[maybe_unused]] const void* address,
+                   [[maybe_unused]] std::size_t bytes) noexcept {
 #if defined(SLUICE_ASAN)
   ASAN_POISON_MEMORY_REGION(address, bytes);
 #endif
 }
 
-inline void unpoison([[maybe_unused]] const void* address, [[maybe_unused]] std::size_t bytes) noexcept {
+inline void unpoison([[maybe_unused]] const void* address,
+                     [[maybe_unused]] std::size_t bytes) noexcept {
 #if defined(SLUICE_ASAN)
   ASAN_UNPOISON_MEMORY_REGION(address, bytes);
 #endif

@@ -1,8 +1,8 @@
 #pragma once
 
 #include <cstddef>
-#include "sluice/core/source_site.hpp"
 #include <string>
+#include "sluice/core/source_site.hpp"
 
 #include "sluice/buffer/detail/storage_header.hpp"
 
@@ -14,7 +14,7 @@ void record_allocation(const StorageHeader* header, const SourceSite& site);
 void forget_allocation(const StorageHeader* header) noexcept;
 // Where `header` was allocated; the caller's location when it is not tracked.
 SourceSite allocation_site(const StorageHeader* header,
-                                     SourceSite fallback = SourceSite::current());
+                           SourceSite fallback = SourceSite::current());
 std::string live_allocation_report(std::size_t max_sites);
 
 }  // namespace sluice::detail

@@ -78,8 +78,10 @@ void for_each_list_element(std::string_view value, Visitor&& visit) {
   while (!value.empty()) {
     const std::size_t comma = value.find(',');
     std::string_view element = value.substr(0, comma);
-    while (!element.empty() && (element.front() == ' ' || element.front() == '\t')) element.remove_prefix(1);
-    while (!element.empty() && (element.back() == ' ' || element.back() == '\t')) element.remove_suffix(1);
+    while (!element.empty() && (element.front() == ' ' || element.front() == '\t'))
+      element.remove_prefix(1);
+    while (!element.empty() && (element.back() == ' ' || element.back() == '\t'))
+      element.remove_suffix(1);
     if (!element.empty()) visit(element);
     if (comma == std::string_view::npos) break;
     value.remove_prefix(comma + 1);

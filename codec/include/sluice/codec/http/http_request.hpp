@@ -39,7 +39,8 @@ class HttpRequest {
  private:
   friend class HttpRequestDecoder;
   std::string_view view(std::uint32_t offset, std::uint32_t length) const noexcept {
-    return {reinterpret_cast<const char*>(headers_.bytes().readable_span().data()) + offset, length};
+    return {reinterpret_cast<const char*>(headers_.bytes().readable_span().data()) + offset,
+            length};
   }
 
   HttpFields headers_;  // also holds the head's bytes

@@ -45,7 +45,9 @@ class HttpResponse {
   HttpResponse&& body(Buffer bytes) && { return std::move(body(std::move(bytes))); }
   // The length of a body that follows as separate messages.
   HttpResponse& content_length(std::uint64_t length) &;
-  HttpResponse&& content_length(std::uint64_t length) && { return std::move(content_length(length)); }
+  HttpResponse&& content_length(std::uint64_t length) && {
+    return std::move(content_length(length));
+  }
   // A body of unknown length follows as separate messages, ended by HttpEnd: it is sent
   // chunked (to an HTTP/1.0 client, delimited by closing the connection). Without body(),
   // content_length() or streamed(), a response has no content (Content-Length: 0).
