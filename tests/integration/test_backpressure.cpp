@@ -139,7 +139,7 @@ TEST_CASE(
   constexpr std::size_t kTotal = 64 * kMiB;
   // What may be live while the flood is held back: the client's outbound buffer (at most its
   // high water mark, 64 KiB, plus one 64 KiB chunk) and the server's one read batch in flight
-  // (at most 16 reads of up to 64 KiB). 4 MiB is several times that, and 1/16 of the flood:
+  // (at most 16 reads of up to 128 KiB). 4 MiB is twice that, and 1/16 of the flood:
   // a transport that buffered what it should leave in the kernel would exceed it at once.
   constexpr std::int64_t kLiveBound = 4 * kMiB;
   ProcessHealth health;
@@ -249,8 +249,9 @@ TEST_CASE("with auto_read off, a channel reads nothing until read(), and one bat
   std::this_thread::sleep_for(100ms);
   CHECK(server_peer->received_count() == 0);
 
-  // A batch is at most max_messages_per_read reads of at most the sizer's maximum (64 KiB).
-  const std::uint64_t kMaxBatch = 16 * 64 * kKiB;
+  // A batch is at most max_messages_per_read reads of at most the sizer's maximum.
+  const ChannelOptions defaults;
+  const std::uint64_t kMaxBatch = defaults.max_messages_per_read * defaults.receive_sizing.maximum;
   std::uint64_t before = 0;
   for (int i = 0; i < 3; ++i) {
     server_channel->read();

@@ -1,6 +1,9 @@
 #include "sluice/codec/http/http_response.hpp"
 
-#include <fmt/format.h>
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "sluice/codec/http/http_status.hpp"
 
@@ -25,11 +28,22 @@ bool equals_name(std::string_view a, std::string_view b) noexcept {
 
 HttpResponse::HttpResponse(std::uint16_t status)
     : head_(Buffer::allocate(kHeadCapacity)), status_(status) {
-  char line[64];
-  const auto* end =
-      fmt::format_to_n(line, sizeof line, "HTTP/1.1 {:03d} {}\r\n", status, reason_phrase(status))
-          .out;
-  head_.write_bytes(std::string_view(line, static_cast<std::size_t>(end - line)));
+  // Written by hand rather than formatted: it is on every response's path.
+  const std::string_view reason = reason_phrase(status);
+  char line[16 + 64];
+  std::memcpy(line, "HTTP/1.1 ", 9);
+  // RFC 9110 §15: a status code is three digits.
+  if (status < 100 || status > 999)
+    throw std::out_of_range("HTTP status " + std::to_string(status) + " is not three digits");
+  const unsigned code = status;
+  line[9] = static_cast<char>('0' + code / 100);
+  line[10] = static_cast<char>('0' + code / 10 % 10);
+  line[11] = static_cast<char>('0' + code % 10);
+  line[12] = ' ';
+  const std::size_t reason_length = std::min(reason.size(), sizeof line - 15);
+  std::memcpy(line + 13, reason.data(), reason_length);
+  std::memcpy(line + 13 + reason_length, "\r\n", 2);
+  head_.write_bytes(std::string_view(line, 15 + reason_length));
 }
 
 HttpResponse& HttpResponse::header(const HeaderName& name, const HeaderValue& value) & {

@@ -1,10 +1,17 @@
 #include "response_encoding.hpp"
 
-#include <fmt/format.h>
+#include <charconv>
+#include <cstring>
 
 #include "sluice/codec/http/http_date.hpp"
 
 namespace sluice::http::detail {
+namespace {
+
+// Bodies up to this size travel inside the head's buffer when it has room.
+constexpr std::size_t kInlineBodyLimit = 128;
+
+}  // namespace
 
 ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
                                                             HttpResponse&& response,
@@ -26,9 +33,11 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
   char line[96];
   auto add = [&](std::string_view text) { head.write_bytes(text); };
   if (response.has_length_ && (allows_body || status == 304)) {
-    const auto* end =
-        fmt::format_to_n(line, sizeof line, "Content-Length: {}\r\n", response.length_).out;
-    add(std::string_view(line, static_cast<std::size_t>(end - line)));
+    constexpr std::string_view kName = "Content-Length: ";
+    std::memcpy(line, kName.data(), kName.size());
+    char* end = std::to_chars(line + kName.size(), line + sizeof line - 2, response.length_).ptr;
+    std::memcpy(end, "\r\n", 2);
+    add(std::string_view(line, static_cast<std::size_t>(end + 2 - line)));
     streamed = Mode::kLength;
   } else if (allows_body && whole) {
     add("Content-Length: 0\r\n");  // no content announced: say so, or the client waits
@@ -58,8 +67,17 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
   if (whole) {
     mode_ = Mode::kIdle;
     if (response.has_body_ && !request.head && allows_body) {
-      ctx.write(std::move(head));
-      ctx.write(std::move(response.body_), std::move(done));
+      const std::size_t body_size = response.body_.readable_bytes();
+      if (body_size <= kInlineBodyLimit && body_size <= head.writable_bytes()) {
+        // Departure from zero-copy, on purpose: copying a few bytes costs less than the
+        // second message, outbound entry and iovec that a separate body takes.
+        head.write_bytes(response.body_.readable_span());
+        response.body_ = Buffer();
+        ctx.write(std::move(head), std::move(done));
+      } else {
+        ctx.write(std::move(head));
+        ctx.write(std::move(response.body_), std::move(done));
+      }
     } else {
       ctx.write(std::move(head), std::move(done));
     }
@@ -91,8 +109,14 @@ void ResponseEncoding::write_body_part(HandlerContext& ctx, Message&& part, Writ
       }
       // The CRLF closing the previous chunk rides in front of this chunk's size line.
       char line[32];
-      const auto* end =
-          fmt::format_to_n(line, sizeof line, "{}{:x}\r\n", chunk_sent_ ? "\r\n" : "", size).out;
+      char* end = line;
+      if (chunk_sent_) {
+        std::memcpy(end, "\r\n", 2);
+        end += 2;
+      }
+      end = std::to_chars(end, line + sizeof line - 2, size, 16).ptr;
+      std::memcpy(end, "\r\n", 2);
+      end += 2;
       ctx.write(Buffer::copy_of(std::string_view(line, static_cast<std::size_t>(end - line))));
       ctx.write(std::move(part), std::move(done));
       chunk_sent_ = true;

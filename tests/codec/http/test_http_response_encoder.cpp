@@ -65,7 +65,8 @@ std::shared_ptr<const File> some_file() {
 
 TEST_CASE("a whole response is one head buffer, byte exact, then its body buffer untouched") {
   auto channel = encoder_channel();
-  Buffer body = bytes("hello");
+  const std::string payload(200, 'x');  // over the size that rides inside the head
+  Buffer body = bytes(payload);
   const std::byte* body_data = body.readable_span().data();
   channel->write_outbound(HttpResponse(200)
                               .header("Content-Type", "text/plain; charset=utf-8")
@@ -80,11 +81,32 @@ TEST_CASE("a whole response is one head buffer, byte exact, then its body buffer
         "Content-Type: text/plain; charset=utf-8\r\n"
         "X-Second: two\r\n"
         "X-Second: again\r\n"
-        "Content-Length: 5\r\n"
+        "Content-Length: 200\r\n"
         "Date: <date>\r\n"
         "\r\n");
   REQUIRE(messages[1].is<Buffer>());
   CHECK(messages[1].as<Buffer>().readable_span().data() == body_data);
+}
+
+TEST_CASE("a body of a few bytes travels inside the head's buffer: one message, one iovec") {
+  auto channel = encoder_channel();
+  channel->write_outbound(HttpResponse(200).header("Server", "sluice").body(bytes("hello")));
+  auto messages = written(*channel);
+  REQUIRE(messages.size() == 1);
+  CHECK(without_date(text_of(messages[0])) ==
+        "HTTP/1.1 200 OK\r\n"
+        "Server: sluice\r\n"
+        "Content-Length: 5\r\n"
+        "Date: <date>\r\n"
+        "\r\n"
+        "hello");
+}
+
+TEST_CASE("status lines: three digits and the reason phrase; other codes are refused") {
+  CHECK(HttpResponse(404).head_text() == "HTTP/1.1 404 Not Found\r\n");
+  CHECK(HttpResponse(599).head_text().substr(0, 13) == "HTTP/1.1 599 ");
+  CHECK_THROWS_AS(HttpResponse(99), std::out_of_range);
+  CHECK_THROWS_AS(HttpResponse(1000), std::out_of_range);
 }
 
 TEST_CASE("the Date header is the current time as an IMF-fixdate") {
