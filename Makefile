@@ -3,6 +3,8 @@
 #   make test   install what is missing, build and run every test: debug (ASan+UBSan) and
 #               release presets, then the tests labelled `threads` under TSan
 #   make fuzz   build the libFuzzer targets with clang and run each for a minute
+#   make bench  the micro-benchmarks (allocator, HTTP parsing, RSS) on the release build;
+#               bench/yardstick.sh runs the servers against their peers
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps demo test test-debug test-release test-tsan fuzz bench clean
@@ -47,6 +49,12 @@ fuzz:
 	  -DSLUICE_BUILD_EXAMPLES=OFF >/dev/null
 	cmake --build build/fuzz -j$(JOBS)
 	tests/fuzz/run_fuzzers.sh build/fuzz $(FUZZ_SECONDS)
+
+bench: all
+	@scripts/bench_alloc.sh build/release/bin
+	taskset -c $$(($$(nproc) - 1)) build/release/bin/sluice-bench-http-parse \
+	  --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+	build/release/bin/sluice-bench-rss
 
 clean:
 	rm -rf build

@@ -60,9 +60,9 @@ OpenedEntry RootDirectory::open(const std::string& relative) const {
   }
   if (S_ISREG(entry.info.st_mode)) {
     // Reads of a regular file ignore O_NONBLOCK today, but nothing promises that for every
-    // file system (RWF_NOWAIT semantics); the transfer paths expect blocking reads.
-    const int flags = ::fcntl(fd, F_GETFL);
-    if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    // file system (RWF_NOWAIT semantics); the transfer paths expect blocking reads. O_NONBLOCK
+    // is the only F_SETFL flag kOpenFlags sets, so no F_GETFL is needed to keep the others.
+    ::fcntl(fd, F_SETFL, 0);
   }
   return entry;
 }

@@ -20,6 +20,9 @@ namespace {
 // Linux moves at most this much per sendfile/sendmsg call anyway.
 constexpr std::size_t kMaxBytesPerCall = 0x7ffff000;
 constexpr std::size_t kMaxIovecs = IOV_MAX;
+// One sendfile call of a large file to a fast reader can run for hundreds of milliseconds,
+// holding up every other channel of the loop: each call moves at most this much.
+constexpr std::size_t kMaxFileBytesPerCall = 2 * 1024 * 1024;
 // The pipe a channel splices through: 1 MiB, the default fs.pipe-max-size.
 constexpr std::size_t kSplicePipeSize = 1024 * 1024;
 
@@ -294,7 +297,7 @@ StreamChannel::WriteResult StreamChannel::write_file() {
   }
   if (region.transfer() == FileTransfer::kSplice) return write_spliced(region);
   const std::size_t chunk =
-      static_cast<std::size_t>(std::min<std::uint64_t>(region.remaining(), kMaxBytesPerCall));
+      static_cast<std::size_t>(std::min<std::uint64_t>(region.remaining(), kMaxFileBytesPerCall));
   auto offset = static_cast<off_t>(region.position());
   ssize_t sent;
   do {
