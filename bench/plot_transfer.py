@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Compares the file server's transfer mechanisms from one yardstick file-suite run.
 
 Reads the run's raw table (results/raw/<stamp>-file.tsv, written by bench/yardstick.sh file),

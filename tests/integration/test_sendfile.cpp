@@ -1,6 +1,8 @@
 // FileRegion writes: sendfile between buffers in one flush, ranges, a file truncated mid-transfer.
 
 #include <fcntl.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <doctest/doctest.h>
@@ -12,6 +14,7 @@
 
 #include "sluice/buffer/file_region.hpp"
 #include "sluice/core/fd.hpp"
+#include "sluice/transport/stream_channel.hpp"
 #include "support.hpp"
 
 using namespace sluice;
@@ -115,6 +118,16 @@ TEST_CASE(
     CHECK(log->open_error.empty());
     CHECK(log->results == std::vector<std::string>{"", "", ""});
   }
+  // A region this large is sent corked; once it is out the socket must be uncorked, or the
+  // next response's last segment would wait for the kernel's cork timer.
+  std::shared_ptr<Peer> server_peer = server_peers.first();
+  ChannelPtr server_channel = server_peer->active_channel();
+  REQUIRE(server_channel);
+  const int server_fd = static_cast<StreamChannel&>(*server_channel).fd();
+  int corked = -1;
+  socklen_t length = sizeof corked;
+  REQUIRE(::getsockopt(server_fd, IPPROTO_TCP, TCP_CORK, &corked, &length) == 0);
+  CHECK(corked == 0);
   client_channel->close();
   await(client_channel->close_future());
   CHECK(client_peer->received_count() == expected->size());

@@ -63,6 +63,8 @@ class StreamChannel final : public Channel {
   WriteResult write_gathered();
   WriteResult write_file();
   WriteResult write_spliced(FileRegion& region);
+  // Completes the FileRegion at the front, uncorking the socket if it was corked for it.
+  void complete_file();
   void fail_truncated(const FileRegion& region, std::uint64_t end);
   void shutdown_output_now();
   void set_write_interest(bool wanted);
@@ -92,6 +94,7 @@ class StreamChannel final : public Channel {
   bool read_requested_ = false;
   bool want_write_ = false;
   bool writing_ = false;
+  bool corked_ = false;  // TCP_CORK set for the large FileRegion being sent
   bool input_shutdown_ = false;
   bool output_shutdown_ = false;
   bool shutdown_after_flush_ = false;
