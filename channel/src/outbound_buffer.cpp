@@ -11,30 +11,27 @@ namespace sluice {
 namespace {
 
 // Recycled entries, per thread: a loop's channels reuse them, so a steady stream of writes
-// allocates nothing. Bounded, so a burst does not pin memory for good.
+// allocates nothing. Bounded, so a burst does not pin memory for good. An entry is in a
+// channel's list or here, never both, so the pool links it by the same hook.
 struct EntryPool {
   static constexpr std::size_t kMaxKept = 1024;
-  std::vector<OutboundBuffer::Entry*> free;
+  OutboundBuffer::EntryList free;
 
   ~EntryPool() {
-    for (auto* entry : free)
-      delete entry;
+    free.clear_and_dispose([](OutboundBuffer::Entry* entry) { delete entry; });
   }
   OutboundBuffer::Entry* take() {
     if (free.empty()) return new OutboundBuffer::Entry;
-    auto* entry = free.back();
+    OutboundBuffer::Entry& entry = free.back();
     free.pop_back();
-    return entry;
+    return &entry;
   }
   void give(OutboundBuffer::Entry* entry) noexcept {
     if (free.size() < kMaxKept) {
-      try {
-        free.push_back(entry);
-        return;
-      } catch (...) {
-      }
+      free.push_back(*entry);
+    } else {
+      delete entry;
     }
-    delete entry;
   }
 };
 

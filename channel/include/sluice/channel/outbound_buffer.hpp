@@ -34,12 +34,20 @@ class WritabilityListener {
 // writing allocates nothing. Loop thread only, except pending_bytes() and is_writable().
 class OutboundBuffer {
  public:
+  // normal_link: entries are unlinked only by the buffer, which knows where each one is, so
+  // safe-mode hooks would only add stores and checks to every write.
+  using EntryHook =
+      boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>>;
+
   struct Entry {
-    boost::intrusive::list_member_hook<> hook;
+    EntryHook hook;
     Message message;
     std::size_t bytes = 0;  // accounted bytes not yet written
     WriteCallback done;
   };
+  // A channel's entries in order; also the per-thread pool of recycled ones.
+  using EntryList =
+      boost::intrusive::list<Entry, boost::intrusive::member_hook<Entry, EntryHook, &Entry::hook>>;
 
   struct Gathered {
     std::size_t iovecs = 0;
@@ -97,9 +105,6 @@ class OutboundBuffer {
   std::size_t foreign_bytes() const noexcept { return foreign_.load(std::memory_order_relaxed); }
 
  private:
-  using EntryList = boost::intrusive::list<
-      Entry,
-      boost::intrusive::member_hook<Entry, boost::intrusive::list_member_hook<>, &Entry::hook>>;
 
   void subtract(Entry& entry, std::size_t bytes) noexcept;
   void set_pending(std::size_t pending) noexcept;
