@@ -2,8 +2,8 @@
 
 #include <vector>
 
-#include "sluice/channel/channel_error.hpp"
 #include "sluice/buffer/file_region.hpp"
+#include "sluice/channel/channel_error.hpp"
 #include "sluice/channel/outbound_buffer.hpp"
 
 using namespace sluice;

@@ -36,8 +36,8 @@ class OutboundBuffer {
  public:
   // normal_link: entries are unlinked only by the buffer, which knows where each one is, so
   // safe-mode hooks would only add stores and checks to every write.
-  using EntryHook =
-      boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>>;
+  using EntryHook = boost::intrusive::list_member_hook<
+      boost::intrusive::link_mode<boost::intrusive::normal_link>>;
 
   struct Entry {
     EntryHook hook;
@@ -105,7 +105,6 @@ class OutboundBuffer {
   std::size_t foreign_bytes() const noexcept { return foreign_.load(std::memory_order_relaxed); }
 
  private:
-
   void subtract(Entry& entry, std::size_t bytes) noexcept;
   void set_pending(std::size_t pending) noexcept;
   // Unlinks the front entry and returns its callback; the entry goes back to the free list.
