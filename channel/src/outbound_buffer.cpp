@@ -13,12 +13,17 @@ namespace {
 // Recycled entries, per thread: a loop's channels reuse them, so a steady stream of writes
 // allocates nothing. Bounded, so a burst does not pin memory for good. An entry is in a
 // channel's list or here, never both, so the pool links it by the same hook.
+// Channels freed by a thread's later destructors (its embedded loop, a static) may give entries
+// back after the pool is gone; a trivially destructible flag tells them to delete instead.
+thread_local bool t_entry_pool_gone = false;
+
 struct EntryPool {
   static constexpr std::size_t kMaxKept = 1024;
   OutboundBuffer::EntryList free;
 
   ~EntryPool() {
     free.clear_and_dispose([](OutboundBuffer::Entry* entry) { delete entry; });
+    t_entry_pool_gone = true;
   }
   OutboundBuffer::Entry* take() {
     if (free.empty()) return new OutboundBuffer::Entry;
@@ -37,6 +42,18 @@ struct EntryPool {
 
 thread_local EntryPool t_entry_pool;
 
+OutboundBuffer::Entry* take_entry() {
+  return t_entry_pool_gone ? new OutboundBuffer::Entry : t_entry_pool.take();
+}
+
+void give_entry(OutboundBuffer::Entry* entry) noexcept {
+  if (t_entry_pool_gone) {
+    delete entry;
+  } else {
+    t_entry_pool.give(entry);
+  }
+}
+
 void complete(WriteCallback& done, const Error& result) noexcept {
   if (!done) return;
   try {
@@ -53,7 +70,7 @@ OutboundBuffer::~OutboundBuffer() {
 }
 
 void OutboundBuffer::add(Message&& message, WriteCallback&& done) {
-  Entry* entry = t_entry_pool.take();
+  Entry* entry = take_entry();
   entry->bytes = message.bytes();
   entry->message = std::move(message);
   entry->done = std::move(done);
@@ -144,7 +161,7 @@ WriteCallback OutboundBuffer::pop_front() noexcept {
   subtract(entry, entry.bytes);
   WriteCallback done = std::move(entry.done);
   entry.message.reset();
-  t_entry_pool.give(&entry);
+  give_entry(&entry);
   return done;
 }
 

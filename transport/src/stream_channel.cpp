@@ -299,13 +299,14 @@ StreamChannel::WriteResult StreamChannel::write_file() {
     outbound_.complete_front();
     return WriteResult::kDone;
   }
-  if (!corked_ && region.remaining() >= kCorkFilesFrom) {
+  if (!corked_ && !cork_refused_ && region.remaining() >= kCorkFilesFrom) {
     // Each call that fills the socket would otherwise push a partial segment (TCP_NODELAY);
     // corked, only full segments leave until the region's end. Measured on 1 GiB downloads
     // with sendfile: about 9% less server CPU per GiB. Small regions skip the two
     // setsockopt calls: MSG_MORE on the head already joins it to the body.
     const int on = 1;
     corked_ = ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0;
+    cork_refused_ = !corked_;
   }
   if (region.transfer() == FileTransfer::kSplice) return write_spliced(region);
   const std::size_t chunk =

@@ -68,7 +68,8 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
     mode_ = Mode::kIdle;
     if (response.has_body_ && !request.head && allows_body) {
       const std::size_t body_size = response.body_.readable_bytes();
-      if (body_size <= kInlineBodyLimit && body_size <= head.writable_bytes()) {
+      if (body_size <= kInlineBodyLimit && body_size <= head.writable_bytes() &&
+          !response.body_.is_external()) {
         // Departure from zero-copy, on purpose: copying a few bytes costs less than the
         // second message, outbound entry and iovec that a separate body takes.
         head.write_bytes(response.body_.readable_span());

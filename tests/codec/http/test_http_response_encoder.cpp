@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <regex>
@@ -8,6 +11,7 @@
 
 #include "codec_test_support.hpp"
 #include "sluice/buffer/file_region.hpp"
+#include "sluice/buffer/mapped_region.hpp"
 #include "sluice/codec/http/http_date.hpp"
 #include "sluice/codec/http/http_header.hpp"
 #include "sluice/codec/http/http_response.hpp"
@@ -100,6 +104,29 @@ TEST_CASE("a body of a few bytes travels inside the head's buffer: one message, 
         "Date: <date>\r\n"
         "\r\n"
         "hello");
+}
+
+TEST_CASE(
+    "a small body mapped from a file stays out of user space: it is not copied into the head") {
+  char path[] = "/tmp/sluice-mapped-body-XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, "hello", 5) == 5);
+  ::close(fd);
+  auto file = File::open(path);
+  ::unlink(path);
+  REQUIRE(file);
+  auto mapped = map_file_region(**file, 0, 5);
+  REQUIRE(mapped);
+  CHECK(mapped->is_external());
+  CHECK_FALSE(bytes("hello").is_external());
+
+  auto channel = encoder_channel();
+  channel->write_outbound(HttpResponse(200).body(std::move(*mapped)));
+  auto messages = written(*channel);
+  REQUIRE(messages.size() == 2);
+  CHECK(messages[1].as<Buffer>().is_external());
+  CHECK(text_of(messages[1]) == "hello");
 }
 
 TEST_CASE("status lines: three digits and the reason phrase; other codes are refused") {

@@ -233,6 +233,12 @@ class Buffer {
             std::size_t{writer_} - reader_};
   }
 
+  // Whether the bytes live in memory sluice did not allocate (a file mapping): a file that
+  // shrinks under it turns a user-space read into SIGBUS, so code that would copy bytes for
+  // speed leaves such buffers to the kernel (which reports EFAULT instead).
+  bool is_external() const noexcept {
+    return has_storage() && storage_->kind == detail::StorageKind::kExternal;
+  }
   // Handles sharing this storage, this one included (0 without storage).
   std::uint32_t use_count() const noexcept;
   bool is_shared() const noexcept { return use_count() > 1; }

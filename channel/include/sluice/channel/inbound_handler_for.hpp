@@ -9,7 +9,8 @@ namespace sluice {
 // pass on to the next handler untouched.
 //
 //   class Echo : public InboundHandlerFor<Buffer> {
-//     void on_message(HandlerContext& ctx, Buffer&& bytes) override { ctx.write(std::move(bytes));
+//     void on_message(HandlerContext& ctx, Buffer&& bytes) override {
+//       ctx.write(std::move(bytes));
 //     }
 //   };
 template <typename T>

@@ -94,7 +94,8 @@ class StreamChannel final : public Channel {
   bool read_requested_ = false;
   bool want_write_ = false;
   bool writing_ = false;
-  bool corked_ = false;  // TCP_CORK set for the large FileRegion being sent
+  bool corked_ = false;        // TCP_CORK set for the large FileRegion being sent
+  bool cork_refused_ = false;  // not TCP (a Unix-domain socket): do not ask again
   bool input_shutdown_ = false;
   bool output_shutdown_ = false;
   bool shutdown_after_flush_ = false;
