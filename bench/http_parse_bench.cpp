@@ -41,6 +41,7 @@
 #include "sluice/codec/http/http_head_parser.hpp"
 #include "sluice/codec/http/http_request.hpp"
 #include "sluice/codec/http/http_request_decoder.hpp"
+#include "sluice/codec/http/request_framing.hpp"
 
 namespace {
 
@@ -100,62 +101,6 @@ void report(benchmark::State& state, std::string_view request) {
 // ------------------------------------------------------------------------------------------
 // sluice: HttpHeadParser and what the decoder builds from it.
 
-struct Framing {
-  std::uint64_t content_length = 0;
-  bool has_content_length = false;
-  bool chunked = false;
-  bool keep_alive = true;
-  bool expects_continue = false;
-  bool ok = true;
-};
-
-// HttpRequestDecoder::decode_head's framing rules, step for step (RFC 9112 §6).
-Framing decide_framing(const HttpFields& headers, int version_minor) {
-  Framing framing;
-  bool has_transfer_encoding = false;
-  bool chunked_last = false;
-  int chunked_count = 0;
-  bool other_coding = false;
-  std::size_t content_length_lines = 0;
-  std::string_view content_length;
-  for (const Field field : headers) {
-    if (equals_ignore_case(field.name, "Content-Length")) {
-      ++content_length_lines;
-      content_length = field.value;
-    } else if (equals_ignore_case(field.name, "Transfer-Encoding")) {
-      has_transfer_encoding = true;
-      for_each_list_element(field.value, [&](std::string_view coding) {
-        const bool is_chunked = equals_ignore_case(coding, "chunked");
-        chunked_count += is_chunked;
-        if (!is_chunked) other_coding = true;
-        chunked_last = is_chunked;
-      });
-    }
-  }
-  if (has_transfer_encoding) {
-    framing.ok = content_length_lines == 0 && version_minor != 0 && chunked_last &&
-                 chunked_count == 1 && !other_coding;
-    framing.chunked = true;
-  } else if (content_length_lines > 1) {
-    framing.ok = false;
-  } else if (content_length_lines == 1) {
-    for (char digit : content_length) {
-      if (digit < '0' || digit > '9') framing.ok = false;
-      framing.content_length =
-          framing.content_length * 10 + static_cast<std::uint64_t>(digit - '0');
-    }
-    framing.has_content_length = true;
-  }
-  framing.keep_alive = version_minor == 0 ? headers.has_token("Connection", "keep-alive")
-                                          : !headers.has_token("Connection", "close");
-  if (version_minor >= 1) {
-    if (auto expect = headers.get("Expect")) {
-      framing.expects_continue = equals_ignore_case(*expect, "100-continue");
-    }
-  }
-  return framing;
-}
-
 void Sluice_HeadParser(benchmark::State& state) {
   const std::string_view request = input(static_cast<int>(state.range(0)));
   const Buffer bytes = Buffer::copy_of(request);
@@ -173,7 +118,7 @@ void Sluice_HeadParser(benchmark::State& state) {
     table.write_bytes(std::as_bytes(std::span(refs)));
     HttpFields fields(bytes.slice(bytes.reader_index(), parser.length()), std::move(table),
                       refs.size());
-    const Framing framing = decide_framing(fields, parser.version_minor());
+    const RequestFraming framing = decide_request_framing(fields, parser.version_minor());
     benchmark::DoNotOptimize(framing);
     benchmark::DoNotOptimize(parser.method_length() + parser.target_offset());
     benchmark::DoNotOptimize(fields);

@@ -318,13 +318,7 @@ StreamChannel::WriteResult StreamChannel::write_file() {
   } while (sent < 0 && errno == EINTR);
   if (sent > 0) {
     const auto bytes = static_cast<std::size_t>(sent);
-    region.advance(bytes);
-    loop().count_written(bytes);
-    if (region.remaining() == 0) {
-      complete_file();
-      return WriteResult::kDone;
-    }
-    outbound_.progress_front(bytes);
+    if (advance_file(region, bytes)) return WriteResult::kDone;
     return bytes < chunk ? WriteResult::kSocketFull : WriteResult::kDone;
   }
   if (sent == 0) {
@@ -337,7 +331,13 @@ StreamChannel::WriteResult StreamChannel::write_file() {
   return WriteResult::kFailed;
 }
 
-void StreamChannel::complete_file() {
+bool StreamChannel::advance_file(FileRegion& region, std::size_t bytes) {
+  region.advance(bytes);
+  loop().count_written(bytes);
+  if (region.remaining() != 0) {
+    outbound_.progress_front(bytes);
+    return false;
+  }
   if (corked_) {
     // The region's last partial segment leaves now, not after the kernel's 200 ms cork timer.
     const int off = 0;
@@ -345,6 +345,7 @@ void StreamChannel::complete_file() {
     corked_ = false;
   }
   outbound_.complete_front();
+  return true;
 }
 
 void StreamChannel::fail_truncated(const FileRegion& region, std::uint64_t end) {
@@ -404,13 +405,7 @@ StreamChannel::WriteResult StreamChannel::write_spliced(FileRegion& region) {
   }
   const auto bytes = static_cast<std::size_t>(sent);
   pipe_pending_ -= bytes;
-  region.advance(bytes);
-  loop().count_written(bytes);
-  if (region.remaining() == 0) {
-    complete_file();
-    return WriteResult::kDone;
-  }
-  outbound_.progress_front(bytes);
+  if (advance_file(region, bytes)) return WriteResult::kDone;
   return pipe_pending_ != 0 ? WriteResult::kSocketFull : WriteResult::kDone;
 }
 

@@ -6,6 +6,7 @@
 
 #include "char_classes.hpp"
 #include "sluice/codec/http/http_status.hpp"
+#include "sluice/codec/http/request_framing.hpp"
 
 namespace sluice::http {
 namespace {
@@ -95,11 +96,6 @@ std::optional<std::uint64_t> parse_chunk_line(std::string_view line) noexcept {
   return size;
 }
 
-bool is_all_digits(std::string_view value) noexcept {
-  return !value.empty() &&
-         std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 }  // namespace
 
 HttpRequestDecoder::HttpRequestDecoder(const HttpLimits& limits)
@@ -172,66 +168,13 @@ void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
   request.headers_ = take_fields(in);
   const HttpFields& headers = request.headers_;
 
-  // Framing (RFC 9112 §6). Every rule here closes a request-smuggling door.
-  bool has_transfer_encoding = false;
-  bool chunked_last = false;
-  int chunked_count = 0;
-  bool other_coding = false;
-  std::size_t content_length_lines = 0;
-  std::string_view content_length;
-  for (const Field field : headers) {
-    if (equals_ignore_case(field.name, "Content-Length")) {
-      ++content_length_lines;
-      content_length = field.value;
-    } else if (equals_ignore_case(field.name, "Transfer-Encoding")) {
-      has_transfer_encoding = true;
-      // The codings of every Transfer-Encoding line form one list (RFC 9110 §5.3).
-      for_each_list_element(field.value, [&](std::string_view coding) {
-        const bool is_chunked = equals_ignore_case(coding, "chunked");
-        chunked_count += is_chunked;
-        if (!is_chunked) other_coding = true;
-        chunked_last = is_chunked;
-      });
-    }
-  }
-  if (has_transfer_encoding) {
-    if (content_length_lines != 0) {
-      return fail(ctx, in, status::kBadRequest, "Content-Length with Transfer-Encoding");
-    }
-    if (request.version_minor_ == 0) {
-      return fail(ctx, in, status::kBadRequest, "Transfer-Encoding in an HTTP/1.0 request");
-    }
-    if (!chunked_last || chunked_count != 1) {
-      return fail(ctx, in, status::kBadRequest, "chunked is not the final transfer coding");
-    }
-    if (other_coding) return fail(ctx, in, status::kNotImplemented, "unsupported transfer coding");
-    request.chunked_ = true;
-  } else if (content_length_lines > 1) {
-    return fail(ctx, in, status::kBadRequest, "more than one Content-Length");
-  } else if (content_length_lines == 1) {
-    if (!is_all_digits(content_length))
-      return fail(ctx, in, status::kBadRequest, "invalid Content-Length");
-    std::uint64_t length = 0;
-    for (char digit : content_length) {
-      const auto d = static_cast<std::uint64_t>(digit - '0');
-      if (length > (UINT64_MAX - d) / 10) {
-        return fail(ctx, in, status::kBadRequest, "Content-Length overflows");
-      }
-      length = length * 10 + d;
-    }
-    request.has_content_length_ = true;
-    request.content_length_ = length;
-  }
-  // RFC 9112 §9.3: the close option ends the connection whatever the version; otherwise
-  // HTTP/1.1 persists and HTTP/1.0 only with keep-alive.
-  request.keep_alive_ =
-      !headers.has_token("Connection", "close") &&
-      (request.version_minor_ != 0 || headers.has_token("Connection", "keep-alive"));
-  if (request.version_minor_ >= 1) {
-    if (auto expect = headers.get("Expect")) {
-      request.expects_continue_ = equals_ignore_case(*expect, "100-continue");
-    }
-  }
+  const RequestFraming framing = decide_request_framing(headers, request.version_minor_);
+  if (framing.error != nullptr) return fail(ctx, in, framing.error_status, framing.error);
+  request.chunked_ = framing.chunked;
+  request.has_content_length_ = framing.has_content_length;
+  request.content_length_ = framing.content_length;
+  request.keep_alive_ = framing.keep_alive;
+  request.expects_continue_ = framing.expects_continue;
   keep_alive_ = request.keep_alive_;
   const bool chunked = request.chunked_;
   remaining_ = request.content_length_;

@@ -63,8 +63,9 @@ class StreamChannel final : public Channel {
   WriteResult write_gathered();
   WriteResult write_file();
   WriteResult write_spliced(FileRegion& region);
-  // Completes the FileRegion at the front, uncorking the socket if it was corked for it.
-  void complete_file();
+  // `bytes` of the front FileRegion went out: counts them, and when that was the last of it,
+  // uncorks the socket (if it was corked for the region) and completes it. True if completed.
+  bool advance_file(FileRegion& region, std::size_t bytes);
   void fail_truncated(const FileRegion& region, std::uint64_t end);
   void shutdown_output_now();
   void set_write_interest(bool wanted);

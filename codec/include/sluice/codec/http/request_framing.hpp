@@ -1,0 +1,25 @@
+#pragma once
+
+#include <cstdint>
+
+#include "sluice/codec/http/http_fields.hpp"
+
+namespace sluice::http {
+
+// What a request head says about its body and its connection (RFC 9112 §6 and §9.3), or why
+// the request must be refused. HttpRequestDecoder applies it to every head; a decoder of one's
+// own can too.
+struct RequestFraming {
+  std::uint64_t content_length = 0;
+  bool has_content_length = false;
+  bool chunked = false;
+  bool keep_alive = true;
+  bool expects_continue = false;
+  // Set when the head is refused: the status to answer with and why.
+  std::uint16_t error_status = 0;
+  const char* error = nullptr;
+};
+
+RequestFraming decide_request_framing(const HttpFields& headers, int version_minor) noexcept;
+
+}  // namespace sluice::http

@@ -1,0 +1,83 @@
+#include "sluice/codec/http/request_framing.hpp"
+
+#include "sluice/codec/http/http_status.hpp"
+
+namespace sluice::http {
+namespace {
+
+RequestFraming refused(std::uint16_t status, const char* why) noexcept {
+  RequestFraming framing;
+  framing.error_status = status;
+  framing.error = why;
+  return framing;
+}
+
+}  // namespace
+
+// Every rule here closes a request-smuggling door.
+RequestFraming decide_request_framing(const HttpFields& headers, int version_minor) noexcept {
+  RequestFraming framing;
+  bool has_transfer_encoding = false;
+  bool chunked_last = false;
+  int chunked_count = 0;
+  bool other_coding = false;
+  std::size_t content_length_lines = 0;
+  std::string_view content_length;
+  for (const Field field : headers) {
+    if (equals_ignore_case(field.name, "Content-Length")) {
+      ++content_length_lines;
+      content_length = field.value;
+    } else if (equals_ignore_case(field.name, "Transfer-Encoding")) {
+      has_transfer_encoding = true;
+      // The codings of every Transfer-Encoding line form one list (RFC 9110 §5.3).
+      for_each_list_element(field.value, [&](std::string_view coding) {
+        const bool is_chunked = equals_ignore_case(coding, "chunked");
+        chunked_count += is_chunked;
+        if (!is_chunked) other_coding = true;
+        chunked_last = is_chunked;
+      });
+    }
+  }
+  if (has_transfer_encoding) {
+    if (content_length_lines != 0) {
+      return refused(status::kBadRequest, "Content-Length with Transfer-Encoding");
+    }
+    if (version_minor == 0) {
+      return refused(status::kBadRequest, "Transfer-Encoding in an HTTP/1.0 request");
+    }
+    if (!chunked_last || chunked_count != 1) {
+      return refused(status::kBadRequest, "chunked is not the final transfer coding");
+    }
+    if (other_coding) return refused(status::kNotImplemented, "unsupported transfer coding");
+    framing.chunked = true;
+  } else if (content_length_lines > 1) {
+    return refused(status::kBadRequest, "more than one Content-Length");
+  } else if (content_length_lines == 1) {
+    if (content_length.empty()) return refused(status::kBadRequest, "invalid Content-Length");
+    std::uint64_t length = 0;
+    for (char digit : content_length) {
+      if (digit < '0' || digit > '9') {
+        return refused(status::kBadRequest, "invalid Content-Length");
+      }
+      const auto d = static_cast<std::uint64_t>(digit - '0');
+      if (length > (UINT64_MAX - d) / 10) {
+        return refused(status::kBadRequest, "Content-Length overflows");
+      }
+      length = length * 10 + d;
+    }
+    framing.has_content_length = true;
+    framing.content_length = length;
+  }
+  // RFC 9112 §9.3: the close option ends the connection whatever the version; otherwise
+  // HTTP/1.1 persists and HTTP/1.0 only with keep-alive.
+  framing.keep_alive = !headers.has_token("Connection", "close") &&
+                       (version_minor != 0 || headers.has_token("Connection", "keep-alive"));
+  if (version_minor >= 1) {
+    if (auto expect = headers.get("Expect")) {
+      framing.expects_continue = equals_ignore_case(*expect, "100-continue");
+    }
+  }
+  return framing;
+}
+
+}  // namespace sluice::http
