@@ -143,7 +143,15 @@ Buffer CompositeBuffer::read_buffer(std::size_t count) {
   require_readable(0, count, "read_buffer");
   if (count == 0) return Buffer();
   Buffer& first = components_[head_];
-  if (first.readable_bytes() >= count) {
+  if (first.readable_bytes() == count) {
+    // The whole component: hand over its handle rather than a slice of it, which would take a
+    // reference only for the component's own to be dropped at once.
+    Buffer result = std::move(first);
+    readable_ -= count;
+    drop_empty_front();
+    return result;
+  }
+  if (first.readable_bytes() > count) {
     Buffer result = first.read_slice(count);
     front_read(count);
     return result;

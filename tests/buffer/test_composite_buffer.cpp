@@ -384,6 +384,19 @@ TEST_CASE("read_buffer within one component returns a slice of it") {
   CHECK(pieces.composite.empty());
 }
 
+TEST_CASE("read_buffer of a whole component hands over that component's handle") {
+  Pieces pieces = pieces_of({"abcd", "ef"});
+  pieces.composite.skip(1);
+  const auto live_before = live_buffers();
+  Buffer rest = pieces.composite.read_buffer(3);
+  CHECK(text_of(rest) == "bcd");
+  CHECK(rest.readable_span().data() == pieces.data[0] + 1);
+  CHECK(rest.use_count() == 1);  // no second reference taken: the composite let go of its own
+  CHECK(live_buffers() == live_before);
+  CHECK(pieces.composite.component_count() == 1);
+  CHECK(contents(pieces.composite) == "ef");
+}
+
 TEST_CASE("read_buffer across components returns a copy") {
   Pieces pieces = pieces_of({"abc", "de", "fg"});
   pieces.composite.skip(1);

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "direct_syscalls.hpp"
 #include "receive_sizer.hpp"
 #include "sluice/channel/channel_error.hpp"
 #include "sluice/core/log.hpp"
@@ -170,7 +171,7 @@ void StreamChannel::read_batch() {
   for (unsigned budget = options().max_messages_per_read; budget != 0;) {
     Buffer buffer = Buffer::allocate(sizer_->next());
     const std::span<std::byte> room = buffer.writable_span();
-    const ssize_t received = ::recv(fd_.get(), room.data(), room.size(), 0);
+    const ssize_t received = detail::receive_bytes(fd_.get(), room.data(), room.size());
     if (received > 0) {
       const auto bytes = static_cast<std::size_t>(received);
       buffer.advance_writer(bytes);
@@ -266,12 +267,12 @@ StreamChannel::WriteResult StreamChannel::write_gathered() {
   ssize_t sent;
   do {
     if (gathered.iovecs == 1) {
-      sent = ::send(fd_.get(), iov[0].iov_base, iov[0].iov_len, flags);
+      sent = detail::send_bytes(fd_.get(), iov[0].iov_base, iov[0].iov_len, flags);
     } else {
       msghdr header{};
       header.msg_iov = iov;
       header.msg_iovlen = gathered.iovecs;
-      sent = ::sendmsg(fd_.get(), &header, flags);
+      sent = detail::send_message(fd_.get(), &header, flags);
     }
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) {

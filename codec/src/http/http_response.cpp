@@ -12,9 +12,11 @@ namespace {
 
 constexpr std::size_t kHeadCapacity = 256;
 
-void append(Buffer& head, std::string_view text) {
-  head.write_bytes(text);
-}
+// The names header() checks, by length first: it runs for every header of every response.
+constexpr std::string_view kContentLength = "Content-Length";
+constexpr std::string_view kTransferEncoding = "Transfer-Encoding";
+constexpr std::string_view kConnection = "Connection";
+constexpr std::string_view kDate = "Date";
 
 bool equals_name(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
@@ -48,20 +50,35 @@ HttpResponse::HttpResponse(std::uint16_t status)
 
 HttpResponse& HttpResponse::header(const HeaderName& name, const HeaderValue& value) & {
   const std::string_view n = name.view();
-  // The encoder frames the message; a second, contradicting framing header from the
-  // application is how responses get split or desynchronised.
-  if (equals_name(n, "Content-Length") || equals_name(n, "Transfer-Encoding") ||
-      equals_name(n, "Connection")) {
-    throw InvalidHeaderError(std::string(n) +
-                             " is set by the encoder: use body(), content_length(), streamed() "
-                             "or close_connection()");
+  const std::string_view v = value.view();
+  switch (n.size()) {
+    case kContentLength.size():
+    case kTransferEncoding.size():
+    case kConnection.size():
+      // The encoder frames the message; a second, contradicting framing header from the
+      // application is how responses get split or desynchronised.
+      if (equals_name(n, kContentLength) || equals_name(n, kTransferEncoding) ||
+          equals_name(n, kConnection)) {
+        throw InvalidHeaderError(std::string(n) +
+                                 " is set by the encoder: use body(), content_length(), "
+                                 "streamed() or close_connection()");
+      }
+      break;
+    case kDate.size():
+      if (equals_name(n, kDate)) has_date_ = true;
+      break;
+    default:
+      break;
   }
-  if (equals_name(n, "Date")) has_date_ = true;
-  head_.ensure_writable(n.size() + value.view().size() + 4);
-  append(head_, n);
-  append(head_, ": ");
-  append(head_, value.view());
-  append(head_, "\r\n");
+  const std::size_t line_size = n.size() + 2 + v.size() + 2;
+  head_.ensure_writable(line_size);
+  auto* out = reinterpret_cast<char*>(head_.writable_span().data());
+  std::memcpy(out, n.data(), n.size());
+  out += n.size();
+  std::memcpy(out, ": ", 2);
+  std::memcpy(out + 2, v.data(), v.size());
+  std::memcpy(out + 2 + v.size(), "\r\n", 2);
+  head_.advance_writer(line_size);
   return *this;
 }
 

@@ -1,9 +1,16 @@
 #include "sluice/codec/http/request_framing.hpp"
 
+#include <optional>
+
 #include "sluice/codec/http/http_status.hpp"
 
 namespace sluice::http {
 namespace {
+
+constexpr std::string_view kContentLength = "Content-Length";
+constexpr std::string_view kTransferEncoding = "Transfer-Encoding";
+constexpr std::string_view kConnection = "Connection";
+constexpr std::string_view kExpect = "Expect";
 
 RequestFraming refused(std::uint16_t status, const char* why) noexcept {
   RequestFraming framing;
@@ -23,19 +30,42 @@ RequestFraming decide_request_framing(const HttpFields& headers, int version_min
   bool other_coding = false;
   std::size_t content_length_lines = 0;
   std::string_view content_length;
+  bool connection_close = false;
+  bool connection_keep_alive = false;
+  std::optional<std::string_view> expect;
+  // One pass over the fields, each name compared only with the framing name of its length:
+  // this runs for every request.
   for (const Field field : headers) {
-    if (equals_ignore_case(field.name, "Content-Length")) {
-      ++content_length_lines;
-      content_length = field.value;
-    } else if (equals_ignore_case(field.name, "Transfer-Encoding")) {
-      has_transfer_encoding = true;
-      // The codings of every Transfer-Encoding line form one list (RFC 9110 §5.3).
-      for_each_list_element(field.value, [&](std::string_view coding) {
-        const bool is_chunked = equals_ignore_case(coding, "chunked");
-        chunked_count += is_chunked;
-        if (!is_chunked) other_coding = true;
-        chunked_last = is_chunked;
-      });
+    switch (field.name.size()) {
+      case kContentLength.size():
+        if (equals_ignore_case(field.name, kContentLength)) {
+          ++content_length_lines;
+          content_length = field.value;
+        }
+        break;
+      case kTransferEncoding.size():
+        if (!equals_ignore_case(field.name, kTransferEncoding)) break;
+        has_transfer_encoding = true;
+        // The codings of every Transfer-Encoding line form one list (RFC 9110 §5.3).
+        for_each_list_element(field.value, [&](std::string_view coding) {
+          const bool is_chunked = equals_ignore_case(coding, "chunked");
+          chunked_count += is_chunked;
+          if (!is_chunked) other_coding = true;
+          chunked_last = is_chunked;
+        });
+        break;
+      case kConnection.size():
+        if (!equals_ignore_case(field.name, kConnection)) break;
+        for_each_list_element(field.value, [&](std::string_view option) {
+          connection_close = connection_close || equals_ignore_case(option, "close");
+          connection_keep_alive = connection_keep_alive || equals_ignore_case(option, "keep-alive");
+        });
+        break;
+      case kExpect.size():
+        if (!expect && equals_ignore_case(field.name, kExpect)) expect = field.value;
+        break;
+      default:
+        break;
     }
   }
   if (has_transfer_encoding) {
@@ -70,12 +100,9 @@ RequestFraming decide_request_framing(const HttpFields& headers, int version_min
   }
   // RFC 9112 §9.3: the close option ends the connection whatever the version; otherwise
   // HTTP/1.1 persists and HTTP/1.0 only with keep-alive.
-  framing.keep_alive = !headers.has_token("Connection", "close") &&
-                       (version_minor != 0 || headers.has_token("Connection", "keep-alive"));
-  if (version_minor >= 1) {
-    if (auto expect = headers.get("Expect")) {
-      framing.expects_continue = equals_ignore_case(*expect, "100-continue");
-    }
+  framing.keep_alive = !connection_close && (version_minor != 0 || connection_keep_alive);
+  if (version_minor >= 1 && expect) {
+    framing.expects_continue = equals_ignore_case(*expect, "100-continue");
   }
   return framing;
 }
