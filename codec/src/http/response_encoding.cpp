@@ -11,6 +11,26 @@ namespace {
 // Bodies up to this size travel inside the head's buffer when it has room.
 constexpr std::size_t kInlineBodyLimit = 128;
 
+// The end of a head, assembled on the stack. Its longest form: a 20-digit Content-Length line,
+// a Date line and "Connection: keep-alive", well under the capacity.
+class HeadTail {
+ public:
+  void add(std::string_view text) noexcept {
+    std::memcpy(end_, text.data(), text.size());
+    end_ += text.size();
+  }
+  void add_decimal(std::uint64_t value) noexcept {
+    end_ = std::to_chars(end_, text_ + sizeof text_, value).ptr;
+  }
+  std::string_view view() const noexcept {
+    return {text_, static_cast<std::size_t>(end_ - text_)};
+  }
+
+ private:
+  char text_[160];
+  char* end_ = text_;
+};
+
 }  // namespace
 
 ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
@@ -30,38 +50,38 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
   const bool whole = response.has_body_ || !allows_body ||
                      (response.has_length_ ? response.length_ == 0 : !response.streamed_);
   Mode streamed = Mode::kIdle;
-  char line[96];
-  auto add = [&](std::string_view text) { head.write_bytes(text); };
+  // The rest of the head (framing, Date, Connection, the blank line) is put together here and
+  // appended with one write: it runs for every response.
+  HeadTail tail;
   if (response.has_length_ && (allows_body || status == 304)) {
-    constexpr std::string_view kName = "Content-Length: ";
-    std::memcpy(line, kName.data(), kName.size());
-    char* end = std::to_chars(line + kName.size(), line + sizeof line - 2, response.length_).ptr;
-    std::memcpy(end, "\r\n", 2);
-    add(std::string_view(line, static_cast<std::size_t>(end + 2 - line)));
+    tail.add("Content-Length: ");
+    tail.add_decimal(response.length_);
+    tail.add("\r\n");
     streamed = Mode::kLength;
   } else if (allows_body && whole) {
-    add("Content-Length: 0\r\n");  // no content announced: say so, or the client waits
+    tail.add("Content-Length: 0\r\n");  // no content announced: say so, or the client waits
   } else if (allows_body) {
     if (request.http10) {
       streamed = Mode::kCloseDelimited;  // RFC 9112 §6.3: no length, no chunked for 1.0
       response.close_ = true;
     } else {
-      add("Transfer-Encoding: chunked\r\n");
+      tail.add("Transfer-Encoding: chunked\r\n");
       streamed = Mode::kChunked;
     }
   }
   if (!response.has_date_) {
-    add("Date: ");
-    add(http_date_now());
-    add("\r\n");
+    tail.add("Date: ");
+    tail.add(http_date_now());
+    tail.add("\r\n");
   }
   const bool close = response.close_ || !request.keep_alive;
   if (close) {
-    add("Connection: close\r\n");
+    tail.add("Connection: close\r\n");
   } else if (request.http10) {
-    add("Connection: keep-alive\r\n");  // HTTP/1.0 persistence is opt-in on both sides
+    tail.add("Connection: keep-alive\r\n");  // HTTP/1.0 persistence is opt-in on both sides
   }
-  add("\r\n");
+  tail.add("\r\n");
+  head.write_bytes(tail.view());
   response.close_ = close;
 
   if (whole) {
