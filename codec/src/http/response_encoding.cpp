@@ -22,9 +22,7 @@ class HeadTail {
   void add_decimal(std::uint64_t value) noexcept {
     end_ = std::to_chars(end_, text_ + sizeof text_, value).ptr;
   }
-  std::string_view view() const noexcept {
-    return {text_, static_cast<std::size_t>(end_ - text_)};
-  }
+  std::string_view view() const noexcept { return {text_, static_cast<std::size_t>(end_ - text_)}; }
 
  private:
   char text_[160];
