@@ -133,8 +133,7 @@ HttpHeadParser::Outcome HttpHeadParser::parse_request_line(const char* data, std
   if (i == end || data[i] != ' ')
     return fail(status::kBadRequest, "invalid character in the method");
   target_offset_ = ++i;
-  while (i < end && detail::is_target(data[i]))
-    ++i;
+  i = detail::skip_target(data, i, end);
   target_length_ = i - target_offset_;
   if (target_length_ == 0) return fail(status::kBadRequest, "missing request target");
   if (target_length_ > limits_.max_target)
@@ -193,10 +192,8 @@ HttpHeadParser::Outcome HttpHeadParser::parse_fields(const char* data, std::size
     while (i < content_end && (data[i] == ' ' || data[i] == '\t'))
       ++i;
     const std::size_t value_start = i;
-    for (; i < content_end; ++i) {
-      if (!detail::is_field_value(data[i])) {
-        return fail(status::kBadRequest, "invalid character in a field value");
-      }
+    if (detail::find_invalid_field_value(data, value_start, content_end) != content_end) {
+      return fail(status::kBadRequest, "invalid character in a field value");
     }
     std::size_t value_end = content_end;
     while (value_end > value_start && (data[value_end - 1] == ' ' || data[value_end - 1] == '\t')) {

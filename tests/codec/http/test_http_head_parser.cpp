@@ -206,6 +206,44 @@ TEST_CASE("field-line errors carry their status") {
   CHECK(error_status("GET / HTTP/1.1\r\nA: b\r\n\n") == 400);
 }
 
+// Values and targets are checked eight octets at a time; every octet, at every place in and
+// after a word, must be judged as the grammar says.
+TEST_CASE("every octet at every position of a field value is accepted or refused by the grammar") {
+  for (int octet = 0; octet < 256; ++octet) {
+    if (octet == '\r' || octet == '\n') continue;  // those end the line: tested above
+    const auto c = static_cast<unsigned char>(octet);
+    // RFC 9110 §5.5: field-vchar = VCHAR / obs-text, with SP and HTAB inside a value.
+    const bool allowed = c == '\t' || c == ' ' || (c >= 0x21 && c != 0x7f);
+    for (std::size_t position = 0; position < 19; ++position) {
+      std::string value(19, 'v');
+      value[position] = static_cast<char>(c);
+      const std::string head = "GET / HTTP/1.1\r\nA: " + value + "\r\n\r\n";
+      CAPTURE(octet);
+      CAPTURE(position);
+      CHECK((parse(head).outcome == Outcome::kComplete) == allowed);
+    }
+  }
+}
+
+TEST_CASE("every octet at every position of a request target is accepted or refused") {
+  for (int octet = 0; octet < 256; ++octet) {
+    if (octet == '\r' || octet == '\n') continue;
+    const auto c = static_cast<unsigned char>(octet);
+    const bool allowed = c >= 0x21 && c <= 0x7e;  // RFC 9112 §3.2
+    for (std::size_t position = 1; position < 19; ++position) {
+      std::string target(19, 't');
+      target[0] = '/';
+      target[position] = static_cast<char>(c);
+      const std::string head = "GET " + target + " HTTP/1.1\r\n\r\n";
+      CAPTURE(octet);
+      CAPTURE(position);
+      const Parsed parsed = parse(head);
+      CHECK((parsed.outcome == Outcome::kComplete) == allowed);
+      if (allowed) CHECK(parsed.target == target);
+    }
+  }
+}
+
 TEST_CASE("the header limits are enforced as the bytes arrive") {
   HttpLimits limits;
   limits.max_header_section = 64;
