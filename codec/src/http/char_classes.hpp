@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "sluice/codec/http/detail/octet_words.hpp"
+
 namespace sluice::http::detail {
 
 // Octet classes of RFC 9110 §5.6.2 (tchar), §5.5 (field-vchar, obs-text) and RFC 9112 §3.2
@@ -46,35 +48,6 @@ inline bool is_target(char c) noexcept {
 inline bool is_forbidden_in_head(unsigned char c) noexcept {
   return kClasses[c] & kForbidden;
 }
-
-// Scanning eight octets at a time (SWAR). Long values (User-Agent, Accept, Cookie) and
-// targets make up most of a browser's request head; a word whose octets are all ordinary
-// costs a few instructions instead of eight table lookups. Only the existence tests below are
-// exact (borrows can mark extra octets), so a flagged word is looked at octet by octet.
-namespace swar {
-
-inline constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-inline constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
-
-inline std::uint64_t load(const char* octets) noexcept {
-  std::uint64_t word;
-  std::memcpy(&word, octets, sizeof word);
-  return word;
-}
-// Non-zero if an octet of `word` is below `bound` (bound <= 128).
-inline std::uint64_t any_below(std::uint64_t word, std::uint8_t bound) noexcept {
-  return (word - kOnes * bound) & ~word & kHighBits;
-}
-// Non-zero if an octet of `word` is above `bound` (bound <= 127).
-inline std::uint64_t any_above(std::uint64_t word, std::uint8_t bound) noexcept {
-  return ((word + kOnes * (127 - bound)) | word) & kHighBits;
-}
-// Non-zero if an octet of `word` equals `value`.
-inline std::uint64_t any_equal(std::uint64_t word, std::uint8_t value) noexcept {
-  return any_below(word ^ (kOnes * value), 1);
-}
-
-}  // namespace swar
 
 // The index of the first octet in [begin, end) that cannot be in a field value, or `end`.
 inline std::size_t find_invalid_field_value(const char* data, std::size_t begin,

@@ -311,6 +311,50 @@ TEST_CASE("runtime header values with CR, LF, NUL or other controls throw Invali
   CHECK(HeaderValue::of(std::uint64_t{1234}).view() == "1234");
 }
 
+TEST_CASE("every octet at every position of a runtime header value is judged alike") {
+  // Values are checked eight octets at a time; the words and the tail must agree.
+  for (int octet = 0; octet < 256; ++octet) {
+    const auto c = static_cast<unsigned char>(octet);
+    const bool allowed = c == '\t' || (c >= 0x20 && c != 0x7f);  // RFC 9110 §5.5
+    for (std::size_t position = 0; position < 19; ++position) {
+      std::string value(19, 'v');
+      value[position] = static_cast<char>(c);
+      CAPTURE(octet);
+      CAPTURE(position);
+      if (allowed) {
+        CHECK(HeaderValue::of(value).view() == value);
+      } else {
+        CHECK_THROWS_AS(HeaderValue::of(value), InvalidHeaderError);
+      }
+    }
+  }
+}
+
+TEST_CASE("runtime header values keep their bytes through copies and moves, short or long") {
+  // Up to kInlineCapacity bytes live inside the object, longer ones on the heap: both must
+  // survive the object moving away from where it was made.
+  for (const std::size_t size : {std::size_t{0}, std::size_t{1}, HeaderValue::kInlineCapacity,
+                                 HeaderValue::kInlineCapacity + 1, std::size_t{4096}}) {
+    CAPTURE(size);
+    std::string text(size, 'v');
+    for (std::size_t i = 0; i < size; ++i)
+      text[i] = static_cast<char>('a' + i % 26);
+    auto original = std::make_unique<HeaderValue>(HeaderValue::of(text));
+    text.assign(size, 'x');  // the source is gone: the value holds its own copy
+    std::string expected(size, '\0');
+    for (std::size_t i = 0; i < size; ++i)
+      expected[i] = static_cast<char>('a' + i % 26);
+    const HeaderValue copy = *original;
+    HeaderValue moved = std::move(*original);
+    original.reset();
+    CHECK(copy.view() == expected);
+    CHECK(moved.view() == expected);
+    HttpResponse response(200);
+    response.header("X-Value", moved);
+    CHECK(response.head_text().find("X-Value: " + expected + "\r\n") != std::string::npos);
+  }
+}
+
 TEST_CASE("runtime header names that are not tokens throw InvalidHeaderError") {
   CHECK_THROWS_AS(HeaderName::of(""), InvalidHeaderError);
   CHECK_THROWS_AS(HeaderName::of("X Space"), InvalidHeaderError);

@@ -1,13 +1,17 @@
 #pragma once
 
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "sluice/codec/codec_error.hpp"
+#include "sluice/codec/http/detail/octet_words.hpp"
 
 namespace sluice::http {
 
@@ -30,8 +34,16 @@ constexpr bool is_valid_name(std::string_view name) noexcept {
 // field-value octets (RFC 9110 §5.5): no CR, LF, NUL or other controls but HTAB, so a value
 // can never end the header line early (response splitting).
 constexpr bool is_valid_value(std::string_view value) noexcept {
-  for (char c : value) {
-    const auto u = static_cast<unsigned char>(c);
+  std::size_t i = 0;
+  if (!std::is_constant_evaluated()) {
+    // Every value made at run time is checked: skip the words with no control octet at all.
+    for (; i + 8 <= value.size(); i += 8) {
+      const std::uint64_t word = swar::load(value.data() + i);
+      if ((swar::any_below(word, 0x20) | swar::any_equal(word, 0x7f)) != 0) break;
+    }
+  }
+  for (; i < value.size(); ++i) {
+    const auto u = static_cast<unsigned char>(value[i]);
     if ((u < 0x20 && u != '\t') || u == 0x7f) return false;
   }
   return true;
@@ -74,8 +86,12 @@ class HeaderName {
 
 // A header value with no CR, LF, NUL or other control characters (HTAB allowed), checked at
 // compile time for literals and by HeaderValue::of (throwing InvalidHeaderError) otherwise.
+// A run-time value of up to kInlineCapacity bytes is kept inside the object, so the values a
+// server makes per response (dates, entity tags, lengths, media types) allocate nothing.
 class HeaderValue {
  public:
+  static constexpr std::size_t kInlineCapacity = 56;
+
   template <std::size_t N>
   consteval HeaderValue(const char (&literal)[N]) : literal_(literal, N - 1) {  // NOLINT
     if (!detail::is_valid_value(literal_)) throw "invalid HTTP header value";
@@ -83,17 +99,34 @@ class HeaderValue {
   static HeaderValue of(std::string_view value) {
     if (!detail::is_valid_value(value)) throw InvalidHeaderError("invalid HTTP header value");
     HeaderValue result;
-    result.owned_ = std::make_shared<const std::string>(value);
-    result.literal_ = *result.owned_;
+    if (value.size() <= kInlineCapacity) {
+      if (!value.empty()) std::memcpy(result.inline_, value.data(), value.size());
+      result.inline_size_ = static_cast<std::uint8_t>(value.size());
+    } else {
+      // Long values live on the heap, so the view stays valid when the object moves.
+      result.owned_ = std::make_shared<const std::string>(value);
+      result.literal_ = *result.owned_;
+    }
     return result;
   }
-  static HeaderValue of(std::uint64_t number) { return of(std::to_string(number)); }
-  std::string_view view() const noexcept { return literal_; }
+  static HeaderValue of(std::uint64_t number) {
+    char digits[20];
+    const auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
+    return of(std::string_view(digits, static_cast<std::size_t>(end - digits)));
+  }
+  std::string_view view() const noexcept {
+    return inline_size_ == kNotInline ? literal_ : std::string_view(inline_, inline_size_);
+  }
 
  private:
+  static constexpr std::uint8_t kNotInline = 0xff;
+  static_assert(kInlineCapacity < kNotInline);
+
   HeaderValue() = default;
-  std::string_view literal_;
+  std::string_view literal_;  // a literal, or the heap-owned string
   std::shared_ptr<const std::string> owned_;
+  std::uint8_t inline_size_ = kNotInline;
+  char inline_[kInlineCapacity] = {};  // the bytes, when inline_size_ says so
 };
 
 }  // namespace sluice::http
