@@ -16,7 +16,9 @@ struct Validators {
   // A strong entity-tag, "<inode>-<size>-<mtime in ns>" in hex: it changes whenever the file
   // is replaced (new inode), resized or written (mtime), which is what makes it strong enough
   // for range requests (§8.8.3).
-  std::string etag;
+  std::string_view etag() const noexcept { return {etag_text, etag_length}; }
+  char etag_text[1 + 3 * 16 + 2 + 1];  // quote, three 64-bit numbers in hex and two dashes, quote
+  std::uint8_t etag_length = 0;
   std::int64_t last_modified = 0;  // seconds since the epoch
   // Whether Last-Modified may serve as a strong validator (§8.8.2.2): the file was last changed
   // at least one second before now, so a second write within the same second cannot hide

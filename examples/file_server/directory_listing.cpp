@@ -107,7 +107,7 @@ std::optional<std::string> render_directory_listing(int dir_fd, const RequestPat
     const std::string size = entry.directory || entry.symlink ? "-" : std::to_string(entry.size);
     html += fmt::format(
         "<tr><td><a href=\"{}\">{}</a></td><td class=\"size\">{}</td><td>{}</td></tr>\n", href,
-        shown, size, format_http_date(entry.modified));
+        shown, size, format_http_date(entry.modified).view());
   }
   html += "</table>\n</body>\n</html>\n";
   return html;

@@ -242,7 +242,7 @@ void FileHandler::serve_file(HandlerContext& ctx, const HttpRequest& request,
       // RFC 9110 §15.4.5: a 304 repeats the ETag a 200 would carry and little else; it has
       // no content (the codec writes no Content-Length for it).
       HttpResponse response(status::kNotModified);
-      common_headers(response).header("ETag", HeaderValue::of(validators.etag));
+      common_headers(response).header("ETag", HeaderValue::of(validators.etag()));
       send(ctx, std::move(response), exchange, 0);
       return;
     }
@@ -280,8 +280,8 @@ void FileHandler::serve_file(HandlerContext& ctx, const HttpRequest& request,
   HttpResponse response(code);
   common_headers(response)
       .header("Content-Type", HeaderValue::of(content_type_for(path.segments.back())))
-      .header("Last-Modified", HeaderValue::of(format_http_date(validators.last_modified)))
-      .header("ETag", HeaderValue::of(validators.etag))
+      .header("Last-Modified", HeaderValue::of(format_http_date(validators.last_modified).view()))
+      .header("ETag", HeaderValue::of(validators.etag()))
       .header("Accept-Ranges", "bytes");
   if (partial) {
     response.header("Content-Range",
@@ -300,8 +300,7 @@ void FileHandler::serve_file(HandlerContext& ctx, const HttpRequest& request,
     ctx.write(http::HttpEnd{}, std::move(done));
     return;
   }
-  auto file =
-      std::make_shared<const File>(std::move(entry.fd), fmt::format("/{}", path.relative()), size);
+  auto file = std::make_shared<const File>(std::move(entry.fd), "/" + path.relative(), size);
   write_file_body(ctx, std::move(file), offset, length, config_->transfer, std::move(done));
 }
 

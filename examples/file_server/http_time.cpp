@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <ctime>
 
 namespace sluice::examples {
@@ -23,6 +25,28 @@ std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) {
   const unsigned day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
   const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
   return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;
+}
+
+// The inverse: the proleptic Gregorian date of a day count since 1970-01-01 (same source).
+// Formatting Last-Modified with it avoids gmtime_r, which takes the time-zone lock each call.
+struct CivilDate {
+  std::int64_t year;
+  unsigned month;  // 1-12
+  unsigned day;    // 1-31
+};
+CivilDate civil_from_days(std::int64_t days) {
+  days += 719468;
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const auto day_of_era = static_cast<unsigned>(days - era * 146097);
+  const unsigned year_of_era =
+      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+  const unsigned day_of_year =
+      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const unsigned shifted_month = (5 * day_of_year + 2) / 153;  // March is 0
+  const unsigned day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+  const unsigned month = shifted_month < 10 ? shifted_month + 3 : shifted_month - 9;
+  const std::int64_t year = static_cast<std::int64_t>(year_of_era) + era * 400 + (month <= 2);
+  return {year, month, day};
 }
 
 bool is_leap(std::int64_t year) {
@@ -90,13 +114,46 @@ std::optional<std::int64_t> to_seconds(std::int64_t year, unsigned month, unsign
 
 }  // namespace
 
-std::string format_http_date(std::int64_t seconds) {
-  const auto time = static_cast<std::time_t>(seconds);
-  std::tm parts{};
-  ::gmtime_r(&time, &parts);
-  return fmt::format("{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT", kDays[parts.tm_wday % 7],
-                     parts.tm_mday, kMonths[parts.tm_mon % 12], parts.tm_year + 1900, parts.tm_hour,
-                     parts.tm_min, parts.tm_sec);
+HttpDateText format_http_date(std::int64_t seconds) {
+  constexpr std::int64_t kFirst = -62'167'219'200;  // 0000-01-01T00:00:00Z
+  constexpr std::int64_t kLast = 253'402'300'799;   // 9999-12-31T23:59:59Z
+  constexpr std::int64_t kSecondsPerDay = 86'400;
+  seconds = std::clamp(seconds, kFirst, kLast);
+  std::int64_t days = seconds / kSecondsPerDay;
+  std::int64_t second_of_day = seconds % kSecondsPerDay;
+  if (second_of_day < 0) {
+    second_of_day += kSecondsPerDay;
+    --days;
+  }
+  const CivilDate civil = civil_from_days(days);
+  // 1970-01-01 was a Thursday.
+  const auto weekday = static_cast<std::size_t>(((days % 7) + 7 + 4) % 7);
+  HttpDateText date;
+  char* out = date.text_;
+  auto put = [&out](std::string_view text) {
+    std::memcpy(out, text.data(), text.size());
+    out += text.size();
+  };
+  auto put_digits = [&out](unsigned value, int width) {
+    for (int i = width - 1; i >= 0; --i, value /= 10)
+      out[i] = static_cast<char>('0' + value % 10);
+    out += width;
+  };
+  put(kDays[weekday]);
+  put(", ");
+  put_digits(civil.day, 2);
+  put(" ");
+  put(kMonths[civil.month - 1]);
+  put(" ");
+  put_digits(static_cast<unsigned>(civil.year), 4);
+  put(" ");
+  put_digits(static_cast<unsigned>(second_of_day / 3600), 2);
+  put(":");
+  put_digits(static_cast<unsigned>(second_of_day / 60 % 60), 2);
+  put(":");
+  put_digits(static_cast<unsigned>(second_of_day % 60), 2);
+  put(" GMT");
+  return date;
 }
 
 std::optional<std::int64_t> parse_http_date(std::string_view text) {

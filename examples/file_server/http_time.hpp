@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -7,8 +8,21 @@
 
 namespace sluice::examples {
 
-// Seconds since the epoch as an IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 §5.6.7).
-std::string format_http_date(std::int64_t seconds);
+// An IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 §5.6.7), held in the object:
+// Last-Modified is formatted for every file response, and this costs no allocation.
+class HttpDateText {
+ public:
+  static constexpr std::size_t kLength = 29;
+  std::string_view view() const noexcept { return {text_, kLength}; }
+
+ private:
+  friend HttpDateText format_http_date(std::int64_t seconds);
+  char text_[kLength];
+};
+
+// Seconds since the epoch as an IMF-fixdate. The grammar has four-digit years, so instants
+// outside years 0000-9999 (a file's mtime can be set to anything) are clamped to that range.
+HttpDateText format_http_date(std::int64_t seconds);
 
 // An HTTP-date in any of the three forms a recipient must accept (RFC 9110 §5.6.7):
 // IMF-fixdate, the obsolete RFC 850 form ("Sunday, 06-Nov-94 08:49:37 GMT") and asctime
