@@ -21,12 +21,16 @@ namespace sluice::examples {
 enum class Transfer : std::uint8_t { kSendfile, kSplice, kMmap, kCopy };
 
 std::optional<Transfer> parse_transfer(std::string_view name) noexcept;
+// Whether bodies go as a ChunkedStream (mmap, copy), which a ChunkedWriteHandler must pull.
+constexpr bool pulls_chunks(Transfer transfer) noexcept {
+  return transfer == Transfer::kMmap || transfer == Transfer::kCopy;
+}
 std::string_view transfer_name(Transfer transfer) noexcept;
 
 // Writes `count` bytes of `file` from `offset` as the body of the response whose head was just
-// written (with content_length(count)), then HttpEnd carrying `done`. The mmap and copy bodies
-// go as a ChunkedStream, so the pipeline needs a ChunkedWriteHandler between the HTTP codec and
-// the caller. Loop thread only.
+// written (with content_length(count)), then HttpEnd carrying `done`. When pulls_chunks(transfer),
+// the pipeline needs a ChunkedWriteHandler between the HTTP codec and the caller. Loop thread
+// only.
 void write_file_body(HandlerContext& ctx, std::shared_ptr<const File> file, std::uint64_t offset,
                      std::uint64_t count, Transfer transfer, WriteCallback done);
 

@@ -74,8 +74,11 @@ ChannelInitializer configure(const CommandLine& args) {
     if (idle.count() > 0) pipeline.add_last("idle", idle_handler(idle));
     pipeline.add_last("http", std::make_unique<http::HttpServerCodec>());
     // Between the codec and the handler: mmap and copy bodies are pulled from here a window or
-    // a 64 KiB chunk at a time, only while the socket keeps up.
-    pipeline.add_last("chunked", std::make_unique<ChunkedWriteHandler>());
+    // a 64 KiB chunk at a time, only while the socket keeps up. Sendfile and splice bodies are
+    // one FileRegion each and need no such stage (nor the hop through it on every write).
+    if (pulls_chunks(shared->transfer)) {
+      pipeline.add_last("chunked", std::make_unique<ChunkedWriteHandler>());
+    }
     pipeline.add_last("files", std::make_unique<FileHandler>(shared));
   };
 }
