@@ -130,20 +130,25 @@ HttpDateText format_http_date(std::int64_t seconds) {
   const auto weekday = static_cast<std::size_t>(((days % 7) + 7 + 4) % 7);
   HttpDateText date;
   char* out = date.text_;
-  auto put = [&out](std::string_view text) {
-    std::memcpy(out, text.data(), text.size());
-    out += text.size();
+  // Fixed sizes throughout (names are three letters), so every copy is a few moves.
+  auto put = [&out]<std::size_t N>(const char(&text)[N]) {
+    std::memcpy(out, text, N - 1);
+    out += N - 1;
+  };
+  auto put_name = [&out](std::string_view name) {
+    std::memcpy(out, name.data(), 3);
+    out += 3;
   };
   auto put_digits = [&out](unsigned value, int width) {
     for (int i = width - 1; i >= 0; --i, value /= 10)
       out[i] = static_cast<char>('0' + value % 10);
     out += width;
   };
-  put(kDays[weekday]);
+  put_name(kDays[weekday]);
   put(", ");
   put_digits(civil.day, 2);
   put(" ");
-  put(kMonths[civil.month - 1]);
+  put_name(kMonths[civil.month - 1]);
   put(" ");
   put_digits(static_cast<unsigned>(civil.year), 4);
   put(" ");
