@@ -120,6 +120,18 @@ Buffer Buffer::read_slice(std::size_t length) {
   return result;
 }
 
+Buffer Buffer::into_slice() && {
+  checked();
+  const std::size_t length = readable_bytes();
+  Buffer result(storage_, base_ + reader_, length, length, 0, length);
+  // The reference moves to the result; this handle is left as a moved-from one.
+  storage_ = kDebugChecks ? moved_from_mark() : nullptr;
+  base_ = nullptr;
+  capacity_ = writer_ = reader_ = 0;
+  max_capacity_ = static_cast<std::uint32_t>(kMaxCapacity);
+  return result;
+}
+
 Buffer Buffer::share() const {
   Buffer result = slice(0, capacity());
   result.max_capacity_ = max_capacity_;

@@ -144,9 +144,9 @@ Buffer CompositeBuffer::read_buffer(std::size_t count) {
   if (count == 0) return Buffer();
   Buffer& first = components_[head_];
   if (first.readable_bytes() == count) {
-    // The whole component: hand over its handle rather than a slice of it, which would take a
+    // The whole component: its handle becomes the slice, rather than a slice taking a
     // reference only for the component's own to be dropped at once.
-    Buffer result = std::move(first);
+    Buffer result = std::move(first).into_slice();
     readable_ -= count;
     drop_empty_front();
     return result;

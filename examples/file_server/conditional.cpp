@@ -50,6 +50,8 @@ Validators validators_of(const struct stat& info, std::int64_t now) {
                         static_cast<std::uint64_t>(info.st_mtim.tv_nsec);
   Validators result;
   // Written by hand rather than formatted: every file response carries one.
+  static_assert(sizeof result.etag_text >= 1 + 16 + 1 + 16 + 1 + 16 + 1,
+                "three 64-bit hex numbers");
   char* out = result.etag_text;
   char* const end = result.etag_text + sizeof result.etag_text;
   *out++ = '"';

@@ -100,14 +100,14 @@ std::string_view content_type_for(std::string_view file_name) noexcept {
   if (dot == std::string_view::npos || dot + 1 == file_name.size()) return kDefault;
   const std::string_view extension = file_name.substr(dot + 1);
   if (extension.size() > kMaxExtension) return kDefault;
+  // A NUL inside the name would pad like the end of a shorter one: such a name has no type.
+  if (extension.find('\0') != std::string_view::npos) return kDefault;
   char lower[kMaxExtension];
   for (std::size_t i = 0; i < extension.size(); ++i) {
     const char c = extension[i];
     lower[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
   }
   const Key key = key_of(std::string_view(lower, extension.size()));
-  // A NUL inside the name would pad like the end of a shorter one: such a name has no type.
-  if (extension.find('\0') != std::string_view::npos) return kDefault;
   const auto found = std::lower_bound(kKeys.begin(), kKeys.end(), key);
   if (found == kKeys.end() || *found != key) return kDefault;
   return kTypes[static_cast<std::size_t>(found - kKeys.begin())].second;

@@ -1,7 +1,5 @@
 #include "http_time.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <array>
 #include <cstring>

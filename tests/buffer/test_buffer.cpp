@@ -751,6 +751,27 @@ TEST_CASE("share gives another handle with the same indices on the same storage"
   CHECK(parent.get_u8(10) == 0x42);
 }
 
+TEST_CASE("into_slice turns a handle into the slice of its readable bytes, taking no reference") {
+  Buffer parent = filled(10, 500);
+  parent.skip(2);
+  const std::byte* readable = parent.readable_span().data();
+  Buffer other = parent.share();
+  CHECK(other.use_count() == 2);
+  Buffer slice = std::move(parent).into_slice();
+  CHECK(slice.use_count() == 2);  // the parent's reference moved; none was added
+  CHECK(slice.readable_span().data() == readable);
+  CHECK(slice.reader_index() == 0);
+  CHECK(slice.writer_index() == 8);
+  CHECK(slice.capacity() == 8);
+  CHECK(slice.max_capacity() == 8);
+  CHECK_THROWS_AS(slice.write_u8(1), CapacityExceededError);
+  if constexpr (sluice::kDebugChecks) {
+    CHECK_THROWS_AS(parent.reader_index(), MovedFromError);  // NOLINT(bugprone-use-after-move)
+  }
+  other = Buffer();
+  CHECK(slice.use_count() == 1);
+}
+
 TEST_CASE("move assignment releases the target's old storage") {
   const auto live_before = sluice::PooledAllocator::metrics().live_buffers;
   Buffer a = filled(8);

@@ -384,15 +384,20 @@ TEST_CASE("read_buffer within one component returns a slice of it") {
   CHECK(pieces.composite.empty());
 }
 
-TEST_CASE("read_buffer of a whole component hands over that component's handle") {
+TEST_CASE("read_buffer of a whole component makes its slice from the component's handle") {
   Pieces pieces = pieces_of({"abcd", "ef"});
   pieces.composite.skip(1);
   const auto live_before = live_buffers();
   Buffer rest = pieces.composite.read_buffer(3);
   CHECK(text_of(rest) == "bcd");
   CHECK(rest.readable_span().data() == pieces.data[0] + 1);
-  CHECK(rest.use_count() == 1);  // no second reference taken: the composite let go of its own
+  CHECK(rest.use_count() == 1);
   CHECK(live_buffers() == live_before);
+  // Shaped like any slice: indices from 0, no room to grow into the component's spare bytes.
+  CHECK(rest.reader_index() == 0);
+  CHECK(rest.capacity() == 3);
+  CHECK(rest.max_capacity() == 3);
+  CHECK_THROWS_AS(rest.write_bytes(std::string_view("x")), sluice::CapacityExceededError);
   CHECK(pieces.composite.component_count() == 1);
   CHECK(contents(pieces.composite) == "ef");
 }

@@ -11,10 +11,12 @@ namespace {
 // Bodies up to this size travel inside the head's buffer when it has room.
 constexpr std::size_t kInlineBodyLimit = 128;
 
-// The end of a head, assembled on the stack. Its longest form: a 20-digit Content-Length line,
-// a Date line and "Connection: keep-alive", well under the capacity.
+// The end of a head, assembled on the stack: the longest is a 20-digit Content-Length line, a
+// Date line and "Connection: keep-alive", then the blank line.
 class HeadTail {
  public:
+  static constexpr std::size_t kCapacity = (16 + 20 + 2) + (6 + 31 + 2) + 24 + 2;
+
   void add(std::string_view text) noexcept {
     std::memcpy(end_, text.data(), text.size());
     end_ += text.size();
@@ -25,7 +27,7 @@ class HeadTail {
   std::string_view view() const noexcept { return {text_, static_cast<std::size_t>(end_ - text_)}; }
 
  private:
-  char text_[160];
+  char text_[kCapacity];
   char* end_ = text_;
 };
 

@@ -201,6 +201,10 @@ class Buffer {
   Buffer read_slice(std::size_t length);
   // Another handle on the same bytes with the same indices.
   Buffer share() const;
+  // This handle turned into slice() of itself: the readable bytes, from index 0, unable to
+  // grow. It takes no new reference on the storage, unlike slice() followed by dropping this
+  // handle.
+  Buffer into_slice() &&;
 
   // Drops the bytes before the reader index. Unshared storage moves the readable bytes to the
   // front (capacity kept); shared storage is never moved under its other handles, so the handle

@@ -111,9 +111,9 @@ class CompositeBuffer {
   CompositeBuffer read_slice(std::size_t count);
   // Keeps the first `count` bytes and returns the rest, as slices of the components.
   CompositeBuffer split(std::size_t count);
-  // Removes and returns the first `count` bytes as one contiguous Buffer: the component itself
-  // when they are all of it, a slice when they lie in one component, a copy when they straddle
-  // components.
+  // Removes and returns the first `count` bytes as one contiguous Buffer: a slice when they lie
+  // in one component (made from the component's own handle when they are all of it), a copy
+  // when they straddle components.
   Buffer read_buffer(std::size_t count);
   // All readable bytes as one Buffer, leaving this composite empty. Copies only when there is
   // more than one component.
