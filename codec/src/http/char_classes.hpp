@@ -3,19 +3,18 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
 #include "sluice/codec/http/detail/octet_words.hpp"
 
 namespace sluice::http::detail {
 
-// Octet classes of RFC 9110 §5.6.2 (tchar), §5.5 (field-vchar, obs-text) and RFC 9112 §3.2
-// (request-target octets), one table lookup each.
+// Octet classes of RFC 9110 §5.6.2 (tchar) and RFC 9112 §3.2 (request-target octets), one table
+// lookup each. Field values are checked by detail::is_valid_value (http_header.hpp), which
+// outbound header values share.
 enum : std::uint8_t {
-  kToken = 1,       // tchar
-  kFieldValue = 2,  // HTAB, SP, VCHAR, obs-text
-  kTarget = 4,      // 0x21-0x7E
-  kForbidden = 8,   // never valid in a head: NUL, controls other than HTAB/CR/LF, DEL
+  kToken = 1,      // tchar
+  kTarget = 2,     // 0x21-0x7E
+  kForbidden = 4,  // never valid in a head: NUL, controls other than HTAB/CR/LF, DEL
 };
 
 inline constexpr std::array<std::uint8_t, 256> kClasses = [] {
@@ -28,7 +27,6 @@ inline constexpr std::array<std::uint8_t, 256> kClasses = [] {
     for (char p : kTokenPunctuation)
       punct = punct || (p != '\0' && c == p);
     if (alnum || punct) bits |= kToken;
-    if (c == '\t' || c == ' ' || (c >= 0x21 && c <= 0x7e) || c >= 0x80) bits |= kFieldValue;
     if (c >= 0x21 && c <= 0x7e) bits |= kTarget;
     if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f) bits |= kForbidden;
     table[static_cast<std::size_t>(c)] = bits;
@@ -39,32 +37,11 @@ inline constexpr std::array<std::uint8_t, 256> kClasses = [] {
 inline bool is_token(char c) noexcept {
   return kClasses[static_cast<unsigned char>(c)] & kToken;
 }
-inline bool is_field_value(char c) noexcept {
-  return kClasses[static_cast<unsigned char>(c)] & kFieldValue;
-}
 inline bool is_target(char c) noexcept {
   return kClasses[static_cast<unsigned char>(c)] & kTarget;
 }
 inline bool is_forbidden_in_head(unsigned char c) noexcept {
   return kClasses[c] & kForbidden;
-}
-
-// The index of the first octet in [begin, end) that cannot be in a field value, or `end`.
-inline std::size_t find_invalid_field_value(const char* data, std::size_t begin,
-                                            std::size_t end) noexcept {
-  std::size_t i = begin;
-  for (; i + 8 <= end; i += 8) {
-    const std::uint64_t word = swar::load(data + i);
-    // Controls (below SP) and DEL; HTAB is a control that is allowed, so it is sorted out below.
-    if ((swar::any_below(word, 0x20) | swar::any_equal(word, 0x7f)) == 0) continue;
-    for (std::size_t k = i; k < i + 8; ++k) {
-      if (!is_field_value(data[k])) return k;
-    }
-  }
-  for (; i < end; ++i) {
-    if (!is_field_value(data[i])) return i;
-  }
-  return end;
 }
 
 // The index of the first octet in [begin, end) that cannot be in a request target, or `end`.

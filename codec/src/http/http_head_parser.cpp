@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "char_classes.hpp"
+#include "sluice/codec/http/http_header.hpp"
 #include "sluice/codec/http/http_status.hpp"
 
 namespace sluice::http {
@@ -192,7 +193,7 @@ HttpHeadParser::Outcome HttpHeadParser::parse_fields(const char* data, std::size
     while (i < content_end && (data[i] == ' ' || data[i] == '\t'))
       ++i;
     const std::size_t value_start = i;
-    if (detail::find_invalid_field_value(data, value_start, content_end) != content_end) {
+    if (!detail::is_valid_value(std::string_view(data + value_start, content_end - value_start))) {
       return fail(status::kBadRequest, "invalid character in a field value");
     }
     std::size_t value_end = content_end;
