@@ -139,6 +139,32 @@ TEST_CASE("the skip mask comes from the static type of the added handler") {
   CHECK(counting->reads == 1);
 }
 
+// Overrides declared private, as a `class` handler without `public:` has them: the mask cannot
+// name them, so they are kept (delivered), and the events it does not override still skip it.
+class PrivateOverrides final : public InboundHandlerFor<std::string> {
+ public:
+  std::vector<std::string> seen;
+
+ private:
+  void on_message(HandlerContext&, std::string&& text) override { seen.push_back(text); }
+  void on_read_complete(HandlerContext& ctx) override {
+    seen.push_back("complete");
+    ctx.fire_read_complete();
+  }
+};
+
+TEST_CASE("handlers whose overrides are private still get their events") {
+  static_assert((overridden_events<PrivateOverrides>() & kOnRead) != 0);
+  static_assert((overridden_events<PrivateOverrides>() & kOnReadComplete) != 0);
+  static_assert((overridden_events<PrivateOverrides>() & kOnUserEvent) == 0);
+  auto channel = EmbeddedChannel::create([](Pipeline& pipeline) {
+    pipeline.add_last("private", std::make_unique<PrivateOverrides>());
+  });
+  channel->write_inbound(std::string("x"));
+  auto* handler = static_cast<PrivateOverrides*>(channel->pipeline().get("private"));
+  CHECK(handler->seen == std::vector<std::string>{"x", "complete"});
+}
+
 TEST_CASE("a typed inbound handler takes its type and passes others on") {
   auto channel = EmbeddedChannel::create(
       [](Pipeline& pipeline) { pipeline.add_last("upper", std::make_unique<Upper>()); });

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <memory>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "sluice/core/event_loop.hpp"
@@ -159,7 +161,7 @@ TEST_CASE("future callbacks run on the loop, and wait on the loop's own thread t
   sluice::Promise<bool> threw;
   loop.execute([&] {
     try {
-      promise.future().wait();
+      (void)promise.future().wait();
       threw.set_value(false);
     } catch (const std::logic_error&) {
       threw.set_value(true);
@@ -168,6 +170,54 @@ TEST_CASE("future callbacks run on the loop, and wait on the loop's own thread t
   CHECK(threw.future().get());
   loop.stop();
   loop.join();
+}
+
+TEST_CASE("waiting on any loop thread throws, even for another loop's future") {
+  EventLoop waiter;
+  EventLoop other;
+  waiter.start();
+  other.start();
+  sluice::Promise<int> pending(&other);
+  sluice::Promise<int> ready(&other);
+  ready.set_value(1);
+  sluice::Promise<int> threw;
+  waiter.execute([&] {
+    int count = 0;
+    try {
+      (void)pending.future().wait_for(10ms);
+    } catch (const std::logic_error&) {
+      ++count;
+    }
+    try {
+      (void)ready.future().get();  // ready now, but the same call could block on another run
+    } catch (const std::logic_error&) {
+      ++count;
+    }
+    threw.set_value(count);
+  });
+  CHECK(threw.future().get() == 2);
+  pending.set_value(2);
+  waiter.stop();
+  other.stop();
+  waiter.join();
+  other.join();
+}
+
+TEST_CASE("a temporary future gives its value by copy, a named one by reference") {
+  using sluice::Future;
+  static_assert(std::is_same_v<decltype(std::declval<Future<int>>().get()), int>);
+  static_assert(std::is_same_v<decltype(std::declval<Future<int>&>().get()), const int&>);
+  static_assert(std::is_same_v<decltype(std::declval<Future<int>>().wait()), sluice::Result<int>>);
+  static_assert(
+      std::is_same_v<decltype(std::declval<Future<int>&>().wait()), const sluice::Result<int>&>);
+  // The temporary is the result's last owner once the promise is gone.
+  auto make = [] {
+    sluice::Promise<std::vector<int>> promise;
+    promise.set_value(std::vector<int>{1, 2, 3});
+    return promise.future();
+  };
+  const std::vector<int>& kept = make().get();  // lifetime-extended copy, not a dangling view
+  CHECK(kept == std::vector<int>{1, 2, 3});
 }
 
 TEST_CASE("a future completed with an error throws it from get") {

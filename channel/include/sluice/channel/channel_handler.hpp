@@ -68,40 +68,38 @@ inline constexpr int kInboundEventCount = 7;
 inline constexpr int kOutboundEventCount = 5;
 inline constexpr std::uint32_t kAllEvents = (1u << (kInboundEventCount + kOutboundEventCount)) - 1;
 
-namespace detail {
-
-template <typename Derived, typename Base>
-inline constexpr bool kOverrides = !std::is_same_v<Derived, Base>;
-
-}  // namespace detail
-
 // The events H overrides, found at compile time: `&H::on_read` names ChannelHandler's member
-// unless H (or a base between) declares its own.
+// unless H (or a base between) declares its own. An override declared private or protected
+// (a `class` handler without `public:`) cannot be named here; it is counted as overridden,
+// which is always correct: the event is delivered, only never skipped.
+#define SLUICE_DETAIL_OVERRIDES(event)                                               \
+  [] {                                                                               \
+    if constexpr (requires { &H::event; }) {                                         \
+      return !std::is_same_v<decltype(&H::event), decltype(&ChannelHandler::event)>; \
+    } else {                                                                         \
+      return true;                                                                   \
+    }                                                                                \
+  }()
+
 template <typename H>
 requires std::is_base_of_v<ChannelHandler, H>
 constexpr std::uint32_t overridden_events() {
-  using B = ChannelHandler;
-  using detail::kOverrides;
   std::uint32_t mask = 0;
-  if (kOverrides<decltype(&H::on_active), decltype(&B::on_active)>) mask |= kOnActive;
-  if (kOverrides<decltype(&H::on_inactive), decltype(&B::on_inactive)>) mask |= kOnInactive;
-  if (kOverrides<decltype(&H::on_read), decltype(&B::on_read)>) mask |= kOnRead;
-  if (kOverrides<decltype(&H::on_read_complete), decltype(&B::on_read_complete)>) {
-    mask |= kOnReadComplete;
-  }
-  if (kOverrides<decltype(&H::on_user_event), decltype(&B::on_user_event)>) mask |= kOnUserEvent;
-  if (kOverrides<decltype(&H::on_writability_changed), decltype(&B::on_writability_changed)>) {
-    mask |= kOnWritabilityChanged;
-  }
-  if (kOverrides<decltype(&H::on_error), decltype(&B::on_error)>) mask |= kOnError;
-  if (kOverrides<decltype(&H::write), decltype(&B::write)>) mask |= kWrite;
-  if (kOverrides<decltype(&H::flush), decltype(&B::flush)>) mask |= kFlush;
-  if (kOverrides<decltype(&H::read), decltype(&B::read)>) mask |= kRead;
-  if (kOverrides<decltype(&H::close), decltype(&B::close)>) mask |= kClose;
-  if (kOverrides<decltype(&H::shutdown_output), decltype(&B::shutdown_output)>) {
-    mask |= kShutdownOutput;
-  }
+  if (SLUICE_DETAIL_OVERRIDES(on_active)) mask |= kOnActive;
+  if (SLUICE_DETAIL_OVERRIDES(on_inactive)) mask |= kOnInactive;
+  if (SLUICE_DETAIL_OVERRIDES(on_read)) mask |= kOnRead;
+  if (SLUICE_DETAIL_OVERRIDES(on_read_complete)) mask |= kOnReadComplete;
+  if (SLUICE_DETAIL_OVERRIDES(on_user_event)) mask |= kOnUserEvent;
+  if (SLUICE_DETAIL_OVERRIDES(on_writability_changed)) mask |= kOnWritabilityChanged;
+  if (SLUICE_DETAIL_OVERRIDES(on_error)) mask |= kOnError;
+  if (SLUICE_DETAIL_OVERRIDES(write)) mask |= kWrite;
+  if (SLUICE_DETAIL_OVERRIDES(flush)) mask |= kFlush;
+  if (SLUICE_DETAIL_OVERRIDES(read)) mask |= kRead;
+  if (SLUICE_DETAIL_OVERRIDES(close)) mask |= kClose;
+  if (SLUICE_DETAIL_OVERRIDES(shutdown_output)) mask |= kShutdownOutput;
   return mask;
 }
+
+#undef SLUICE_DETAIL_OVERRIDES
 
 }  // namespace sluice

@@ -96,9 +96,12 @@ class Promise {
 
 // A result that arrives later, bound to an event loop: callbacks given to then() run on that
 // loop's thread. wait() and get() block, so they are for threads that are not loops (main()
-// waiting for bind(), tests); called on the future's own loop they would deadlock and throw.
+// waiting for bind(), tests): on any loop thread they throw, ready or not, since a wait that
+// happens to find its result there would stall every channel of the loop on another run (and
+// deadlock on the future's own loop). Loops use then().
+// [[nodiscard]]: a dropped bind() or connect() future would lose its error unseen.
 template <typename T>
-class Future {
+class [[nodiscard]] Future {
  public:
   Future() = default;
 
@@ -124,12 +127,15 @@ class Future {
   }
 
   // Blocks until the result is there and returns it.
-  const Result<T>& wait() const {
+  const Result<T>& wait() const& {
     check_not_on_loop();
     std::unique_lock lock(state_->mutex);
     state_->done.wait(lock, [this] { return state_->result.has_value(); });
     return *state_->result;
   }
+  // On a temporary (`connect(...).wait()`) the result is returned by copy: the future may be
+  // the result's last owner, so a reference would dangle at the end of the statement.
+  Result<T> wait() && { return std::as_const(*this).wait(); }
   // Blocks up to `timeout`; true when the result is there.
   template <typename Rep, typename Period>
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
@@ -138,11 +144,19 @@ class Future {
     return state_->done.wait_for(lock, timeout, [this] { return state_->result.has_value(); });
   }
   // wait(), then the value; an error is thrown as an Exception.
-  decltype(auto) get() const {
+  decltype(auto) get() const& {
     if constexpr (std::is_void_v<T>) {
       wait().value();
     } else {
       return wait().value();
+    }
+  }
+  // By copy on a temporary, as wait() &&: `auto& channel = connect(...).get()` must not dangle.
+  T get() && {
+    if constexpr (std::is_void_v<T>) {
+      std::as_const(*this).wait().value();
+    } else {
+      return std::as_const(*this).wait().value();
     }
   }
 
@@ -152,9 +166,12 @@ class Future {
   explicit Future(std::shared_ptr<detail::FutureState<T>> state) : state_(std::move(state)) {}
 
   void check_not_on_loop() const {
+    if (EventLoop::current() == nullptr) return;
     if (state_->loop != nullptr && state_->loop->in_loop()) {
       throw std::logic_error("Future::wait on its own event loop would deadlock");
     }
+    throw std::logic_error(
+        "Future::wait on an event loop thread would stall its channels; use then()");
   }
 
   std::shared_ptr<detail::FutureState<T>> state_;
