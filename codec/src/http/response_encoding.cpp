@@ -2,7 +2,9 @@
 
 #include <charconv>
 #include <cstring>
+#include <string>
 
+#include "sluice/channel/channel_error.hpp"
 #include "sluice/codec/http/http_date.hpp"
 
 namespace sluice::http::detail {
@@ -122,6 +124,16 @@ void ResponseEncoding::write_body_part(HandlerContext& ctx, Message&& part, Writ
       ctx.write(Buffer(), std::move(done));
       return;
     case Mode::kChunked: {
+      if (!part.is<Buffer>() && !part.is<CompositeBuffer>() && !part.is<FileRegion>()) {
+        // A chunk's size line needs the part's size, which only byte messages know. Passing
+        // it on unframed would corrupt the body; dropping it would end the body short with a
+        // valid last chunk. The error fails `done` and reaches on_error instead. (A
+        // ChunkedStream belongs on the tail side of this codec, behind ChunkedWriteHandler.)
+        throw Exception(Error(ChannelErrc::unsupported_message,
+                              "a chunked HTTP body takes Buffer, CompositeBuffer or FileRegion "
+                              "parts, not " +
+                                  std::string(part.type_name())));
+      }
       const std::size_t size = part.bytes();
       if (size == 0) {
         // A zero-size chunk would end the body; an empty buffer completes `done` in order.

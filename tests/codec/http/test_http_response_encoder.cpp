@@ -12,6 +12,7 @@
 #include "codec_test_support.hpp"
 #include "sluice/buffer/file_region.hpp"
 #include "sluice/buffer/mapped_region.hpp"
+#include "sluice/channel/channel_error.hpp"
 #include "sluice/codec/http/http_date.hpp"
 #include "sluice/codec/http/http_header.hpp"
 #include "sluice/codec/http/http_response.hpp"
@@ -286,6 +287,23 @@ TEST_CASE("write callbacks complete once their part of the response is written")
   channel->pipeline().write(HttpEnd{}, record("end"));
   channel->pipeline().flush();
   CHECK(done == std::vector<std::string>{"whole", "head", "piece", "empty piece", "end"});
+}
+
+TEST_CASE("a chunked body part that is not bytes fails its write instead of vanishing") {
+  auto channel = encoder_channel();
+  std::vector<std::string> done;
+  auto record = [&](std::string name) {
+    return [&done, name](const Error& error) {
+      const bool unsupported = error == ChannelErrc::unsupported_message;
+      done.push_back(name + (unsupported ? " unsupported" : error ? " failed" : ""));
+    };
+  };
+  channel->pipeline().write(HttpResponse(200).streamed(), record("head"));
+  channel->pipeline().write(std::string("not bytes"), record("string"));
+  channel->pipeline().flush();
+  // The refused part fails at once; the head completes when flushed.
+  CHECK(done == std::vector<std::string>{"string unsupported", "head"});
+  CHECK(test::outbound_text(*channel).find("not bytes") == std::string::npos);
 }
 
 TEST_CASE("buffers written outside a response pass through untouched") {
