@@ -66,6 +66,7 @@ void Buffer::set_writer_index(std::size_t index) {
                     reader_, capacity_));
   }
   writer_ = static_cast<std::uint32_t>(index);
+  seal_if_external();
 }
 
 void Buffer::set_indices(std::size_t reader, std::size_t writer) {
@@ -76,6 +77,13 @@ void Buffer::set_indices(std::size_t reader, std::size_t writer) {
   }
   reader_ = static_cast<std::uint32_t>(reader);
   writer_ = static_cast<std::uint32_t>(writer);
+  seal_if_external();
+}
+
+void Buffer::fail_read_only(const char* operation) const {
+  throw ReadOnlyBufferError(fmt::format(
+      "{}: the buffer's bytes are a read-only file mapping; copy them (Buffer::copy_of) to edit",
+      operation));
 }
 
 void Buffer::grow(std::size_t count) {
@@ -142,7 +150,8 @@ Buffer Buffer::share() const {
 
 void Buffer::discard_read_bytes() {
   if (checked().reader_ == 0) return;
-  if (is_shared()) {
+  // A mapping's pages are read-only: its start advances, as for shared storage.
+  if (is_shared() || is_external()) {
     base_ += reader_;
     capacity_ -= reader_;
     max_capacity_ -= reader_;

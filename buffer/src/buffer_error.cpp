@@ -14,6 +14,8 @@ const char* describe(BufferErrc value) noexcept {
       return "out of memory";
     case BufferErrc::moved_from:
       return "use of a moved-from buffer";
+    case BufferErrc::read_only:
+      return "write into read-only bytes";
   }
   return "unknown buffer error";
 }

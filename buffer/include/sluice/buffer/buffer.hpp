@@ -95,7 +95,10 @@ class Buffer {
   void set_reader_index(std::size_t index);
   void set_writer_index(std::size_t index);
   void set_indices(std::size_t reader, std::size_t writer);
-  void clear() { checked().reader_ = writer_ = 0; }
+  void clear() {
+    checked().reader_ = writer_ = 0;
+    seal_if_external();
+  }
   // Consumes `count` readable bytes.
   void skip(std::size_t count) {
     require_readable(count, "skip");
@@ -122,6 +125,8 @@ class Buffer {
   template <std::integral T>
   void set(std::size_t index, T value, std::endian order = std::endian::big) {
     require_in_capacity(index, sizeof(T), "set");
+    if (is_external()) [[unlikely]]
+      fail_read_only("set");
     store_integer<T>(base_ + index, value, order);
   }
   template <std::integral T>
@@ -177,6 +182,8 @@ class Buffer {
   }
   void set_bytes(std::size_t index, std::span<const std::byte> bytes) {
     require_in_capacity(index, bytes.size(), "set_bytes");
+    if (is_external()) [[unlikely]]
+      fail_read_only("set_bytes");
     copy_bytes(base_ + index, bytes.data(), bytes.size());
   }
   void read_bytes(std::span<std::byte> out) {
@@ -207,8 +214,9 @@ class Buffer {
   Buffer into_slice() &&;
 
   // Drops the bytes before the reader index. Unshared storage moves the readable bytes to the
-  // front (capacity kept); shared storage is never moved under its other handles, so the handle
-  // advances its start instead and its capacity shrinks by the discarded bytes.
+  // front (capacity kept); shared storage is never moved under its other handles, nor is a
+  // read-only mapping, so the handle advances its start instead and its capacity shrinks by the
+  // discarded bytes.
   void discard_read_bytes();
 
   // --- search --------------------------------------------------------------------------------
@@ -239,7 +247,10 @@ class Buffer {
 
   // Whether the bytes live in memory sluice did not allocate (a file mapping): a file that
   // shrinks under it turns a user-space read into SIGBUS, so code that would copy bytes for
-  // speed leaves such buffers to the kernel (which reports EFAULT instead).
+  // speed leaves such buffers to the kernel (which reports EFAULT instead). Such bytes are
+  // read-only: an external buffer has no writable bytes (its capacity ends at its writer
+  // index, also after clear() or set_writer_index()), set() and set_bytes() throw
+  // ReadOnlyBufferError, and a write after clear() moves the buffer into a pooled block.
   bool is_external() const noexcept {
     return has_storage() && storage_->kind == detail::StorageKind::kExternal;
   }
@@ -306,6 +317,13 @@ class Buffer {
     const std::uint32_t empty[4] = {0, static_cast<std::uint32_t>(kMaxCapacity), 0, 0};
     std::memcpy(&other.capacity_, empty, sizeof empty);
   }
+
+  // Keeps an external buffer's writable region empty, so that no write lands in its pages.
+  void seal_if_external() noexcept {
+    if (is_external()) [[unlikely]]
+      capacity_ = writer_;
+  }
+  [[noreturn]] void fail_read_only(const char* operation) const;
 
   void release() noexcept {
     // Release builds never store the moved-from mark (take() leaves null), so only debug builds

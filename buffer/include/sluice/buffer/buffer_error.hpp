@@ -13,6 +13,7 @@ enum class BufferErrc {
   size_overflow,            // a size computation that overflows
   out_of_memory,            // the OS refused memory
   moved_from,               // use of a moved-from handle (checked in debug builds)
+  read_only,                // a write into bytes sluice does not own (a file mapping)
 };
 
 }  // namespace sluice
@@ -58,6 +59,12 @@ class OutOfMemoryError : public BufferError {
  public:
   explicit OutOfMemoryError(std::string what)
       : BufferError(BufferErrc::out_of_memory, std::move(what)) {}
+};
+
+class ReadOnlyBufferError : public BufferError {
+ public:
+  explicit ReadOnlyBufferError(std::string what)
+      : BufferError(BufferErrc::read_only, std::move(what)) {}
 };
 
 class MovedFromError : public BufferError {

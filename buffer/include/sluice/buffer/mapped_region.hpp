@@ -16,8 +16,9 @@ inline constexpr std::size_t kMaxMappedWindow = std::size_t{1} << 30;
 // `length` bytes of `file` from `offset`, mapped read-only into memory and returned as a Buffer
 // whose storage is the mapping: the transport writes it with writev like any buffer, the pages
 // coming straight from the page cache, and it is unmapped when its last handle dies. The bytes
-// are readable only: writing into the buffer grows it into a pooled copy first. `offset` need
-// not be page-aligned; `length` is at most kMaxMappedWindow.
+// are read-only (Buffer::is_external): set() and set_bytes() throw ReadOnlyBufferError, an
+// append throws CapacityExceededError (the buffer is full), and after clear() writes go to a
+// new pooled block. `offset` need not be page-aligned; `length` is at most kMaxMappedWindow.
 //
 // If the file shrinks while mapped, the kernel refuses to copy the vanished pages (the write
 // fails with EFAULT) rather than the process faulting, since only the kernel reads them.
