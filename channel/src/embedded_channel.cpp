@@ -27,6 +27,7 @@ EmbeddedChannel::EmbeddedChannel(ChannelOptions options) : Channel(embedded_loop
 
 Ref<EmbeddedChannel> EmbeddedChannel::create(unique_function<void(Pipeline&)> initialize,
                                              ChannelOptions options) {
+  validate(options);
   // Not registered with the loop, so it holds no reference to itself: it goes when the test
   // drops it, finished or not.
   Ref<EmbeddedChannel> channel(new EmbeddedChannel(options));

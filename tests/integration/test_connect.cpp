@@ -172,3 +172,13 @@ TEST_CASE(
   }
   CHECK_FALSE(peer->read([](const Peer& p) { return p.active; }));
 }
+
+TEST_CASE("the bootstraps refuse options that cannot work when they are handed over") {
+  ChannelOptions spinning;
+  spinning.write_spin_count = 0;
+  CHECK_THROWS_AS(Bootstrap().options(spinning), std::invalid_argument);
+  CHECK_THROWS_AS(ServerBootstrap().child_options(spinning), std::invalid_argument);
+  ListenOptions no_accepts;
+  no_accepts.max_accepts_per_wakeup = 0;
+  CHECK_THROWS_AS(ServerBootstrap().listen_options(no_accepts), std::invalid_argument);
+}

@@ -72,6 +72,7 @@ Bootstrap& Bootstrap::group(EventLoopGroup& loops) {
 }
 
 Bootstrap& Bootstrap::options(const ChannelOptions& options) {
+  validate(options);
   options_ = options;
   return *this;
 }

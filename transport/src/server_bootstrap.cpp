@@ -34,6 +34,7 @@ ServerBootstrap& ServerBootstrap::group(EventLoopGroup& acceptor, EventLoopGroup
 }
 
 ServerBootstrap& ServerBootstrap::listen_options(const ListenOptions& options) {
+  validate(options);
   listen_options_ = options;
   return *this;
 }
@@ -44,6 +45,7 @@ ServerBootstrap& ServerBootstrap::reuse_port(bool enabled) {
 }
 
 ServerBootstrap& ServerBootstrap::child_options(const ChannelOptions& options) {
+  validate(options);
   child_options_ = options;
   return *this;
 }

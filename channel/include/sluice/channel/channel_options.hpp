@@ -51,4 +51,12 @@ struct ListenOptions {
   unsigned max_accepts_per_wakeup = 64;
 };
 
+// Throw std::invalid_argument, naming the field, for values that cannot work: a read or write
+// budget of 0 (the poll would fire forever with nothing done), a low water mark above the high
+// one (writability would flip on every write), receive sizes that are not
+// 0 < minimum <= initial <= maximum, a negative buffer size, timeout or backlog. The
+// bootstraps call these when handed options, so a mistake surfaces in the caller, not on a loop.
+void validate(const ChannelOptions& options);
+void validate(const ListenOptions& options);
+
 }  // namespace sluice
