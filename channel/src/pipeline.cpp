@@ -20,20 +20,28 @@ constexpr std::array<std::uint32_t, kOutboundEventCount> kOutboundBits = {kWrite
 
 // --- head and tail ---------------------------------------------------------------------------
 
+// Outbound operations reach the socket here. A HandlerContext (or Pipeline) used from another
+// thread would race the loop on the outbound queue and the socket, so every build stops it here
+// by name; Channel's own methods are the thread-safe way in (they queue to the loop).
 void detail::HeadHandler::write(HandlerContext&, Message&& message, WriteCallback&& done) {
-  channel_.loop().assert_in_loop("Channel write (through the pipeline)");
+  channel_.loop().require_in_loop("HandlerContext::write (use Channel::write off the loop)");
   channel_.do_write(std::move(message), std::move(done));
 }
 void detail::HeadHandler::flush(HandlerContext&) {
+  channel_.loop().require_in_loop("HandlerContext::flush (use Channel::flush off the loop)");
   channel_.do_flush();
 }
 void detail::HeadHandler::read(HandlerContext&) {
+  channel_.loop().require_in_loop("HandlerContext::read (use Channel::read off the loop)");
   channel_.do_read();
 }
 void detail::HeadHandler::close(HandlerContext&) {
+  channel_.loop().require_in_loop("HandlerContext::close (use Channel::close off the loop)");
   channel_.do_close();
 }
 void detail::HeadHandler::shutdown_output(HandlerContext&) {
+  channel_.loop().require_in_loop(
+      "HandlerContext::shutdown_output (use Channel::shutdown_output off the loop)");
   channel_.do_shutdown_output();
 }
 

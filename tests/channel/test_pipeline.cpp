@@ -1,6 +1,11 @@
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sluice/channel/channel_error.hpp"
@@ -289,4 +294,19 @@ TEST_CASE("attributes keep typed per-channel values") {
   CHECK(*channel->attributes().get(kCount) == 3);
   CHECK(channel->attributes().remove(kCount));
   CHECK(channel->attributes().get(kCount) == nullptr);
+}
+
+TEST_CASE("an outbound operation from another thread stops the process, naming itself") {
+  // In a child process: the abort is the behaviour under test.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    auto channel = EmbeddedChannel::create(nullptr);
+    std::thread([&] { channel->pipeline().flush(); }).join();
+    ::_exit(0);  // reached only if the foreign flush went through
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
 }

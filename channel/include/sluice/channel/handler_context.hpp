@@ -19,7 +19,9 @@ class Pipeline;
 // A handler's place in a pipeline. A handler talks to the rest of the pipeline only through
 // its context: fire_* passes an inbound event to the next handler toward the tail that handles
 // it; write/flush/read/close pass an outbound operation to the previous handler toward the
-// head that handles it. Loop thread only.
+// head that handles it. Loop thread only: an outbound operation that reaches the head from
+// another thread aborts, naming itself (in every build); from other threads use Channel's
+// write/flush/close, which queue to the loop.
 class HandlerContext {
  public:
   Channel& channel() const noexcept;

@@ -74,6 +74,13 @@ class EventLoop {
         fail_thread_affinity(operation);
     }
   }
+  // Every build aborts, naming `operation`, when called off this loop's thread: for the few
+  // entry points where a wrong thread would corrupt shared state in release builds too (a
+  // channel's outbound queue and socket), at the cost of one thread-local compare.
+  void require_in_loop(const char* operation) const noexcept {
+    if (!in_loop()) [[unlikely]]
+      fail_thread_affinity(operation);
+  }
   // Makes the calling thread this loop's thread without running it (loops driven by hand).
   void bind_to_current_thread();
 
