@@ -13,32 +13,24 @@ workload=${2:--s 16384 -c 16 -p 4}
 bin=$(cd "${3:-build/release/bin}" && pwd)
 yardstick=$(cd "${4:-../shared/bench}" && pwd)
 port=${PORT:-17191}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-command -v perf >/dev/null || { echo "needs perf (linux-perf)" >&2; exit 1; }
+# shellcheck source=measure_common.sh
+source "$(dirname "$0")/measure_common.sh"
 events=syscalls:sys_enter_epoll_wait,context-switches
 
 measure() {  # name command... ; prints one row
-  local name=$1 server
+  local name=$1
   shift
-  taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
-  server=$!
-  for _ in $(seq 50); do
-    ss -Hltn "sport = :$port" | grep -q LISTEN && break
-    sleep 0.1
-  done
+  start_server "$name" "$@"
   perf stat -x, -e "$events" -p "$server" -o "$work/$name.perf" &
   local counter=$!
-  read -r user0 system0 < <(awk '{print $14, $15}' "/proc/$server/stat")
+  read -r user0 system0 < <(cpu_ticks "$server")
   # shellcheck disable=SC2086  # the workload is a list of loadgen options
   taskset -c 1 perf stat -x, -e task-clock -o "$work/$name.client" \
     "$yardstick/build/loadgen" $workload -T 5 "127.0.0.1:$port" >"$work/$name.out" 2>&1
-  read -r user1 system1 < <(awk '{print $14, $15}' "/proc/$server/stat")
+  read -r user1 system1 < <(cpu_ticks "$server")
   kill -INT "$counter"
   wait "$counter" || true
-  kill -TERM "$server"
-  wait "$server" || true
+  stop_server
   local rate client_ms
   rate=$(grep -oE 'msgs_per_s=[0-9]+' "$work/$name.out" | cut -d= -f2)
   client_ms=$(awk -F, '/task-clock/ {print $1}' "$work/$name.client")

@@ -10,10 +10,8 @@ rounds=${1:-2}
 bin=$(cd "${2:-build/release/bin}" && pwd)
 yardstick=$(cd "${3:-../shared/bench}" && pwd)
 port=${PORT:-17281}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-command -v perf >/dev/null || { echo "needs perf (linux-perf)" >&2; exit 1; }
+# shellcheck source=measure_common.sh
+source "$(dirname "$0")/measure_common.sh"
 root=$work/www
 mkdir -p "$root" "$work/nginx/tmp"
 head -c 65536 /dev/urandom >"$root/64k.bin"
@@ -26,20 +24,15 @@ events=$events,syscalls:sys_enter_epoll_wait,context-switches
 lo_packets() { awk '$1 == "lo:" {print $3}' /proc/net/dev; }
 
 measure() {  # name command... ; prints one row
-  local name=$1 server
+  local name=$1
   shift
-  taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
-  server=$!
-  for _ in $(seq 50); do
-    ss -Hltn "sport = :$port" | grep -q LISTEN && break
-    sleep 0.1
-  done
+  start_server "$name" "$@"
   local url=http://127.0.0.1:$port/64k.bin
   local answer
   answer=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "$url")
   if [ "$answer" != "200 65536" ]; then
     echo "$name answered '$answer' to GET /64k.bin, not '200 65536'" >&2
-    kill -TERM "$server"
+    stop_server
     exit 1
   fi
   taskset -c 1 wrk -t1 -c16 -d2s "$url" >/dev/null
@@ -48,8 +41,7 @@ measure() {  # name command... ; prints one row
   taskset -c 1 perf stat -x, -e "$events" -o "$work/$name.perf" wrk -t1 -c16 -d5s "$url" \
     >"$work/$name.wrk"
   packets1=$(lo_packets)
-  kill -TERM "$server"
-  wait "$server" || true
+  stop_server
   local requests
   requests=$(awk '/requests in/ {print $1}' "$work/$name.wrk")
   awk -F, -v name="$name" -v n="$requests" -v packets=$((packets1 - packets0)) '

@@ -11,27 +11,18 @@ rounds=${1:-3}
 bin=$(cd "${2:-build/release/bin}" && pwd)
 yardstick=$(cd "${3:-../shared/bench}" && pwd)
 port=${PORT:-17181}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-command -v perf >/dev/null || { echo "needs perf (linux-perf)" >&2; exit 1; }
+# shellcheck source=measure_common.sh
+source "$(dirname "$0")/measure_common.sh"
 mkdir -p "$work/nginx/tmp"
 sed -e "s#@PORT@#$port#g; s#@PREFIX@#$work/nginx#g" "$yardstick/conf/nginx-http.conf.in" \
   > "$work/nginx/nginx.conf"
 events=syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_writev
 events=$events,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,context-switches
 
-cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
-
 measure() {  # name command... ; prints one row
-  local name=$1 server worker
+  local name=$1 worker
   shift
-  taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
-  server=$!
-  for _ in $(seq 50); do
-    ss -Hltn "sport = :$port" | grep -q LISTEN && break
-    sleep 0.1
-  done
+  start_server "$name" "$@"
   worker=$(pgrep -P "$server" nginx | head -1 || true)
   [ -n "$worker" ] || worker=$server
   taskset -c 1 wrk -t1 -c64 -d2s "http://127.0.0.1:$port/" >/dev/null
@@ -42,8 +33,7 @@ measure() {  # name command... ; prints one row
   read -r user1 system1 < <(cpu_ticks "$worker")
   kill -INT "$counter"
   wait "$counter" || true
-  kill -TERM "$server"
-  wait "$server" || true
+  stop_server
   local requests
   requests=$(awk '/requests in/ {print $1}' "$work/$name.wrk")
   awk -F, -v name="$name" -v n="$requests" -v hz="$(getconf CLK_TCK)" \
