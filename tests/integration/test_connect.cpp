@@ -182,3 +182,19 @@ TEST_CASE("the bootstraps refuse options that cannot work when they are handed o
   no_accepts.max_accepts_per_wakeup = 0;
   CHECK_THROWS_AS(ServerBootstrap().listen_options(no_accepts), std::invalid_argument);
 }
+
+TEST_CASE("an initializer that closes a connecting channel fails the connect, cleanly") {
+  ProcessHealth health;
+  EventLoopGroup loops(1, "close-in-init");
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer([](Channel&) {});
+  Endpoint endpoint(Family::kIPv4);
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    Bootstrap client;
+    client.group(loops).initializer([](Channel& channel) { channel.close(); });
+    const Error error = await_error(endpoint.connect(client));
+    CHECK_MESSAGE(error == ChannelErrc::closed, error.message());
+  }
+  server->close();
+}

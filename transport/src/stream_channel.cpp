@@ -79,6 +79,9 @@ void StreamChannel::activate(const ChannelInitializer& initializer, const Socket
     close_with(error);
     return;
   }
+  // An initializer may close the channel. On the connect path the poll handle is closing by
+  // then: initialising it again would corrupt libuv's handle lists.
+  if (!is_open()) return;
   if (!polling_ && !start_polling()) return;
   become_active(detail::local_address_of(fd_.get()),
                 remote.empty() ? detail::remote_address_of(fd_.get()) : remote);
@@ -166,6 +169,11 @@ void StreamChannel::finish_connect() {
 }
 
 void StreamChannel::read_batch() {
+  // With auto_read off, one read() asks for one batch. The request is taken before the batch's
+  // events run, so a read() asked for from them (a decoder that wants more bytes, in
+  // on_read_complete) is kept for the next batch instead of being absorbed into this one.
+  const bool requested = read_requested_;
+  read_requested_ = false;
   bool read_any = false;
   bool end_of_input = false;
   for (unsigned budget = options().max_messages_per_read; budget != 0;) {
@@ -181,7 +189,7 @@ void StreamChannel::read_batch() {
       pipeline().fire_read(std::move(buffer));
       // A read that did not fill its buffer drained the socket: another recv would only
       // return EAGAIN. A handler that turned auto-read off wants no more reads now.
-      if (bytes < room.size() || !is_open() || (!auto_read() && !read_requested_)) break;
+      if (bytes < room.size() || !is_open() || (!auto_read() && !requested)) break;
       --budget;
       continue;
     }
@@ -196,12 +204,12 @@ void StreamChannel::read_batch() {
     fail(error, "recv");
     return;
   }
+  // A wake-up that found nothing to read has not served the request.
+  if (requested && !read_any && !end_of_input) read_requested_ = true;
   if (read_any) pipeline().fire_read_complete();
   if (end_of_input && is_open()) on_end_of_input();
-  if (!auto_read() && read_requested_ && is_open()) {
-    read_requested_ = false;
-    update_interest();
-  }
+  // No read asked for any more: stop polling for input until the next read().
+  if (!auto_read() && !read_requested_ && is_open()) update_interest();
 }
 
 void StreamChannel::on_end_of_input() {
