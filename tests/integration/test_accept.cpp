@@ -232,3 +232,33 @@ TEST_CASE(
   CHECK(WEXITSTATUS(status) == 0);
   MESSAGE(report);
 }
+
+TEST_CASE("a bind that one loop refuses leaves no listener open on the others") {
+  ProcessHealth health;
+  EventLoopGroup loops(2, "half-bind");
+  loops.at(1).stop();
+  loops.at(1).join();  // loop 1 now refuses tasks; loop 0 still runs
+  // A free port, named up front: the failed bind reports no Server to ask.
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  {
+    const Fd probe(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(::bind(probe.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+    socklen_t length = sizeof address;
+    REQUIRE(::getsockname(probe.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  }
+  const std::uint16_t port = ntohs(address.sin_port);
+
+  ServerBootstrap bootstrap;
+  bootstrap.group(loops).reuse_port(true).child_initializer([](Channel&) {});
+  const Error error = await_error(bootstrap.bind("127.0.0.1", port));
+  CHECK_MESSAGE(error == std::errc::operation_canceled, error.message());
+  // Loop 0's listener started before loop 1 refused: it must close, not go on accepting.
+  CHECK(eventually([&] {
+    const Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    return ::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) !=
+               0 &&
+           errno == ECONNREFUSED;
+  }));
+}

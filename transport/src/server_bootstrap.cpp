@@ -107,6 +107,7 @@ Future<Ref<Server>> ServerBootstrap::bind_address(const SocketAddress& requested
     std::mutex mutex;
     std::vector<Ref<Listener>> listeners;
     std::size_t remaining;
+    bool failed = false;  // a loop refused its listener: the bind fails and none may stay open
     Promise<Ref<Server>> promise;
   };
   auto startup = std::make_shared<Startup>();
@@ -129,12 +130,26 @@ Future<Ref<Server>> ServerBootstrap::bind_address(const SocketAddress& requested
         [loop, fd = std::move(plan.fd), on_accept, startup, options = listen_options_]() mutable {
           Ref<Listener> listener = Listener::start(*loop, std::move(fd), options, on_accept);
           std::lock_guard lock(startup->mutex);
+          if (startup->failed) {
+            listener->close();
+            return;
+          }
           startup->listeners.push_back(listener);
           if (--startup->remaining == 0) {
             startup->promise.set_value(Ref<Server>(new Server(std::move(startup->listeners))));
           }
         });
     if (!queued) {
+      // Listeners already started on other loops would otherwise accept with no Server to
+      // close them: close those, and those still starting close themselves.
+      std::vector<Ref<Listener>> started;
+      {
+        std::lock_guard lock(startup->mutex);
+        startup->failed = true;
+        started.swap(startup->listeners);
+      }
+      for (const Ref<Listener>& listener : started)
+        listener->loop().dispatch([listener] { listener->close(); });
       promise.set_error(Error(std::make_error_code(std::errc::operation_canceled),
                               "bind: the event loop has stopped"));
       break;
