@@ -129,14 +129,12 @@ Buffer Buffer::read_slice(std::size_t length) {
 }
 
 Buffer Buffer::into_slice() && {
-  checked();
-  const std::size_t length = readable_bytes();
-  Buffer result(storage_, base_ + reader_, length, length, 0, length);
-  // The reference moves to the result; this handle is left as a moved-from one.
-  storage_ = kDebugChecks ? moved_from_mark() : nullptr;
-  base_ = nullptr;
-  capacity_ = writer_ = reader_ = 0;
-  max_capacity_ = static_cast<std::uint32_t>(kMaxCapacity);
+  // The move takes the reference and leaves this handle moved-from; then the view narrows.
+  Buffer result(std::move(checked()));
+  const std::uint32_t length = result.writer_ - result.reader_;
+  result.base_ += result.reader_;
+  result.reader_ = 0;
+  result.writer_ = result.capacity_ = result.max_capacity_ = length;
   return result;
 }
 

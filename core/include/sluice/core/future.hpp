@@ -152,13 +152,7 @@ class [[nodiscard]] Future {
     }
   }
   // By copy on a temporary, as wait() &&: `auto& channel = connect(...).get()` must not dangle.
-  T get() && {
-    if constexpr (std::is_void_v<T>) {
-      std::as_const(*this).wait().value();
-    } else {
-      return std::as_const(*this).wait().value();
-    }
-  }
+  T get() && { return std::as_const(*this).get(); }
 
  private:
   template <typename>
