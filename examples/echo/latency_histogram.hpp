@@ -5,7 +5,8 @@
 
 namespace sluice::examples {
 
-// Latencies in microseconds, in buckets of about 3% (32 per doubling), up to ~17 minutes.
+// Latencies in microseconds: exact below 32 us, then 32 buckets per doubling (each at most
+// 1/32 of its lower edge wide), up to 2^34 us (about 4.8 hours); longer ones share the last.
 class LatencyHistogram {
  public:
   void record(std::uint64_t micros) noexcept {
@@ -34,18 +35,20 @@ class LatencyHistogram {
   static constexpr unsigned kSubBuckets = 32;
   static constexpr unsigned kDoublings = 30;
 
+  // Doubling d >= 0 holds [32 << d, 64 << d): the shift that brings its values into 32..63
+  // is d, and the bucket within it is the shifted value minus 32.
   static std::size_t bucket_of(std::uint64_t micros) noexcept {
     if (micros < kSubBuckets) return static_cast<std::size_t>(micros);
-    const unsigned exponent = 63u - static_cast<unsigned>(__builtin_clzll(micros)) - 4;  // >= 1
-    const std::uint64_t sub = (micros >> exponent) - kSubBuckets;                        // 0..31
-    const std::size_t index = kSubBuckets * exponent + static_cast<std::size_t>(sub);
+    const unsigned doubling = 63u - static_cast<unsigned>(__builtin_clzll(micros)) - 5;
+    const std::uint64_t sub = (micros >> doubling) - kSubBuckets;  // 0..31
+    const std::size_t index = kSubBuckets * (doubling + 1) + static_cast<std::size_t>(sub);
     return index < kSubBuckets * kDoublings ? index : kSubBuckets * kDoublings - 1;
   }
   static std::uint64_t upper_edge(std::size_t index) noexcept {
     if (index < kSubBuckets) return index;
-    const std::size_t exponent = index / kSubBuckets;
+    const std::size_t doubling = index / kSubBuckets - 1;
     const std::size_t sub = index % kSubBuckets;
-    return ((kSubBuckets + sub + 1) << exponent) - 1;
+    return ((kSubBuckets + sub + 1) << doubling) - 1;
   }
 
   std::array<std::uint64_t, kSubBuckets * kDoublings> counts_{};

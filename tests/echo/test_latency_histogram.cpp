@@ -1,0 +1,61 @@
+// sluice-echo-client's latency histogram: every recorded value lies in the bucket it is reported
+// by, and that bucket is narrow.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+
+#include "latency_histogram.hpp"
+
+using sluice::examples::LatencyHistogram;
+
+namespace {
+
+std::uint64_t reported(std::uint64_t micros) {
+  LatencyHistogram histogram;
+  histogram.record(micros);
+  return histogram.percentile(0.5);
+}
+
+}  // namespace
+
+TEST_CASE("values below 32 us are exact") {
+  for (std::uint64_t micros = 0; micros < 32; ++micros)
+    CHECK(reported(micros) == micros);
+}
+
+TEST_CASE("a value is reported by the upper edge of a bucket at most 1/32 wide") {
+  // Every value up to 2^13, and the edges and middle of every doubling after it.
+  auto check = [](std::uint64_t micros) {
+    const std::uint64_t edge = reported(micros);
+    CHECK(edge >= micros);
+    CHECK(edge - micros <= micros / 32);
+  };
+  for (std::uint64_t micros = 32; micros < (1u << 13); ++micros)
+    check(micros);
+  for (unsigned shift = 13; shift < 34; ++shift) {
+    check(std::uint64_t{1} << shift);
+    check((std::uint64_t{1} << shift) - 1);
+    check((std::uint64_t{3} << shift) / 2);
+  }
+}
+
+TEST_CASE("percentiles walk the merged distribution") {
+  LatencyHistogram fast;
+  LatencyHistogram slow;
+  for (int i = 0; i < 99; ++i)
+    fast.record(10);
+  slow.record(5000);
+  fast.merge(slow);
+  CHECK(fast.total() == 100);
+  CHECK(fast.percentile(0.5) == 10);
+  CHECK(fast.percentile(0.99) == 10);
+  const std::uint64_t worst = fast.percentile(1.0);
+  CHECK(worst >= 5000);
+  CHECK(worst <= 5000 + 5000 / 32);
+}
+
+TEST_CASE("values past the last doubling share the last bucket") {
+  const std::uint64_t huge = std::uint64_t{1} << 40;
+  CHECK(reported(huge) == reported(std::uint64_t{1} << 34));
+  CHECK(reported(std::uint64_t{1} << 34) >= (std::uint64_t{1} << 34) - 1);
+}
