@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -9,23 +10,31 @@
 
 namespace sluice::examples {
 
-// "--name value" and "--flag" arguments, for the example programs.
+// "--name value", "--name=value" and "--flag" arguments, for the example programs. A name
+// that is neither a flag nor an option is refused, so that a misspelt option is not silently
+// replaced by its default.
 class CommandLine {
  public:
-  // `flags` are the options that take no value.
-  CommandLine(int argc, char** argv, std::set<std::string> flags) {
+  // `flags` take no value; `options` take one.
+  CommandLine(int argc, char** argv, const std::set<std::string>& flags,
+              const std::set<std::string>& options) {
     for (int i = 1; i < argc; ++i) {
       std::string arg = argv[i];
       if (arg.rfind("--", 0) != 0) throw std::invalid_argument("unexpected argument: " + arg);
       arg = arg.substr(2);
-      if (auto eq = arg.find('='); eq != std::string::npos) {
-        values_[arg.substr(0, eq)] = arg.substr(eq + 1);
-      } else if (flags.contains(arg)) {
-        values_[arg] = "1";
+      const auto eq = arg.find('=');
+      const std::string name = arg.substr(0, eq);
+      if (flags.contains(name)) {
+        if (eq != std::string::npos) throw std::invalid_argument("--" + name + " takes no value");
+        values_[name] = "1";
+      } else if (!options.contains(name)) {
+        throw std::invalid_argument("unknown option --" + name);
+      } else if (eq != std::string::npos) {
+        values_[name] = arg.substr(eq + 1);
       } else if (i + 1 < argc) {
-        values_[arg] = argv[++i];
+        values_[name] = argv[++i];
       } else {
-        throw std::invalid_argument("--" + arg + " needs a value");
+        throw std::invalid_argument("--" + name + " needs a value");
       }
     }
   }
@@ -35,20 +44,27 @@ class CommandLine {
     auto it = values_.find(name);
     return it == values_.end() ? fallback : it->second;
   }
-  long long get_int(const std::string& name, long long fallback) const {
+  // A decimal integer in [min, max].
+  long long get_int(const std::string& name, long long fallback, long long min,
+                    long long max) const {
     auto it = values_.find(name);
     if (it == values_.end()) return fallback;
+    const std::string& text = it->second;
     char* end = nullptr;
-    const long long value = std::strtoll(it->second.c_str(), &end, 10);
-    if (end == it->second.c_str() || *end != '\0') {
-      throw std::invalid_argument("--" + name + " wants a number, not '" + it->second + "'");
+    errno = 0;
+    const long long value = std::strtoll(text.c_str(), &end, 10);
+    // strtoll would skip leading white space; a value is digits with an optional sign.
+    const bool starts_well =
+        !text.empty() && (text[0] == '-' || (text[0] >= '0' && text[0] <= '9'));
+    if (!starts_well || *end != '\0' || errno == ERANGE || value < min || value > max) {
+      throw std::invalid_argument("--" + name + " wants a whole number from " +
+                                  std::to_string(min) + " to " + std::to_string(max) + ", not '" +
+                                  text + "'");
     }
     return value;
   }
   std::uint16_t get_port(const std::string& name, std::uint16_t fallback) const {
-    const long long port = get_int(name, fallback);
-    if (port < 0 || port > 65535) throw std::invalid_argument("--" + name + " is not a port");
-    return static_cast<std::uint16_t>(port);
+    return static_cast<std::uint16_t>(get_int(name, fallback, 0, 65535));
   }
 
  private:

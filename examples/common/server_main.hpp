@@ -17,17 +17,19 @@ namespace sluice::examples {
 
 // The main() of the example servers: parses --host --port --threads [--reuseport], binds,
 // logs, waits for SIGINT/SIGTERM and shuts down gracefully. `configure` sets up each
-// connection's pipeline and may read more options.
+// connection's pipeline and may read the server's own `flags` and `options`.
 inline int run_server(int argc, char** argv, const char* name, std::uint16_t default_port,
-                      std::set<std::string> flags,
+                      std::set<std::string> flags, std::set<std::string> options,
                       const std::function<ChannelInitializer(const CommandLine&)>& configure) {
   block_shutdown_signals();
   try {
     flags.insert("reuseport");
-    const CommandLine args(argc, argv, std::move(flags));
+    options.insert({"host", "port", "threads"});
+    const CommandLine args(argc, argv, flags, options);
     const std::string host = args.get("host", "127.0.0.1");
     const std::uint16_t port = args.get_port("port", default_port);
-    const auto threads = static_cast<std::size_t>(args.get_int("threads", 1));
+    // 0: one loop per core.
+    const auto threads = static_cast<std::size_t>(args.get_int("threads", 1, 0, 1024));
     ChannelInitializer initializer = configure(args);
     EventLoopGroup workers(threads, name);
     auto server = ServerBootstrap()

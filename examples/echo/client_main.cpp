@@ -150,17 +150,14 @@ class BenchConnection final : public InboundHandlerFor<Buffer> {
 
 int bench(const std::string& host, std::uint16_t port, const examples::CommandLine& args) {
   auto state = std::make_shared<BenchState>();
-  state->size = static_cast<std::size_t>(args.get_int("size", 64));
-  state->depth = static_cast<std::size_t>(args.get_int("depth", 1));
-  const auto connections = static_cast<std::size_t>(args.get_int("connections", 64));
-  const auto seconds = args.get_int("seconds", 5);
-  if (state->size == 0 || state->depth == 0 || connections == 0) {
-    throw std::invalid_argument("--size, --depth and --connections must be positive");
-  }
+  state->size = static_cast<std::size_t>(args.get_int("size", 64, 1, 64 << 20));
+  state->depth = static_cast<std::size_t>(args.get_int("depth", 1, 1, 1 << 16));
+  const auto connections = static_cast<std::size_t>(args.get_int("connections", 64, 1, 1 << 20));
+  const auto seconds = args.get_int("seconds", 5, 1, 86400);
   state->pattern.resize(state->size + 256);
   for (std::size_t k = 0; k < state->pattern.size(); ++k)
     state->pattern[k] = static_cast<std::byte>(k & 0xff);
-  EventLoopGroup loops(static_cast<std::size_t>(args.get_int("threads", 1)), "echo-bench");
+  EventLoopGroup loops(static_cast<std::size_t>(args.get_int("threads", 1, 0, 1024)), "echo-bench");
   Bootstrap bootstrap;
   bootstrap.group(loops).initializer([state](Channel& channel) {
     channel.pipeline().add_last("bench", std::make_unique<BenchConnection>(state));
@@ -192,7 +189,9 @@ int bench(const std::string& host, std::uint16_t port, const examples::CommandLi
 
 int main(int argc, char** argv) {
   try {
-    const examples::CommandLine args(argc, argv, {"bench"});
+    const examples::CommandLine args(
+        argc, argv, {"bench"},
+        {"host", "port", "size", "depth", "connections", "seconds", "threads"});
     const std::string host = args.get("host", "127.0.0.1");
     const std::uint16_t port = args.get_port("port", 7007);
     return args.has("bench") ? bench(host, port, args) : interactive(host, port);

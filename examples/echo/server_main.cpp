@@ -6,9 +6,10 @@
 #include "echo_handler.hpp"
 
 int main(int argc, char** argv) {
-  return sluice::examples::run_server(argc, argv, "sluice-echo-server", 7007, {}, [](const auto&) {
-    return [](sluice::Channel& channel) {
-      channel.pipeline().add_last("echo", std::make_unique<sluice::examples::EchoHandler>());
-    };
-  });
+  return sluice::examples::run_server(
+      argc, argv, "sluice-echo-server", 7007, {}, {}, [](const auto&) {
+        return [](sluice::Channel& channel) {
+          channel.pipeline().add_last("echo", std::make_unique<sluice::examples::EchoHandler>());
+        };
+      });
 }

@@ -47,11 +47,8 @@ ChannelInitializer configure(const CommandLine& args) {
   }
   config->transfer = *parsed;
   if (args.has("access-log")) config->access_log = make_access_logger();
-  const long long idle_seconds = args.get_int("idle-seconds", 30);
-  const long long max_connections = args.get_int("max-connections", 10000);
-  if (idle_seconds < 0 || max_connections < 0) {
-    throw std::invalid_argument("--idle-seconds and --max-connections cannot be negative");
-  }
+  const long long idle_seconds = args.get_int("idle-seconds", 30, 0, 86400);
+  const long long max_connections = args.get_int("max-connections", 10000, 0, 10'000'000);
   const auto idle = std::chrono::seconds(idle_seconds);
   auto limit = std::make_shared<ConnectionLimit>(static_cast<std::size_t>(max_connections));
   logger().info(
@@ -87,5 +84,5 @@ ChannelInitializer configure(const CommandLine& args) {
 
 int main(int argc, char** argv) {
   return run_server(argc, argv, "sluice-file-server", 8080, {"access-log", "no-openat2"},
-                    configure);
+                    {"root", "transfer", "idle-seconds", "max-connections"}, configure);
 }

@@ -56,8 +56,10 @@ class EchoRequest final : public ChannelHandler {
 
 int main(int argc, char** argv) {
   return examples::run_server(
-      argc, argv, "sluice-http-echo", 19080, {}, [](const examples::CommandLine& args) {
-        const auto idle = std::chrono::seconds(args.get_int("idle-seconds", 30));
+      argc, argv, "sluice-http-echo", 19080, {}, {"idle-seconds"},
+      [](const examples::CommandLine& args) {
+        // 0 turns the idle timeout off.
+        const auto idle = std::chrono::seconds(args.get_int("idle-seconds", 30, 0, 86400));
         return [idle](Channel& channel) {
           auto& pipeline = channel.pipeline();
           pipeline.add_last("idle",

@@ -51,7 +51,7 @@ class HelloHandler final : public ChannelHandler {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return examples::run_server(argc, argv, "sluice-http-hello", 8081, {}, [](const auto&) {
+  return examples::run_server(argc, argv, "sluice-http-hello", 8081, {}, {}, [](const auto&) {
     return [](Channel& channel) {
       channel.pipeline().add_last("http", std::make_unique<HttpServerCodec>());
       channel.pipeline().add_last("hello", std::make_unique<HelloHandler>());
