@@ -46,7 +46,7 @@ void ByteToMessageDecoder::on_read(HandlerContext& ctx, Message&& message) {
 }
 
 void ByteToMessageDecoder::decode_all(HandlerContext& ctx) {
-  while (!cumulation_.empty() && !ctx.is_removed()) {
+  while (!cumulation_.empty() && !paused_ && !ctx.is_removed()) {
     const std::size_t before = cumulation_.readable_bytes();
     decode(ctx, cumulation_);
     if (ctx.is_removed()) return;
@@ -58,7 +58,9 @@ void ByteToMessageDecoder::decode_all(HandlerContext& ctx) {
 void ByteToMessageDecoder::on_read_complete(HandlerContext& ctx) {
   // With auto-read off, a batch that completed no frame must ask for more, or the channel
   // would wait forever for bytes it never requests.
-  if (!decoded_since_read_complete_ && !input_ended_ && !ctx.channel().auto_read()) ctx.read();
+  if (!decoded_since_read_complete_ && !input_ended_ && !paused_ && !ctx.channel().auto_read()) {
+    ctx.read();
+  }
   decoded_since_read_complete_ = false;
   ctx.fire_read_complete();
 }
@@ -70,9 +72,9 @@ void ByteToMessageDecoder::decode_last(HandlerContext& ctx, CompositeBuffer& in)
 void ByteToMessageDecoder::on_inactive(HandlerContext& ctx) {
   if (!input_ended_) {
     input_ended_ = true;
-    decode_all(ctx);
-    if (!ctx.is_removed()) decode_last(ctx, cumulation_);
-    cumulation_.clear();
+    // The channel is gone: what was held back has no one left to answer.
+    paused_ = false;
+    end_input(ctx);
   }
   ctx.fire_inactive();
 }
@@ -80,11 +82,50 @@ void ByteToMessageDecoder::on_inactive(HandlerContext& ctx) {
 void ByteToMessageDecoder::on_user_event(HandlerContext& ctx, Message&& event) {
   if (event.is<ChannelInputShutdown>() && !input_ended_) {
     input_ended_ = true;
-    decode_all(ctx);
-    if (!ctx.is_removed()) decode_last(ctx, cumulation_);
-    cumulation_.clear();
+    // The peer's last requests are still owed their answers: they are decoded on resume.
+    if (paused_) {
+      end_deferred_ = true;
+    } else {
+      end_input(ctx);
+    }
   }
   ctx.fire_user_event(std::move(event));
+}
+
+void ByteToMessageDecoder::end_input(HandlerContext& ctx) {
+  decode_all(ctx);
+  if (!ctx.is_removed()) decode_last(ctx, cumulation_);
+  cumulation_.clear();
+}
+
+void ByteToMessageDecoder::pause_decoding(HandlerContext& ctx) {
+  if (paused_) return;
+  paused_ = true;
+  if (ctx.channel().auto_read()) {
+    ctx.channel().set_auto_read(false);
+    paused_auto_read_ = true;
+  }
+}
+
+void ByteToMessageDecoder::resume_decoding(HandlerContext& ctx) {
+  if (!paused_) return;
+  paused_ = false;
+  if (paused_auto_read_) {
+    paused_auto_read_ = false;
+    ctx.channel().set_auto_read(true);
+  }
+  decode_all(ctx);
+  if (ctx.is_removed()) return;
+  if (end_deferred_ && !paused_) {
+    end_deferred_ = false;
+    end_input(ctx);
+  }
+  // What was decoded here came out of no read batch: end it as one, so that handlers that
+  // flush once per batch send the answers.
+  if (decoded_since_read_complete_) {
+    decoded_since_read_complete_ = false;
+    ctx.fire_read_complete();
+  }
 }
 
 void ByteToMessageDecoder::on_removed(HandlerContext& ctx) {

@@ -10,6 +10,8 @@ const char* describe(CodecErrc value) noexcept {
       return "corrupted frame";
     case CodecErrc::cumulation_limit:
       return "too many undecoded bytes";
+    case CodecErrc::body_length_mismatch:
+      return "body length differs from the announced length";
   }
   return "unknown codec error";
 }

@@ -122,7 +122,7 @@ void HttpRequestDecoder::fail(HandlerContext& ctx, CompositeBuffer& in, std::uin
 void HttpRequestDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
   switch (state_) {
     case State::kHead:
-      decode_head(ctx, in);
+      if (ready_for_request(ctx)) decode_head(ctx, in);
       return;
     case State::kBody:
       decode_body(ctx, in, false);
@@ -176,17 +176,14 @@ void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
   request.keep_alive_ = framing.keep_alive;
   request.expects_continue_ = framing.expects_continue;
   keep_alive_ = request.keep_alive_;
-  const bool chunked = request.chunked_;
   remaining_ = request.content_length_;
+  const bool has_body = request.chunked_ || remaining_ != 0;
+  // The state moves on before the request goes out: a handler that refuses it while it is
+  // handled (stop_decoding(), through HttpReject) leaves kDiscard, which must stay.
+  state_ = request.chunked_ ? State::kChunkSize : has_body ? State::kBody : State::kHead;
   emit_request(ctx, std::move(request));
   if (ctx.is_removed()) return;
-  if (chunked) {
-    state_ = State::kChunkSize;
-  } else if (remaining_ != 0) {
-    state_ = State::kBody;
-  } else {
-    finish_request(ctx, HttpContent{Buffer(), true, {}});
-  }
+  if (!has_body) finish_request(ctx, HttpContent{Buffer(), true, {}});
 }
 
 HttpFields HttpRequestDecoder::take_fields(CompositeBuffer& in) {
@@ -203,7 +200,8 @@ HttpFields HttpRequestDecoder::take_fields(CompositeBuffer& in) {
 }
 
 void HttpRequestDecoder::finish_request(HandlerContext& ctx, HttpContent&& last) {
-  state_ = keep_alive_ ? State::kHead : State::kDiscard;
+  if (!keep_alive_) state_ = State::kDiscard;
+  if (state_ != State::kDiscard) state_ = State::kHead;
   emit_content(ctx, std::move(last));
 }
 

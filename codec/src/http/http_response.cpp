@@ -91,6 +91,11 @@ HttpResponse& HttpResponse::body(Buffer bytes) & {
 }
 
 HttpResponse& HttpResponse::content_length(std::uint64_t length) & {
+  if (has_body_ && length != length_) {
+    // The head would announce one length and the body deliver another.
+    throw std::invalid_argument(
+        "content_length() differs from the size of the response's body(); body() sets it");
+  }
   length_ = length;
   has_length_ = true;
   return *this;

@@ -46,10 +46,12 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
     if (!pending_.empty()) {
       request = {pending_.front().head, pending_.front().http10, pending_.front().keep_alive};
     }
-    const bool informational = response->status() < 200;
+    if (response->status() < 200) {
+      write_informational(ctx, std::move(*response), std::move(done));
+      return;
+    }
     const auto progress =
         encoding_->write_response(ctx, std::move(*response), std::move(done), request);
-    if (informational) return;
     current_closes_ = response->closes_connection();
     if (progress == detail::ResponseEncoding::Progress::kComplete)
       response_complete(ctx, current_closes_);
@@ -64,14 +66,49 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
     if (done) done(Error());
     return;
   }
-  if (message.is<HttpEnd>()) {
-    if (encoding_->write_end(ctx, std::move(done)) ==
-        detail::ResponseEncoding::Progress::kComplete) {
-      response_complete(ctx, current_closes_);
+  try {
+    if (message.is<HttpEnd>()) {
+      if (encoding_->write_end(ctx, std::move(done)) ==
+          detail::ResponseEncoding::Progress::kComplete) {
+        response_complete(ctx, current_closes_);
+      }
+      return;
     }
+    encoding_->write_body_part(ctx, std::move(message), std::move(done));
+  } catch (...) {
+    // The response cannot be completed as its head framed it (a body part past its length, an
+    // end short of it, a part of unknown size): cut it off, which the client sees as an
+    // incomplete response, rather than let it read what follows as something else.
+    close_gracefully(ctx);
+    throw;
+  }
+}
+
+void HttpServerCodec::write_informational(HandlerContext& ctx, HttpResponse&& response,
+                                          WriteCallback&& done) {
+  // A 1xx answers the request being received, the newest one. It may go out only in its
+  // place in the order of responses (RFC 9112 §9.3.2): while an earlier response is owed or
+  // still streaming it is dropped, as it is for an HTTP/1.0 client (RFC 9110 §15.2). 1xx are
+  // advisory: a client that expects 100-continue sends its body after a wait (§10.1.1).
+  const bool in_order = pending_.size() <= 1 && !encoding_->streaming();
+  if (!in_order || (!pending_.empty() && pending_.back().http10)) {
+    if (done) done(Error());
     return;
   }
-  encoding_->write_body_part(ctx, std::move(message), std::move(done));
+  encoding_->write_response(ctx, std::move(response), std::move(done), {});
+}
+
+bool HttpServerCodec::ready_for_request(HandlerContext& ctx) {
+  // A peer that pipelines requests without reading the answers would have them pile up here
+  // without bound: past the high water mark, the next request waits until the answers drain.
+  if (ctx.channel().is_writable()) return true;
+  pause_decoding(ctx);
+  return false;
+}
+
+void HttpServerCodec::on_writability_changed(HandlerContext& ctx) {
+  if (decoding_paused() && ctx.channel().is_writable()) resume_decoding(ctx);
+  ctx.fire_writability_changed();
 }
 
 void HttpServerCodec::response_complete(HandlerContext& ctx, bool close) {
@@ -98,6 +135,10 @@ void HttpServerCodec::answer_error(HandlerContext& ctx) {
 void HttpServerCodec::close_gracefully(HandlerContext& ctx) {
   if (closing_) return;
   closing_ = true;
+  // RFC 9112 §9.6: no later request on this connection is processed; what the client still
+  // sends is read and dropped (resumed, if backpressure had paused reading).
+  stop_decoding();
+  resume_decoding(ctx);
   ctx.flush();
   // FIN goes after the response; the decoder keeps reading and dropping what the client
   // still sends, so the kernel has no unread data to answer with a reset (RFC 9112 §9.6).

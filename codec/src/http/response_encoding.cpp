@@ -4,7 +4,10 @@
 #include <cstring>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "sluice/channel/channel_error.hpp"
+#include "sluice/codec/codec_error.hpp"
 #include "sluice/codec/http/http_date.hpp"
 
 namespace sluice::http::detail {
@@ -12,6 +15,20 @@ namespace {
 
 // Bodies up to this size travel inside the head's buffer when it has room.
 constexpr std::size_t kInlineBodyLimit = 128;
+
+// The size of a body part, which framing needs: only byte messages know theirs. Passing
+// another message on unframed would corrupt the body; dropping it would end the body short,
+// validly framed. The error fails the write's callback and reaches on_error instead. (A
+// ChunkedStream belongs on the tail side of the HTTP codec, behind ChunkedWriteHandler.)
+std::size_t byte_size_of(const Message& part, std::string_view framing) {
+  if (!part.is<Buffer>() && !part.is<CompositeBuffer>() && !part.is<FileRegion>()) {
+    throw Exception(Error(ChannelErrc::unsupported_message,
+                          fmt::format("{} HTTP body takes Buffer, CompositeBuffer or FileRegion "
+                                      "parts, not {}",
+                                      framing, part.type_name())));
+  }
+  return part.bytes();
+}
 
 // The end of a head, assembled on the stack: the longest is a 20-digit Content-Length line, a
 // Date line and "Connection: keep-alive", then the blank line.
@@ -87,7 +104,9 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
   response.close_ = close;
 
   if (whole) {
-    mode_ = Mode::kIdle;
+    // A 204 or 304 that announced a length or a stream: the parts written for it go nowhere.
+    const bool announced = response.streamed_ || (response.has_length_ && response.length_ != 0);
+    mode_ = !allows_body && announced && !response.has_body_ ? Mode::kNoContent : Mode::kIdle;
     if (response.has_body_ && !request.head && allows_body) {
       const std::size_t body_size = response.body_.readable_bytes();
       if (body_size <= kInlineBodyLimit && body_size <= head.writable_bytes() &&
@@ -108,33 +127,38 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
   }
   mode_ = request.head ? Mode::kDiscard : streamed;
   chunk_sent_ = false;
+  remaining_ = response.length_;
   ctx.write(std::move(head), std::move(done));
   return Progress::kStreaming;
 }
 
 void ResponseEncoding::write_body_part(HandlerContext& ctx, Message&& part, WriteCallback&& done) {
   switch (mode_) {
-    case Mode::kIdle:  // not inside a response: not ours to frame
-    case Mode::kLength:
+    case Mode::kIdle:  // not inside a response (after a 101, say): not ours to frame
     case Mode::kCloseDelimited:
       ctx.write(std::move(part), std::move(done));
       return;
     case Mode::kDiscard:
-      // Not sent (a response to HEAD), but completed in order, after what was written before.
+    case Mode::kNoContent:
+      // Not sent, but completed in order, after what was written before.
       ctx.write(Buffer(), std::move(done));
       return;
-    case Mode::kChunked: {
-      if (!part.is<Buffer>() && !part.is<CompositeBuffer>() && !part.is<FileRegion>()) {
-        // A chunk's size line needs the part's size, which only byte messages know. Passing
-        // it on unframed would corrupt the body; dropping it would end the body short with a
-        // valid last chunk. The error fails `done` and reaches on_error instead. (A
-        // ChunkedStream belongs on the tail side of this codec, behind ChunkedWriteHandler.)
-        throw Exception(Error(ChannelErrc::unsupported_message,
-                              "a chunked HTTP body takes Buffer, CompositeBuffer or FileRegion "
-                              "parts, not " +
-                                  std::string(part.type_name())));
+    case Mode::kLength: {
+      // Bytes past the announced length would be read by the client as the start of the next
+      // response: one response could forge another.
+      const std::size_t size = byte_size_of(part, "a Content-Length");
+      if (size > remaining_) {
+        throw CodecError(CodecErrc::body_length_mismatch,
+                         fmt::format("a body part of {} bytes where the response's "
+                                     "Content-Length leaves {}",
+                                     size, remaining_));
       }
-      const std::size_t size = part.bytes();
+      remaining_ -= size;
+      ctx.write(std::move(part), std::move(done));
+      return;
+    }
+    case Mode::kChunked: {
+      const std::size_t size = byte_size_of(part, "a chunked");
       if (size == 0) {
         // A zero-size chunk would end the body; an empty buffer completes `done` in order.
         ctx.write(Buffer(), std::move(done));
@@ -159,10 +183,20 @@ void ResponseEncoding::write_body_part(HandlerContext& ctx, Message&& part, Writ
 }
 
 ResponseEncoding::Progress ResponseEncoding::write_end(HandlerContext& ctx, WriteCallback&& done) {
+  if (mode_ == Mode::kLength && remaining_ != 0) {
+    // Ending here would leave the client waiting for bytes that never come, or reading the
+    // next response as this one's body.
+    const std::uint64_t missing = remaining_;
+    mode_ = Mode::kIdle;
+    throw CodecError(
+        CodecErrc::body_length_mismatch,
+        fmt::format("the response ended {} bytes short of its Content-Length", missing));
+  }
   const Mode mode = mode_;
   mode_ = Mode::kIdle;
   switch (mode) {
     case Mode::kIdle:
+    case Mode::kNoContent:
       ctx.write(Buffer(), std::move(done));  // nothing to end; completed in order
       return Progress::kInformational;
     case Mode::kChunked:

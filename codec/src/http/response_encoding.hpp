@@ -21,20 +21,28 @@ class ResponseEncoding {
   // Writes the head (and the body, for a whole response).
   Progress write_response(HandlerContext& ctx, HttpResponse&& response, WriteCallback&& done,
                           const RequestContext& request);
-  // A Buffer, CompositeBuffer or FileRegion of a streamed body.
+  // A Buffer, CompositeBuffer or FileRegion of a streamed body. Throws a CodecError
+  // (body_length_mismatch) for a part that goes past the announced Content-Length, and
+  // unsupported_message for a part whose size is unknown: the response cannot be completed.
   void write_body_part(HandlerContext& ctx, Message&& part, WriteCallback&& done);
-  // HttpEnd: returns kComplete when it ended a response in progress.
+  // HttpEnd: returns kComplete when it ended a response in progress. Throws a CodecError
+  // (body_length_mismatch) when fewer bytes than the announced Content-Length were written.
   Progress write_end(HandlerContext& ctx, WriteCallback&& done);
 
-  bool streaming() const noexcept { return mode_ != Mode::kIdle; }
+  // A response's head is out and its body is not complete.
+  bool streaming() const noexcept { return mode_ != Mode::kIdle && mode_ != Mode::kNoContent; }
   // The response ends only when the connection closes (an HTTP/1.0 client, no length).
   bool close_delimited() const noexcept { return mode_ == Mode::kCloseDelimited; }
 
  private:
-  enum class Mode { kIdle, kLength, kChunked, kCloseDelimited, kDiscard };
+  // kDiscard: the body of a response to HEAD (sent nothing, completed by HttpEnd).
+  // kNoContent: body parts announced for a 204 or 304, which has none (RFC 9110 §6.4.1): the
+  // response was complete with its head; the parts and their HttpEnd are dropped.
+  enum class Mode { kIdle, kLength, kChunked, kCloseDelimited, kDiscard, kNoContent };
 
   Mode mode_ = Mode::kIdle;
   bool chunk_sent_ = false;
+  std::uint64_t remaining_ = 0;  // kLength: bytes the announced length still expects
 };
 
 }  // namespace sluice::http::detail

@@ -201,3 +201,18 @@ TEST_CASE("a 413 waits behind the responses owed to earlier pipelined requests")
   REQUIRE(results.size() == 1);
   CHECK_FALSE(results[0]);
 }
+
+TEST_CASE("a 413 behind an earlier answer still goes out, and requests after it are not read") {
+  // The refusal used to be undone as the decoder moved on to the refused body: the request
+  // after it was decoded and the 413 never sent.
+  auto channel = aggregating_server(10);
+  channel->write_inbound(
+      bytes("GET /1 HTTP/1.1\r\n\r\nPOST /2 HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world"
+            "GET /3 HTTP/1.1\r\n\r\n"));
+  CHECK(whole_requests(*channel) == std::vector<std::string>{"GET /1 body=''"});
+  channel->write_outbound(HttpResponse(200).body(bytes("one")));
+  const auto outcome = test::finish_exchange(*channel);
+  CHECK(test::first_status(outcome.output) == 200);
+  CHECK(outcome.output.find("HTTP/1.1 413 ") != std::string::npos);
+  CHECK(outcome.closed);
+}

@@ -48,8 +48,18 @@ class ByteToMessageDecoder : public ChannelHandler {
   // At the end of input; by default decode() once more if bytes are left.
   virtual void decode_last(HandlerContext& ctx, CompositeBuffer& in);
 
+  // Flow control: holds decoding back, keeping what is read in the cumulation, and stops
+  // reading (auto_read off) until resume_decoding(), which decodes what was held back and
+  // restores auto_read. For a decoder whose frames make the application write (requests that
+  // are answered) when the channel stops being writable: a peer that sends without reading
+  // what comes back then fills its own socket, not this process's memory.
+  void pause_decoding(HandlerContext& ctx);
+  void resume_decoding(HandlerContext& ctx);
+  bool decoding_paused() const noexcept { return paused_; }
+
  private:
   void decode_all(HandlerContext& ctx);
+  void end_input(HandlerContext& ctx);
   void pass_on_leftover(HandlerContext& ctx);
 
   CompositeBuffer cumulation_;
@@ -57,6 +67,9 @@ class ByteToMessageDecoder : public ChannelHandler {
   std::size_t max_cumulation_;
   bool decoded_since_read_complete_ = false;
   bool input_ended_ = false;
+  bool paused_ = false;
+  bool paused_auto_read_ = false;  // pause_decoding() turned auto_read off
+  bool end_deferred_ = false;      // the input ended while paused: decode_last on resume
 };
 
 }  // namespace sluice

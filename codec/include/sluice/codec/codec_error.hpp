@@ -10,7 +10,8 @@ namespace sluice {
 enum class CodecErrc {
   too_long_frame = 1,  // a frame over the decoder's maximum; its bytes were discarded
   corrupted_frame,  // a length field that is negative, overflows, or is shorter than what it strips
-  cumulation_limit,  // more undecoded bytes than the decoder may hold
+  cumulation_limit,      // more undecoded bytes than the decoder may hold
+  body_length_mismatch,  // a message body longer or shorter than the length its head announced
 };
 
 }  // namespace sluice

@@ -37,8 +37,12 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
   virtual void emit_request(HandlerContext& ctx, HttpRequest&& request);
   virtual void emit_content(HandlerContext& ctx, HttpContent&& content);
   virtual void emit_error(HandlerContext& ctx, HttpDecodeError&& error);
-  // Ignores the rest of the input (the request was refused).
+  // Ignores the rest of the input (the request was refused, or the connection is closing):
+  // RFC 9112 §9.6, no later request on the connection is processed.
   void stop_decoding() noexcept { state_ = State::kDiscard; }
+  // Asked before each request head is decoded; false holds the head back (the subclass has
+  // paused decoding, see ByteToMessageDecoder::pause_decoding).
+  virtual bool ready_for_request(HandlerContext&) { return true; }
 
  private:
   enum class State { kHead, kBody, kChunkSize, kChunkData, kChunkDataEnd, kTrailers, kDiscard };

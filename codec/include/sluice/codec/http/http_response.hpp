@@ -43,7 +43,10 @@ class HttpResponse {
   // A whole body; Content-Length is its size.
   HttpResponse& body(Buffer bytes) &;
   HttpResponse&& body(Buffer bytes) && { return std::move(body(std::move(bytes))); }
-  // The length of a body that follows as separate messages.
+  // The length of a body that follows as separate messages; exactly that many bytes must
+  // follow (the write that goes past it, or the HttpEnd that falls short, fails with
+  // CodecErrc::body_length_mismatch and the server codec closes the connection). Throws
+  // std::invalid_argument if it differs from the size of a body() already set.
   HttpResponse& content_length(std::uint64_t length) &;
   HttpResponse&& content_length(std::uint64_t length) && {
     return std::move(content_length(length));

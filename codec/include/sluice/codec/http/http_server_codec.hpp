@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "sluice/codec/http/http_request_decoder.hpp"
+#include "sluice/codec/http/http_response.hpp"
 #include "sluice/core/scheduled_task.hpp"
 
 namespace sluice::http {
@@ -25,7 +26,11 @@ struct RequestContext;
 //     connection closes gracefully: FIN after the response, unread input drained so that no
 //     reset destroys the response (§9.6), then close when the peer closes or after `linger`;
 //   - bad requests: an HttpDecodeError is answered here with its status and "Connection:
-//     close", after the responses still owed to earlier pipelined requests.
+//     close", after the responses still owed to earlier pipelined requests;
+//   - backpressure: while the channel is not writable (answers not read by the peer pile up
+//     past the high water mark), no further request is decoded and reading pauses;
+//   - framing of responses is enforced: a body that goes past or falls short of its
+//     Content-Length fails with CodecErrc::body_length_mismatch and the connection closes.
 class HttpServerCodec : public HttpRequestDecoder {
  public:
   explicit HttpServerCodec(const HttpLimits& limits = {},
@@ -33,12 +38,14 @@ class HttpServerCodec : public HttpRequestDecoder {
   ~HttpServerCodec() override;
 
   void write(HandlerContext& ctx, Message&& message, WriteCallback&& done) override;
+  void on_writability_changed(HandlerContext& ctx) override;
   void on_inactive(HandlerContext& ctx) override;
   void on_removed(HandlerContext& ctx) override;
 
  protected:
   void emit_request(HandlerContext& ctx, HttpRequest&& request) override;
   void emit_error(HandlerContext& ctx, HttpDecodeError&& error) override;
+  bool ready_for_request(HandlerContext& ctx) override;
 
  private:
   struct Pending {
@@ -47,6 +54,7 @@ class HttpServerCodec : public HttpRequestDecoder {
     bool keep_alive;
   };
 
+  void write_informational(HandlerContext& ctx, HttpResponse&& response, WriteCallback&& done);
   void response_complete(HandlerContext& ctx, bool close);
   void answer_error(HandlerContext& ctx);
   void close_gracefully(HandlerContext& ctx);
