@@ -10,15 +10,6 @@ namespace {
 
 std::atomic<std::uint64_t> next_channel_id{1};
 
-void fail(WriteCallback& done, const Error& error) noexcept {
-  if (!done) return;
-  try {
-    done(error);
-  } catch (...) {
-    logger().error("a write callback threw");
-  }
-}
-
 // A write handed from another thread to the loop. Should the loop refuse it (it has stopped),
 // the destructor still reports the write failed and takes its bytes back out of the count.
 struct ForeignWrite {
@@ -32,7 +23,7 @@ struct ForeignWrite {
   ~ForeignWrite() {
     if (delivered) return;
     outbound->remove_foreign(bytes);
-    fail(done, Error(ChannelErrc::closed));
+    complete_write(done, Error(ChannelErrc::closed));
   }
 };
 
@@ -52,16 +43,31 @@ Channel::~Channel() {
 }
 
 void Channel::destroy(Channel* channel) noexcept {
+  // A handler's on_removed that takes and drops a reference during tear_down() brings the
+  // count back to zero: the channel is already on its way out.
+  if (channel->disposing_) return;
+  channel->disposing_ = true;
   channel->dispose();
 }
 
 void Channel::dispose() noexcept {
   Channel* self = this;
+  auto destroy_now = [self] {
+    self->tear_down();
+    delete self;
+  };
   if (loop_->in_loop()) {
-    loop_->defer([self] { delete self; });
-  } else if (!loop_->execute([self] { delete self; })) {
-    delete self;  // the loop has stopped: nothing of it runs any more
+    loop_->defer(destroy_now);
+  } else if (!loop_->execute(destroy_now)) {
+    destroy_now();  // the loop has stopped: nothing of it runs any more
   }
+}
+
+void Channel::tear_down() noexcept {
+  outbound_.fail_all(Error(ChannelErrc::closed, describe()));
+  pipeline_.clear();
+  // What handlers wrote from on_removed (the channel may still be open: an EmbeddedChannel).
+  outbound_.fail_all(Error(ChannelErrc::closed, describe()));
 }
 
 bool Channel::is_writable() const noexcept {
@@ -114,13 +120,13 @@ void Channel::set_auto_read(bool enabled) {
 
 void Channel::do_write(Message&& message, WriteCallback&& done) {
   if (!is_open()) {
-    fail(done, Error(ChannelErrc::closed, describe()));
+    complete_write(done, Error(ChannelErrc::closed, describe()));
     return;
   }
   if (!can_write(message)) {
     logger().warn("{} cannot write a {}: no encoder turned it into bytes", describe(),
                   message.type_name());
-    fail(done, Error(ChannelErrc::unsupported_message, std::string(message.type_name())));
+    complete_write(done, Error(ChannelErrc::unsupported_message, std::string(message.type_name())));
     return;
   }
   outbound_.add(std::move(message), std::move(done));

@@ -1,8 +1,21 @@
 #include "sluice/channel/channel_handler.hpp"
 
 #include "sluice/channel/handler_context.hpp"
+#include "sluice/core/log.hpp"
 
 namespace sluice {
+
+void complete_write(WriteCallback& done, const Error& result) noexcept {
+  if (!done) return;
+  WriteCallback callback = std::move(done);
+  try {
+    callback(result);
+  } catch (const std::exception& error) {
+    logger().error("a write callback threw: {}", error.what());
+  } catch (...) {
+    logger().error("a write callback threw something that is not a std::exception");
+  }
+}
 
 void ChannelHandler::on_active(HandlerContext& ctx) {
   ctx.fire_active();

@@ -75,8 +75,11 @@ bool EmbeddedChannel::finish() {
 
 void EmbeddedChannel::do_flush() {
   outbound_.mark_flushed();
-  while (outbound_.has_flushed())
-    outbound_messages_.push_back(outbound_.take_front());
+  // Recorded before its callback runs: a callback that writes again must come after it.
+  while (outbound_.has_flushed()) {
+    outbound_messages_.push_back(std::move(outbound_.front().message));
+    outbound_.complete_front();
+  }
 }
 
 void EmbeddedChannel::do_close() {
@@ -92,6 +95,7 @@ void EmbeddedChannel::do_shutdown_output() {
 void EmbeddedChannel::dispose() noexcept {
   // No socket, no callbacks in flight: the channel can go at once, after the work it deferred.
   run_pending();
+  tear_down();
   delete this;
   embedded_loop().run_ready();
 }

@@ -84,13 +84,7 @@ void HandlerContext::invoke_write(Message&& message, WriteCallback&& done) noexc
     handler_->write(*this, std::move(message), std::move(done));
   } catch (...) {
     const Error error = error_from_exception(std::current_exception());
-    if (done) {  // still ours if the handler threw before passing it on
-      try {
-        done(error);
-      } catch (...) {
-        logger().error("a write callback threw");
-      }
-    }
+    complete_write(done, error);  // still ours if the handler threw before passing it on
     invoke_error(error);
   }
 }

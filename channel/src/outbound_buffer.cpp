@@ -54,15 +54,6 @@ void give_entry(OutboundBuffer::Entry* entry) noexcept {
   }
 }
 
-void complete(WriteCallback& done, const Error& result) noexcept {
-  if (!done) return;
-  try {
-    done(result);
-  } catch (const std::exception& error) {
-    logger().error("a write callback threw: {}", error.what());
-  }
-}
-
 }  // namespace
 
 OutboundBuffer::~OutboundBuffer() {
@@ -136,7 +127,7 @@ void OutboundBuffer::consume(std::size_t written) noexcept {
 
 void OutboundBuffer::complete_front() noexcept {
   WriteCallback done = pop_front();
-  complete(done, Error());
+  complete_write(done, Error());
 }
 
 Message OutboundBuffer::take_front() noexcept {
@@ -150,7 +141,7 @@ void OutboundBuffer::fail_all(const Error& error) noexcept {
   while (!entries_.empty()) {
     if (flushed_ == 0) flushed_ = entries_.size();
     WriteCallback done = pop_front();
-    complete(done, error);
+    complete_write(done, error);
   }
 }
 

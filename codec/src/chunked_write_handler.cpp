@@ -54,7 +54,7 @@ void ChunkedWriteHandler::pump(HandlerContext& ctx) {
       const Error error = chunk.error();
       Queued item = std::move(front);
       queue_.pop_front();
-      if (item.done) item.done(error);
+      complete_write(item.done, error);
       ctx.fire_error(error);
       ctx.close();
       break;
@@ -77,7 +77,7 @@ void ChunkedWriteHandler::discard(const Error& error) {
   while (!queue_.empty()) {
     Queued item = std::move(queue_.front());
     queue_.pop_front();
-    if (item.done) item.done(error);
+    complete_write(item.done, error);
   }
 }
 

@@ -38,7 +38,7 @@ void LengthFieldPrepender::write(HandlerContext& ctx, Message&& message, WriteCa
     const Error error(CodecErrc::corrupted_frame,
                       fmt::format("length {} does not fit a {}-byte length field",
                                   static_cast<long long>(length), field_length_));
-    if (done) done(error);
+    complete_write(done, error);
     return;
   }
   const auto value = static_cast<std::uint64_t>(length);

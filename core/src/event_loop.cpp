@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <future>
 #include <stdexcept>
@@ -69,6 +70,7 @@ EventLoop::~EventLoop() {
     stop();
     join();
   }
+  if (t_current == this) t_current = nullptr;  // a loop driven by hand on this thread
   if (!terminated_.load()) {
     // Never ran: close the handles made by the constructor.
     close_all_handles();
@@ -104,18 +106,25 @@ void EventLoop::run() {
     end_iteration();
   }
   // Close what is still open (an abrupt stop), then every handle, then let their close
-  // callbacks and the deferred destructions run.
-  std::vector<LoopResource*> open;
-  for (LoopResource& resource : resources_)
-    open.push_back(&resource);
-  for (LoopResource* resource : open)
-    resource->on_close_now();
+  // callbacks and the deferred destructions run. Closing can open more (a handler that
+  // reconnects from on_inactive, a connect that moves on to the next address, a queued bind):
+  // what is opened meanwhile is closed too, in a few rounds at most; a handle closed without
+  // its owner's close would leave the owner's fd and references behind.
   {
     std::lock_guard lock(queue_mutex_);
     accepting_tasks_ = false;
   }
-  run_queued_tasks();
-  end_iteration();
+  constexpr int kClosingRounds = 8;
+  for (int round = 0; round < kClosingRounds; ++round) {
+    std::vector<LoopResource*> open;
+    for (LoopResource& resource : resources_)
+      open.push_back(&resource);
+    for (LoopResource* resource : open)
+      resource->on_close_now();
+    run_queued_tasks();
+    end_iteration();
+    if (resources_.empty()) break;
+  }
   close_all_handles();
   call_hooks(&LoopThreadHooks::thread_ending);
   logger().debug("loop {} stopped", name_);
@@ -296,7 +305,18 @@ void ScheduledTask::cancel() {
 void EventLoop::register_resource(LoopResource& resource) {
   assert_in_loop("EventLoop::register_resource");
   resources_.push_back(resource);
-  if (closing_resources_) defer([&resource] { resource.on_close_gracefully(); });
+  if (closing_resources_) {
+    // By the end of the iteration the resource may be gone (opened and closed at once, as a
+    // bind that failed on another loop): ask it only if it is still registered.
+    defer([this, added = &resource] {
+      for (LoopResource& open : resources_) {
+        if (&open == added) {
+          open.on_close_gracefully();
+          return;
+        }
+      }
+    });
+  }
 }
 
 void EventLoop::unregister_resource(LoopResource& resource) {
@@ -306,6 +326,11 @@ void EventLoop::unregister_resource(LoopResource& resource) {
 void EventLoop::shutdown_gracefully(std::chrono::milliseconds quiet,
                                     std::chrono::milliseconds timeout) {
   if (shutting_down_.exchange(true, std::memory_order_acq_rel)) return;
+  // "As long as it takes" (milliseconds::max()) would overflow the deadline and the timer's
+  // nanoseconds, and come out as a deadline already past: a year is as long.
+  constexpr std::chrono::milliseconds kLongest = std::chrono::hours(24 * 365);
+  quiet = std::clamp(quiet, std::chrono::milliseconds(0), kLongest);
+  timeout = std::clamp(timeout, std::chrono::milliseconds(0), kLongest);
   if (!dispatch([this, quiet, timeout] { begin_shutdown(quiet, timeout); })) stop();
 }
 

@@ -25,10 +25,12 @@ EventLoop& EventLoopGroup::next() noexcept {
 
 void EventLoopGroup::shutdown_gracefully(std::chrono::milliseconds quiet,
                                          std::chrono::milliseconds timeout) {
-  if (shut_down_.exchange(true)) return;
   for (auto& loop : loops_) {
     if (loop->in_loop()) throw std::logic_error("EventLoopGroup shut down from one of its loops");
   }
+  const std::lock_guard lock(shutdown_mutex_);
+  if (shut_down_) return;
+  shut_down_ = true;
   for (auto& loop : loops_)
     loop->shutdown_gracefully(quiet, timeout);
   for (auto& loop : loops_)

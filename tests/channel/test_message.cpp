@@ -54,3 +54,27 @@ TEST_CASE("a message reports the outbound bytes of what it holds") {
   Message other = 12;
   CHECK(other.bytes() == 0);
 }
+
+namespace {
+struct SmallEnvelope {  // travels inline
+  int tag = 1;
+  Message payload;
+};
+struct LargeEnvelope {  // over the inline size: on the heap
+  char header[Message::kInlineSize + 8] = {};
+  Message payload;
+};
+}  // namespace
+
+TEST_CASE("a message can be unwrapped in place: assigned from a message it holds") {
+  // The old content used to be destroyed before the payload inside it was moved out.
+  Message small = SmallEnvelope{1, Message(Buffer::copy_of("inline"))};
+  small = std::move(small.as<SmallEnvelope>().payload);
+  REQUIRE(small.is<Buffer>());
+  CHECK(small.as<Buffer>().readable_view() == "inline");
+
+  Message large = LargeEnvelope{{}, Message(Buffer::copy_of("heap"))};
+  large = std::move(large.as<LargeEnvelope>().payload);
+  REQUIRE(large.is<Buffer>());
+  CHECK(large.as<Buffer>().readable_view() == "heap");
+}

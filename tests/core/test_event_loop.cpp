@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -237,4 +239,42 @@ TEST_CASE("an event loop group hands out its loops round-robin and shuts down") 
   CHECK(&group.next() == first);
   group.shutdown_gracefully(0ms, 1s);
   CHECK(group.is_terminated());
+}
+
+TEST_CASE("a shutdown refused on a loop thread leaves the group to the real one") {
+  // The refused call used to mark the group shut down: the call from main then did nothing.
+  sluice::EventLoopGroup group(1, "refused");
+  std::promise<bool> refused;
+  group.at(0).execute([&] {
+    try {
+      group.shutdown_gracefully();
+      refused.set_value(false);
+    } catch (const std::logic_error&) {
+      refused.set_value(true);
+    }
+  });
+  CHECK(refused.get_future().get());
+  CHECK_FALSE(group.is_terminated());
+  group.shutdown_gracefully();
+  CHECK(group.is_terminated());
+}
+
+TEST_CASE("a shutdown given all the time there is ends at once when nothing is open") {
+  // milliseconds::max() used to overflow into a deadline already past (UBSan reports it).
+  sluice::EventLoopGroup group(2, "unbounded");
+  group.shutdown_gracefully(0ms, std::chrono::milliseconds::max());
+  CHECK(group.is_terminated());
+}
+
+TEST_CASE("a loop driven by hand and destroyed gives its thread back") {
+  {
+    auto loop = std::make_unique<EventLoop>("by-hand");
+    loop->bind_to_current_thread();
+    loop->run_ready();
+  }
+  // The thread used to still belong to the destroyed loop.
+  CHECK(EventLoop::current() == nullptr);
+  EventLoop next("next");
+  next.bind_to_current_thread();
+  next.run_ready();
 }

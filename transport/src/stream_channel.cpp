@@ -200,13 +200,14 @@ void StreamChannel::read_batch() {
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) break;
     const int error = errno;
-    if (read_any) pipeline().fire_read_complete();
+    if (read_any && is_open()) pipeline().fire_read_complete();
     fail(error, "recv");
     return;
   }
   // A wake-up that found nothing to read has not served the request.
   if (requested && !read_any && !end_of_input) read_requested_ = true;
-  if (read_any) pipeline().fire_read_complete();
+  // A handler that closed the channel in on_read has seen on_inactive: nothing comes after it.
+  if (read_any && is_open()) pipeline().fire_read_complete();
   if (end_of_input && is_open()) on_end_of_input();
   // No read asked for any more: stop polling for input until the next read().
   if (!auto_read() && !read_requested_ && is_open()) update_interest();
@@ -225,7 +226,7 @@ void StreamChannel::on_end_of_input() {
 
 void StreamChannel::do_write(Message&& message, WriteCallback&& done) {
   if (output_shutdown_ || shutdown_after_flush_) {
-    if (done) done(Error(ChannelErrc::output_shutdown, describe()));
+    complete_write(done, Error(ChannelErrc::output_shutdown, describe()));
     return;
   }
   Channel::do_write(std::move(message), std::move(done));

@@ -38,7 +38,7 @@ void HttpServerCodec::emit_error(HandlerContext& ctx, HttpDecodeError&& error) {
 void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallback&& done) {
   if (closing_) {
     // The connection is ending: nothing more goes out after the last response.
-    if (done) done(Error(ChannelErrc::output_shutdown, "HTTP connection closing"));
+    complete_write(done, Error(ChannelErrc::output_shutdown, "HTTP connection closing"));
     return;
   }
   if (auto* response = message.get_if<HttpResponse>()) {
@@ -63,7 +63,7 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
     if (!pending_.empty()) pending_.pop_back();
     error_ = HttpDecodeError{reject->status, std::move(reject->reason), true};
     if (pending_.empty()) answer_error(ctx);
-    if (done) done(Error());
+    complete_write(done, Error());
     return;
   }
   try {
@@ -92,7 +92,7 @@ void HttpServerCodec::write_informational(HandlerContext& ctx, HttpResponse&& re
   // advisory: a client that expects 100-continue sends its body after a wait (§10.1.1).
   const bool in_order = pending_.size() <= 1 && !encoding_->streaming();
   if (!in_order || (!pending_.empty() && pending_.back().http10)) {
-    if (done) done(Error());
+    complete_write(done, Error());
     return;
   }
   encoding_->write_response(ctx, std::move(response), std::move(done), {});

@@ -79,6 +79,9 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   static void destroy(Channel* channel) noexcept;
   // Deletes the channel on its loop, at the end of the iteration (never inside a callback).
   virtual void dispose() noexcept;
+  // Before deletion, while the whole object is alive: fails the writes still queued and removes
+  // the handlers, so that their callbacks and on_removed reach a channel that still works.
+  void tear_down() noexcept;
   friend class RefCounted<Channel>;
   friend class detail::HeadHandler;
   friend class detail::TailHandler;
@@ -132,6 +135,7 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   bool registered_ = false;
   bool activated_ = false;
   bool finished_ = false;
+  bool disposing_ = false;  // the last reference went; a reference taken meanwhile is ignored
   bool close_when_flushed_ = false;
 };
 

@@ -16,6 +16,10 @@ class HandlerContext;
 // callback unless one is given, so a plain write allocates nothing for completion.
 using WriteCallback = unique_function<void(const Error&)>;
 
+// Calls `done`, if set, with `result` and leaves it empty, so that it cannot be called twice.
+// What the callback throws is logged, never passed on: it would unwind through the transport.
+void complete_write(WriteCallback& done, const Error& result) noexcept;
+
 // A stage of a channel's pipeline. Every event has a default that passes it on unchanged, so a
 // handler overrides only what it cares about; when it is added through the templated Pipeline
 // API, the events it does not override skip it entirely (see Pipeline).

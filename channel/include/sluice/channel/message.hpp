@@ -78,10 +78,13 @@ class Message {
   }
   Message& operator=(Message&& other) noexcept {
     if (this != &other) {
+      // `other` may live inside what this holds (unwrapping an envelope in place): take it
+      // out before letting go of the old content.
+      Message taken(std::move(other));
       reset();
-      if (other.ops_ != nullptr) {
-        other.ops_->relocate(other.storage_, storage_);
-        ops_ = std::exchange(other.ops_, nullptr);
+      if (taken.ops_ != nullptr) {
+        taken.ops_->relocate(taken.storage_, storage_);
+        ops_ = std::exchange(taken.ops_, nullptr);
       }
     }
     return *this;

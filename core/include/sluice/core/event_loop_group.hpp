@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,9 @@ class EventLoopGroup {
   // Any thread but a loop of this group: stops every listener at once, lets channels work for
   // `quiet`, then closes them, each given until `timeout` to write what was flushed; fires
   // their close futures, stops the loops, closes every libuv handle and joins the threads.
-  // Blocks until done. Calling it again does nothing.
+  // Blocks until done, also when another thread is already shutting the group down; once it
+  // is done, calling it again does nothing. From a loop of the group it throws
+  // std::logic_error (it would wait for itself) and leaves the group running.
   void shutdown_gracefully(std::chrono::milliseconds quiet = std::chrono::milliseconds(0),
                            std::chrono::milliseconds timeout = std::chrono::seconds(5));
   bool is_terminated() const noexcept;
@@ -40,7 +43,8 @@ class EventLoopGroup {
  private:
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::atomic<std::size_t> next_{0};
-  std::atomic<bool> shut_down_{false};
+  std::mutex shutdown_mutex_;
+  bool shut_down_ = false;  // guarded by shutdown_mutex_
 };
 
 }  // namespace sluice

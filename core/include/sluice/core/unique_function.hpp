@@ -46,10 +46,12 @@ class unique_function<R(Args...)> {
 
   unique_function& operator=(unique_function&& other) noexcept {
     if (this != &other) {
+      // `other` may be owned by the callable this holds: take it out first.
+      unique_function taken(std::move(other));
       reset();
-      if (other.ops_) {
-        other.ops_->relocate(other.storage_, storage_);
-        ops_ = std::exchange(other.ops_, nullptr);
+      if (taken.ops_) {
+        taken.ops_->relocate(taken.storage_, storage_);
+        ops_ = std::exchange(taken.ops_, nullptr);
       }
     }
     return *this;

@@ -1,0 +1,78 @@
+// EmbeddedChannel's own contract: dropped finished or not, writes recorded in order, and what
+// write callbacks may do.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "sluice/channel/channel_error.hpp"
+#include "sluice/channel/embedded_channel.hpp"
+#include "sluice/channel/handler_context.hpp"
+#include "sluice/channel/pipeline.hpp"
+
+using namespace sluice;
+
+namespace {
+
+std::string text(Message& message) {
+  return std::string(message.as<Buffer>().readable_view());
+}
+
+// Writes what it reads without flushing; a failed write is reported through its context.
+class WriteBackUnflushed final : public ChannelHandler {
+ public:
+  explicit WriteBackUnflushed(std::vector<Error>& failures) : failures_(failures) {}
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    ctx.write(std::move(message), [this, &ctx](const Error& error) {
+      failures_.push_back(error);
+      if (error) ctx.fire_error(error);
+    });
+  }
+  void on_error(HandlerContext&, const Error&) override {}
+
+ private:
+  std::vector<Error>& failures_;
+};
+
+}  // namespace
+
+TEST_CASE("an unfinished channel dropped with writes queued fails them while its handlers live") {
+  // The callbacks used to run after the handlers were deleted (use after free), and the water
+  // mark crossing on the way down reached a destroyed pipeline.
+  std::vector<Error> failures;
+  ChannelOptions options;
+  options.write_high_water_mark = 4;
+  options.write_low_water_mark = 2;
+  auto channel = EmbeddedChannel::create(
+      [&](Pipeline& p) { p.add_last("echo", std::make_unique<WriteBackUnflushed>(failures)); },
+      options);
+  channel->write_inbound(Buffer::copy_of("over the high water mark"));
+  CHECK_FALSE(channel->is_writable());
+  channel.reset();
+  REQUIRE(failures.size() == 1);
+  CHECK(failures[0].code() == ChannelErrc::closed);
+}
+
+TEST_CASE("a write made by a write callback is recorded after the write that completed") {
+  auto channel = EmbeddedChannel::create();
+  channel->write(Buffer::copy_of("first"),
+                 [&](const Error&) { channel->write_and_flush(Buffer::copy_of("second")); });
+  channel->flush();
+  std::vector<std::string> order;
+  for (Message m = channel->read_outbound(); m; m = channel->read_outbound())
+    order.push_back(text(m));
+  CHECK(order == std::vector<std::string>{"first", "second"});
+}
+
+TEST_CASE("a write callback that throws anything is logged, not passed on") {
+  auto channel = EmbeddedChannel::create();
+  int calls = 0;
+  channel->write(Buffer::copy_of("x"), [&](const Error&) {
+    ++calls;
+    throw 42;  // not a std::exception: it used to terminate the process
+  });
+  channel->flush();
+  CHECK(calls == 1);
+  CHECK(channel->is_open());
+  channel->read_outbound();
+}
