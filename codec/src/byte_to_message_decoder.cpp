@@ -96,6 +96,7 @@ void ByteToMessageDecoder::end_input(HandlerContext& ctx) {
   decode_all(ctx);
   if (!ctx.is_removed()) decode_last(ctx, cumulation_);
   cumulation_.clear();
+  input_finished_ = true;
 }
 
 void ByteToMessageDecoder::pause_decoding(HandlerContext& ctx) {

@@ -32,9 +32,14 @@ inline int run_server(int argc, char** argv, const char* name, std::uint16_t def
     const auto threads = static_cast<std::size_t>(args.get_int("threads", 1, 0, 1024));
     ChannelInitializer initializer = configure(args);
     EventLoopGroup workers(threads, name);
+    // A client that half-closes after its last request still gets every answer: each server's
+    // handlers end the connection themselves once they are done.
+    ChannelOptions child_options;
+    child_options.allow_half_closure = true;
     auto server = ServerBootstrap()
                       .group(workers)
                       .reuse_port(args.has("reuseport"))
+                      .child_options(child_options)
                       .child_initializer(std::move(initializer))
                       .bind(host, port)
                       .get();

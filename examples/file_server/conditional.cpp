@@ -1,5 +1,6 @@
 #include "conditional.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 
@@ -62,7 +63,10 @@ Validators validators_of(const struct stat& info, std::int64_t now) {
   out = std::to_chars(out, end, mtime_ns, 16).ptr;
   *out++ = '"';
   result.etag_length = static_cast<std::uint8_t>(out - result.etag_text);
-  result.last_modified = static_cast<std::int64_t>(info.st_mtim.tv_sec);
+  // RFC 9110 §8.8.2.1: Last-Modified never later than the response's Date. A file dated in the
+  // future would otherwise hand out a date that If-Modified-Since answers 304 to after the
+  // file changes. (The ETag keeps the real mtime.)
+  result.last_modified = std::min(static_cast<std::int64_t>(info.st_mtim.tv_sec), now);
   result.last_modified_strong = now - result.last_modified >= 1;
   return result;
 }

@@ -71,19 +71,25 @@ void FileHandler::on_removed(HandlerContext&) {
   waiting_.clear();
 }
 
+void FileHandler::on_inactive(HandlerContext& ctx) {
+  // The connection is gone: requests still waiting have no one to answer, and a resume queued
+  // by a failing write must not serve them (it would open files for a closed channel).
+  shared_->handler = nullptr;
+  shared_->ctx = nullptr;
+  waiting_.clear();
+  ctx.fire_inactive();
+}
+
 void FileHandler::on_read(HandlerContext& ctx, Message&& message) {
   // Request bodies (HttpContent) are not wanted: GET and HEAD have none worth reading, and
   // those of refused methods are discarded as they stream past.
   const HttpRequest* request = message.get_if<HttpRequest>();
   if (request == nullptr) return;
   if (!waiting_.empty() || shared_->in_flight >= kMaxOpenResponses) {
-    // The request keeps the bytes it was parsed from alive while it waits; reading stops so
-    // that no more pile up behind it.
+    // The request keeps the bytes it was parsed from alive while it waits. How many can wait
+    // is bounded by the codec, which reads no further request while HttpLimits::max_pipelined
+    // are unanswered.
     waiting_.push_back(std::move(message));
-    if (!reading_paused_) {
-      reading_paused_ = true;
-      ctx.channel().set_auto_read(false);
-    }
     return;
   }
   handle(ctx, *request);
@@ -116,10 +122,6 @@ void FileHandler::resume(HandlerContext& ctx) {
     served = true;
   }
   if (served) ctx.flush();
-  if (waiting_.empty() && reading_paused_) {
-    reading_paused_ = false;
-    ctx.channel().set_auto_read(true);
-  }
 }
 
 void FileHandler::on_user_event(HandlerContext& ctx, Message&& event) {

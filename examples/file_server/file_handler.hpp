@@ -39,7 +39,8 @@ struct FileServerConfig {
 // Pipelining is bounded: at most kMaxOpenResponses responses are in flight (written, not yet
 // handed to the kernel) per connection, so a client that pipelines a thousand requests for a
 // large file cannot make the server open a thousand descriptors or map a thousand windows.
-// Later requests wait here, in order, and reading pauses until they have all been answered.
+// Later requests wait here, in order; the codec stops reading more of them once
+// HttpLimits::max_pipelined are unanswered.
 // Loop thread only, like every handler.
 class FileHandler final : public ChannelHandler {
  public:
@@ -52,6 +53,7 @@ class FileHandler final : public ChannelHandler {
 
   void on_added(HandlerContext& ctx) override;
   void on_removed(HandlerContext& ctx) override;
+  void on_inactive(HandlerContext& ctx) override;
   void on_read(HandlerContext& ctx, Message&& message) override;
   void on_read_complete(HandlerContext& ctx) override;
   void on_user_event(HandlerContext& ctx, Message&& event) override;
@@ -93,7 +95,6 @@ class FileHandler final : public ChannelHandler {
   std::shared_ptr<const FileServerConfig> config_;
   std::shared_ptr<Shared> shared_;
   std::deque<Message> waiting_;   // pipelined requests (HttpRequest) not yet served, in order
-  bool reading_paused_ = false;   // auto-read turned off while requests wait
   std::size_t idle_pending_ = 0;  // bytes pending at the previous reader-idle event
 };
 

@@ -21,6 +21,7 @@ import random
 import re
 import shutil
 import socket
+import struct
 import sys
 import tempfile
 import time
@@ -237,6 +238,44 @@ def test_bounded_pipelining(checks, server, root, mechanism, baseline):
     os.unlink(path)
 
 
+def test_half_close_after_requests(checks, server, root, mechanism):
+    """A client that sends its requests and then shuts down its side still gets every response
+    in full, then the server closes (it used to cut the body short at the half-close)."""
+    count, size = 4, 8 * MiB
+    path = big_file(root, "half-%s.bin" % mechanism, size)
+    with open(path, "rb") as source:
+        expected = source.read()
+    target = "/" + os.path.basename(path)
+    with RawConnection(server.port, timeout=30) as conn:
+        conn.send(b"".join(request_bytes("GET", target) for _ in range(count)))
+        conn.sock.shutdown(socket.SHUT_WR)
+        responses = [conn.read_response() for _ in range(count)]
+        rest, how = conn.read_until_closed()
+    checks.expect(all(r.status == 200 and r.complete and r.body == expected for r in responses)
+                  and rest == b"" and how == "eof",
+                  "[%s] requests then a half-close: %d whole responses, then the close"
+                  % (mechanism, count),
+                  "%r, then %s" % ([(r.status, len(r.body)) for r in responses], how))
+    os.unlink(path)
+
+
+def test_reset_after_pipelined_burst(checks, server, mechanism, baseline):
+    """100 pipelined GETs, a little read, then a reset: the connection goes, the server stays
+    (the queued answers used to be resumed on a channel already freed: a crash)."""
+    for _ in range(3):
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        sock.sendall(b"".join(request_bytes("GET", "/hello.txt") for _ in range(100)))
+        sock.recv(100)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    response = fetch(server.port, "GET", "/hello.txt")
+    checks.expect(server.alive() and response.status == 200,
+                  "[%s] pipelined requests then a reset: the server keeps serving" % mechanism)
+    checks.expect(wait_until(lambda: len(open_fds(server.pid)) == baseline, 10),
+                  "[%s] ... and holds no descriptor of those connections" % mechanism,
+                  repr(open_fds(server.pid)))
+
+
 def test_truncated_during_transfer(checks, server, root, mechanism, baseline):
     size = 64 * MiB
     path = big_file(root, "shrinks-%s.bin" % mechanism, size)
@@ -380,6 +419,29 @@ def test_conditional(checks, server, root):
     os.truncate(path, len(b"Hello, sluice!\n"))
     past = time.time() - 3600
     os.utime(path, (past, past))
+
+
+def test_future_mtime(checks, server, root):
+    """A file dated in the future: Last-Modified is not later than Date (RFC 9110 §8.8.2.1),
+    and a client that revalidates with it after the file changed gets the new file."""
+    path = os.path.join(root, "future.txt")
+    write(path, b"v1\n")
+    future = time.time() + 3 * 365 * 86400
+    os.utime(path, (future, future))
+    first = fetch(server.port, "GET", "/future.txt")
+    modified = email.utils.parsedate_to_datetime(first.header("Last-Modified"))
+    date = email.utils.parsedate_to_datetime(first.header("Date"))
+    checks.expect(first.status == 200 and modified <= date,
+                  "a file dated in the future: Last-Modified is not later than Date",
+                  "%s vs %s" % (first.header("Last-Modified"), first.header("Date")))
+    time.sleep(1.1)
+    write(path, b"v2, changed\n")
+    again = fetch(server.port, "GET", "/future.txt",
+                  [("If-Modified-Since", first.header("Last-Modified"))])
+    checks.expect(again.status == 200 and again.body == b"v2, changed\n",
+                  "... and after it changes, If-Modified-Since with that date gets the new file",
+                  repr(again))
+    os.unlink(path)
 
 
 def test_if_range(checks, server, content):
@@ -736,12 +798,15 @@ def main():
                 test_ranges(checks, server, content, mechanism)
                 test_disconnect_mid_transfer(checks, server, root, mechanism, baseline)
                 test_bounded_pipelining(checks, server, root, mechanism, baseline)
+                test_half_close_after_requests(checks, server, root, mechanism)
+                test_reset_after_pipelined_burst(checks, server, mechanism, baseline)
                 test_truncated_during_transfer(checks, server, root, mechanism, baseline)
                 if mechanism == "sendfile":
                     test_headers(checks, server, root, content)
                     test_content_types(checks, server)
                     test_head(checks, server, content)
                     test_conditional(checks, server, root)
+                    test_future_mtime(checks, server, root)
                     test_if_range(checks, server, content)
                     test_statuses(checks, server)
                     test_status_table(checks, server, len(content["data.bin"]))

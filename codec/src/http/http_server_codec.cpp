@@ -13,7 +13,9 @@ HttpServerCodec::HttpServerCodec(const HttpLimits& limits, std::chrono::millisec
       encoding_(std::make_unique<detail::ResponseEncoding>()),
       linger_(linger) {}
 
-HttpServerCodec::~HttpServerCodec() = default;
+HttpServerCodec::~HttpServerCodec() {
+  if (self_) *self_ = nullptr;
+}
 
 void HttpServerCodec::emit_request(HandlerContext& ctx, HttpRequest&& request) {
   pending_.push_back({request.is_head(), request.version_minor() == 0, request.keep_alive()});
@@ -98,17 +100,57 @@ void HttpServerCodec::write_informational(HandlerContext& ctx, HttpResponse&& re
   encoding_->write_response(ctx, std::move(response), std::move(done), {});
 }
 
+// A peer that pipelines requests without reading the answers would have them pile up here
+// without bound, and a slow application would collect requests without bound: past the high
+// water mark or max_pipelined, the next request waits until answers drain or complete.
+bool HttpServerCodec::may_take_request(HandlerContext& ctx) const {
+  return ctx.channel().is_writable() && pending_.size() < limits().max_pipelined;
+}
+
 bool HttpServerCodec::ready_for_request(HandlerContext& ctx) {
-  // A peer that pipelines requests without reading the answers would have them pile up here
-  // without bound: past the high water mark, the next request waits until the answers drain.
-  if (ctx.channel().is_writable()) return true;
+  if (may_take_request(ctx)) return true;
   pause_decoding(ctx);
   return false;
 }
 
 void HttpServerCodec::on_writability_changed(HandlerContext& ctx) {
-  if (decoding_paused() && ctx.channel().is_writable()) resume_decoding(ctx);
+  if (decoding_paused() && may_take_request(ctx)) {
+    resume_decoding(ctx);
+    close_if_all_answered(ctx);
+  }
   ctx.fire_writability_changed();
+}
+
+void HttpServerCodec::on_user_event(HandlerContext& ctx, Message&& event) {
+  const bool input_ended = event.is<ChannelInputShutdown>();
+  // Decodes what the peer sent last, then passes the event on.
+  HttpRequestDecoder::on_user_event(ctx, std::move(event));
+  if (input_ended && !ctx.is_removed()) close_if_all_answered(ctx);
+}
+
+// A client may half-close once it has sent its requests (RFC 9112 §9.6): the answers still
+// go out in full, and the connection ends after the last one.
+void HttpServerCodec::close_if_all_answered(HandlerContext& ctx) {
+  if (input_finished() && pending_.empty() && !encoding_->streaming()) {
+    close_gracefully(ctx);
+  }
+}
+
+// An answer completes inside the application's write, often inside its on_read: decoding the
+// next request there would call on_read again from within itself. It is resumed from the loop.
+void HttpServerCodec::resume_later(HandlerContext& ctx) {
+  if (resume_queued_) return;
+  if (!self_) self_ = std::make_shared<HttpServerCodec*>(this);
+  resume_queued_ = true;
+  ctx.loop().execute([self = self_, &ctx] {
+    HttpServerCodec* codec = *self;
+    if (codec == nullptr) return;  // removed from the pipeline meanwhile
+    codec->resume_queued_ = false;
+    if (codec->decoding_paused() && codec->may_take_request(ctx)) {
+      codec->resume_decoding(ctx);
+      codec->close_if_all_answered(ctx);
+    }
+  });
 }
 
 void HttpServerCodec::response_complete(HandlerContext& ctx, bool close) {
@@ -117,7 +159,12 @@ void HttpServerCodec::response_complete(HandlerContext& ctx, bool close) {
     close_gracefully(ctx);
     return;
   }
-  if (error_ && pending_.empty()) answer_error(ctx);
+  if (error_ && pending_.empty()) {
+    answer_error(ctx);
+    return;
+  }
+  if (decoding_paused() && may_take_request(ctx)) resume_later(ctx);
+  close_if_all_answered(ctx);
 }
 
 void HttpServerCodec::answer_error(HandlerContext& ctx) {
@@ -154,6 +201,7 @@ void HttpServerCodec::on_inactive(HandlerContext& ctx) {
 
 void HttpServerCodec::on_removed(HandlerContext& ctx) {
   linger_timer_.cancel();
+  if (self_) *self_ = nullptr;
   HttpRequestDecoder::on_removed(ctx);
 }
 

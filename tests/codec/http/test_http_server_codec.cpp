@@ -403,6 +403,10 @@ TEST_CASE("requests held back when the peer half-closes are still answered") {
   for (int i = 0; i < 5; ++i)
     channel.flush();
   CHECK(server.app->answered == 5);
+  // All answered and the peer done: the connection ends.
+  const auto outcome = test::finish_exchange(channel);
+  CHECK(occurrences(outcome.output, "HTTP/1.1 200 OK") == 5);
+  CHECK(outcome.closed);
 }
 
 TEST_CASE("a request refused while it is handled stops decoding: nothing after it is handled") {
@@ -503,4 +507,47 @@ TEST_CASE("body parts announced for a 204 or 304 are dropped; the next response 
     CHECK(output.substr(output.size() - 1) == "2");
     CHECK(channel->is_open());
   }
+}
+
+TEST_CASE("no more than max_pipelined requests await their answers; each answer lets one in") {
+  HttpLimits limits;
+  limits.max_pipelined = 2;
+  auto channel = test::server_channel(limits);
+  channel->write_inbound(bytes(kFivePipelined));
+  CHECK(targets(*channel) == std::vector<std::string>{"/1", "/2"});
+  CHECK_FALSE(channel->auto_read());
+  // Answered from outside on_read here; the next request comes from the loop, not from inside
+  // the write that completed the answer.
+  channel->write_outbound(ok("1"));
+  CHECK(targets(*channel) == std::vector<std::string>{"/3"});
+  channel->write_outbound(ok("2"), ok("3"));
+  CHECK(targets(*channel) == std::vector<std::string>{"/4", "/5"});
+  channel->write_outbound(ok("4"), ok("5"));
+  CHECK(channel->auto_read());
+  CHECK(occurrences(test::outbound_text(*channel), "HTTP/1.1 200 OK") == 5);
+}
+
+TEST_CASE("a peer that half-closes after its requests gets every answer, then the close") {
+  // Without it, an HTTP server on a half-closing client cut the answers short (a 200 MiB body
+  // stopped after 4 MB).
+  auto channel = test::server_channel();
+  channel->write_inbound(bytes("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"));
+  channel->pipeline().fire_user_event(ChannelInputShutdown{});
+  CHECK(targets(*channel) == std::vector<std::string>{"/1", "/2"});
+  bool shut = false;
+  channel->write_outbound(HttpResponse(200).streamed(), bytes("one"));
+  CHECK_FALSE(test::saw_output_shutdown(*channel, shut));
+  channel->write_outbound(HttpEnd{}, ok("2"));
+  const auto outcome = test::finish_exchange(*channel);
+  CHECK(occurrences(outcome.output, "HTTP/1.1 200 OK") == 2);
+  CHECK(outcome.output_shutdown);
+  CHECK(outcome.closed);
+}
+
+TEST_CASE("a peer that half-closes with nothing owed is closed at once") {
+  auto channel = test::server_channel();
+  channel->write_inbound(bytes("GET /1 HTTP/1.1\r\n\r\n"));
+  channel->write_outbound(ok("1"));
+  channel->pipeline().fire_user_event(ChannelInputShutdown{});
+  CHECK(test::finish_exchange(*channel).closed);
 }

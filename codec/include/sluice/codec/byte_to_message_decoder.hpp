@@ -56,6 +56,8 @@ class ByteToMessageDecoder : public ChannelHandler {
   void pause_decoding(HandlerContext& ctx);
   void resume_decoding(HandlerContext& ctx);
   bool decoding_paused() const noexcept { return paused_; }
+  // The input has ended and every byte of it has been decoded (or dropped by decode_last).
+  bool input_finished() const noexcept { return input_finished_; }
 
  private:
   void decode_all(HandlerContext& ctx);
@@ -70,6 +72,7 @@ class ByteToMessageDecoder : public ChannelHandler {
   bool paused_ = false;
   bool paused_auto_read_ = false;  // pause_decoding() turned auto_read off
   bool end_deferred_ = false;      // the input ended while paused: decode_last on resume
+  bool input_finished_ = false;
 };
 
 }  // namespace sluice

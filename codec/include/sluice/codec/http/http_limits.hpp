@@ -13,6 +13,9 @@ struct HttpLimits {
   std::size_t max_header_section = 16 * 1024;  // field lines and the empty line after them (431)
   std::size_t max_header_count = 1000;         // field lines (431)
   std::size_t max_chunk_line = 4096;           // chunk-size line with its extensions (400)
+  // Requests received and not yet answered on one connection (HttpServerCodec): past it, the
+  // next pipelined request waits, unread, until an answer completes.
+  std::size_t max_pipelined = 64;
 };
 
 }  // namespace sluice::http

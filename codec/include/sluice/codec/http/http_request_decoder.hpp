@@ -56,6 +56,10 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
   void finish_request(HandlerContext& ctx, HttpContent&& last);
   void fail(HandlerContext& ctx, CompositeBuffer& in, std::uint16_t status, std::string reason);
 
+ protected:
+  const HttpLimits& limits() const noexcept { return limits_; }
+
+ private:
   HttpLimits limits_;
   HttpHeadParser parser_;
   State state_ = State::kHead;

@@ -28,7 +28,10 @@ struct RequestContext;
 //   - bad requests: an HttpDecodeError is answered here with its status and "Connection:
 //     close", after the responses still owed to earlier pipelined requests;
 //   - backpressure: while the channel is not writable (answers not read by the peer pile up
-//     past the high water mark), no further request is decoded and reading pauses;
+//     past the high water mark), or HttpLimits::max_pipelined requests await their answers,
+//     no further request is decoded and reading pauses;
+//   - a peer that half-closes after its requests (allow_half_closure on) gets every answer,
+//     then the connection closes;
 //   - framing of responses is enforced: a body that goes past or falls short of its
 //     Content-Length fails with CodecErrc::body_length_mismatch and the connection closes.
 class HttpServerCodec : public HttpRequestDecoder {
@@ -39,6 +42,7 @@ class HttpServerCodec : public HttpRequestDecoder {
 
   void write(HandlerContext& ctx, Message&& message, WriteCallback&& done) override;
   void on_writability_changed(HandlerContext& ctx) override;
+  void on_user_event(HandlerContext& ctx, Message&& event) override;
   void on_inactive(HandlerContext& ctx) override;
   void on_removed(HandlerContext& ctx) override;
 
@@ -55,6 +59,9 @@ class HttpServerCodec : public HttpRequestDecoder {
   };
 
   void write_informational(HandlerContext& ctx, HttpResponse&& response, WriteCallback&& done);
+  bool may_take_request(HandlerContext& ctx) const;
+  void close_if_all_answered(HandlerContext& ctx);
+  void resume_later(HandlerContext& ctx);
   void response_complete(HandlerContext& ctx, bool close);
   void answer_error(HandlerContext& ctx);
   void close_gracefully(HandlerContext& ctx);
@@ -64,6 +71,10 @@ class HttpServerCodec : public HttpRequestDecoder {
   std::optional<HttpDecodeError> error_;
   std::chrono::milliseconds linger_;
   ScheduledTask linger_timer_;
+  // Points at this codec while it is in a pipeline: a resume queued on the loop finds out
+  // whether the codec is still there (made the first time one is queued).
+  std::shared_ptr<HttpServerCodec*> self_;
+  bool resume_queued_ = false;
   bool current_closes_ = false;  // the response being streamed ends the connection
   bool closing_ = false;
 };
