@@ -21,6 +21,14 @@ using namespace sluice::http;
 
 constexpr std::size_t kMaxBody = 1024 * 1024;
 
+// The echo contract answers whatever request arrives, Host or not (its vectors mostly come
+// without one): Host checking is left to real applications.
+HttpLimits echo_limits() {
+  HttpLimits limits;
+  limits.require_host = false;
+  return limits;
+}
+
 class EchoRequest final : public ChannelHandler {
  public:
   void on_read(HandlerContext& ctx, Message&& message) override {
@@ -65,7 +73,7 @@ int main(int argc, char** argv) {
           pipeline.add_last("idle",
                             std::make_unique<IdleStateHandler>(idle, std::chrono::milliseconds(0),
                                                                std::chrono::milliseconds(0)));
-          pipeline.add_last("http", std::make_unique<HttpServerCodec>());
+          pipeline.add_last("http", std::make_unique<HttpServerCodec>(echo_limits()));
           pipeline.add_last("aggregator", std::make_unique<HttpObjectAggregator>(kMaxBody));
           pipeline.add_last("echo", std::make_unique<EchoRequest>());
         };

@@ -213,6 +213,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (bytes.empty()) return 0;
 
   HttpLimits limits;
+  // Most seeds (the conformance vectors) carry no Host: both ways are fuzzed.
+  limits.require_host = (options & 8) != 0;
   if (options & 1) {
     // Small limits, so that short inputs reach every limit's code.
     limits.max_target = 64;

@@ -170,6 +170,13 @@ void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
 
   const RequestFraming framing = decide_request_framing(headers, request.version_minor_);
   if (framing.error != nullptr) return fail(ctx, in, framing.error_status, framing.error);
+  if (limits_.require_host) {
+    if (framing.host_lines > 1) return fail(ctx, in, status::kBadRequest, "more than one Host");
+    if (!framing.host_valid) return fail(ctx, in, status::kBadRequest, "invalid Host");
+    if (framing.host_lines == 0 && request.version_minor_ >= 1) {
+      return fail(ctx, in, status::kBadRequest, "HTTP/1.1 request without Host");
+    }
+  }
   request.chunked_ = framing.chunked;
   request.has_content_length_ = framing.has_content_length;
   request.content_length_ = framing.content_length;

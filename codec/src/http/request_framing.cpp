@@ -11,12 +11,54 @@ constexpr std::string_view kContentLength = "Content-Length";
 constexpr std::string_view kTransferEncoding = "Transfer-Encoding";
 constexpr std::string_view kConnection = "Connection";
 constexpr std::string_view kExpect = "Expect";
+constexpr std::string_view kHost = "Host";
 
 RequestFraming refused(std::uint16_t status, const char* why) noexcept {
   RequestFraming framing;
   framing.error_status = status;
   framing.error = why;
   return framing;
+}
+
+bool is_hex_digit(char c) noexcept {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2), where uri-host is an IP-literal in brackets or
+// a reg-name / IPv4address (unreserved, pct-encoded and sub-delims, RFC 3986 §3.2.2); empty
+// is allowed (a target without authority). Anything else (userinfo, a path, spaces) is
+// refused: proxies and virtual hosts disagree about what such a value means.
+bool is_valid_host(std::string_view value) noexcept {
+  std::size_t i = 0;
+  if (!value.empty() && value[0] == '[') {
+    const std::size_t close = value.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    for (char c : value.substr(1, close - 1)) {
+      if (!is_hex_digit(c) && c != ':' && c != '.') return false;
+    }
+    i = close + 1;
+  } else {
+    for (; i < value.size() && value[i] != ':'; ++i) {
+      const char c = value[i];
+      const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+                              c == '~';
+      const bool sub_delim = std::string_view("!$&'()*+,;=").find(c) != std::string_view::npos;
+      if (c == '%') {
+        if (i + 2 >= value.size() || !is_hex_digit(value[i + 1]) || !is_hex_digit(value[i + 2]))
+          return false;
+        i += 2;
+      } else if (!unreserved && !sub_delim) {
+        return false;
+      }
+    }
+  }
+  if (i == value.size()) return true;
+  if (value[i] != ':') return false;
+  for (++i; i < value.size(); ++i) {
+    if (value[i] < '0' || value[i] > '9') return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -63,6 +105,12 @@ RequestFraming decide_request_framing(const HttpFields& headers, int version_min
         break;
       case kExpect.size():
         if (!expect && equals_ignore_case(field.name, kExpect)) expect = field.value;
+        break;
+      case kHost.size():
+        if (equals_ignore_case(field.name, kHost)) {
+          ++framing.host_lines;
+          framing.host_valid = framing.host_valid && is_valid_host(field.value);
+        }
         break;
       default:
         break;

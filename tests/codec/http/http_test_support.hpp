@@ -79,7 +79,15 @@ inline std::vector<std::string> describe_inbound(EmbeddedChannel& channel) {
   return lines;
 }
 
-inline Ref<EmbeddedChannel> request_decoder(const http::HttpLimits& limits = {}) {
+// The limits the tests decode with unless they say otherwise: their requests mostly come
+// without Host, whose check (HttpLimits::require_host) has tests of its own.
+inline http::HttpLimits test_limits() {
+  http::HttpLimits limits;
+  limits.require_host = false;
+  return limits;
+}
+
+inline Ref<EmbeddedChannel> request_decoder(const http::HttpLimits& limits = test_limits()) {
   return EmbeddedChannel::create([limits](Pipeline& p) {
     p.add_last("http", std::make_unique<http::HttpRequestDecoder>(limits));
   });
@@ -87,16 +95,16 @@ inline Ref<EmbeddedChannel> request_decoder(const http::HttpLimits& limits = {})
 
 // What HttpRequestDecoder makes of `raw`, written in one piece.
 inline std::vector<std::string> decode_requests(std::string_view raw,
-                                                const http::HttpLimits& limits = {}) {
+                                                const http::HttpLimits& limits = test_limits()) {
   auto channel = request_decoder(limits);
   channel->write_inbound(bytes(raw));
   return describe_inbound(*channel);
 }
 
 // The same, with the input cut at `cuts`.
-inline std::vector<std::string> decode_requests_in_pieces(std::string_view raw,
-                                                          const std::vector<std::size_t>& cuts,
-                                                          const http::HttpLimits& limits = {}) {
+inline std::vector<std::string> decode_requests_in_pieces(
+    std::string_view raw, const std::vector<std::size_t>& cuts,
+    const http::HttpLimits& limits = test_limits()) {
   auto channel = request_decoder(limits);
   write_in_pieces(*channel, raw, cuts);
   return describe_inbound(*channel);
@@ -104,7 +112,7 @@ inline std::vector<std::string> decode_requests_in_pieces(std::string_view raw,
 
 // A server codec on an embedded channel, with a short linger so that a graceful close ends
 // within the test.
-inline Ref<EmbeddedChannel> server_channel(const http::HttpLimits& limits = {}) {
+inline Ref<EmbeddedChannel> server_channel(const http::HttpLimits& limits = test_limits()) {
   return EmbeddedChannel::create([limits](Pipeline& p) {
     p.add_last("http",
                std::make_unique<http::HttpServerCodec>(limits, std::chrono::milliseconds(5)));
@@ -146,7 +154,8 @@ inline int first_status(std::string_view output) {
 // `raw` must be refused with `status`: by HttpRequestDecoder as one HttpDecodeError (after
 // whatever valid requests come first) with nothing decoded after it, and by HttpServerCodec
 // with an error response carrying "Connection: close", then a closed connection.
-inline void check_rejected(std::string_view raw, int status, const http::HttpLimits& limits = {}) {
+inline void check_rejected(std::string_view raw, int status,
+                           const http::HttpLimits& limits = test_limits()) {
   INFO("request: ", std::string(raw.substr(0, 300)));
   const auto decoded = decode_requests(raw, limits);
   REQUIRE_FALSE(decoded.empty());

@@ -16,8 +16,8 @@ namespace {
 
 Ref<EmbeddedChannel> aggregating_server(std::size_t max_content_length) {
   return EmbeddedChannel::create([=](Pipeline& p) {
-    p.add_last("http",
-               std::make_unique<HttpServerCodec>(HttpLimits{}, std::chrono::milliseconds(5)));
+    p.add_last("http", std::make_unique<HttpServerCodec>(test::test_limits(),
+                                                         std::chrono::milliseconds(5)));
     p.add_last("aggregator", std::make_unique<HttpObjectAggregator>(max_content_length));
   });
 }

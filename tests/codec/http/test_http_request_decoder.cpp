@@ -617,3 +617,31 @@ TEST_CASE("the limits are inclusive: a target of 8192 octets and a 16384-octet s
     fields += "A: b\r\n";
   CHECK(decode_requests(kGet + fields + "\r\n").size() == 2);
 }
+
+TEST_CASE("Host is required of HTTP/1.1, once, and must be a host with an optional port") {
+  // RFC 9112 §3.2, on by default (HttpLimits::require_host).
+  const HttpLimits strict;
+  CHECK(strict.require_host);
+  const auto decoded = [&](std::string_view head) {
+    return decode_requests("GET / " + std::string(head) + "\r\n\r\n", strict);
+  };
+  for (const char* good : {"HTTP/1.1\r\nHost: example.com", "HTTP/1.1\r\nHost: example.com:8080",
+                           "HTTP/1.1\r\nHost: 127.0.0.1:80", "HTTP/1.1\r\nHost: [::1]:8080",
+                           "HTTP/1.1\r\nHost: ", "HTTP/1.1\r\nhost: xn--bcher-kva.example",
+                           "HTTP/1.1\r\nHost: a%2Db.example", "HTTP/1.0"}) {
+    CAPTURE(good);
+    const Lines lines = decoded(good);
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0].rfind("GET / HTTP/1.", 0) == 0);
+  }
+  for (const char* bad :
+       {"HTTP/1.1", "HTTP/1.1\r\nHost: a\r\nHost: a", "HTTP/1.0\r\nHost: a\r\nHost: b",
+        "HTTP/1.1\r\nHost: user@example.com", "HTTP/1.1\r\nHost: example.com/path",
+        "HTTP/1.1\r\nHost: example.com:80x", "HTTP/1.1\r\nHost: [::1", "HTTP/1.1\r\nHost: []",
+        "HTTP/1.1\r\nHost: a b", "HTTP/1.1\r\nHost: %zz", "HTTP/1.1\r\nHost: a\"b"}) {
+    CAPTURE(bad);
+    CHECK(decoded(bad) == Lines{"error 400"});
+  }
+  // Off, a request is taken as it comes.
+  CHECK(decode_requests("GET / HTTP/1.1\r\n\r\n").size() == 2);
+}

@@ -133,7 +133,7 @@ TEST_CASE("a response that asks to close ends a keep-alive connection") {
 
 TEST_CASE("the graceful close sends FIN first and ends early when the peer closes") {
   auto channel = EmbeddedChannel::create([](Pipeline& p) {
-    p.add_last("http", std::make_unique<HttpServerCodec>(HttpLimits{}, 60s));
+    p.add_last("http", std::make_unique<HttpServerCodec>(test::test_limits(), 60s));
   });
   channel->write_inbound(bytes("GET / HTTP/1.1\r\nConnection: close\r\n\r\n"));
   CHECK(targets(*channel) == std::vector<std::string>{"/"});
@@ -254,7 +254,7 @@ TEST_CASE("a 100 Continue before the response does not count as the response") {
 
 TEST_CASE("writes after the last response fail instead of going out") {
   auto channel = EmbeddedChannel::create([](Pipeline& p) {
-    p.add_last("http", std::make_unique<HttpServerCodec>(HttpLimits{}, 60s));
+    p.add_last("http", std::make_unique<HttpServerCodec>(test::test_limits(), 60s));
   });
   channel->write_inbound(bytes("GET / HTTP/1.1\r\nConnection: close\r\n\r\n"));
   channel->write_outbound(ok("last"));
@@ -346,7 +346,7 @@ BackpressuredServer backpressured_server() {
   options.write_low_water_mark = 20;
   server.channel = EmbeddedChannel::create(
       [&server](Pipeline& p) {
-        p.add_last("http", std::make_unique<HttpServerCodec>(HttpLimits{}, 5ms));
+        p.add_last("http", std::make_unique<HttpServerCodec>(test::test_limits(), 5ms));
         auto app = std::make_unique<AnswerWithTarget>();
         server.app = app.get();
         p.add_last("app", std::move(app));
@@ -413,7 +413,7 @@ TEST_CASE("a request refused while it is handled stops decoding: nothing after i
   // RFC 9112 §9.6. The refusal used to be undone as the decoder moved on to the body: the
   // refused body and the requests after it reached the application.
   auto channel = EmbeddedChannel::create([](Pipeline& p) {
-    p.add_last("http", std::make_unique<HttpServerCodec>(HttpLimits{}, 5ms));
+    p.add_last("http", std::make_unique<HttpServerCodec>(test::test_limits(), 5ms));
     p.add_last("guard", std::make_unique<RefusePosts>());
   });
   channel->write_inbound(bytes(
@@ -510,7 +510,7 @@ TEST_CASE("body parts announced for a 204 or 304 are dropped; the next response 
 }
 
 TEST_CASE("no more than max_pipelined requests await their answers; each answer lets one in") {
-  HttpLimits limits;
+  HttpLimits limits = test::test_limits();
   limits.max_pipelined = 2;
   auto channel = test::server_channel(limits);
   channel->write_inbound(bytes(kFivePipelined));

@@ -4,9 +4,9 @@
 
 namespace sluice::http {
 
-// Caps on what a request may make the server hold. Each one crossed is answered with its status
-// and `Connection: close`, as soon as it is crossed: an endless header line is refused when it
-// passes the limit, not buffered.
+// Caps on what a request may make the server hold, and the one check that is a policy. Each
+// cap crossed is answered with its status and `Connection: close`, as soon as it is crossed: an
+// endless header line is refused when it passes the limit, not buffered.
 struct HttpLimits {
   std::size_t max_target = 8 * 1024;           // request-target octets (414)
   std::size_t max_method = 32;                 // method octets (400)
@@ -16,6 +16,10 @@ struct HttpLimits {
   // Requests received and not yet answered on one connection (HttpServerCodec): past it, the
   // next pipelined request waits, unread, until an answer completes.
   std::size_t max_pipelined = 64;
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host, and any request with several Host lines
+  // or an invalid one, is answered 400. Off for a server that must take requests as they come
+  // (sluice-http-echo, whose conformance contract sends requests without Host).
+  bool require_host = true;
 };
 
 }  // namespace sluice::http

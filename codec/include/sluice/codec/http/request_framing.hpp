@@ -15,6 +15,11 @@ struct RequestFraming {
   bool chunked = false;
   bool keep_alive = true;
   bool expects_continue = false;
+  // Host (RFC 9112 §3.2): how many Host lines there are, and whether each value is a uri-host
+  // with an optional port. HttpRequestDecoder refuses the request on these when
+  // HttpLimits::require_host is set.
+  std::uint32_t host_lines = 0;
+  bool host_valid = true;
   // Set when the head is refused: the status to answer with and why.
   std::uint16_t error_status = 0;
   const char* error = nullptr;
