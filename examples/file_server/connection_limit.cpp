@@ -1,6 +1,7 @@
 #include "connection_limit.hpp"
 
 #include "sluice/buffer/buffer.hpp"
+#include "sluice/channel/channel.hpp"
 #include "sluice/channel/handler_context.hpp"
 #include "sluice/codec/http/http_request.hpp"
 #include "sluice/codec/http/http_response.hpp"
@@ -12,6 +13,21 @@ namespace sluice::examples {
 void ConnectionSlot::on_inactive(HandlerContext& ctx) {
   give_back();
   ctx.fire_inactive();
+}
+
+void OverCapacityHandler::on_active(HandlerContext& ctx) {
+  Ref<Channel> channel(&ctx.channel());
+  grace_ = ctx.loop().schedule(kGrace, [channel] { channel->close(); });
+  ctx.fire_active();
+}
+
+void OverCapacityHandler::on_inactive(HandlerContext& ctx) {
+  grace_.cancel();
+  ctx.fire_inactive();
+}
+
+void OverCapacityHandler::on_removed(HandlerContext&) {
+  grace_.cancel();
 }
 
 void OverCapacityHandler::on_read(HandlerContext& ctx, Message&& message) {

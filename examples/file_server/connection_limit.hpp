@@ -1,10 +1,12 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <memory>
 
 #include "sluice/channel/channel_handler.hpp"
+#include "sluice/core/scheduled_task.hpp"
 
 namespace sluice::examples {
 
@@ -56,15 +58,23 @@ class ConnectionSlot final : public ChannelHandler {
 };
 
 // The whole pipeline tail of a connection over the limit: the first request gets a 503 with
-// "Connection: close"; the HTTP codec then closes the connection.
+// "Connection: close"; the HTTP codec then closes the connection. One that sends no request
+// within kGrace is closed, whatever the idle timeout (even with none): connections over the cap
+// are not counted, so their descriptors must not last.
 class OverCapacityHandler final : public ChannelHandler {
  public:
+  static constexpr std::chrono::seconds kGrace{2};
+
+  void on_active(HandlerContext& ctx) override;
+  void on_inactive(HandlerContext& ctx) override;
+  void on_removed(HandlerContext& ctx) override;
   void on_read(HandlerContext& ctx, Message&& message) override;
   void on_read_complete(HandlerContext& ctx) override;
   void on_user_event(HandlerContext& ctx, Message&& event) override;
 
  private:
   bool answered_ = false;
+  ScheduledTask grace_;
 };
 
 }  // namespace sluice::examples

@@ -729,6 +729,17 @@ def test_connection_limit(checks, binary, root):
         second.close()
         status = server.stop()
     checks.expect(status == 0, "limited server: exit status 0 on SIGTERM", server.log())
+    # With no idle timeout, a silent connection over the limit still goes (its descriptor is
+    # not counted against the limit, so it must not last).
+    with FileServer(binary, root, ["--max-connections", "1", "--idle-seconds", "0"]) as server:
+        with RawConnection(server.port) as admitted, RawConnection(server.port, 10) as over:
+            admitted.send(request_bytes("GET", "/hello.txt"))
+            admitted.read_response()
+            # Without the close, the read ends by the socket's 10 s timeout instead.
+            data, how = over.read_until_closed()
+        checks.expect(how == "eof" and data == b"",
+                      "a silent connection over the limit is closed without an idle timeout",
+                      how)
 
 
 def test_access_log(checks, binary, root):
