@@ -205,14 +205,18 @@ def test_disconnect_mid_transfer(checks, server, root, mechanism, baseline):
     os.unlink(path)
 
 
+def served_file(root, name, size):
+    """A file of `size` bytes in the root: its path, its bytes and the target that serves it."""
+    path = big_file(root, name, size)
+    with open(path, "rb") as source:
+        return path, source.read(), "/" + os.path.basename(path)
+
+
 def test_bounded_pipelining(checks, server, root, mechanism, baseline):
     """60 pipelined GETs of a 4 MiB file: the server holds at most 16 responses (and so 16
     descriptors of the file) open at once, and every response arrives complete, in order."""
-    count, size = 60, 4 * MiB
-    path = big_file(root, "many-%s.bin" % mechanism, size)
-    with open(path, "rb") as source:
-        expected = source.read()
-    target = "/" + os.path.basename(path)
+    count = 60
+    path, expected, target = served_file(root, "many-%s.bin" % mechanism, 4 * MiB)
     with RawConnection(server.port, timeout=30) as conn:
         conn.send(b"".join(request_bytes("GET", target) for _ in range(count)))
         time.sleep(0.5)  # the server has read the batch and answered what it will
@@ -241,11 +245,8 @@ def test_bounded_pipelining(checks, server, root, mechanism, baseline):
 def test_half_close_after_requests(checks, server, root, mechanism):
     """A client that sends its requests and then shuts down its side still gets every response
     in full, then the server closes (it used to cut the body short at the half-close)."""
-    count, size = 4, 8 * MiB
-    path = big_file(root, "half-%s.bin" % mechanism, size)
-    with open(path, "rb") as source:
-        expected = source.read()
-    target = "/" + os.path.basename(path)
+    count = 4
+    path, expected, target = served_file(root, "half-%s.bin" % mechanism, 8 * MiB)
     with RawConnection(server.port, timeout=30) as conn:
         conn.send(b"".join(request_bytes("GET", target) for _ in range(count)))
         conn.sock.shutdown(socket.SHUT_WR)
