@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "sluice/channel/socket_address.hpp"
@@ -196,5 +198,22 @@ TEST_CASE("an initializer that closes a connecting channel fails the connect, cl
     const Error error = await_error(endpoint.connect(client));
     CHECK_MESSAGE(error == ChannelErrc::closed, error.message());
   }
+  server->close();
+}
+
+TEST_CASE("an initializer that throws fails the connect with its own error") {
+  // The future used to say only "closed while connecting".
+  ProcessHealth health;
+  EventLoopGroup loops(1, "throw-in-init");
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer([](Channel&) {});
+  Endpoint endpoint(Family::kIPv4);
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  Bootstrap client;
+  client.group(loops).initializer(
+      [](Channel&) { throw std::runtime_error("no handler for this peer"); });
+  const Error error = await_error(endpoint.connect(client));
+  CHECK_MESSAGE(error.message().find("no handler for this peer") != std::string::npos,
+                error.message());
   server->close();
 }

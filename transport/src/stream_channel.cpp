@@ -76,6 +76,7 @@ void StreamChannel::activate(const ChannelInitializer& initializer, const Socket
   } catch (...) {
     const Error error = error_from_exception(std::current_exception());
     logger().error("{} initializer threw: {}", describe(), error.message());
+    initializer_error_ = error;  // what a connect future reports, rather than "closed"
     close_with(error);
     return;
   }
@@ -163,6 +164,8 @@ void StreamChannel::finish_connect() {
   if (!connected) return;
   if (is_open()) {
     connected(Ref<Channel>(this));
+  } else if (initializer_error_) {
+    connected(initializer_error_);
   } else {
     connected(Error(ChannelErrc::closed, "closed while connecting"));
   }

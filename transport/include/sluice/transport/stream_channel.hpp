@@ -102,6 +102,7 @@ class StreamChannel final : public Channel {
   bool shutdown_after_flush_ = false;
   ChannelInitializer connect_initializer_;
   SocketAddress connect_remote_;
+  Error initializer_error_;  // the initializer threw: the connect fails with this
   std::function<void(Result<Ref<Channel>>)> on_connected_;
   ScheduledTask connect_timeout_;
 };
