@@ -130,6 +130,12 @@ void ByteToMessageDecoder::resume_decoding(HandlerContext& ctx) {
 }
 
 void ByteToMessageDecoder::on_removed(HandlerContext& ctx) {
+  // Reading must not stay paused by a decoder that is gone (an upgrade taken mid-pause).
+  if (paused_auto_read_) {
+    paused_auto_read_ = false;
+    ctx.channel().set_auto_read(true);
+  }
+  paused_ = false;
   pass_on_leftover(ctx);
 }
 

@@ -551,3 +551,13 @@ TEST_CASE("a peer that half-closes with nothing owed is closed at once") {
   channel->pipeline().fire_user_event(ChannelInputShutdown{});
   CHECK(test::finish_exchange(*channel).closed);
 }
+
+TEST_CASE("a codec removed while it holds requests back gives reading back and passes them on") {
+  auto server = backpressured_server();
+  EmbeddedChannel& channel = *server.channel;
+  channel.write_inbound(bytes(kFivePipelined));
+  REQUIRE_FALSE(channel.auto_read());
+  channel.pipeline().remove("http");
+  CHECK(channel.auto_read());
+  CHECK(server.app->answered == 1);  // the rest went on as bytes, not requests
+}
