@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -185,35 +186,41 @@ TEST_CASE("the bootstraps refuse options that cannot work when they are handed o
   CHECK_THROWS_AS(ServerBootstrap().listen_options(no_accepts), std::invalid_argument);
 }
 
-TEST_CASE("an initializer that closes a connecting channel fails the connect, cleanly") {
-  ProcessHealth health;
-  EventLoopGroup loops(1, "close-in-init");
+namespace {
+
+// Connects `attempts` times to a loopback server, each client channel set up by
+// `initializer`, and returns how each connect failed.
+std::vector<Error> failed_connects(const std::function<void(Channel&)>& initializer, int attempts) {
+  EventLoopGroup loops(1, "failing-init");
   ServerBootstrap server_bootstrap;
   server_bootstrap.group(loops).child_initializer([](Channel&) {});
   Endpoint endpoint(Family::kIPv4);
   Ref<Server> server = endpoint.bind(server_bootstrap);
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  std::vector<Error> errors;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
     Bootstrap client;
-    client.group(loops).initializer([](Channel& channel) { channel.close(); });
-    const Error error = await_error(endpoint.connect(client));
-    CHECK_MESSAGE(error == ChannelErrc::closed, error.message());
+    client.group(loops).initializer([&initializer](Channel& channel) { initializer(channel); });
+    errors.push_back(await_error(endpoint.connect(client)));
   }
   server->close();
+  return errors;
+}
+
+}  // namespace
+
+TEST_CASE("an initializer that closes a connecting channel fails the connect, cleanly") {
+  ProcessHealth health;
+  for (const Error& error : failed_connects([](Channel& channel) { channel.close(); }, 3)) {
+    CHECK_MESSAGE(error == ChannelErrc::closed, error.message());
+  }
 }
 
 TEST_CASE("an initializer that throws fails the connect with its own error") {
   // The future used to say only "closed while connecting".
   ProcessHealth health;
-  EventLoopGroup loops(1, "throw-in-init");
-  ServerBootstrap server_bootstrap;
-  server_bootstrap.group(loops).child_initializer([](Channel&) {});
-  Endpoint endpoint(Family::kIPv4);
-  Ref<Server> server = endpoint.bind(server_bootstrap);
-  Bootstrap client;
-  client.group(loops).initializer(
-      [](Channel&) { throw std::runtime_error("no handler for this peer"); });
-  const Error error = await_error(endpoint.connect(client));
-  CHECK_MESSAGE(error.message().find("no handler for this peer") != std::string::npos,
-                error.message());
-  server->close();
+  const auto errors =
+      failed_connects([](Channel&) { throw std::runtime_error("no handler for this peer"); }, 1);
+  REQUIRE(errors.size() == 1);
+  CHECK_MESSAGE(errors[0].message().find("no handler for this peer") != std::string::npos,
+                errors[0].message());
 }

@@ -44,13 +44,13 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
     return;
   }
   if (auto* response = message.get_if<HttpResponse>()) {
-    detail::RequestContext request;
-    if (!pending_.empty()) {
-      request = {pending_.front().head, pending_.front().http10, pending_.front().keep_alive};
-    }
     if (response->status() < 200) {
       write_informational(ctx, std::move(*response), std::move(done));
       return;
+    }
+    detail::RequestContext request;
+    if (!pending_.empty()) {
+      request = {pending_.front().head, pending_.front().http10, pending_.front().keep_alive};
     }
     const auto progress =
         encoding_->write_response(ctx, std::move(*response), std::move(done), request);
@@ -113,11 +113,14 @@ bool HttpServerCodec::ready_for_request(HandlerContext& ctx) {
   return false;
 }
 
+void HttpServerCodec::resume_if_ready(HandlerContext& ctx) {
+  if (!decoding_paused() || !may_take_request(ctx)) return;
+  resume_decoding(ctx);
+  close_if_all_answered(ctx);
+}
+
 void HttpServerCodec::on_writability_changed(HandlerContext& ctx) {
-  if (decoding_paused() && may_take_request(ctx)) {
-    resume_decoding(ctx);
-    close_if_all_answered(ctx);
-  }
+  resume_if_ready(ctx);
   ctx.fire_writability_changed();
 }
 
@@ -146,10 +149,7 @@ void HttpServerCodec::resume_later(HandlerContext& ctx) {
     HttpServerCodec* codec = *self;
     if (codec == nullptr) return;  // removed from the pipeline meanwhile
     codec->resume_queued_ = false;
-    if (codec->decoding_paused() && codec->may_take_request(ctx)) {
-      codec->resume_decoding(ctx);
-      codec->close_if_all_answered(ctx);
-    }
+    codec->resume_if_ready(ctx);
   });
 }
 

@@ -61,6 +61,8 @@ class HttpServerCodec : public HttpRequestDecoder {
   void write_informational(HandlerContext& ctx, HttpResponse&& response, WriteCallback&& done);
   bool may_take_request(HandlerContext& ctx) const;
   void close_if_all_answered(HandlerContext& ctx);
+  // Decodes what was held back once a request may be taken again.
+  void resume_if_ready(HandlerContext& ctx);
   void resume_later(HandlerContext& ctx);
   void response_complete(HandlerContext& ctx, bool close);
   void answer_error(HandlerContext& ctx);
