@@ -113,7 +113,8 @@ void HttpRequestDecoder::emit_error(HandlerContext& ctx, HttpDecodeError&& error
 
 void HttpRequestDecoder::fail(HandlerContext& ctx, CompositeBuffer& in, std::uint16_t status,
                               std::string reason) {
-  const bool in_body = state_ != State::kHead;
+  const bool in_body = receiving_;
+  receiving_ = false;
   state_ = State::kDiscard;
   in.clear();
   emit_error(ctx, HttpDecodeError{status, std::move(reason), in_body});
@@ -143,6 +144,16 @@ void HttpRequestDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
       in.clear();
       return;
   }
+}
+
+void HttpRequestDecoder::decode_last(HandlerContext& ctx, CompositeBuffer& in) {
+  if (state_ == State::kDiscard || (!receiving_ && in.empty())) {
+    in.clear();
+    return;
+  }
+  fail(ctx, in, status::kBadRequest,
+       receiving_ ? "the input ended inside a request body"
+                  : "the input ended inside a request head");
 }
 
 void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
@@ -188,6 +199,7 @@ void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
   // The state moves on before the request goes out: a handler that refuses it while it is
   // handled (stop_decoding(), through HttpReject) leaves kDiscard, which must stay.
   state_ = request.chunked_ ? State::kChunkSize : has_body ? State::kBody : State::kHead;
+  receiving_ = true;
   emit_request(ctx, std::move(request));
   if (ctx.is_removed()) return;
   if (!has_body) finish_request(ctx, HttpContent{Buffer(), true, {}});
@@ -207,6 +219,7 @@ HttpFields HttpRequestDecoder::take_fields(CompositeBuffer& in) {
 }
 
 void HttpRequestDecoder::finish_request(HandlerContext& ctx, HttpContent&& last) {
+  receiving_ = false;
   if (!keep_alive_) state_ = State::kDiscard;
   if (state_ != State::kDiscard) state_ = State::kHead;
   emit_content(ctx, std::move(last));

@@ -60,11 +60,7 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
     return;
   }
   if (auto* reject = message.get_if<HttpReject>()) {
-    // The refusal answers the request being received, the newest one remembered.
-    stop_decoding();
-    if (!pending_.empty()) pending_.pop_back();
-    error_ = HttpDecodeError{reject->status, std::move(reject->reason), true};
-    if (pending_.empty()) answer_error(ctx);
+    reject_request(ctx, std::move(*reject));
     complete_write(done, Error());
     return;
   }
@@ -84,6 +80,20 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
     close_gracefully(ctx);
     throw;
   }
+}
+
+void HttpServerCodec::reject_request(HandlerContext& ctx, HttpReject&& reject) {
+  stop_decoding();
+  // While a request is being received, the refusal answers it (the newest one remembered),
+  // after the answers owed to the requests before it.
+  const bool refuses_newest = receiving_request();
+  if (!refuses_newest) {
+    // A handler refused a request after the whole of it arrived: like a response, the refusal
+    // answers the oldest request whose answer has not begun. The requests after that one go
+    // unanswered, as the connection ends with the refusal.
+    pending_.resize(encoding_->streaming() ? std::min<std::size_t>(pending_.size(), 1) : 0);
+  }
+  emit_error(ctx, HttpDecodeError{reject.status, std::move(reject.reason), refuses_newest});
 }
 
 void HttpServerCodec::write_informational(HandlerContext& ctx, HttpResponse&& response,
@@ -170,6 +180,12 @@ void HttpServerCodec::response_complete(HandlerContext& ctx, bool close) {
 void HttpServerCodec::answer_error(HandlerContext& ctx) {
   const HttpDecodeError error = std::move(*error_);
   error_.reset();
+  // The request was cut short by the connection's end (decode_last from on_inactive): there is
+  // no one left to answer.
+  if (!ctx.channel().is_active()) {
+    close_gracefully(ctx);
+    return;
+  }
   std::string text = error.reason + "\n";
   HttpResponse response(error.status);
   response.header("Content-Type", "text/plain; charset=utf-8")
@@ -185,6 +201,7 @@ void HttpServerCodec::close_gracefully(HandlerContext& ctx) {
   // RFC 9112 §9.6: no later request on this connection is processed; what the client still
   // sends is read and dropped (resumed, if backpressure had paused reading).
   stop_decoding();
+  if (!ctx.channel().is_active()) return;
   resume_decoding(ctx);
   ctx.flush();
   // FIN goes after the response; the decoder keeps reading and dropping what the client

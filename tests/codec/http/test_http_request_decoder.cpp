@@ -568,6 +568,28 @@ TEST_CASE("an incomplete request produces nothing yet") {
         Lines{"POST / HTTP/1.1 keep-alive length=5 [Content-Length: 5]", "partial body 'hel'"});
 }
 
+TEST_CASE("input that ends inside a request is a 400 error; an end between requests is not") {
+  // RFC 9112 §8: the request is incomplete. Left silent, a half-closed connection kept the
+  // request waiting for the rest of itself until the idle timeout.
+  const auto decode_then_end = [](std::string_view raw) {
+    auto channel = test::request_decoder();
+    channel->write_inbound(bytes(raw));
+    channel->pipeline().fire_user_event(ChannelInputShutdown{});
+    return test::describe_inbound(*channel);
+  };
+  CHECK(decode_then_end("GET / HTTP/1.1\r\nHost: x\r\n") == Lines{"error 400"});
+  CHECK(decode_then_end(kPost + "Content-Length: 5\r\n\r\nhel") ==
+        Lines{"POST / HTTP/1.1 keep-alive length=5 [Content-Length: 5]", "partial body 'hel'",
+              "error 400 in body"});
+  CHECK(decode_then_end(kChunked + "5\r\nhello\r\n") ==
+        Lines{"POST / HTTP/1.1 keep-alive chunked [Transfer-Encoding: chunked]",
+              "partial body 'hello'", "error 400 in body"});
+  CHECK(decode_then_end("GET /a HTTP/1.1\r\n\r\n") ==
+        Lines{"GET /a HTTP/1.1 keep-alive", "body ''"});
+  CHECK(decode_then_end("GET /a HTTP/1.1\r\nConnection: close\r\n\r\nGET /b") ==
+        Lines{"GET /a HTTP/1.1 close [Connection: close]", "body ''"});
+}
+
 TEST_CASE("every request split at every byte position gives the same messages") {
   const std::string raw = "\r\nGET /a?b=c HTTP/1.1\r\nHost: example.com\r\nX-Pad:  v  \r\n\r\n" +
                           kPost + "Content-Length: 11\r\n\r\nhello world" + kChunked +

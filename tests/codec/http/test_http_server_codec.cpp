@@ -424,6 +424,62 @@ TEST_CASE("a request refused while it is handled stops decoding: nothing after i
   CHECK(outcome.closed);
 }
 
+TEST_CASE("a refusal after whole requests arrived answers the oldest one still owed an answer") {
+  // It used to answer the newest, leaving the oldest owed an answer that never came: nothing
+  // went out and the connection hung.
+  auto channel = test::server_channel();
+  channel->write_inbound(bytes("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"));
+  CHECK(targets(*channel) == std::vector<std::string>{"/1", "/2"});
+  channel->write_outbound(HttpReject{403, "not you"});
+  const auto outcome = test::finish_exchange(*channel);
+  CHECK(test::first_status(outcome.output) == 403);
+  CHECK(occurrences(outcome.output, "HTTP/1.1 ") == 1);
+  CHECK(outcome.closed);
+}
+
+TEST_CASE("a refusal while a response streams goes out after it; later requests go unanswered") {
+  auto channel = test::server_channel();
+  channel->write_inbound(bytes("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"));
+  channel->write_outbound(HttpResponse(200).streamed(), bytes("one"));
+  channel->write_outbound(HttpReject{403, "not you"});
+  bool shut = false;
+  CHECK_FALSE(test::saw_output_shutdown(*channel, shut));
+  channel->write_outbound(HttpEnd{});
+  const auto outcome = test::finish_exchange(*channel);
+  CHECK(test::first_status(outcome.output) == 200);
+  CHECK(occurrences(outcome.output, "HTTP/1.1 403 ") == 1);
+  CHECK(occurrences(outcome.output, "HTTP/1.1 ") == 2);
+  CHECK(outcome.closed);
+}
+
+TEST_CASE("a peer that half-closes inside a request gets 400, after what it is owed") {
+  SUBCASE("inside a body") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nhel"));
+    channel->pipeline().fire_user_event(ChannelInputShutdown{});
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(test::first_status(outcome.output) == 400);
+    CHECK(outcome.closed);
+  }
+  SUBCASE("inside a head, behind an earlier request") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\nHost"));
+    channel->pipeline().fire_user_event(ChannelInputShutdown{});
+    CHECK(targets(*channel) == std::vector<std::string>{"/1"});
+    channel->write_outbound(ok("1"));
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(test::first_status(outcome.output) == 200);
+    CHECK(occurrences(outcome.output, "HTTP/1.1 400 ") == 1);
+    CHECK(outcome.closed);
+  }
+  SUBCASE("a reset inside a request writes nothing") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nhel"));
+    channel->finish();
+    CHECK(test::outbound_text(*channel).empty());
+  }
+}
+
 TEST_CASE("after a response that closes the connection no later request is handled") {
   auto channel = test::server_channel();
   channel->write_inbound(bytes("GET /close HTTP/1.1\r\n\r\n"));

@@ -79,7 +79,9 @@ struct FullHttpRequest {
 // Written (outbound) by a handler that refuses the request being received, such as
 // HttpObjectAggregator with a body over its limit. HttpServerCodec answers it with `status` and
 // "Connection: close" in order — after the responses still owed to earlier pipelined requests —
-// and reads nothing more from the connection.
+// and reads nothing more from the connection. Written when no request is being received (a
+// handler that decides after the whole request arrived), it answers, like a response, the
+// oldest request whose answer has not begun; the requests after that one go unanswered.
 struct HttpReject {
   std::uint16_t status;
   std::string reason;

@@ -31,7 +31,9 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
 
  protected:
   void decode(HandlerContext& ctx, CompositeBuffer& in) override;
-  void decode_last(HandlerContext&, CompositeBuffer& in) override { in.clear(); }
+  // The input ended inside a request (RFC 9112 §8, an incomplete message): a 400
+  // HttpDecodeError, so that the request is not left waiting for the rest of itself.
+  void decode_last(HandlerContext& ctx, CompositeBuffer& in) override;
 
   // Where decoded messages go; the server codec intercepts them.
   virtual void emit_request(HandlerContext& ctx, HttpRequest&& request);
@@ -43,6 +45,8 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
   // Asked before each request head is decoded; false holds the head back (the subclass has
   // paused decoding, see ByteToMessageDecoder::pause_decoding).
   virtual bool ready_for_request(HandlerContext&) { return true; }
+  // A request has gone out and the last piece of its body has not: it is being received.
+  bool receiving_request() const noexcept { return receiving_; }
 
  private:
   enum class State { kHead, kBody, kChunkSize, kChunkData, kChunkDataEnd, kTrailers, kDiscard };
@@ -65,6 +69,7 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
   State state_ = State::kHead;
   std::uint64_t remaining_ = 0;  // body or chunk bytes still to come
   bool keep_alive_ = true;       // of the request being decoded
+  bool receiving_ = false;
 };
 
 }  // namespace sluice::http

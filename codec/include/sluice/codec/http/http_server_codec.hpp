@@ -58,6 +58,7 @@ class HttpServerCodec : public HttpRequestDecoder {
     bool keep_alive;
   };
 
+  void reject_request(HandlerContext& ctx, HttpReject&& reject);
   void write_informational(HandlerContext& ctx, HttpResponse&& response, WriteCallback&& done);
   bool may_take_request(HandlerContext& ctx) const;
   void close_if_all_answered(HandlerContext& ctx);
