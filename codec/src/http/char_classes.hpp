@@ -15,6 +15,7 @@ enum : std::uint8_t {
   kToken = 1,      // tchar
   kTarget = 2,     // 0x21-0x7E
   kForbidden = 4,  // never valid in a head: NUL, controls other than HTAB/CR/LF, DEL
+  kRegName = 8,    // unreserved / sub-delims of RFC 3986 §3.2.2 (a reg-name without pct-encoded)
 };
 
 inline constexpr std::array<std::uint8_t, 256> kClasses = [] {
@@ -27,6 +28,11 @@ inline constexpr std::array<std::uint8_t, 256> kClasses = [] {
     for (char p : kTokenPunctuation)
       punct = punct || (p != '\0' && c == p);
     if (alnum || punct) bits |= kToken;
+    constexpr char kRegNamePunctuation[] = "-._~!$&'()*+,;=";
+    bool reg_name_punct = false;
+    for (char p : kRegNamePunctuation)
+      reg_name_punct = reg_name_punct || (p != '\0' && c == p);
+    if (alnum || reg_name_punct) bits |= kRegName;
     if (c >= 0x21 && c <= 0x7e) bits |= kTarget;
     if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f) bits |= kForbidden;
     table[static_cast<std::size_t>(c)] = bits;
@@ -39,6 +45,9 @@ inline bool is_token(char c) noexcept {
 }
 inline bool is_target(char c) noexcept {
   return kClasses[static_cast<unsigned char>(c)] & kTarget;
+}
+inline bool is_reg_name(char c) noexcept {
+  return kClasses[static_cast<unsigned char>(c)] & kRegName;
 }
 inline bool is_forbidden_in_head(unsigned char c) noexcept {
   return kClasses[c] & kForbidden;

@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "char_classes.hpp"
 #include "sluice/codec/http/http_status.hpp"
 
 namespace sluice::http {
@@ -39,18 +40,11 @@ bool is_valid_host(std::string_view value) noexcept {
     i = close + 1;
   } else {
     for (; i < value.size() && value[i] != ':'; ++i) {
-      const char c = value[i];
-      const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-                              c == '~';
-      const bool sub_delim = std::string_view("!$&'()*+,;=").find(c) != std::string_view::npos;
-      if (c == '%') {
-        if (i + 2 >= value.size() || !is_hex_digit(value[i + 1]) || !is_hex_digit(value[i + 2]))
-          return false;
-        i += 2;
-      } else if (!unreserved && !sub_delim) {
+      if (detail::is_reg_name(value[i])) continue;
+      if (value[i] != '%') return false;
+      if (i + 2 >= value.size() || !is_hex_digit(value[i + 1]) || !is_hex_digit(value[i + 2]))
         return false;
-      }
+      i += 2;
     }
   }
   if (i == value.size()) return true;

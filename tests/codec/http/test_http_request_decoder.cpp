@@ -647,10 +647,11 @@ TEST_CASE("Host is required of HTTP/1.1, once, and must be a host with an option
   const auto decoded = [&](std::string_view head) {
     return decode_requests("GET / " + std::string(head) + "\r\n\r\n", strict);
   };
-  for (const char* good : {"HTTP/1.1\r\nHost: example.com", "HTTP/1.1\r\nHost: example.com:8080",
-                           "HTTP/1.1\r\nHost: 127.0.0.1:80", "HTTP/1.1\r\nHost: [::1]:8080",
-                           "HTTP/1.1\r\nHost: ", "HTTP/1.1\r\nhost: xn--bcher-kva.example",
-                           "HTTP/1.1\r\nHost: a%2Db.example", "HTTP/1.0"}) {
+  for (const char* good :
+       {"HTTP/1.1\r\nHost: example.com", "HTTP/1.1\r\nHost: example.com:8080",
+        "HTTP/1.1\r\nHost: 127.0.0.1:80", "HTTP/1.1\r\nHost: [::1]:8080",
+        "HTTP/1.1\r\nHost: ", "HTTP/1.1\r\nhost: xn--bcher-kva.example",
+        "HTTP/1.1\r\nHost: a%2Db.example", "HTTP/1.1\r\nHost: a-._~!$&'()*+,;=z", "HTTP/1.0"}) {
     CAPTURE(good);
     const Lines lines = decoded(good);
     REQUIRE(lines.size() == 2);
@@ -660,7 +661,8 @@ TEST_CASE("Host is required of HTTP/1.1, once, and must be a host with an option
        {"HTTP/1.1", "HTTP/1.1\r\nHost: a\r\nHost: a", "HTTP/1.0\r\nHost: a\r\nHost: b",
         "HTTP/1.1\r\nHost: user@example.com", "HTTP/1.1\r\nHost: example.com/path",
         "HTTP/1.1\r\nHost: example.com:80x", "HTTP/1.1\r\nHost: [::1", "HTTP/1.1\r\nHost: []",
-        "HTTP/1.1\r\nHost: a b", "HTTP/1.1\r\nHost: %zz", "HTTP/1.1\r\nHost: a\"b"}) {
+        "HTTP/1.1\r\nHost: a b", "HTTP/1.1\r\nHost: %zz", "HTTP/1.1\r\nHost: a\"b",
+        "HTTP/1.1\r\nHost: a#b", "HTTP/1.1\r\nHost: a^b", "HTTP/1.1\r\nHost: a\x80" "b"}) {
     CAPTURE(bad);
     CHECK(decoded(bad) == Lines{"error 400"});
   }
