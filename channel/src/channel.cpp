@@ -87,6 +87,8 @@ void Channel::write(Message message, WriteCallback done) {
     pending->delivered = true;
     pending->outbound->remove_foreign(pending->bytes);
     pending->channel->pipeline_.write(std::move(pending->message), std::move(pending->done));
+    // The foreign bytes left the count: crossing a water mark that way is an event too.
+    if (pending->channel->is_open()) pending->outbound->refresh_writability();
   });
 }
 

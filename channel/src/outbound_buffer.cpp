@@ -164,11 +164,14 @@ void OutboundBuffer::subtract(Entry& entry, std::size_t bytes) noexcept {
 
 void OutboundBuffer::set_pending(std::size_t pending) noexcept {
   pending_.store(pending, std::memory_order_relaxed);
+  // Bytes queued by other threads count too: is_writable() turns false for them at once, and
+  // the events must follow it both ways (a plain load, no read-modify-write on this thread).
+  const std::size_t total = pending + foreign_bytes();
   const bool writable = writable_.load(std::memory_order_relaxed);
-  if (writable && pending > high_water_mark_) {
+  if (writable && total > high_water_mark_) {
     writable_.store(false, std::memory_order_relaxed);
     listener_.on_writability_changed(false);
-  } else if (!writable && pending < low_water_mark_) {
+  } else if (!writable && total < low_water_mark_) {
     writable_.store(true, std::memory_order_relaxed);
     listener_.on_writability_changed(true);
   }

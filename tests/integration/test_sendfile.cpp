@@ -236,3 +236,84 @@ TEST_CASE(
   CHECK(client_peer->received_count() < kFileSize);
   server->close();
 }
+
+TEST_CASE(
+    "buffers and unaligned sendfile and splice regions in one flush arrive in order through a "
+    "small send buffer") {
+  ProcessHealth health;
+  TempDir dir;
+  const std::string path = dir.file("mixed.bin");
+  const std::string content = make_pattern(3 * kMiB + 777, 11);
+  write_file(path, content);
+  struct Piece {
+    bool file;
+    std::uint64_t offset;
+    std::uint64_t count;
+    FileTransfer transfer;
+    std::string bytes;
+  };
+  // Regions over 1 MiB are sent corked; offsets off page boundaries.
+  const std::vector<Piece> pieces = {
+      {false, 0, 0, FileTransfer::kSendfile, make_pattern(100, 1)},
+      {true, 333, 1 * kMiB + 5, FileTransfer::kSplice, {}},
+      {true, 4097, 2 * kMiB, FileTransfer::kSplice, {}},
+      {false, 0, 0, FileTransfer::kSendfile, make_pattern(70000, 2)},
+      {true, 1, 100000, FileTransfer::kSendfile, {}},
+      {true, 5, 1 * kMiB + 3, FileTransfer::kSplice, {}},
+      {false, 0, 0, FileTransfer::kSendfile, make_pattern(5, 3)},
+  };
+  std::string expected_bytes;
+  for (const Piece& p : pieces)
+    expected_bytes += p.file ? content.substr(p.offset, p.count) : p.bytes;
+  auto expected = std::make_shared<const std::string>(expected_bytes);
+
+  auto log = std::make_shared<WriteLog>();
+  Peers server_peers;
+  server_peers.set_setup([=](Peer& peer) {
+    peer.on_active = [=](HandlerContext& ctx) {
+      auto file = File::open(path);
+      REQUIRE(file);
+      for (const Piece& p : pieces) {
+        if (p.file) {
+          ctx.write(FileRegion(*file, p.offset, p.count, p.transfer), log->record());
+        } else {
+          ctx.write(to_buffer(p.bytes), log->record());
+        }
+      }
+      ctx.flush();
+    };
+  });
+  EventLoopGroup server_loops(1, "mixed-server");
+  EventLoopGroup client_loops(1, "mixed-client");
+  Endpoint endpoint(Family::kIPv4);
+  ChannelOptions server_options;
+  server_options.send_buffer = 16 * kKiB;
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(server_loops)
+      .child_options(server_options)
+      .child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+
+  auto client_peer = std::make_shared<Peer>();
+  client_peer->expected = expected;
+  client_peer->keep_bytes = false;
+  ChannelOptions client_options;
+  client_options.receive_buffer = 8 * kKiB;
+  client_options.receive_sizing = ReceiveBufferSizing::fixed(1000);
+  Bootstrap client;
+  client.group(client_loops).options(client_options).initializer([client_peer](Channel& channel) {
+    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
+  });
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  REQUIRE_MESSAGE(client_peer->wait_received(expected->size(), kLongWait), "received ",
+                  client_peer->received_count(), " of ", expected->size());
+  CHECK(client_peer->mismatch() == kNoMismatch);
+  REQUIRE(eventually([&] { return log->count() == pieces.size(); }));
+  {
+    std::lock_guard lock(log->mutex);
+    CHECK(log->results == std::vector<std::string>(pieces.size(), ""));
+  }
+  client_channel->close();
+  await(client_channel->close_future());
+  server->close();
+}

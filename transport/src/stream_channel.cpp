@@ -293,7 +293,8 @@ StreamChannel::WriteResult StreamChannel::write_gathered() {
       // Only a buffer mapped from a file can fault here: the file shrank under it.
       const Error error(ChannelErrc::file_truncated, "a file mapped into a buffer shrank");
       outbound_.fail_all(error);
-      pipeline().fire_error(error);
+      // A write callback may have closed the channel: nothing reaches handlers after inactive.
+      if (is_open()) pipeline().fire_error(error);
       close_with(error);
       return WriteResult::kFailed;
     }
@@ -366,7 +367,8 @@ void StreamChannel::fail_truncated(const FileRegion& region, std::uint64_t end) 
                     fmt::format("{} ends at {}, before its region's end at {}",
                                 region.file().path(), end, region.offset() + region.count()));
   outbound_.fail_all(error);
-  pipeline().fire_error(error);
+  // A write callback may have closed the channel: nothing reaches handlers after inactive.
+  if (is_open()) pipeline().fire_error(error);
   close_with(error);
 }
 
@@ -449,6 +451,8 @@ void StreamChannel::shutdown_output_now() {
   }
   output_shutdown_ = true;
   outbound_.fail_all(Error(ChannelErrc::output_shutdown, describe()));
+  // A failed write's callback may have closed the channel: no event after on_inactive.
+  if (!is_open()) return;
   pipeline().fire_user_event(ChannelOutputShutdown{});
   if (input_shutdown_ && is_open()) close_with(Error(ChannelErrc::closed));
 }

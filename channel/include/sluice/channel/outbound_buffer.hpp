@@ -103,6 +103,8 @@ class OutboundBuffer {
     foreign_.fetch_sub(bytes, std::memory_order_relaxed);
   }
   std::size_t foreign_bytes() const noexcept { return foreign_.load(std::memory_order_relaxed); }
+  // Loop thread: re-evaluates writability after foreign bytes were taken out of the count.
+  void refresh_writability() noexcept { set_pending(pending_bytes()); }
 
  private:
   void subtract(Entry& entry, std::size_t bytes) noexcept;

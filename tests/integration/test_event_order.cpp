@@ -1,0 +1,223 @@
+// Which events reach handlers around failures: none after on_inactive when a failed write's
+// callback closes the channel (a truncated file, a shutdown that fails unflushed writes), and
+// the writability events when writes from other threads cross the water marks.
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "sluice/buffer/file_region.hpp"
+#include "sluice/core/fd.hpp"
+#include "sluice/transport/stream_channel.hpp"
+#include "support.hpp"
+
+using namespace sluice;
+using namespace sluice::test;
+
+namespace {
+
+void write_file(const std::string& path, const std::string& content) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  REQUIRE(fd);
+  std::size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t wrote = ::write(fd.get(), content.data() + done, content.size() - done);
+    REQUIRE(wrote > 0);
+    done += static_cast<std::size_t>(wrote);
+  }
+}
+
+// The inbound events a channel saw, in order ("active", "inactive", "error", "input-shutdown",
+// "output-shutdown", "writability:<is_writable()>").
+struct EventLog {
+  std::mutex mutex;
+  std::vector<std::string> events;
+  void add(std::string event) {
+    std::lock_guard lock(mutex);
+    events.push_back(std::move(event));
+  }
+  std::vector<std::string> list() {
+    std::lock_guard lock(mutex);
+    return events;
+  }
+  bool contains(const std::string& event) {
+    std::lock_guard lock(mutex);
+    return std::find(events.begin(), events.end(), event) != events.end();
+  }
+};
+
+class Recorder final : public ChannelHandler {
+ public:
+  Recorder(std::shared_ptr<EventLog> log, std::function<void(HandlerContext&)> on_active = {})
+      : log_(std::move(log)), on_active_(std::move(on_active)) {}
+  void on_active(HandlerContext& ctx) override {
+    log_->add("active");
+    if (on_active_) on_active_(ctx);
+    ctx.fire_active();
+  }
+  void on_inactive(HandlerContext& ctx) override {
+    log_->add("inactive");
+    ctx.fire_inactive();
+  }
+  void on_read(HandlerContext&, Message&&) override {}
+  void on_user_event(HandlerContext& ctx, Message&& event) override {
+    if (event.is<ChannelInputShutdown>()) log_->add("input-shutdown");
+    if (event.is<ChannelOutputShutdown>()) log_->add("output-shutdown");
+    ctx.fire_user_event(std::move(event));
+  }
+  void on_writability_changed(HandlerContext& ctx) override {
+    log_->add(std::string("writability:") + (ctx.channel().is_writable() ? "true" : "false"));
+    ctx.fire_writability_changed();
+  }
+  void on_error(HandlerContext&, const Error& error) override {
+    log_->add("error:" + error.message());
+  }
+
+ private:
+  std::shared_ptr<EventLog> log_;
+  std::function<void(HandlerContext&)> on_active_;
+};
+
+// Nothing may reach a handler after on_inactive.
+void check_nothing_after_inactive(const std::vector<std::string>& events) {
+  const auto inactive = std::find(events.begin(), events.end(), "inactive");
+  REQUIRE(inactive != events.end());
+  std::string after;
+  for (auto it = std::next(inactive); it != events.end(); ++it)
+    after += *it + "; ";
+  CHECK_MESSAGE(after.empty(), "events after on_inactive: ", after);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a truncated FileRegion whose write callback closes the channel fires no on_error after "
+    "on_inactive") {
+  ProcessHealth health;
+  TempDir dir;
+  const std::string path = dir.file("short.bin");
+  write_file(path, "0123456789");  // 10 bytes; the region asks for 1000
+
+  auto log = std::make_shared<EventLog>();
+  EventLoopGroup loops(1, "events-truncated");
+  Endpoint endpoint(Family::kIPv4);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer([log, path](Channel& channel) {
+    channel.pipeline().add_last(
+        "recorder", std::make_unique<Recorder>(log, [path](HandlerContext& ctx) {
+          auto file = File::open(path);
+          REQUIRE(file);
+          Channel* target = &ctx.channel();
+          // "Close on failure", the usual write listener.
+          ctx.write(FileRegion(*file, 0, 1000), [target](const Error& error) {
+            if (error) target->close();
+          });
+          ctx.flush();
+        }));
+  });
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  Peers client_peers;
+  Bootstrap client;
+  client.group(loops).initializer(client_peers.collecting_initializer());
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  REQUIRE(eventually([&] { return log->contains("inactive"); }));
+  std::this_thread::sleep_for(50ms);
+  check_nothing_after_inactive(log->list());
+  client_channel->close();
+  await(client_channel->close_future());
+  server->close();
+}
+
+TEST_CASE(
+    "a shutdown_output whose failed unflushed write closes the channel fires no "
+    "ChannelOutputShutdown after on_inactive") {
+  ProcessHealth health;
+  auto log = std::make_shared<EventLog>();
+  EventLoopGroup loops(1, "events-shutdown");
+  Endpoint endpoint(Family::kIPv4);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer([log](Channel& channel) {
+    channel.pipeline().add_last("recorder",
+                                std::make_unique<Recorder>(log, [](HandlerContext& ctx) {
+                                  Channel* target = &ctx.channel();
+                                  // Written, not flushed: shutdown_output fails it.
+                                  ctx.write(to_buffer("unflushed"), [target](const Error& error) {
+                                    if (error) target->close();
+                                  });
+                                  ctx.shutdown_output();
+                                }));
+  });
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  Peers client_peers;
+  Bootstrap client;
+  client.group(loops).initializer(client_peers.collecting_initializer());
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  REQUIRE(eventually([&] { return log->contains("inactive"); }));
+  std::this_thread::sleep_for(50ms);
+  check_nothing_after_inactive(log->list());
+  client_channel->close();
+  await(client_channel->close_future());
+  server->close();
+}
+
+TEST_CASE(
+    "writes from another thread that turn is_writable() false fire on_writability_changed, "
+    "and again when it turns true") {
+  ProcessHealth health;
+  Peers server_peers;
+  EventLoopGroup loops(1, "events-foreign");
+  Endpoint endpoint(Family::kIPv4);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  auto log = std::make_shared<EventLog>();
+  Bootstrap client;
+  client.group(loops).initializer([log](Channel& channel) {
+    channel.pipeline().add_last("recorder", std::make_unique<Recorder>(log));
+  });
+  ChannelPtr channel = await(endpoint.connect(client));
+  std::shared_ptr<Peer> server_peer = server_peers.first();
+
+  // Hold the loop, so the writes queue up.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  auto holding = std::make_shared<std::promise<void>>();
+  loops.at(0).execute([holding, released] {
+    holding->set_value();
+    released.wait_for(std::chrono::seconds(30));
+  });
+  REQUIRE(holding->get_future().wait_for(kShortWait) == std::future_status::ready);
+
+  constexpr std::size_t kChunk = 8 * kKiB;
+  constexpr int kChunks = 20;  // 160 KiB, well over the 64 KiB high water mark
+  const std::string payload = make_pattern(kChunk * kChunks, 3);
+  for (int i = 0; i < kChunks; ++i)
+    channel->write_and_flush(to_buffer(std::string_view(payload).substr(i * kChunk, kChunk)));
+  CHECK_FALSE(channel->is_writable());  // producers elsewhere see the channel unwritable
+
+  release.set_value();
+  REQUIRE(server_peer->wait_received(payload.size()));
+  CHECK(server_peer->received_bytes() == payload);
+  REQUIRE(eventually([&] { return channel->is_writable(); }));
+  std::this_thread::sleep_for(50ms);
+  // is_writable() went false and came back: a handler waiting for writability must hear it.
+  const std::vector<std::string> events = log->list();
+  std::string all;
+  for (const auto& e : events)
+    all += e + "; ";
+  const auto went_false = std::find(events.begin(), events.end(), "writability:false");
+  CHECK_MESSAGE(went_false != events.end(), "events: ", all);
+  CHECK_MESSAGE(std::find(went_false, events.end(), "writability:true") != events.end(),
+                "events: ", all);
+  channel->close();
+  await(channel->close_future());
+  server->close();
+}
