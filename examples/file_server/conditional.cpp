@@ -67,7 +67,6 @@ Validators validators_of(const struct stat& info, std::int64_t now) {
   // future would otherwise hand out a date that If-Modified-Since answers 304 to after the
   // file changes. (The ETag keeps the real mtime.)
   result.last_modified = std::min(static_cast<std::int64_t>(info.st_mtim.tv_sec), now);
-  result.last_modified_strong = now - result.last_modified >= 1;
   return result;
 }
 
@@ -135,9 +134,12 @@ bool if_range_holds(const HttpFields& headers, const Validators& current) {
     // representation could splice together bytes of two different files.
     return !value.starts_with("W/") && value == current.etag();
   }
-  const auto date = parse_http_date(value);
-  // A date matches only when it is exactly Last-Modified and that date is strong (§13.1.5).
-  return date && current.last_modified_strong && *date == current.last_modified;
+  // A date matches only if it is a strong validator (§13.1.5), which needs the server to know
+  // that the file did not change twice within the second it names (§8.8.2.2). It cannot: a
+  // client may have fetched the file between two writes in one second, and a range of the new
+  // file would then be spliced onto the old copy. The range is ignored; the ETag that every
+  // response carries is what a client should send here.
+  return false;
 }
 
 }  // namespace sluice::examples

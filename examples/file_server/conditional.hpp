@@ -20,10 +20,6 @@ struct Validators {
   char etag_text[1 + 3 * 16 + 2 + 1];  // quote, three 64-bit numbers in hex and two dashes, quote
   std::uint8_t etag_length = 0;
   std::int64_t last_modified = 0;  // seconds since the epoch
-  // Whether Last-Modified may serve as a strong validator (§8.8.2.2): the file was last changed
-  // at least one second before now, so a second write within the same second cannot hide
-  // behind an unchanged date.
-  bool last_modified_strong = false;
 };
 
 Validators validators_of(const struct stat& info, std::int64_t now);
