@@ -93,7 +93,8 @@ void DelimiterBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in
     in.skip(drop);
     return;
   }
-  if (in.readable_bytes() > max_length_ + partial) {
+  // (Compared without max_length_ + partial, which wraps for a max_length near SIZE_MAX.)
+  if (in.readable_bytes() > partial && in.readable_bytes() - partial > max_length_) {
     discarded_ = in.readable_bytes() - partial;
     in.skip(discarded_);
     discarding_ = true;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <limits>
 #include <stdexcept>
 
 #include "sluice/codec/codec_error.hpp"
@@ -22,6 +23,11 @@ LengthFieldBasedFrameDecoder::LengthFieldBasedFrameDecoder(const LengthFieldFram
     default:
       throw std::invalid_argument(fmt::format("length_field_length must be 1, 2, 3, 4 or 8, not {}",
                                               options.length_field_length));
+  }
+  if (options.length_field_offset >
+      std::numeric_limits<std::size_t>::max() - options.length_field_length) {
+    throw std::invalid_argument(
+        fmt::format("length_field_offset {} overflows", options.length_field_offset));
   }
   if (options.max_frame_length == 0)
     throw std::invalid_argument("max_frame_length must be positive");

@@ -31,7 +31,8 @@ void LineBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
   }
   if (newline == CompositeBuffer::npos) {
     // One byte of slack: a line of exactly max_length may be waiting for the "\n" of its "\r\n".
-    if (in.readable_bytes() > max_length_ + 1) {
+    // (Compared without max_length_ + 1, which wraps to 0 for a max_length of SIZE_MAX.)
+    if (in.readable_bytes() > max_length_ && in.readable_bytes() - max_length_ > 1) {
       // No line ending within the limit: drop what is here and whatever follows up to the next
       // line ending.
       discarded_ = in.readable_bytes();

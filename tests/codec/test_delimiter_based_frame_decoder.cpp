@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -195,4 +196,16 @@ TEST_CASE("empty or missing delimiters and a zero maximum are refused") {
   CHECK_THROWS_AS(DelimiterBasedFrameDecoder(8, {}), std::invalid_argument);
   CHECK_THROWS_AS(DelimiterBasedFrameDecoder(8, {";", ""}), std::invalid_argument);
   CHECK_THROWS_AS(DelimiterBasedFrameDecoder(0, {";"}), std::invalid_argument);
+}
+
+TEST_CASE("a delimiter decoder with the largest max_length keeps a partial frame") {
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("frames",
+               std::make_unique<DelimiterBasedFrameDecoder>(std::numeric_limits<std::size_t>::max(),
+                                                            std::vector<std::string>{"\r\n"}));
+  });
+  channel->write_inbound(bytes("hel"));
+  channel->write_inbound(bytes("lo\r\n"));
+  CHECK(channel->take_errors().empty());
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"hello"});
 }

@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -486,4 +487,13 @@ TEST_CASE("what the prepender writes, the decoder reads back") {
     if (m.is<Buffer>()) in->write_inbound(std::move(m.as<Buffer>()));
   }
   CHECK(test::inbound_texts(*in) == std::vector<std::string>{"first", "", "third frame"});
+}
+
+// The header promises std::invalid_argument for an impossible configuration; an offset whose
+// end overflows size_t wraps below max_frame_length and is accepted.
+TEST_CASE("a length field offset that overflows is refused at construction") {
+  LengthFieldFrameOptions options;
+  options.length_field_offset = std::numeric_limits<std::size_t>::max() - 1;
+  options.length_field_length = 4;
+  CHECK_THROWS_AS(LengthFieldBasedFrameDecoder{options}, std::invalid_argument);
 }

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -154,4 +155,17 @@ TEST_CASE("input split at every byte position gives the same lines and errors") 
       CHECK(too_long_errors(*channel) == 1);
     }
   }
+}
+
+// max_length = SIZE_MAX ("no limit") overflows max_length_ + 1 to 0: every read without a line
+// ending is taken for a too-long line and dropped.
+TEST_CASE("a line decoder with the largest max_length keeps a partial line") {
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("lines",
+               std::make_unique<LineBasedFrameDecoder>(std::numeric_limits<std::size_t>::max()));
+  });
+  channel->write_inbound(bytes("hel"));
+  channel->write_inbound(bytes("lo\n"));
+  CHECK(channel->take_errors().empty());
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"hello"});
 }
