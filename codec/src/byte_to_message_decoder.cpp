@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <utility>
+
 #include "sluice/channel/channel.hpp"
 #include "sluice/codec/codec_error.hpp"
 
@@ -16,7 +18,12 @@ void ByteToMessageDecoder::on_read(HandlerContext& ctx, Message&& message) {
   if (input_ended_) return;
   if (mode_ == Cumulation::kMerge && !cumulation_.empty()) {
     Buffer merged = cumulation_.coalesce();
-    if (merged.is_shared()) {
+    // A slice (a frame from a decoder in front, a leftover passed on) or a mapping cannot grow
+    // past its length: like Netty's MERGE_CUMULATOR, which expands a cumulation whose max
+    // capacity is too small, copy it rather than write into it.
+    const bool cannot_grow =
+        merged.max_capacity() - merged.readable_bytes() < bytes->readable_bytes();
+    if (merged.is_shared() || merged.is_external() || cannot_grow) {
       // Another handle holds this storage (the sender, or a frame still in use): never write
       // into it, as Netty's MERGE_CUMULATOR copies a cumulation with refCnt > 1.
       Buffer copy = Buffer::allocate(merged.readable_bytes() + bytes->readable_bytes());
@@ -58,8 +65,13 @@ void ByteToMessageDecoder::decode_all(HandlerContext& ctx) {
 void ByteToMessageDecoder::on_read_complete(HandlerContext& ctx) {
   // With auto-read off, a batch that completed no frame must ask for more, or the channel
   // would wait forever for bytes it never requests.
-  if (!decoded_since_read_complete_ && !input_ended_ && !paused_ && !ctx.channel().auto_read()) {
-    ctx.read();
+  if (!decoded_since_read_complete_ && !input_ended_ && !ctx.channel().auto_read()) {
+    // While paused the request waits for resume_decoding(), which decodes the batch first.
+    if (paused_) {
+      read_owed_ = true;
+    } else {
+      ctx.read();
+    }
   }
   decoded_since_read_complete_ = false;
   ctx.fire_read_complete();
@@ -73,6 +85,11 @@ void ByteToMessageDecoder::on_inactive(HandlerContext& ctx) {
   if (!input_ended_) {
     input_ended_ = true;
     // The channel is gone: what was held back has no one left to answer.
+    paused_ = false;
+    end_input(ctx);
+  } else if (end_deferred_) {
+    // The input ended while paused and no resume came: the end of input is still owed.
+    end_deferred_ = false;
     paused_ = false;
     end_input(ctx);
   }
@@ -123,9 +140,16 @@ void ByteToMessageDecoder::resume_decoding(HandlerContext& ctx) {
   }
   // What was decoded here came out of no read batch: end it as one, so that handlers that
   // flush once per batch send the answers.
-  if (decoded_since_read_complete_) {
+  const bool decoded = decoded_since_read_complete_;
+  if (decoded) {
     decoded_since_read_complete_ = false;
     ctx.fire_read_complete();
+  }
+  // A batch held back while paused completed no frame: ask for the bytes it still needs, as
+  // on_read_complete would have (with auto_read off nothing else will).
+  if (std::exchange(read_owed_, false) && !decoded && !input_ended_ && !paused_ &&
+      !ctx.is_removed() && !ctx.channel().auto_read()) {
+    ctx.read();
   }
 }
 

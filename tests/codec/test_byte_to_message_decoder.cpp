@@ -10,6 +10,7 @@
 #include "sluice/channel/channel_error.hpp"
 #include "sluice/codec/byte_to_message_decoder.hpp"
 #include "sluice/codec/codec_error.hpp"
+#include "sluice/codec/length_field_frame_decoder.hpp"
 
 using namespace sluice;
 using sluice::test::bytes;
@@ -390,4 +391,157 @@ TEST_CASE("with auto-read off a batch that completes no frame asks for more byte
   channel->write_inbound(bytes("cd"));
   CHECK(probe.read_requests == 1);  // a frame came out: the application decides when to read
   CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"abcd"});
+}
+
+namespace {
+
+// Emits contiguous frames of `size` bytes, cumulating in merge mode.
+class MergedFrames : public ByteToMessageDecoder {
+ public:
+  explicit MergedFrames(std::size_t size) : ByteToMessageDecoder(Cumulation::kMerge), size_(size) {}
+
+ protected:
+  void decode(HandlerContext& ctx, CompositeBuffer& in) override {
+    if (in.readable_bytes() >= size_) ctx.fire_read(in.read_buffer(size_));
+  }
+
+ private:
+  std::size_t size_;
+};
+
+// 4-byte frames; the test pauses and resumes it. decode_last counts its calls and emits
+// "last:<rest>".
+class PausableFrames : public ByteToMessageDecoder {
+ public:
+  HandlerContext* context = nullptr;
+  int decode_last_calls = 0;
+  void on_added(HandlerContext& ctx) override { context = &ctx; }
+  void pause() { pause_decoding(*context); }
+  void resume() { resume_decoding(*context); }
+  using ByteToMessageDecoder::input_finished;
+
+ protected:
+  void decode(HandlerContext& ctx, CompositeBuffer& in) override {
+    if (in.readable_bytes() >= 4) ctx.fire_read(in.read_buffer(4));
+  }
+  void decode_last(HandlerContext& ctx, CompositeBuffer& in) override {
+    ++decode_last_calls;
+    while (in.readable_bytes() >= 4)
+      ctx.fire_read(in.read_buffer(4));
+    std::string rest = sluice::test::text_of(in);
+    in.skip(in.readable_bytes());
+    ctx.fire_read(std::string("last:") + rest);
+  }
+};
+
+// Counts the read requests that pass it toward the head.
+class ReadCounter : public ChannelHandler {
+ public:
+  int read_requests = 0;
+  void read(HandlerContext& ctx) override {
+    ++read_requests;
+    ctx.read();
+  }
+};
+
+// Inbound messages as text, strings included.
+std::vector<std::string> texts(EmbeddedChannel& channel) {
+  std::vector<std::string> out;
+  for (Message m = channel.read_inbound(); m; m = channel.read_inbound()) {
+    out.push_back(m.is<std::string>() ? m.as<std::string>() : sluice::test::text_of(m));
+  }
+  return out;
+}
+
+}  // namespace
+
+// A merge-mode decoder fed slices (the frames of a decoder in front of it, or a leftover passed
+// on) must cumulate them like any other read: a slice's max capacity is its length, so writing
+// the next read into it throws CapacityExceededError.
+TEST_CASE("a merge-mode decoder cumulates inbound slices without failing") {
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    LengthFieldFrameOptions options;
+    options.length_field_length = 1;
+    options.initial_bytes_to_strip = 1;
+    p.add_last("frames", std::make_unique<LengthFieldBasedFrameDecoder>(options));
+    p.add_last("merged", std::make_unique<MergedFrames>(4));
+  });
+  channel->write_inbound(
+      bytes(std::string("\x02"
+                        "ab",
+                        3)));
+  channel->write_inbound(
+      bytes(std::string("\x02"
+                        "cd",
+                        3)));
+  CHECK(channel->take_errors().empty());
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"abcd"});
+}
+
+TEST_CASE("a merge-mode decoder cumulates a single inbound slice") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("merged", std::make_unique<MergedFrames>(4)); });
+  Buffer slice;
+  {
+    Buffer whole = bytes("xxab");
+    slice = whole.slice(2, 2);  // `whole` goes: the slice is the only handle
+  }
+  channel->write_inbound(std::move(slice));
+  channel->write_inbound(bytes("cd"));
+  CHECK(channel->take_errors().empty());
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"abcd"});
+}
+
+// With auto_read off, a read batch that completes no frame must ask for more bytes
+// (on_read_complete does). A batch that arrived while paused skipped that request; when
+// resume_decoding() decodes it and still no frame comes out, nothing ever asks again: the
+// channel stalls with a partial frame.
+TEST_CASE("with auto-read off, resuming on a partial frame asks for more bytes") {
+  ChannelOptions options;
+  options.auto_read = false;
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) {
+        p.add_last("counter", std::make_unique<ReadCounter>());
+        p.add_last("frames", std::make_unique<PausableFrames>());
+      },
+      options);
+  auto& counter = handler<ReadCounter>(*channel, "counter");
+  auto& decoder = handler<PausableFrames>(*channel, "frames");
+  decoder.pause();
+  channel->write_inbound(bytes("ab"));
+  CHECK(counter.read_requests == 0);  // held back while paused
+  decoder.resume();
+  channel->run_pending();
+  CHECK(channel->inbound_count() == 0);
+  CHECK(counter.read_requests == 1);  // the partial frame needs more bytes
+}
+
+// Input shutdown while paused defers decode_last to resume_decoding(); if the channel then goes
+// inactive before any resume, on_inactive sees input_ended_ and skips the end of input, so
+// decode_last never runs and input_finished() stays false — unlike inactive while paused
+// without the half-close, which does run decode_last.
+TEST_CASE("decode_last runs when the channel closes after a half-close while paused") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("frames", std::make_unique<PausableFrames>()); });
+  auto& decoder = handler<PausableFrames>(*channel, "frames");
+  decoder.pause();
+  channel->write_inbound(bytes("abcdef"));
+  channel->pipeline().fire_user_event(ChannelInputShutdown{});
+  CHECK(decoder.decode_last_calls == 0);  // deferred while paused: fine
+  channel->finish();
+  CHECK(decoder.decode_last_calls == 1);
+  CHECK(decoder.input_finished());
+  CHECK(texts(*channel) == std::vector<std::string>{"abcd", "last:ef"});
+}
+
+TEST_CASE("decode_last runs when the channel closes while paused") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("frames", std::make_unique<PausableFrames>()); });
+  auto& decoder = handler<PausableFrames>(*channel, "frames");
+  decoder.pause();
+  channel->write_inbound(bytes("abcdef"));
+  channel->finish();
+  CHECK(decoder.decode_last_calls == 1);
+  CHECK(decoder.input_finished());
+  CHECK(texts(*channel) == std::vector<std::string>{"abcd", "last:ef"});
 }

@@ -73,6 +73,7 @@ class ByteToMessageDecoder : public ChannelHandler {
   bool paused_auto_read_ = false;  // pause_decoding() turned auto_read off
   bool end_deferred_ = false;      // the input ended while paused: decode_last on resume
   bool input_finished_ = false;
+  bool read_owed_ = false;  // a batch ended while paused without the read it needed
 };
 
 }  // namespace sluice

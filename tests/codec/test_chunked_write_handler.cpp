@@ -1,0 +1,95 @@
+// ChunkedWriteHandler: a ChunkedStream's chunks go out in order, pulled while the channel is
+// writable, then what was written after the stream; an input error or a close fails the writes
+// once each.
+#include <doctest/doctest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "codec_test_support.hpp"
+#include "sluice/codec/chunked_write_handler.hpp"
+
+using namespace sluice;
+using sluice::test::bytes;
+
+namespace {
+
+// Hands out the given chunks, then an error if asked to.
+class ListInput : public ChunkedInput {
+ public:
+  ListInput(std::vector<std::string> chunks, bool fail_after)
+      : chunks_(std::move(chunks)), fail_(fail_after) {}
+  Result<std::optional<Buffer>> next_chunk() override {
+    if (next_ < chunks_.size()) {
+      progress_ += chunks_[next_].size();
+      return std::optional<Buffer>(Buffer::copy_of(chunks_[next_++]));
+    }
+    if (fail_) return Error(std::make_error_code(std::errc::io_error), "input failed");
+    return std::optional<Buffer>();
+  }
+  std::uint64_t length() const override { return 0; }
+  std::uint64_t progress() const override { return progress_; }
+
+ private:
+  std::vector<std::string> chunks_;
+  bool fail_;
+  std::size_t next_ = 0;
+  std::uint64_t progress_ = 0;
+};
+
+std::vector<std::string> outbound_texts(EmbeddedChannel& channel) {
+  std::vector<std::string> out;
+  for (Message m = channel.read_outbound(); m; m = channel.read_outbound()) {
+    out.push_back(sluice::test::text_of(m));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a stream's chunks go out in order, then what follows") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("chunked", std::make_unique<ChunkedWriteHandler>()); });
+  std::vector<Error> stream_results, tail_results;
+  channel->pipeline().write(
+      ChunkedStream{std::make_unique<ListInput>(std::vector<std::string>{"ab", "cd"}, false)},
+      [&](const Error& e) { stream_results.push_back(e); });
+  channel->pipeline().write(bytes("tail"), [&](const Error& e) { tail_results.push_back(e); });
+  channel->pipeline().flush();
+  channel->run_pending();
+  CHECK(outbound_texts(*channel) == std::vector<std::string>{"ab", "cd", "", "tail"});
+  REQUIRE(stream_results.size() == 1);
+  CHECK(!stream_results[0]);
+  REQUIRE(tail_results.size() == 1);
+  CHECK(!tail_results[0]);
+}
+
+TEST_CASE("an input error fails the stream and what follows it, once each, and closes") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("chunked", std::make_unique<ChunkedWriteHandler>()); });
+  std::vector<Error> stream_results, tail_results;
+  channel->pipeline().write(
+      ChunkedStream{std::make_unique<ListInput>(std::vector<std::string>{"ab"}, true)},
+      [&](const Error& e) { stream_results.push_back(e); });
+  channel->pipeline().write(bytes("tail"), [&](const Error& e) { tail_results.push_back(e); });
+  channel->pipeline().flush();
+  channel->run_pending();
+  CHECK(stream_results.size() == 1);
+  CHECK(tail_results.size() == 1);
+  CHECK(!channel->is_open());
+  CHECK(channel->take_errors().size() == 1);
+}
+
+TEST_CASE("a close before the flush fails the queued stream and write once each") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("chunked", std::make_unique<ChunkedWriteHandler>()); });
+  std::vector<Error> stream_results, tail_results;
+  channel->pipeline().write(
+      ChunkedStream{std::make_unique<ListInput>(std::vector<std::string>{"ab"}, false)},
+      [&](const Error& e) { stream_results.push_back(e); });
+  channel->pipeline().write(bytes("tail"), [&](const Error& e) { tail_results.push_back(e); });
+  channel->finish();
+  CHECK(stream_results.size() == 1);
+  CHECK(tail_results.size() == 1);
+}
