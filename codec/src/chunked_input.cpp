@@ -5,10 +5,17 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <stdexcept>
 
 #include "sluice/channel/channel_error.hpp"
 
 namespace sluice {
+
+ChunkedFile::ChunkedFile(std::shared_ptr<const File> file, std::uint64_t offset,
+                         std::uint64_t count, std::size_t chunk_size)
+    : file_(std::move(file)), offset_(offset), count_(count), chunk_size_(chunk_size) {
+  if (chunk_size == 0) throw std::invalid_argument("ChunkedFile: chunk_size must be positive");
+}
 
 Result<std::optional<Buffer>> ChunkedFile::next_chunk() {
   if (done_ == count_) return std::optional<Buffer>();

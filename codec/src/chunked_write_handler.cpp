@@ -49,7 +49,14 @@ void ChunkedWriteHandler::pump(HandlerContext& ctx) {
       continue;
     }
     if (!channel.is_writable()) break;  // resumed by on_writability_changed
-    auto chunk = stream->input->next_chunk();
+    // An input that throws ends its stream like one that returns an error (and must not leave
+    // pumping_ set, which would stall every later write).
+    Result<std::optional<Buffer>> chunk = std::optional<Buffer>();
+    try {
+      chunk = stream->input->next_chunk();
+    } catch (...) {
+      chunk = error_from_exception(std::current_exception());
+    }
     if (!chunk.ok()) {
       const Error error = chunk.error();
       Queued item = std::move(front);

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,14 @@ class ListInput : public ChunkedInput {
   bool fail_;
   std::size_t next_ = 0;
   std::uint64_t progress_ = 0;
+};
+
+// Throws instead of returning an error.
+class ThrowingInput : public ChunkedInput {
+ public:
+  Result<std::optional<Buffer>> next_chunk() override { throw std::runtime_error("disk on fire"); }
+  std::uint64_t length() const override { return 0; }
+  std::uint64_t progress() const override { return 0; }
 };
 
 std::vector<std::string> outbound_texts(EmbeddedChannel& channel) {
@@ -92,4 +101,25 @@ TEST_CASE("a close before the flush fails the queued stream and write once each"
   channel->finish();
   CHECK(stream_results.size() == 1);
   CHECK(tail_results.size() == 1);
+}
+
+TEST_CASE("an input that throws fails its stream as an error does, and the channel closes") {
+  // The throw used to leave the handler marked as pumping for good: every later write stalled.
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("chunked", std::make_unique<ChunkedWriteHandler>()); });
+  std::vector<Error> stream_results;
+  channel->pipeline().write(ChunkedStream{std::make_unique<ThrowingInput>()},
+                            [&](const Error& e) { stream_results.push_back(e); });
+  channel->pipeline().flush();
+  channel->run_pending();
+  REQUIRE(stream_results.size() == 1);
+  CHECK(stream_results[0].message().find("disk on fire") != std::string::npos);
+  CHECK(channel->take_errors().size() == 1);
+  CHECK_FALSE(channel->is_open());
+}
+
+TEST_CASE("a ChunkedFile with a chunk size of 0 is refused") {
+  auto opened = File::open("/proc/self/exe");
+  REQUIRE(opened);
+  CHECK_THROWS_AS(ChunkedFile(*opened, 0, 3, 0), std::invalid_argument);
 }

@@ -36,9 +36,9 @@ class ChunkedFile final : public ChunkedInput {
  public:
   static constexpr std::size_t kDefaultChunkSize = 64 * 1024;
 
+  // Throws std::invalid_argument for a chunk_size of 0 (the stream would never advance).
   ChunkedFile(std::shared_ptr<const File> file, std::uint64_t offset, std::uint64_t count,
-              std::size_t chunk_size = kDefaultChunkSize)
-      : file_(std::move(file)), offset_(offset), count_(count), chunk_size_(chunk_size) {}
+              std::size_t chunk_size = kDefaultChunkSize);
 
   Result<std::optional<Buffer>> next_chunk() override;
   std::uint64_t length() const override { return count_; }
