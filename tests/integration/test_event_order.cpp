@@ -221,3 +221,46 @@ TEST_CASE(
   await(channel->close_future());
   server->close();
 }
+
+TEST_CASE("a write not flushed when shutdown_output is called fails, even if a flush follows") {
+  // Deferred behind flushed bytes, the shutdown let a later flush send the unflushed write
+  // before FIN; with nothing flushed, the same write failed. It fails either way now.
+  ProcessHealth health;
+  auto results = std::make_shared<EventLog>();
+  const std::string big = make_pattern(4 * kMiB, 5);
+  EventLoopGroup loops(1, "events-fin");
+  Endpoint endpoint(Family::kIPv4);
+  ChannelOptions server_options;
+  server_options.send_buffer = 16 * kKiB;
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops)
+      .child_options(server_options)
+      .child_initializer([results, big](Channel& channel) {
+        auto on_active = [results, big](HandlerContext& ctx) {
+          ctx.write(to_buffer(big),
+                    [results](const Error& e) { results->add(e ? "big: failed" : "big: ok"); });
+          ctx.flush();  // more than the socket takes: still pending at the shutdown
+          ctx.write(to_buffer("late"),
+                    [results](const Error& e) { results->add(e ? "late: failed" : "late: ok"); });
+          ctx.shutdown_output();
+          ctx.flush();
+        };
+        channel.pipeline().add_last(
+            "recorder", std::make_unique<Recorder>(std::make_shared<EventLog>(), on_active));
+      });
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  auto client_peer = std::make_shared<Peer>();
+  Bootstrap client;
+  client.group(loops).initializer([client_peer](Channel& channel) {
+    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
+  });
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  REQUIRE(client_peer->wait_received(big.size()));
+  REQUIRE(eventually([&] { return results->list().size() == 2; }));
+  std::this_thread::sleep_for(50ms);
+  CHECK(results->list() == std::vector<std::string>{"big: ok", "late: failed"});
+  CHECK(client_peer->received_count() == big.size());
+  client_channel->close();
+  await(client_channel->close_future());
+  server->close();
+}

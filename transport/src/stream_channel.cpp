@@ -236,7 +236,9 @@ void StreamChannel::do_write(Message&& message, WriteCallback&& done) {
 }
 
 void StreamChannel::do_flush() {
-  outbound_.mark_flushed();
+  // After shutdown_output() nothing more joins what goes out before FIN: what was unflushed
+  // then fails with the shutdown, whether or not flushed bytes delayed it.
+  if (!shutdown_after_flush_) outbound_.mark_flushed();
   // While waiting for the socket to drain, writing now would only return EAGAIN.
   if (!want_write_) write_flushed();
 }

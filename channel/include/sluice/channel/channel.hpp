@@ -60,7 +60,8 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   // Asks for one batch of reads when auto_read is off.
   void read();
   void close();
-  // Sends FIN once what is flushed has been written; reading goes on.
+  // Sends FIN once what is flushed has been written; reading goes on. Writes not flushed by
+  // then fail with ChannelErrc::output_shutdown, as do writes after it.
   void shutdown_output();
   void set_auto_read(bool enabled);
   bool auto_read() const noexcept { return auto_read_.load(std::memory_order_relaxed); }
