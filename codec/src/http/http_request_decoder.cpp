@@ -96,6 +96,16 @@ std::optional<std::uint64_t> parse_chunk_line(std::string_view line) noexcept {
   return size;
 }
 
+// Only CR and LF: at most the empty lines the head parser skips before a request line (it
+// refuses a bare LF, a bare CR or too many of them as soon as it sees them).
+bool only_empty_lines(const CompositeBuffer& in) noexcept {
+  for (std::size_t i = 0; i < in.readable_bytes(); ++i) {
+    const auto c = in.get_u8(i);
+    if (c != '\r' && c != '\n') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 HttpRequestDecoder::HttpRequestDecoder(const HttpLimits& limits)
@@ -147,7 +157,12 @@ void HttpRequestDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
 }
 
 void HttpRequestDecoder::decode_last(HandlerContext& ctx, CompositeBuffer& in) {
-  if (state_ == State::kDiscard || (!receiving_ && in.empty())) {
+  // receiving_ in kHead: a request without a body is being handled right now (its handler
+  // closed the channel, which ends the input at once); it is complete, its last content
+  // follows when the handler returns. Empty lines before a request line are not a request
+  // (RFC 9112 §2.2: ignored): input ending after them ends between requests.
+  const bool bodiless_in_hand = receiving_ && state_ == State::kHead;
+  if (state_ == State::kDiscard || bodiless_in_hand || (!receiving_ && only_empty_lines(in))) {
     in.clear();
     return;
   }
@@ -219,10 +234,11 @@ HttpFields HttpRequestDecoder::take_fields(CompositeBuffer& in) {
 }
 
 void HttpRequestDecoder::finish_request(HandlerContext& ctx, HttpContent&& last) {
-  receiving_ = false;
   if (!keep_alive_) state_ = State::kDiscard;
   if (state_ != State::kDiscard) state_ = State::kHead;
+  // Still receiving while the last piece is handled: a refusal there answers this request.
   emit_content(ctx, std::move(last));
+  receiving_ = false;
 }
 
 void HttpRequestDecoder::decode_body(HandlerContext& ctx, CompositeBuffer& in, bool chunk) {

@@ -1,5 +1,7 @@
 #include "sluice/codec/http/http_server_codec.hpp"
 
+#include <utility>
+
 #include "response_encoding.hpp"
 #include "sluice/channel/channel.hpp"
 #include "sluice/channel/channel_error.hpp"
@@ -24,7 +26,15 @@ void HttpServerCodec::emit_request(HandlerContext& ctx, HttpRequest&& request) {
 
 void HttpServerCodec::emit_error(HandlerContext& ctx, HttpDecodeError&& error) {
   // A request whose body turned out malformed gets the error as its response.
-  if (error.in_body && !pending_.empty()) pending_.pop_back();
+  bool head = false;
+  if (error.in_body && !pending_.empty()) {
+    head = pending_.back().head;
+    pending_.pop_back();
+  }
+  take_error(ctx, std::move(error), head);
+}
+
+void HttpServerCodec::take_error(HandlerContext& ctx, HttpDecodeError&& error, bool head) {
   if (pending_.empty() && encoding_->streaming()) {
     // That request's response is already half-way out (streamed while its body arrived): an
     // error head now would land inside that body. Cut the response short instead (no end of
@@ -33,6 +43,7 @@ void HttpServerCodec::emit_error(HandlerContext& ctx, HttpDecodeError&& error) {
     return;
   }
   error_ = std::move(error);
+  error_answers_head_ = head;
   // Earlier pipelined requests are answered first; the error response goes after theirs.
   if (pending_.empty()) answer_error(ctx);
 }
@@ -86,14 +97,17 @@ void HttpServerCodec::reject_request(HandlerContext& ctx, HttpReject&& reject) {
   stop_decoding();
   // While a request is being received, the refusal answers it (the newest one remembered),
   // after the answers owed to the requests before it.
-  const bool refuses_newest = receiving_request();
-  if (!refuses_newest) {
-    // A handler refused a request after the whole of it arrived: like a response, the refusal
-    // answers the oldest request whose answer has not begun. The requests after that one go
-    // unanswered, as the connection ends with the refusal.
-    pending_.resize(encoding_->streaming() ? std::min<std::size_t>(pending_.size(), 1) : 0);
+  if (receiving_request()) {
+    emit_error(ctx, HttpDecodeError{reject.status, std::move(reject.reason), true});
+    return;
   }
-  emit_error(ctx, HttpDecodeError{reject.status, std::move(reject.reason), refuses_newest});
+  // A handler refused a request after the whole of it arrived: like a response, the refusal
+  // answers the oldest request whose answer has not begun. The requests after that one go
+  // unanswered, as the connection ends with the refusal.
+  const std::size_t answered = encoding_->streaming() ? 1 : 0;
+  const bool head = answered < pending_.size() && pending_[answered].head;
+  pending_.resize(std::min(pending_.size(), answered));
+  take_error(ctx, HttpDecodeError{reject.status, std::move(reject.reason), false}, head);
 }
 
 void HttpServerCodec::write_informational(HandlerContext& ctx, HttpResponse&& response,
@@ -135,6 +149,12 @@ void HttpServerCodec::on_writability_changed(HandlerContext& ctx) {
 }
 
 void HttpServerCodec::on_user_event(HandlerContext& ctx, Message&& event) {
+  if (event.is<ChannelOutputShutdown>() && closing_ && ctx.channel().is_active()) {
+    // The FIN is out, after every byte of the last response: the linger starts now. Started
+    // when the FIN was asked for, it cut off a response the peer was still reading.
+    Ref<Channel> channel(&ctx.channel());
+    linger_timer_ = ctx.loop().schedule(linger_, [channel] { channel->close(); });
+  }
   const bool input_ended = event.is<ChannelInputShutdown>();
   // Decodes what the peer sent last, then passes the event on.
   HttpRequestDecoder::on_user_event(ctx, std::move(event));
@@ -179,6 +199,7 @@ void HttpServerCodec::response_complete(HandlerContext& ctx, bool close) {
 
 void HttpServerCodec::answer_error(HandlerContext& ctx) {
   const HttpDecodeError error = std::move(*error_);
+  const bool head = std::exchange(error_answers_head_, false);
   error_.reset();
   // The request was cut short by the connection's end (decode_last from on_inactive): there is
   // no one left to answer.
@@ -191,7 +212,7 @@ void HttpServerCodec::answer_error(HandlerContext& ctx) {
   response.header("Content-Type", "text/plain; charset=utf-8")
       .body(Buffer::copy_of(text))
       .close_connection();
-  encoding_->write_response(ctx, std::move(response), {}, {false, false, false});
+  encoding_->write_response(ctx, std::move(response), {}, {head, false, false});
   close_gracefully(ctx);
 }
 
@@ -206,9 +227,8 @@ void HttpServerCodec::close_gracefully(HandlerContext& ctx) {
   ctx.flush();
   // FIN goes after the response; the decoder keeps reading and dropping what the client
   // still sends, so the kernel has no unread data to answer with a reset (RFC 9112 §9.6).
+  // The linger starts when the FIN has gone out (ChannelOutputShutdown, in on_user_event).
   ctx.shutdown_output();
-  Ref<Channel> channel(&ctx.channel());
-  linger_timer_ = ctx.loop().schedule(linger_, [channel] { channel->close(); });
 }
 
 void HttpServerCodec::on_inactive(HandlerContext& ctx) {

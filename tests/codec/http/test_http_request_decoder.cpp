@@ -19,6 +19,26 @@ using Lines = std::vector<std::string>;
 
 namespace {
 
+// Closes the channel as soon as a request head reaches it (an application that refuses a
+// client by dropping it), and keeps what it saw.
+class CloseOnRequest final : public ChannelHandler {
+ public:
+  explicit CloseOnRequest(std::vector<std::string>& seen) : seen_(seen) {}
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    if (const auto* request = message.get_if<HttpRequest>()) {
+      seen_.push_back("request " + std::string(request->target()));
+      ctx.close();
+    } else if (const auto* content = message.get_if<HttpContent>()) {
+      seen_.push_back(content->last ? "last" : "content");
+    } else if (const auto* error = message.get_if<HttpDecodeError>()) {
+      seen_.push_back("error " + std::to_string(error->status) + " " + error->reason);
+    }
+  }
+
+ private:
+  std::vector<std::string>& seen_;
+};
+
 const std::string kGet = "GET / HTTP/1.1\r\n";
 const std::string kPost = "POST / HTTP/1.1\r\n";
 const std::string kChunked = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -662,10 +682,26 @@ TEST_CASE("Host is required of HTTP/1.1, once, and must be a host with an option
         "HTTP/1.1\r\nHost: user@example.com", "HTTP/1.1\r\nHost: example.com/path",
         "HTTP/1.1\r\nHost: example.com:80x", "HTTP/1.1\r\nHost: [::1", "HTTP/1.1\r\nHost: []",
         "HTTP/1.1\r\nHost: a b", "HTTP/1.1\r\nHost: %zz", "HTTP/1.1\r\nHost: a\"b",
-        "HTTP/1.1\r\nHost: a#b", "HTTP/1.1\r\nHost: a^b", "HTTP/1.1\r\nHost: a\x80" "b"}) {
+        "HTTP/1.1\r\nHost: a#b", "HTTP/1.1\r\nHost: a^b",
+        "HTTP/1.1\r\nHost: a\x80"
+        "b"}) {
     CAPTURE(bad);
     CHECK(decoded(bad) == Lines{"error 400"});
   }
   // Off, a request is taken as it comes.
   CHECK(decode_requests("GET / HTTP/1.1\r\n\r\n").size() == 2);
+}
+
+TEST_CASE("an application that closes on a complete request gets no decode error") {
+  // ctx.close() inside on_read runs on_inactive at once (Channel::close dispatches on the
+  // loop thread): decode_last then sees receiving_ still set for a request without a body and
+  // emits "the input ended inside a request body", then the request's last content after it.
+  std::vector<std::string> seen;
+  auto channel = EmbeddedChannel::create([&seen](Pipeline& p) {
+    p.add_last("http", std::make_unique<HttpRequestDecoder>(test::test_limits()));
+    p.add_last("app", std::make_unique<CloseOnRequest>(seen));
+  });
+  channel->write_inbound(bytes("GET /a HTTP/1.1\r\n\r\n"));
+  CHECK_FALSE(channel->is_open());
+  CHECK(seen == std::vector<std::string>{"request /a", "last"});
 }

@@ -53,6 +53,36 @@ HttpResponse ok(std::string_view body) {
   return HttpResponse(200).body(bytes(body));
 }
 
+// Stands for a transport whose socket is full because the peer reads slowly: what is written
+// and flushed is held, and so is the FIN (the transport sends it after the flushed bytes),
+// until release(). As in the transport, closing the channel drops what is still held.
+class SlowWire final : public ChannelHandler {
+ public:
+  void write(HandlerContext&, Message&& message, WriteCallback&& done) override {
+    held_.push_back({std::move(message), std::move(done)});
+  }
+  void flush(HandlerContext&) override {}
+  void shutdown_output(HandlerContext&) override { shutdown_ = true; }
+  void close(HandlerContext& ctx) override {
+    for (auto& [message, done] : held_)
+      complete_write(done, Error(ChannelErrc::closed, "closed"));
+    held_.clear();
+    ctx.close();
+  }
+  std::size_t held() const noexcept { return held_.size(); }
+  void release(HandlerContext& ctx) {
+    for (auto& [message, done] : held_)
+      ctx.write(std::move(message), std::move(done));
+    held_.clear();
+    ctx.flush();
+    if (shutdown_) ctx.shutdown_output();
+  }
+
+ private:
+  std::vector<std::pair<Message, WriteCallback>> held_;
+  bool shutdown_ = false;
+};
+
 }  // namespace
 
 TEST_CASE("a request is answered with its response and the connection stays open") {
@@ -368,6 +398,22 @@ class RefusePosts final : public ChannelHandler {
   }
 };
 
+// Refuses a POST once its whole body has arrived, as a check of the body would.
+class RefusePostBodies final : public ChannelHandler {
+ public:
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    if (const auto* request = message.get_if<HttpRequest>()) post_ = request->method() == "POST";
+    if (const auto* content = message.get_if<HttpContent>(); content && content->last && post_) {
+      ctx.write(HttpReject{422, "bad body"});
+      return;
+    }
+    ctx.fire_read(std::move(message));
+  }
+
+ private:
+  bool post_ = false;
+};
+
 const std::string kFivePipelined =
     "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n"
     "GET /4 HTTP/1.1\r\n\r\nGET /5 HTTP/1.1\r\n\r\n";
@@ -616,4 +662,89 @@ TEST_CASE("a codec removed while it holds requests back gives reading back and p
   channel.pipeline().remove("http");
   CHECK(channel.auto_read());
   CHECK(server.app->answered == 1);  // the rest went on as bytes, not requests
+}
+
+TEST_CASE("an empty line after a request, then a half-close, is not answered 400") {
+  // RFC 9112 §2.2: a server SHOULD ignore at least one CRLF before a request-line (some
+  // clients send one after a POST body). The parser skips it when a request follows; when
+  // the client half-closes after it, decode_last calls it an incomplete request head and the
+  // client receives an unsolicited 400 after its answer.
+  auto channel = test::server_channel();
+  channel->write_inbound(bytes("POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc\r\n"));
+  CHECK(targets(*channel) == std::vector<std::string>{"/"});
+  channel->write_outbound(ok("x"));
+  channel->pipeline().fire_user_event(ChannelInputShutdown{});
+  const auto outcome = test::finish_exchange(*channel);
+  CHECK(occurrences(outcome.output, "HTTP/1.1 ") == 1);
+  CHECK(outcome.output.find("400 Bad Request") == std::string::npos);
+  CHECK(outcome.closed);
+}
+
+TEST_CASE("a refusal that answers a HEAD request carries no content") {
+  // RFC 9110 §9.3.2 / RFC 9112 §6.3: a response to HEAD never has content. An HttpReject
+  // written after the whole HEAD request arrived answers that request "like a response", but
+  // answer_error encodes it as if for a GET: its text body goes out.
+  auto channel = test::server_channel();
+  channel->write_inbound(bytes("HEAD /h HTTP/1.1\r\n\r\n"));
+  CHECK(targets(*channel) == std::vector<std::string>{"/h"});
+  channel->write_outbound(HttpReject{403, "not you"});
+  const auto outcome = test::finish_exchange(*channel);
+  CHECK(test::first_status(outcome.output) == 403);
+  REQUIRE(outcome.output.size() >= 4);
+  CHECK(outcome.output.substr(outcome.output.size() - 4) == "\r\n\r\n");
+  CHECK(outcome.output.find("not you") == std::string::npos);
+}
+
+TEST_CASE("a HEAD request whose body is cut short gets a 400 without content") {
+  auto channel = test::server_channel();
+  channel->write_inbound(bytes("HEAD /h HTTP/1.1\r\nContent-Length: 5\r\n\r\nab"));
+  channel->pipeline().fire_user_event(ChannelInputShutdown{});
+  const auto outcome = test::finish_exchange(*channel);
+  CHECK(test::first_status(outcome.output) == 400);
+  REQUIRE(outcome.output.size() >= 4);
+  CHECK(outcome.output.substr(outcome.output.size() - 4) == "\r\n\r\n");
+}
+
+TEST_CASE("the linger does not cut off a final response the peer is still reading") {
+  // close_gracefully() starts the linger timer when it asks for the FIN, not when the FIN
+  // goes out: a response that ends the connection ("Connection: close", HTTP/1.0) and takes
+  // the peer longer than the linger (2 s by default) to read is cut off by close(), which
+  // drops the bytes still queued. For HTTP/1.0 without a length, the client cannot even tell.
+  SlowWire* wire = nullptr;
+  auto channel = EmbeddedChannel::create([&wire](Pipeline& p) {
+    auto slow = std::make_unique<SlowWire>();
+    wire = slow.get();
+    p.add_last("wire", std::move(slow));
+    p.add_last("http", std::make_unique<HttpServerCodec>(test::test_limits(), 5ms));
+  });
+  channel->write_inbound(bytes("GET /big HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  CHECK(targets(*channel) == std::vector<std::string>{"/big"});
+  channel->write_outbound(ok("the whole file"));
+  REQUIRE(wire->held() > 0);  // the response waits for the slow peer
+  // Well past the linger, the peer still reading.
+  test::poll_until(
+      *channel, [] { return false; }, 50ms);
+  CHECK(channel->is_open());
+  REQUIRE(channel->is_open());
+  wire->release(*channel->pipeline().context("wire"));
+  const auto outcome = test::finish_exchange(*channel);
+  CHECK(outcome.output.find("the whole file") != std::string::npos);
+  CHECK(outcome.closed);
+}
+
+TEST_CASE("a refusal written while a request's last body piece is handled answers that request") {
+  // It answered the oldest request still owed an answer, an earlier GET, instead.
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("http", std::make_unique<HttpServerCodec>(test::test_limits(), 5ms));
+    p.add_last("guard", std::make_unique<RefusePostBodies>());
+  });
+  channel->write_inbound(
+      bytes("GET /1 HTTP/1.1\r\n\r\nPOST /2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"));
+  CHECK(targets(*channel) == std::vector<std::string>{"/1", "/2"});
+  channel->write_outbound(ok("1"));
+  const auto outcome = test::finish_exchange(*channel);
+  CHECK(test::first_status(outcome.output) == 200);
+  CHECK(occurrences(outcome.output, "HTTP/1.1 422 ") == 1);
+  CHECK(occurrences(outcome.output, "HTTP/1.1 ") == 2);
+  CHECK(outcome.closed);
 }

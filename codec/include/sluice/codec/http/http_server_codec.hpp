@@ -24,7 +24,9 @@ struct RequestContext;
 //   - keep-alive (RFC 9112 §9.3): after a response that ends the connection ("Connection:
 //     close" either way, HTTP/1.0 without keep-alive, a body delimited by closing), the
 //     connection closes gracefully: FIN after the response, unread input drained so that no
-//     reset destroys the response (§9.6), then close when the peer closes or after `linger`;
+//     reset destroys the response (§9.6), then close when the peer closes or `linger` after
+//     the FIN has gone out (a peer that stops reading the last response is an idle timeout's
+//     to close, IdleStateHandler: a timer from the FIN request cut off slow readers);
 //   - bad requests: an HttpDecodeError is answered here with its status and "Connection:
 //     close", after the responses still owed to earlier pipelined requests;
 //   - backpressure: while the channel is not writable (answers not read by the peer pile up
@@ -59,6 +61,9 @@ class HttpServerCodec : public HttpRequestDecoder {
   };
 
   void reject_request(HandlerContext& ctx, HttpReject&& reject);
+  // Keeps `error` as the answer owed after the pending responses (`head`: it answers a HEAD
+  // request, so it goes without content).
+  void take_error(HandlerContext& ctx, HttpDecodeError&& error, bool head);
   void write_informational(HandlerContext& ctx, HttpResponse&& response, WriteCallback&& done);
   bool may_take_request(HandlerContext& ctx) const;
   void close_if_all_answered(HandlerContext& ctx);
@@ -72,6 +77,7 @@ class HttpServerCodec : public HttpRequestDecoder {
   std::unique_ptr<detail::ResponseEncoding> encoding_;
   std::deque<Pending> pending_;  // requests not yet fully answered, oldest first
   std::optional<HttpDecodeError> error_;
+  bool error_answers_head_ = false;  // error_ answers a HEAD request: no content
   std::chrono::milliseconds linger_;
   ScheduledTask linger_timer_;
   // Points at this codec while it is in a pipeline: a resume queued on the loop finds out
