@@ -159,6 +159,12 @@ void EventLoop::close_all_handles() {
       this);
   uv_run(&loop_, UV_RUN_DEFAULT);
   end_iteration();
+  // From here on execute() refuses, as it promises once the loop has stopped; what it accepted
+  // until now (a task queued by the one that just ran) still runs.
+  terminated_.store(true, std::memory_order_release);
+  // Bounded: a task that defers itself again and again must not hold the thread forever.
+  for (int round = 0; round < 64 && (!local_.empty() || !deferred_.empty()); ++round)
+    end_iteration();
   if (int rc = uv_loop_close(&loop_); rc != 0) {
     logger().error("loop {}: uv_loop_close: {}", name_, uv_strerror(rc));
   }
@@ -180,7 +186,8 @@ bool EventLoop::execute(Task task) {
   if (in_loop()) {
     if (terminated_.load(std::memory_order_relaxed)) return false;
     local_.push_back(std::move(task));
-    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&keep_spinning_))) {
+    const auto* spinning = reinterpret_cast<const uv_handle_t*>(&keep_spinning_);
+    if (!uv_is_active(spinning) && !uv_is_closing(spinning)) {
       uv_idle_start(&keep_spinning_, [](uv_idle_t*) {});
     }
     return true;
@@ -305,13 +312,19 @@ void ScheduledTask::cancel() {
 void EventLoop::register_resource(LoopResource& resource) {
   assert_in_loop("EventLoop::register_resource");
   resources_.push_back(resource);
-  if (closing_resources_) {
-    // By the end of the iteration the resource may be gone (opened and closed at once, as a
-    // bind that failed on another loop): ask it only if it is still registered.
-    defer([this, added = &resource] {
+  if (accepting_stopped_ || closing_resources_) {
+    // Registered after the shutdown began: a listener must stop accepting at once too, and once
+    // channels are closing, a new one closes as well. By the end of the iteration the resource
+    // may be gone (opened and closed at once, as a bind that failed on another loop): ask it
+    // only if it is still registered.
+    defer([this, added = &resource, closing = closing_resources_] {
       for (LoopResource& open : resources_) {
         if (&open == added) {
-          open.on_close_gracefully();
+          if (closing) {
+            open.on_close_gracefully();
+          } else {
+            open.on_stop_accepting();
+          }
           return;
         }
       }
@@ -336,6 +349,7 @@ void EventLoop::shutdown_gracefully(std::chrono::milliseconds quiet,
 
 void EventLoop::begin_shutdown(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout) {
   shutdown_deadline_ = Clock::now() + timeout;
+  accepting_stopped_ = true;
   std::vector<LoopResource*> open;
   for (LoopResource& resource : resources_)
     open.push_back(&resource);

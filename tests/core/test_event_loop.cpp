@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <stdexcept>
@@ -13,6 +14,7 @@
 #include "sluice/core/event_loop.hpp"
 #include "sluice/core/event_loop_group.hpp"
 #include "sluice/core/future.hpp"
+#include "sluice/core/loop_resource.hpp"
 
 using namespace std::chrono_literals;
 using sluice::EventLoop;
@@ -277,4 +279,87 @@ TEST_CASE("a loop driven by hand and destroyed gives its thread back") {
   EventLoop next("next");
   next.bind_to_current_thread();
   next.run_ready();
+}
+
+// execute() promises: "Returns false (and drops the task) once the loop has stopped". A task
+// the loop queues for itself while it is stopping is accepted (true) but, past a short chain,
+// never runs: the closing phase runs only one batch of local tasks per round. A promise it
+// carries is never completed, so whoever waits on it hangs.
+TEST_CASE("a task accepted by execute() on the loop while it stops runs") {
+  EventLoop loop("stop-chain");
+  loop.start();
+  std::atomic<int> accepted{0};
+  std::atomic<int> ran{0};
+  // Each step queues the next from the loop itself, the way a task that yields does.
+  std::function<void(int)> step = [&](int remaining) {
+    ran.fetch_add(1);
+    if (remaining == 0) return;
+    if (loop.execute([&step, remaining] { step(remaining - 1); })) accepted.fetch_add(1);
+  };
+  loop.execute([&] {
+    loop.stop();
+    loop.execute([&step] { step(4); });  // counted by ran
+  });
+  loop.join();
+  INFO("accepted " << accepted.load() << ", ran " << ran.load());
+  // Every task execute() accepted ran (one refused, once the loop had stopped, is fine).
+  CHECK(ran.load() == accepted.load() + 1);  // + the first step, queued from another thread
+}
+
+namespace {
+
+struct FakeListener final : sluice::LoopResource {
+  EventLoop* loop = nullptr;
+  std::atomic<bool> stopped_accepting{false};
+  std::atomic<bool> closed{false};
+  void on_stop_accepting() override { stopped_accepting = true; }
+  void on_close_gracefully() override { on_close_now(); }
+  void on_close_now() override {
+    closed = true;
+    loop->unregister_resource(*this);
+  }
+};
+
+}  // namespace
+
+// "Listeners stop at once" on a graceful shutdown. A listener that registers once the shutdown
+// has begun (a bind queued to the loop meanwhile) is never told to stop accepting: it keeps
+// accepting for the whole quiet period.
+TEST_CASE("a resource registered during the quiet period is told to stop accepting") {
+  EventLoop loop("quiet-register");
+  loop.start();
+  FakeListener listener;
+  listener.loop = &loop;
+  loop.shutdown_gracefully(1000ms, 2000ms);
+  loop.execute([&] { loop.register_resource(listener); });
+  CHECK(eventually([&] { return listener.stopped_accepting.load(); }, 500ms));
+  loop.join();
+  CHECK(listener.closed.load());
+}
+
+// then() callbacks of one future: one registered before the result arrived (from another
+// thread) runs after one registered later on the loop thread.
+TEST_CASE("then() callbacks run in the order they were registered") {
+  EventLoop loop("then-order");
+  loop.start();
+  sluice::Promise<void> done(&loop);
+  auto done_future = done.future();
+  // Complete from this (non-loop) thread while the loop is busy, then register on the loop.
+  sluice::Promise<int> promise2(&loop);
+  auto future2 = promise2.future();
+  std::vector<int> order2;
+  std::atomic<bool> gate{false};
+  loop.execute([&] {
+    while (!gate.load())
+      std::this_thread::yield();  // hold the loop
+    future2.then([&](const sluice::Result<int>&) { order2.push_back(2); });
+    loop.execute([&] { done.set_value(); });
+  });
+  future2.then([&](const sluice::Result<int>&) { order2.push_back(1); });
+  promise2.set_value(1);  // queues callback 1 to the loop (busy)
+  gate = true;
+  done_future.wait();
+  loop.stop();
+  loop.join();
+  CHECK(order2 == std::vector<int>{1, 2});
 }

@@ -178,6 +178,7 @@ class EventLoop {
   ScheduledTask shutdown_timer_;
   ScheduledTask shutdown_progress_;
   Clock::time_point shutdown_deadline_{};
+  bool accepting_stopped_ = false;  // begin_shutdown told the resources to stop accepting
   bool closing_resources_ = false;
 
   std::atomic<std::int64_t> active_channels_{0};

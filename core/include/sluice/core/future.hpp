@@ -34,33 +34,70 @@ struct FutureState : std::enable_shared_from_this<FutureState<T>> {
   std::vector<Callback> callbacks;
 
   bool complete(Result<T> value) {
-    std::vector<Callback> to_run;
     {
       std::lock_guard lock(mutex);
       if (result) return false;
       result.emplace(std::move(value));
-      to_run.swap(callbacks);
     }
     done.notify_all();
-    if (!to_run.empty()) deliver(std::move(to_run));
+    run_callbacks();
     return true;
   }
 
-  // Runs callbacks on the loop: inline when already there, else queued to it; inline as a
-  // last resort when the loop no longer runs tasks.
-  void deliver(std::vector<Callback> to_run) {
+  // then(): runs at once when the result is there, else when it arrives.
+  void add(Callback callback) {
+    {
+      std::lock_guard lock(mutex);
+      callbacks.push_back(std::move(callback));
+      if (!result) return;
+    }
+    run_callbacks();
+  }
+
+  // With the result there: runs the callbacks on the loop, in the order they were registered
+  // (inline when already there, else queued to it; inline as a last resort when the loop no
+  // longer runs tasks). While a run is queued or under way, callbacks registered meanwhile join
+  // it, so one registered later never overtakes one registered earlier.
+  void run_callbacks() {
+    {
+      std::lock_guard lock(mutex);
+      if (draining || callbacks.empty()) return;
+      draining = true;
+    }
     if (loop == nullptr || loop->in_loop()) {
-      for (Callback& callback : to_run)
-        callback(*result);
+      drain();
       return;
     }
-    auto batch = std::make_shared<std::vector<Callback>>(std::move(to_run));
-    auto invoke = [self = this->shared_from_this(), batch] {
-      for (Callback& callback : *batch)
-        callback(*self->result);
-    };
-    if (!loop->execute(invoke)) invoke();
+    if (!loop->execute([self = this->shared_from_this()] { self->drain(); })) drain();
   }
+
+  void drain() {
+    for (;;) {
+      std::vector<Callback> batch;
+      {
+        std::lock_guard lock(mutex);
+        if (callbacks.empty()) {
+          draining = false;
+          return;
+        }
+        batch.swap(callbacks);
+      }
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        try {
+          batch[i](*result);
+        } catch (...) {
+          // Give the rest back, ahead of any registered meanwhile, and let the next run go on.
+          std::lock_guard lock(mutex);
+          callbacks.insert(callbacks.begin(), std::make_move_iterator(batch.begin() + i + 1),
+                           std::make_move_iterator(batch.end()));
+          draining = false;
+          throw;
+        }
+      }
+    }
+  }
+
+  bool draining = false;  // guarded by mutex: a run of the callbacks is queued or under way
 };
 
 }  // namespace detail
@@ -111,20 +148,9 @@ class [[nodiscard]] Future {
     return state_->result.has_value();
   }
 
-  // Calls `callback(result)` on the loop once the result is there (at once if it already is
-  // and this is the loop thread).
-  void then(unique_function<void(const Result<T>&)> callback) {
-    std::vector<unique_function<void(const Result<T>&)>> now;
-    {
-      std::lock_guard lock(state_->mutex);
-      if (!state_->result) {
-        state_->callbacks.push_back(std::move(callback));
-        return;
-      }
-      now.push_back(std::move(callback));
-    }
-    state_->deliver(std::move(now));
-  }
+  // Calls `callback(result)` on the loop once the result is there (at once if it already is,
+  // this is the loop thread and no earlier callback still waits), in registration order.
+  void then(unique_function<void(const Result<T>&)> callback) { state_->add(std::move(callback)); }
 
   // Blocks until the result is there and returns it.
   const Result<T>& wait() const& {
