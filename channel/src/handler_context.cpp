@@ -16,10 +16,11 @@ EventLoop& HandlerContext::loop() const noexcept {
 
 // A handler's exception goes to its own on_error, as if the failing event had raised it there.
 void HandlerContext::handler_threw(std::exception_ptr exception) noexcept {
-  invoke_error(error_from_exception(exception));
+  deliver_error(error_from_exception(exception));
 }
 
 void HandlerContext::invoke_active() noexcept {
+  if (removed_) return fire_active();  // reached through a stale link: its on_removed ran
   try {
     handler_->on_active(*this);
   } catch (...) {
@@ -28,6 +29,7 @@ void HandlerContext::invoke_active() noexcept {
 }
 
 void HandlerContext::invoke_inactive() noexcept {
+  if (removed_) return fire_inactive();
   try {
     handler_->on_inactive(*this);
   } catch (...) {
@@ -36,6 +38,7 @@ void HandlerContext::invoke_inactive() noexcept {
 }
 
 void HandlerContext::invoke_read(Message&& message) noexcept {
+  if (removed_) return fire_read(std::move(message));
   try {
     handler_->on_read(*this, std::move(message));
   } catch (...) {
@@ -44,6 +47,7 @@ void HandlerContext::invoke_read(Message&& message) noexcept {
 }
 
 void HandlerContext::invoke_read_complete() noexcept {
+  if (removed_) return fire_read_complete();
   try {
     handler_->on_read_complete(*this);
   } catch (...) {
@@ -52,6 +56,7 @@ void HandlerContext::invoke_read_complete() noexcept {
 }
 
 void HandlerContext::invoke_user_event(Message&& event) noexcept {
+  if (removed_) return fire_user_event(std::move(event));
   try {
     handler_->on_user_event(*this, std::move(event));
   } catch (...) {
@@ -60,6 +65,7 @@ void HandlerContext::invoke_user_event(Message&& event) noexcept {
 }
 
 void HandlerContext::invoke_writability_changed() noexcept {
+  if (removed_) return fire_writability_changed();
   try {
     handler_->on_writability_changed(*this);
   } catch (...) {
@@ -68,6 +74,12 @@ void HandlerContext::invoke_writability_changed() noexcept {
 }
 
 void HandlerContext::invoke_error(const Error& error) noexcept {
+  if (removed_) return fire_error(error);
+  deliver_error(error);
+}
+
+// The handler's own on_error, also once removed: an exception it threw goes to it.
+void HandlerContext::deliver_error(const Error& error) noexcept {
   try {
     handler_->on_error(*this, error);
   } catch (...) {
@@ -80,16 +92,18 @@ void HandlerContext::invoke_error(const Error& error) noexcept {
 }
 
 void HandlerContext::invoke_write(Message&& message, WriteCallback&& done) noexcept {
+  if (removed_) return write(std::move(message), std::move(done));
   try {
     handler_->write(*this, std::move(message), std::move(done));
   } catch (...) {
     const Error error = error_from_exception(std::current_exception());
     complete_write(done, error);  // still ours if the handler threw before passing it on
-    invoke_error(error);
+    deliver_error(error);
   }
 }
 
 void HandlerContext::invoke_flush() noexcept {
+  if (removed_) return flush();
   try {
     handler_->flush(*this);
   } catch (...) {
@@ -98,6 +112,7 @@ void HandlerContext::invoke_flush() noexcept {
 }
 
 void HandlerContext::invoke_read_request() noexcept {
+  if (removed_) return read();
   try {
     handler_->read(*this);
   } catch (...) {
@@ -106,6 +121,7 @@ void HandlerContext::invoke_read_request() noexcept {
 }
 
 void HandlerContext::invoke_close() noexcept {
+  if (removed_) return close();
   try {
     handler_->close(*this);
   } catch (...) {
@@ -114,6 +130,7 @@ void HandlerContext::invoke_close() noexcept {
 }
 
 void HandlerContext::invoke_shutdown_output() noexcept {
+  if (removed_) return shutdown_output();
   try {
     handler_->shutdown_output(*this);
   } catch (...) {

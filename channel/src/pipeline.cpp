@@ -82,8 +82,9 @@ void Pipeline::clear() noexcept {
 }
 
 HandlerContext* Pipeline::make_context(std::string name, ChannelHandler* handler,
-                                       std::uint32_t events) {
-  if (name == head_.name() || name == tail_.name() || context(name) != nullptr) {
+                                       std::uint32_t events, const HandlerContext* replacing) {
+  const HandlerContext* taken = context(name);
+  if (name == head_.name() || name == tail_.name() || (taken != nullptr && taken != replacing)) {
     throw PipelineError("a handler named '" + name + "' is already in the pipeline");
   }
   return new HandlerContext(*this, std::move(name), handler, events);
@@ -115,6 +116,18 @@ Pipeline& Pipeline::insert(Where where, std::string_view base, HandlerContext* c
     context->handler_threw(std::current_exception());
   }
   return *this;
+}
+
+void Pipeline::insert_after(HandlerContext& base, HandlerContext* context) {
+  std::unique_ptr<HandlerContext> owned(context);
+  channel_.loop().assert_in_loop("Pipeline::replace");
+  contexts_.insert(std::next(contexts_.iterator_to(base)), *owned.release());
+  relink();
+  try {
+    context->handler().on_added(*context);
+  } catch (...) {
+    context->handler_threw(std::current_exception());
+  }
 }
 
 void Pipeline::remove(std::string_view name) {

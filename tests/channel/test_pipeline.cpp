@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -309,4 +310,91 @@ TEST_CASE("an outbound operation from another thread stops the process, naming i
   REQUIRE(::waitpid(child, &status, 0) == child);
   CHECK(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGABRT);
+}
+
+namespace {
+
+struct Named : ChannelHandler {
+  explicit Named(std::string tag, std::vector<std::string>& log)
+      : tag_(std::move(tag)), log_(log) {}
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    log_.push_back(tag_);
+    ctx.fire_read(std::move(message));
+  }
+  std::string tag_;
+  std::vector<std::string>& log_;
+};
+
+}  // namespace
+
+// The usual codec swap keeps the name: replace("codec", "codec", newer). The replacement is
+// added next to the old handler before the old one leaves, so the name is still taken and the
+// call throws PipelineError, leaving the old handler in place.
+TEST_CASE("replace() can keep the handler's name") {
+  std::vector<std::string> log;
+  auto channel = EmbeddedChannel::create([&](Pipeline& pipeline) {
+    pipeline.add_last("codec", std::make_unique<Named>("old", log));
+    pipeline.add_last("app", std::make_unique<Named>("app", log));
+  });
+  CHECK_NOTHROW(channel->pipeline().replace("codec", "codec", std::make_unique<Named>("new", log)));
+  CHECK(channel->pipeline().names() == std::vector<std::string>{"codec", "app"});
+  channel->write_inbound(std::string("x"));
+  CHECK(log == std::vector<std::string>{"new", "app"});
+  channel->finish();
+}
+
+namespace {
+
+// Releases what it holds when removed; an event after that would use it.
+struct Stateful : ChannelHandler {
+  bool removed = false;
+  int reads_after_removal = 0;
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    if (removed) ++reads_after_removal;
+    ctx.fire_read(std::move(message));
+  }
+  void on_removed(HandlerContext&) override { removed = true; }
+};
+
+// An upgrade handler: on the first read it takes itself and the handler after it out of the
+// pipeline and passes the bytes on to what follows.
+struct Upgrader : ChannelHandler {
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    ctx.pipeline().remove(*this);
+    ctx.pipeline().remove("stateful");
+    ctx.fire_read(std::move(message));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a removed handler gets no event after its on_removed") {
+  Stateful* stateful = nullptr;
+  auto channel = EmbeddedChannel::create([&](Pipeline& pipeline) {
+    pipeline.add_last("upgrade", std::make_unique<Upgrader>());
+    auto owned = std::make_unique<Stateful>();
+    stateful = owned.get();
+    pipeline.add_last("stateful", std::move(owned));
+  });
+  int after = -1;
+  bool was_removed = false;
+  struct Spy : ChannelHandler {
+    Stateful* watched;
+    int* after;
+    bool* was_removed;
+    Spy(Stateful* w, int* a, bool* r) : watched(w), after(a), was_removed(r) {}
+    void on_read(HandlerContext& ctx, Message&& message) override {
+      *after = watched->reads_after_removal;
+      *was_removed = watched->removed;
+      ctx.fire_read(std::move(message));
+    }
+  };
+  channel->pipeline().add_last("spy", std::make_unique<Spy>(stateful, &after, &was_removed));
+  channel->pipeline().fire_read(std::string("hello"));  // no run_pending: contexts still alive
+  CHECK(was_removed);
+  CHECK(after == 0);
+  channel->run_pending();
+  CHECK(channel->inbound_count() == 1);  // the message still reaches the tail
+  CHECK(channel->pipeline().names() == std::vector<std::string>{"spy"});
+  channel->finish();
 }

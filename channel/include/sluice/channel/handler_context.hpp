@@ -72,7 +72,9 @@ class HandlerContext {
                  std::uint32_t handled_events)
       : pipeline_(&pipeline), name_(std::move(name)), handler_(handler), handled_(handled_events) {}
 
-  // Each invoke_* calls the handler and turns an exception into on_error.
+  // Each invoke_* calls the handler and turns an exception into on_error. A removed context is
+  // only reached through the stale link of another removed one: its handler, whose on_removed
+  // has run, is skipped and the event goes on.
   void invoke_active() noexcept;
   void invoke_inactive() noexcept;
   void invoke_read(Message&& message) noexcept;
@@ -80,6 +82,7 @@ class HandlerContext {
   void invoke_user_event(Message&& event) noexcept;
   void invoke_writability_changed() noexcept;
   void invoke_error(const Error& error) noexcept;
+  void deliver_error(const Error& error) noexcept;
   void invoke_write(Message&& message, WriteCallback&& done) noexcept;
   void invoke_flush() noexcept;
   void invoke_read_request() noexcept;

@@ -108,11 +108,16 @@ class Pipeline {
   // loop iteration).
   void remove(std::string_view name);
   void remove(const ChannelHandler& handler);
-  // Puts `replacement` where `old_name` was.
+  // Puts `replacement` where `old_name` was; `new_name` may be `old_name`.
   template <typename H>
   void replace(std::string_view old_name, std::string new_name, std::unique_ptr<H> replacement) {
-    add_after(old_name, std::move(new_name), std::move(replacement));
-    remove(old_name);
+    static_assert(std::is_base_of_v<ChannelHandler, H>);
+    HandlerContext& old = require(old_name);
+    auto* context =
+        make_context(std::move(new_name), replacement.get(), events_of(*replacement), &old);
+    context->owned_ = std::move(replacement);
+    insert_after(old, context);
+    if (!old.is_removed()) unlink(old);  // the replacement's on_added may have removed it
   }
 
   ChannelHandler* get(std::string_view name) const noexcept;
@@ -166,8 +171,11 @@ class Pipeline {
       return typeid(handler) == typeid(H) ? overridden_events<H>() : kAllEvents;
     }
   }
-  HandlerContext* make_context(std::string name, ChannelHandler* handler, std::uint32_t events);
+  // `replacing`: the context the new one replaces, whose name it may take.
+  HandlerContext* make_context(std::string name, ChannelHandler* handler, std::uint32_t events,
+                               const HandlerContext* replacing = nullptr);
   Pipeline& insert(Where where, std::string_view base, HandlerContext* context);
+  void insert_after(HandlerContext& base, HandlerContext* context);
   void unlink(HandlerContext& context);
   void detach(HandlerContext& context) noexcept;
   void relink() noexcept;
