@@ -7,6 +7,7 @@
 // Unix-domain socket.
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -192,7 +193,38 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// Writes `content` to a new file at `path` (replacing one that is there).
+inline void write_file(const std::string& path, const std::string& content) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  std::size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t wrote = ::write(fd, content.data() + done, content.size() - done);
+    REQUIRE(wrote > 0);
+    done += static_cast<std::size_t>(wrote);
+  }
+  ::close(fd);
+}
+
 // --- what a channel saw ----------------------------------------------------------------------
+
+// Names of the events a test's handlers saw, from any thread, in order.
+struct EventLog {
+  std::mutex mutex;
+  std::vector<std::string> events;
+  void add(std::string event) {
+    std::lock_guard lock(mutex);
+    events.push_back(std::move(event));
+  }
+  std::vector<std::string> list() {
+    std::lock_guard lock(mutex);
+    return events;
+  }
+  bool contains(const std::string& event) {
+    std::lock_guard lock(mutex);
+    return std::find(events.begin(), events.end(), event) != events.end();
+  }
+};
 
 inline constexpr std::uint64_t kNoMismatch = ~std::uint64_t{0};
 

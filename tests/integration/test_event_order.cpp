@@ -24,36 +24,8 @@ using namespace sluice::test;
 
 namespace {
 
-void write_file(const std::string& path, const std::string& content) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  REQUIRE(fd);
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t wrote = ::write(fd.get(), content.data() + done, content.size() - done);
-    REQUIRE(wrote > 0);
-    done += static_cast<std::size_t>(wrote);
-  }
-}
-
-// The inbound events a channel saw, in order ("active", "inactive", "error", "input-shutdown",
-// "output-shutdown", "writability:<is_writable()>").
-struct EventLog {
-  std::mutex mutex;
-  std::vector<std::string> events;
-  void add(std::string event) {
-    std::lock_guard lock(mutex);
-    events.push_back(std::move(event));
-  }
-  std::vector<std::string> list() {
-    std::lock_guard lock(mutex);
-    return events;
-  }
-  bool contains(const std::string& event) {
-    std::lock_guard lock(mutex);
-    return std::find(events.begin(), events.end(), event) != events.end();
-  }
-};
-
+// Recorder logs, as EventLog entries: "active", "inactive", "error:<message>",
+// "input-shutdown", "output-shutdown", "writability:<is_writable()>".
 class Recorder final : public ChannelHandler {
  public:
   Recorder(std::shared_ptr<EventLog> log, std::function<void(HandlerContext&)> on_active = {})
@@ -86,14 +58,33 @@ class Recorder final : public ChannelHandler {
   std::function<void(HandlerContext&)> on_active_;
 };
 
-// Nothing may reach a handler after on_inactive.
-void check_nothing_after_inactive(const std::vector<std::string>& events) {
+// Accepts one connection whose server side runs `on_active`, which ends in the channel's
+// close; then checks that nothing reached the server's handler after its on_inactive.
+void check_nothing_after_inactive(const char* loop_name,
+                                  std::function<void(HandlerContext&)> on_active) {
+  auto log = std::make_shared<EventLog>();
+  EventLoopGroup loops(1, loop_name);
+  Endpoint endpoint(Family::kIPv4);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer([log, on_active](Channel& channel) {
+    channel.pipeline().add_last("recorder", std::make_unique<Recorder>(log, on_active));
+  });
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  Peers client_peers;
+  Bootstrap client;
+  client.group(loops).initializer(client_peers.collecting_initializer());
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  REQUIRE(eventually([&] { return log->contains("inactive"); }));
+  std::this_thread::sleep_for(50ms);
+  const std::vector<std::string> events = log->list();
   const auto inactive = std::find(events.begin(), events.end(), "inactive");
-  REQUIRE(inactive != events.end());
   std::string after;
   for (auto it = std::next(inactive); it != events.end(); ++it)
     after += *it + "; ";
   CHECK_MESSAGE(after.empty(), "events after on_inactive: ", after);
+  client_channel->close();
+  await(client_channel->close_future());
+  server->close();
 }
 
 }  // namespace
@@ -105,67 +96,30 @@ TEST_CASE(
   TempDir dir;
   const std::string path = dir.file("short.bin");
   write_file(path, "0123456789");  // 10 bytes; the region asks for 1000
-
-  auto log = std::make_shared<EventLog>();
-  EventLoopGroup loops(1, "events-truncated");
-  Endpoint endpoint(Family::kIPv4);
-  ServerBootstrap server_bootstrap;
-  server_bootstrap.group(loops).child_initializer([log, path](Channel& channel) {
-    channel.pipeline().add_last(
-        "recorder", std::make_unique<Recorder>(log, [path](HandlerContext& ctx) {
-          auto file = File::open(path);
-          REQUIRE(file);
-          Channel* target = &ctx.channel();
-          // "Close on failure", the usual write listener.
-          ctx.write(FileRegion(*file, 0, 1000), [target](const Error& error) {
-            if (error) target->close();
-          });
-          ctx.flush();
-        }));
+  check_nothing_after_inactive("events-truncated", [path](HandlerContext& ctx) {
+    auto file = File::open(path);
+    REQUIRE(file);
+    Channel* target = &ctx.channel();
+    // "Close on failure", the usual write listener.
+    ctx.write(FileRegion(*file, 0, 1000), [target](const Error& error) {
+      if (error) target->close();
+    });
+    ctx.flush();
   });
-  Ref<Server> server = endpoint.bind(server_bootstrap);
-  Peers client_peers;
-  Bootstrap client;
-  client.group(loops).initializer(client_peers.collecting_initializer());
-  ChannelPtr client_channel = await(endpoint.connect(client));
-  REQUIRE(eventually([&] { return log->contains("inactive"); }));
-  std::this_thread::sleep_for(50ms);
-  check_nothing_after_inactive(log->list());
-  client_channel->close();
-  await(client_channel->close_future());
-  server->close();
 }
 
 TEST_CASE(
     "a shutdown_output whose failed unflushed write closes the channel fires no "
     "ChannelOutputShutdown after on_inactive") {
   ProcessHealth health;
-  auto log = std::make_shared<EventLog>();
-  EventLoopGroup loops(1, "events-shutdown");
-  Endpoint endpoint(Family::kIPv4);
-  ServerBootstrap server_bootstrap;
-  server_bootstrap.group(loops).child_initializer([log](Channel& channel) {
-    channel.pipeline().add_last("recorder",
-                                std::make_unique<Recorder>(log, [](HandlerContext& ctx) {
-                                  Channel* target = &ctx.channel();
-                                  // Written, not flushed: shutdown_output fails it.
-                                  ctx.write(to_buffer("unflushed"), [target](const Error& error) {
-                                    if (error) target->close();
-                                  });
-                                  ctx.shutdown_output();
-                                }));
+  check_nothing_after_inactive("events-shutdown", [](HandlerContext& ctx) {
+    Channel* target = &ctx.channel();
+    // Written, not flushed: shutdown_output fails it.
+    ctx.write(to_buffer("unflushed"), [target](const Error& error) {
+      if (error) target->close();
+    });
+    ctx.shutdown_output();
   });
-  Ref<Server> server = endpoint.bind(server_bootstrap);
-  Peers client_peers;
-  Bootstrap client;
-  client.group(loops).initializer(client_peers.collecting_initializer());
-  ChannelPtr client_channel = await(endpoint.connect(client));
-  REQUIRE(eventually([&] { return log->contains("inactive"); }));
-  std::this_thread::sleep_for(50ms);
-  check_nothing_after_inactive(log->list());
-  client_channel->close();
-  await(client_channel->close_future());
-  server->close();
 }
 
 TEST_CASE(

@@ -22,17 +22,6 @@ using namespace sluice::test;
 
 namespace {
 
-void write_file(const std::string& path, const std::string& content) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  REQUIRE(fd);
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t wrote = ::write(fd.get(), content.data() + done, content.size() - done);
-    REQUIRE(wrote > 0);
-    done += static_cast<std::size_t>(wrote);
-  }
-}
-
 // Outcomes of a connection's writes, in completion order, plus the error File::open gave.
 struct WriteLog {
   std::mutex mutex;

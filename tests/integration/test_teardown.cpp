@@ -39,19 +39,6 @@ class FlushOnRemoval final : public ChannelHandler {
   std::shared_ptr<std::atomic<int>> removals_;
 };
 
-struct EventLog {
-  std::mutex mutex;
-  std::vector<std::string> events;
-  void add(std::string event) {
-    std::lock_guard lock(mutex);
-    events.push_back(std::move(event));
-  }
-  std::vector<std::string> taken() {
-    std::lock_guard lock(mutex);
-    return events;
-  }
-};
-
 class CloseOnRead final : public ChannelHandler {
  public:
   explicit CloseOnRead(std::shared_ptr<EventLog> log) : log_(std::move(log)) {}
@@ -126,11 +113,11 @@ TEST_CASE("a channel closed in on_read gets no on_read_complete after on_inactiv
     client->write_and_flush(to_buffer("x"));
     await(client->close_future());
     client.reset();
-    CHECK(eventually([&] { return log->taken().size() >= 2; }));
+    CHECK(eventually([&] { return log->list().size() >= 2; }));
     server->close();
     loops.shutdown_gracefully();
   }
-  CHECK(log->taken() == std::vector<std::string>{"read", "inactive"});
+  CHECK(log->list() == std::vector<std::string>{"read", "inactive"});
 }
 
 TEST_CASE("a write callback that throws after shutdown_output is called once") {
