@@ -75,6 +75,7 @@ EventLoop::~EventLoop() {
     // Never ran: close the handles made by the constructor.
     close_all_handles();
   }
+  alive_->store(nullptr, std::memory_order_release);
 }
 
 void EventLoop::bind_to_current_thread() {
@@ -250,6 +251,7 @@ ScheduledTask EventLoop::schedule(std::chrono::nanoseconds delay, Task task) {
   Ref<detail::TimerState> state(new detail::TimerState);
   state->task = std::move(task);
   state->loop = this;
+  state->loop_alive = alive_;
   state->delay_ms = static_cast<std::uint64_t>(
       std::chrono::ceil<std::chrono::milliseconds>(std::max(delay, std::chrono::nanoseconds(0)))
           .count());
@@ -261,6 +263,7 @@ ScheduledTask EventLoop::schedule_every(std::chrono::nanoseconds period, Task ta
   Ref<detail::TimerState> state(new detail::TimerState);
   state->task = std::move(task);
   state->loop = this;
+  state->loop_alive = alive_;
   state->delay_ms = static_cast<std::uint64_t>(
       std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::milliseconds>(period).count()));
   state->period_ms = state->delay_ms;
@@ -303,8 +306,11 @@ void detail::TimerState::close_on_loop() {
 void ScheduledTask::cancel() {
   if (!state_) return;
   state_->cancelled.store(true, std::memory_order_release);
+  // A task kept past its loop's destruction: the loop closed its timers as it went.
+  EventLoop* loop = state_->loop_alive->load(std::memory_order_acquire);
+  if (loop == nullptr) return;
   Ref<detail::TimerState> state = state_;
-  state->loop->dispatch([state] { state->close_on_loop(); });
+  loop->dispatch([state] { state->close_on_loop(); });
 }
 
 // --- graceful shutdown -----------------------------------------------------------------------

@@ -363,3 +363,16 @@ TEST_CASE("then() callbacks run in the order they were registered") {
   loop.join();
   CHECK(order2 == std::vector<int>{1, 2});
 }
+
+TEST_CASE("a ScheduledTask kept past its loop's destruction can still be cancelled") {
+  // cancel() used the destroyed loop (heap-use-after-free).
+  sluice::ScheduledTask kept;
+  auto loop = std::make_unique<EventLoop>("outlived");
+  loop->start();
+  kept = loop->schedule(std::chrono::hours(1), [] {});
+  loop->stop();
+  loop->join();
+  loop.reset();
+  kept.cancel();
+  CHECK(kept.is_cancelled());
+}

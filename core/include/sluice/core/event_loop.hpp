@@ -165,6 +165,9 @@ class EventLoop {
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> terminated_{false};
+  // This loop while it exists, null once destroyed: lets a ScheduledTask that outlives the
+  // loop find out that there is nothing left to cancel.
+  std::shared_ptr<std::atomic<EventLoop*>> alive_ = std::make_shared<std::atomic<EventLoop*>>(this);
 
   boost::intrusive::list<LoopResource, boost::intrusive::member_hook<
                                            LoopResource, boost::intrusive::list_member_hook<>,

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 
 #include "sluice/core/ref_counted.hpp"
 #include "sluice/core/unique_function.hpp"
@@ -22,6 +23,7 @@ struct TimerState : RefCounted<TimerState> {
   uv_timer_t timer{};
   unique_function<void()> task;
   EventLoop* loop = nullptr;
+  std::shared_ptr<std::atomic<EventLoop*>> loop_alive;  // null once the loop is destroyed
   std::uint64_t delay_ms = 0;
   std::uint64_t period_ms = 0;  // 0: runs once
   std::atomic<bool> cancelled{false};
