@@ -118,18 +118,6 @@ Pipeline& Pipeline::insert(Where where, std::string_view base, HandlerContext* c
   return *this;
 }
 
-void Pipeline::insert_after(HandlerContext& base, HandlerContext* context) {
-  std::unique_ptr<HandlerContext> owned(context);
-  channel_.loop().assert_in_loop("Pipeline::replace");
-  contexts_.insert(std::next(contexts_.iterator_to(base)), *owned.release());
-  relink();
-  try {
-    context->handler().on_added(*context);
-  } catch (...) {
-    context->handler_threw(std::current_exception());
-  }
-}
-
 void Pipeline::remove(std::string_view name) {
   unlink(require(name));
 }

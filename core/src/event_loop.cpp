@@ -250,8 +250,7 @@ void EventLoop::end_iteration() {
 ScheduledTask EventLoop::schedule(std::chrono::nanoseconds delay, Task task) {
   Ref<detail::TimerState> state(new detail::TimerState);
   state->task = std::move(task);
-  state->loop = this;
-  state->loop_alive = alive_;
+  state->loop = alive_;
   state->delay_ms = static_cast<std::uint64_t>(
       std::chrono::ceil<std::chrono::milliseconds>(std::max(delay, std::chrono::nanoseconds(0)))
           .count());
@@ -262,8 +261,7 @@ ScheduledTask EventLoop::schedule(std::chrono::nanoseconds delay, Task task) {
 ScheduledTask EventLoop::schedule_every(std::chrono::nanoseconds period, Task task) {
   Ref<detail::TimerState> state(new detail::TimerState);
   state->task = std::move(task);
-  state->loop = this;
-  state->loop_alive = alive_;
+  state->loop = alive_;
   state->delay_ms = static_cast<std::uint64_t>(
       std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::milliseconds>(period).count()));
   state->period_ms = state->delay_ms;
@@ -274,10 +272,11 @@ ScheduledTask EventLoop::schedule_every(std::chrono::nanoseconds period, Task ta
 void detail::TimerState::start_on_loop() {
   if (cancelled.load(std::memory_order_acquire) || started) return;
   started = true;
-  uv_timer_init(loop->native(), &timer);
+  EventLoop* owner = loop->load(std::memory_order_relaxed);  // on the loop: alive
+  uv_timer_init(owner->native(), &timer);
   timer.data = this;
   intrusive_ptr_add_ref(this);  // held by the open handle
-  loop->timers_.push_back(*this);
+  owner->timers_.push_back(*this);
   uv_timer_start(
       &timer,
       [](uv_timer_t* handle) {
@@ -295,7 +294,8 @@ void detail::TimerState::close_on_loop() {
   if (!started || closed) return;
   closed = true;
   uv_timer_stop(&timer);
-  loop->timers_.erase(loop->timers_.iterator_to(*this));
+  EventLoop* owner = loop->load(std::memory_order_relaxed);  // on the loop: alive
+  owner->timers_.erase(owner->timers_.iterator_to(*this));
   uv_close(reinterpret_cast<uv_handle_t*>(&timer), [](uv_handle_t* handle) {
     auto* self = static_cast<TimerState*>(handle->data);
     self->task = nullptr;  // release what the task holds on the loop thread
@@ -307,7 +307,7 @@ void ScheduledTask::cancel() {
   if (!state_) return;
   state_->cancelled.store(true, std::memory_order_release);
   // A task kept past its loop's destruction: the loop closed its timers as it went.
-  EventLoop* loop = state_->loop_alive->load(std::memory_order_acquire);
+  EventLoop* loop = state_->loop->load(std::memory_order_acquire);
   if (loop == nullptr) return;
   Ref<detail::TimerState> state = state_;
   loop->dispatch([state] { state->close_on_loop(); });

@@ -1,7 +1,5 @@
 #include "sluice/codec/http/http_server_codec.hpp"
 
-#include <utility>
-
 #include "response_encoding.hpp"
 #include "sluice/channel/channel.hpp"
 #include "sluice/channel/channel_error.hpp"
@@ -42,8 +40,7 @@ void HttpServerCodec::take_error(HandlerContext& ctx, HttpDecodeError&& error, b
     close_gracefully(ctx);
     return;
   }
-  error_ = std::move(error);
-  error_answers_head_ = head;
+  error_ = OwedError{std::move(error), head};
   // Earlier pipelined requests are answered first; the error response goes after theirs.
   if (pending_.empty()) answer_error(ctx);
 }
@@ -198,8 +195,7 @@ void HttpServerCodec::response_complete(HandlerContext& ctx, bool close) {
 }
 
 void HttpServerCodec::answer_error(HandlerContext& ctx) {
-  const HttpDecodeError error = std::move(*error_);
-  const bool head = std::exchange(error_answers_head_, false);
+  const OwedError owed = std::move(*error_);
   error_.reset();
   // The request was cut short by the connection's end (decode_last from on_inactive): there is
   // no one left to answer.
@@ -207,12 +203,12 @@ void HttpServerCodec::answer_error(HandlerContext& ctx) {
     close_gracefully(ctx);
     return;
   }
-  std::string text = error.reason + "\n";
-  HttpResponse response(error.status);
+  std::string text = owed.error.reason + "\n";
+  HttpResponse response(owed.error.status);
   response.header("Content-Type", "text/plain; charset=utf-8")
       .body(Buffer::copy_of(text))
       .close_connection();
-  encoding_->write_response(ctx, std::move(response), {}, {head, false, false});
+  encoding_->write_response(ctx, std::move(response), {}, {owed.head, false, false});
   close_gracefully(ctx);
 }
 

@@ -116,8 +116,8 @@ class Pipeline {
     auto* context =
         make_context(std::move(new_name), replacement.get(), events_of(*replacement), &old);
     context->owned_ = std::move(replacement);
-    insert_after(old, context);
-    if (!old.is_removed()) unlink(old);  // the replacement's on_added may have removed it
+    insert(Where::kAfter, old_name, context);  // found by its name: the replacement is not in yet
+    if (!old.is_removed()) unlink(old);        // the replacement's on_added may have removed it
   }
 
   ChannelHandler* get(std::string_view name) const noexcept;
@@ -175,7 +175,6 @@ class Pipeline {
   HandlerContext* make_context(std::string name, ChannelHandler* handler, std::uint32_t events,
                                const HandlerContext* replacing = nullptr);
   Pipeline& insert(Where where, std::string_view base, HandlerContext* context);
-  void insert_after(HandlerContext& base, HandlerContext* context);
   void unlink(HandlerContext& context);
   void detach(HandlerContext& context) noexcept;
   void relink() noexcept;

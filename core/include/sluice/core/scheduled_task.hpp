@@ -22,8 +22,9 @@ namespace detail {
 struct TimerState : RefCounted<TimerState> {
   uv_timer_t timer{};
   unique_function<void()> task;
-  EventLoop* loop = nullptr;
-  std::shared_ptr<std::atomic<EventLoop*>> loop_alive;  // null once the loop is destroyed
+  // The loop, read through its liveness token: null once the loop is destroyed, so that a
+  // ScheduledTask kept longer can tell.
+  std::shared_ptr<std::atomic<EventLoop*>> loop;
   std::uint64_t delay_ms = 0;
   std::uint64_t period_ms = 0;  // 0: runs once
   std::atomic<bool> cancelled{false};

@@ -76,8 +76,13 @@ class HttpServerCodec : public HttpRequestDecoder {
 
   std::unique_ptr<detail::ResponseEncoding> encoding_;
   std::deque<Pending> pending_;  // requests not yet fully answered, oldest first
-  std::optional<HttpDecodeError> error_;
-  bool error_answers_head_ = false;  // error_ answers a HEAD request: no content
+  // The error response owed after the pending ones; `head`: it answers a HEAD request, so it
+  // goes without content.
+  struct OwedError {
+    HttpDecodeError error;
+    bool head;
+  };
+  std::optional<OwedError> error_;
   std::chrono::milliseconds linger_;
   ScheduledTask linger_timer_;
   // Points at this codec while it is in a pipeline: a resume queued on the loop finds out
