@@ -172,24 +172,38 @@ void FileHandler::serve(HandlerContext& ctx, const HttpRequest& request, Exchang
     return;
   }
   const RequestPath& path = parsed.path;
-  OpenedEntry entry = config_->root->open(path.relative());
-  if (!entry.fd) {
-    send_status(ctx, status_for_open_error(entry.error), exchange);
-    return;
-  }
-  if (S_ISDIR(entry.info.st_mode)) {
-    serve_directory(ctx, request, path, std::move(entry), exchange);
-  } else if (S_ISREG(entry.info.st_mode)) {
+  OpenedEntry entry;
+  const OpenedFile file = open_file(path.relative(), entry);
+  if (file.file) {
     if (path.directory_form) {
       // "/a.txt/" names a directory that is not there, as it would for open(2).
       send_status(ctx, status::kNotFound, exchange);
       return;
     }
-    serve_file(ctx, request, path, std::move(entry), exchange);
+    serve_file(ctx, request, path, file, exchange);
+  } else if (!entry.fd) {
+    send_status(ctx, status_for_open_error(entry.error), exchange);
+  } else if (S_ISDIR(entry.info.st_mode)) {
+    serve_directory(ctx, request, path, std::move(entry), exchange);
   } else {
     // FIFOs, sockets, devices: only regular files are served.
     send_status(ctx, status::kNotFound, exchange);
   }
+}
+
+OpenedFile FileHandler::open_file(const std::string& relative, OpenedEntry& entry) const {
+  IterationFileCache& cache = IterationFileCache::of_this_thread();
+  if (config_->share_opens) {
+    if (const OpenedFile* cached = cache.find(*config_->root, relative)) return *cached;
+  }
+  entry = config_->root->open(relative);
+  if (!entry.fd || !S_ISREG(entry.info.st_mode)) return {};
+  OpenedFile opened;
+  opened.info = entry.info;
+  opened.file = std::make_shared<const File>(std::move(entry.fd), "/" + relative,
+                                             static_cast<std::uint64_t>(entry.info.st_size));
+  if (config_->share_opens) cache.insert(*config_->root, relative, opened);
+  return opened;
 }
 
 void FileHandler::serve_directory(HandlerContext& ctx, const HttpRequest& request,
@@ -216,9 +230,10 @@ void FileHandler::serve_directory(HandlerContext& ctx, const HttpRequest& reques
   RequestPath index = path;
   index.segments.emplace_back("index.html");
   index.directory_form = false;
-  OpenedEntry index_entry = config_->root->open(index.relative());
-  if (index_entry.fd && S_ISREG(index_entry.info.st_mode)) {
-    serve_file(ctx, request, index, std::move(index_entry), exchange);
+  OpenedEntry index_entry;
+  const OpenedFile index_file = open_file(index.relative(), index_entry);
+  if (index_file.file) {
+    serve_file(ctx, request, index, index_file, exchange);
     return;
   }
   auto html = render_directory_listing(directory.fd.get(), path);
@@ -236,9 +251,10 @@ void FileHandler::serve_directory(HandlerContext& ctx, const HttpRequest& reques
 }
 
 void FileHandler::serve_file(HandlerContext& ctx, const HttpRequest& request,
-                             const RequestPath& path, OpenedEntry&& entry, Exchange& exchange) {
-  const Validators validators = validators_of(entry.info, now_seconds());
-  const auto size = static_cast<std::uint64_t>(entry.info.st_size);
+                             const RequestPath& path, const OpenedFile& opened,
+                             Exchange& exchange) {
+  const Validators validators = validators_of(opened.info, now_seconds());
+  const std::uint64_t size = opened.file->size();
   switch (evaluate_preconditions(request.headers(), validators)) {
     case Precondition::kNotModified: {
       // RFC 9110 §15.4.5: a 304 repeats the ETag a 200 would carry and little else; it has
@@ -302,8 +318,7 @@ void FileHandler::serve_file(HandlerContext& ctx, const HttpRequest& request,
     ctx.write(http::HttpEnd{}, std::move(done));
     return;
   }
-  auto file = std::make_shared<const File>(std::move(entry.fd), "/" + path.relative(), size);
-  write_file_body(ctx, std::move(file), offset, length, config_->transfer, std::move(done));
+  write_file_body(ctx, opened.file, offset, length, config_->transfer, std::move(done));
 }
 
 void FileHandler::send(HandlerContext& ctx, HttpResponse&& response, Exchange& exchange,

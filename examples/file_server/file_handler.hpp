@@ -9,6 +9,7 @@
 
 #include "access_log.hpp"
 #include "body_transfer.hpp"
+#include "open_file_cache.hpp"
 #include "request_path.hpp"
 #include "root_directory.hpp"
 #include "sluice/channel/channel_handler.hpp"
@@ -22,12 +23,14 @@ struct FileServerConfig {
   std::unique_ptr<RootDirectory> root;
   Transfer transfer = Transfer::kSendfile;
   std::shared_ptr<spdlog::logger> access_log;  // null: no access log
+  bool share_opens = true;  // requests of one loop iteration share an open (IterationFileCache)
 };
 
 // Serves GET and HEAD requests for the files beneath the root, one response per request, in
 // order (the HTTP codec pairs them with pipelined requests):
 //
 //   target --parse_request_path--> segments --RootDirectory::open--> fd + fstat
+//                                              (or IterationFileCache, within one iteration)
 //     directory: 301 to add the '/', else its index.html, else a listing
 //     regular file: preconditions (304/412), Range (206/416), else 200; the body by the
 //                   configured Transfer
@@ -82,7 +85,11 @@ class FileHandler final : public ChannelHandler {
   void serve_directory(HandlerContext& ctx, const http::HttpRequest& request,
                        const RequestPath& path, OpenedEntry&& directory, Exchange& exchange);
   void serve_file(HandlerContext& ctx, const http::HttpRequest& request, const RequestPath& path,
-                  OpenedEntry&& entry, Exchange& exchange);
+                  const OpenedFile& opened, Exchange& exchange);
+  // The regular file at `relative`: from this iteration's IterationFileCache, or opened now
+  // (and kept there). Anything else the open found (an error, a directory, a FIFO) is left in
+  // `entry`, and the result's file is null.
+  OpenedFile open_file(const std::string& relative, OpenedEntry& entry) const;
 
   // A response with a whole (small) body.
   void send(HandlerContext& ctx, http::HttpResponse&& response, Exchange& exchange,

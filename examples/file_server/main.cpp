@@ -6,6 +6,7 @@
 //   sluice-file-server --root DIR [--host 127.0.0.1] [--port 8080] [--threads 1]
 //                      [--transfer sendfile|splice|mmap|copy] [--access-log]
 //                      [--idle-seconds 30] [--max-connections 10000] [--no-openat2]
+//                      [--no-file-cache]
 
 #include <fmt/format.h>
 
@@ -47,6 +48,7 @@ ChannelInitializer configure(const CommandLine& args) {
   }
   config->transfer = *parsed;
   if (args.has("access-log")) config->access_log = make_access_logger();
+  config->share_opens = !args.has("no-file-cache");
   const long long idle_seconds = args.get_int("idle-seconds", 30, 0, 86400);
   const long long max_connections = args.get_int("max-connections", 10000, 0, 10'000'000);
   const auto idle = std::chrono::seconds(idle_seconds);
@@ -83,6 +85,7 @@ ChannelInitializer configure(const CommandLine& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return run_server(argc, argv, "sluice-file-server", 8080, {"access-log", "no-openat2"},
+  return run_server(argc, argv, "sluice-file-server", 8080,
+                    {"access-log", "no-openat2", "no-file-cache"},
                     {"root", "transfer", "idle-seconds", "max-connections"}, configure);
 }

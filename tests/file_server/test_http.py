@@ -212,6 +212,41 @@ def served_file(root, name, size):
         return path, source.read(), "/" + os.path.basename(path)
 
 
+def test_shared_opens(checks, server, root, mechanism, baseline):
+    """Requests read together share one open of their file (IterationFileCache); the next
+    request after a rename over the file, or its removal, sees the change, and no descriptor
+    of either version stays open once the responses are out."""
+    path = os.path.join(root, "shared-%s.txt" % mechanism)
+    old = b"the first version\n" * 4096
+    write(path, old)
+    target = "/" + os.path.basename(path)
+    burst = 8
+    with RawConnection(server.port) as conn:
+        conn.send(request_bytes("GET", target) * burst)
+        responses = [conn.read_response() for _ in range(burst)]
+        checks.expect(all(r.status == 200 and r.body == old for r in responses),
+                      "[%s] %d pipelined requests for one file: each gets it whole"
+                      % (mechanism, burst), repr([r.status for r in responses]))
+        replacement = path + ".new"
+        new = b"the second version, longer than the first\n" * 4096
+        write(replacement, new)
+        os.rename(replacement, path)
+        conn.send(request_bytes("GET", target))
+        response = conn.read_response()
+        checks.expect(response.status == 200 and response.body == new,
+                      "[%s] after a rename over the file, the next request gets the new one"
+                      % mechanism, repr(response))
+        os.unlink(path)
+        conn.send(request_bytes("GET", target))
+        response = conn.read_response()
+        checks.expect(response.status == 404,
+                      "[%s] after the file is removed, the next request gets 404" % mechanism,
+                      repr(response))
+    released = wait_until(lambda: len(open_fds(server.pid)) == baseline, 10)
+    checks.expect(released, "[%s] no descriptor of the shared file stays open" % mechanism,
+                  repr(open_fds(server.pid)))
+
+
 def test_bounded_pipelining(checks, server, root, mechanism, baseline):
     """60 pipelined GETs of a 4 MiB file: the server holds at most 16 responses (and so 16
     descriptors of the file) open at once, and every response arrives complete, in order."""
@@ -813,6 +848,7 @@ def main():
                 test_whole_files(checks, server, content, mechanism)
                 test_ranges(checks, server, content, mechanism)
                 test_disconnect_mid_transfer(checks, server, root, mechanism, baseline)
+                test_shared_opens(checks, server, root, mechanism, baseline)
                 test_bounded_pipelining(checks, server, root, mechanism, baseline)
                 test_half_close_after_requests(checks, server, root, mechanism)
                 test_reset_after_pipelined_burst(checks, server, mechanism, baseline)

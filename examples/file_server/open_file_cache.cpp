@@ -1,0 +1,39 @@
+#include "open_file_cache.hpp"
+
+#include "sluice/core/event_loop.hpp"
+
+namespace sluice::examples {
+
+IterationFileCache& IterationFileCache::of_this_thread() {
+  thread_local IterationFileCache cache;
+  return cache;
+}
+
+const OpenedFile* IterationFileCache::find(const RootDirectory& root,
+                                           const std::string& relative) const {
+  if (root_ != &root) return nullptr;
+  const auto found = files_.find(relative);
+  return found == files_.end() ? nullptr : &found->second;
+}
+
+void IterationFileCache::insert(const RootDirectory& root, const std::string& relative,
+                                const OpenedFile& opened) {
+  EventLoop* loop = EventLoop::current();
+  if (loop == nullptr) return;  // no iteration to end: keeping it would keep it for ever
+  if (root_ != &root) {
+    files_.clear();
+    root_ = &root;
+  }
+  files_.insert_or_assign(relative, opened);
+  if (!clear_deferred_) {
+    clear_deferred_ = true;
+    loop->defer([this] { clear(); });
+  }
+}
+
+void IterationFileCache::clear() noexcept {
+  files_.clear();
+  clear_deferred_ = false;
+}
+
+}  // namespace sluice::examples
