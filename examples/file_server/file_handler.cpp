@@ -7,9 +7,7 @@
 
 #include "byte_range.hpp"
 #include "conditional.hpp"
-#include "content_type.hpp"
 #include "directory_listing.hpp"
-#include "http_time.hpp"
 #include "sluice/channel/channel.hpp"
 #include "sluice/codec/http/http_status.hpp"
 #include "sluice/codec/idle_state_handler.hpp"
@@ -173,14 +171,14 @@ void FileHandler::serve(HandlerContext& ctx, const HttpRequest& request, Exchang
   }
   const RequestPath& path = parsed.path;
   OpenedEntry entry;
-  const OpenedFile file = open_file(path.relative(), entry);
-  if (file.file) {
+  const std::optional<OpenedFile> file = open_file(path, entry);
+  if (file) {
     if (path.directory_form) {
       // "/a.txt/" names a directory that is not there, as it would for open(2).
       send_status(ctx, status::kNotFound, exchange);
       return;
     }
-    serve_file(ctx, request, path, file, exchange);
+    serve_file(ctx, request, *file, exchange);
   } else if (!entry.fd) {
     send_status(ctx, status_for_open_error(entry.error), exchange);
   } else if (S_ISDIR(entry.info.st_mode)) {
@@ -191,17 +189,18 @@ void FileHandler::serve(HandlerContext& ctx, const HttpRequest& request, Exchang
   }
 }
 
-OpenedFile FileHandler::open_file(const std::string& relative, OpenedEntry& entry) const {
+std::optional<OpenedFile> FileHandler::open_file(const RequestPath& path,
+                                                 OpenedEntry& entry) const {
   IterationFileCache& cache = IterationFileCache::of_this_thread();
+  const std::string relative = path.relative();
   if (config_->share_opens) {
     if (const OpenedFile* cached = cache.find(*config_->root, relative)) return *cached;
   }
   entry = config_->root->open(relative);
-  if (!entry.fd || !S_ISREG(entry.info.st_mode)) return {};
-  OpenedFile opened;
-  opened.info = entry.info;
-  opened.file = std::make_shared<const File>(std::move(entry.fd), "/" + relative,
-                                             static_cast<std::uint64_t>(entry.info.st_size));
+  if (!entry.fd || !S_ISREG(entry.info.st_mode)) return std::nullopt;
+  auto file = std::make_shared<const File>(std::move(entry.fd), "/" + relative,
+                                           static_cast<std::uint64_t>(entry.info.st_size));
+  OpenedFile opened(std::move(file), entry.info, path.segments.back(), now_seconds());
   if (config_->share_opens) cache.insert(*config_->root, relative, opened);
   return opened;
 }
@@ -231,9 +230,9 @@ void FileHandler::serve_directory(HandlerContext& ctx, const HttpRequest& reques
   index.segments.emplace_back("index.html");
   index.directory_form = false;
   OpenedEntry index_entry;
-  const OpenedFile index_file = open_file(index.relative(), index_entry);
-  if (index_file.file) {
-    serve_file(ctx, request, index, index_file, exchange);
+  const std::optional<OpenedFile> index_file = open_file(index, index_entry);
+  if (index_file) {
+    serve_file(ctx, request, *index_file, exchange);
     return;
   }
   auto html = render_directory_listing(directory.fd.get(), path);
@@ -251,16 +250,15 @@ void FileHandler::serve_directory(HandlerContext& ctx, const HttpRequest& reques
 }
 
 void FileHandler::serve_file(HandlerContext& ctx, const HttpRequest& request,
-                             const RequestPath& path, const OpenedFile& opened,
-                             Exchange& exchange) {
-  const Validators validators = validators_of(opened.info, now_seconds());
+                             const OpenedFile& opened, Exchange& exchange) {
+  const Validators& validators = opened.validators;
   const std::uint64_t size = opened.file->size();
   switch (evaluate_preconditions(request.headers(), validators)) {
     case Precondition::kNotModified: {
       // RFC 9110 §15.4.5: a 304 repeats the ETag a 200 would carry and little else; it has
       // no content (the codec writes no Content-Length for it).
       HttpResponse response(status::kNotModified);
-      common_headers(response).header("ETag", HeaderValue::of(validators.etag()));
+      common_headers(response).header("ETag", opened.etag);
       send(ctx, std::move(response), exchange, 0);
       return;
     }
@@ -297,9 +295,9 @@ void FileHandler::serve_file(HandlerContext& ctx, const HttpRequest& request,
 
   HttpResponse response(code);
   common_headers(response)
-      .header("Content-Type", HeaderValue::of(content_type_for(path.segments.back())))
-      .header("Last-Modified", HeaderValue::of(format_http_date(validators.last_modified).view()))
-      .header("ETag", HeaderValue::of(validators.etag()))
+      .header("Content-Type", opened.content_type)
+      .header("Last-Modified", opened.last_modified)
+      .header("ETag", opened.etag)
       .header("Accept-Ranges", "bytes");
   if (partial) {
     response.header("Content-Range",

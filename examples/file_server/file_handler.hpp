@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 
 #include "access_log.hpp"
 #include "body_transfer.hpp"
@@ -84,12 +85,12 @@ class FileHandler final : public ChannelHandler {
   void serve(HandlerContext& ctx, const http::HttpRequest& request, Exchange& exchange);
   void serve_directory(HandlerContext& ctx, const http::HttpRequest& request,
                        const RequestPath& path, OpenedEntry&& directory, Exchange& exchange);
-  void serve_file(HandlerContext& ctx, const http::HttpRequest& request, const RequestPath& path,
-                  const OpenedFile& opened, Exchange& exchange);
-  // The regular file at `relative`: from this iteration's IterationFileCache, or opened now
-  // (and kept there). Anything else the open found (an error, a directory, a FIFO) is left in
-  // `entry`, and the result's file is null.
-  OpenedFile open_file(const std::string& relative, OpenedEntry& entry) const;
+  void serve_file(HandlerContext& ctx, const http::HttpRequest& request, const OpenedFile& opened,
+                  Exchange& exchange);
+  // The regular file at `path`: from this iteration's IterationFileCache, or opened now (and
+  // kept there). Anything else the open found (an error, a directory, a FIFO) is left in
+  // `entry`, and the result is empty.
+  std::optional<OpenedFile> open_file(const RequestPath& path, OpenedEntry& entry) const;
 
   // A response with a whole (small) body.
   void send(HandlerContext& ctx, http::HttpResponse&& response, Exchange& exchange,

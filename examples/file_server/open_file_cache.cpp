@@ -1,8 +1,19 @@
 #include "open_file_cache.hpp"
 
+#include "content_type.hpp"
+#include "http_time.hpp"
 #include "sluice/core/event_loop.hpp"
 
 namespace sluice::examples {
+
+OpenedFile::OpenedFile(std::shared_ptr<const File> opened, const struct stat& status,
+                       std::string_view name, std::int64_t now)
+    : file(std::move(opened)),
+      info(status),
+      validators(validators_of(status, now)),
+      etag(http::HeaderValue::of(validators.etag())),
+      last_modified(http::HeaderValue::of(format_http_date(validators.last_modified).view())),
+      content_type(http::HeaderValue::of(content_type_for(name))) {}
 
 IterationFileCache& IterationFileCache::of_this_thread() {
   thread_local IterationFileCache cache;

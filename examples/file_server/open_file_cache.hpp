@@ -2,21 +2,35 @@
 
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
+#include "conditional.hpp"
 #include "sluice/buffer/file_region.hpp"
+#include "sluice/codec/http/http_header.hpp"
 
 namespace sluice::examples {
 
 class RootDirectory;
 
 // A regular file opened beneath the root: the descriptor, shared by every response that sends
-// it, and what fstat said about it right after the open.
+// it, what fstat said about it right after the open, and the header values its responses
+// carry, made once per open rather than once per response.
 struct OpenedFile {
+  // `name` is the last segment of the path (it gives the media type); `now` bounds
+  // Last-Modified.
+  OpenedFile(std::shared_ptr<const File> opened, const struct stat& status, std::string_view name,
+             std::int64_t now);
+
   std::shared_ptr<const File> file;
-  struct stat info {};
+  struct stat info;
+  Validators validators;
+  http::HeaderValue etag;
+  http::HeaderValue last_modified;
+  http::HeaderValue content_type;
 };
 
 // The regular files opened during the current iteration of this thread's event loop, by path
