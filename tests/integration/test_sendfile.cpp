@@ -1,5 +1,7 @@
-// FileRegion writes: sendfile between buffers in one flush, ranges, a file truncated mid-transfer.
+// FileRegion writes: sendfile and splice between buffers in one flush, ranges, a file truncated
+// mid-transfer, a splice that cannot fill its pipe.
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -7,6 +9,8 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <cerrno>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +20,24 @@
 #include "sluice/core/fd.hpp"
 #include "sluice/transport/stream_channel.hpp"
 #include "support.hpp"
+
+// splice(2) as the transport calls it, so a test can make the file side answer EAGAIN, which
+// no regular file does by itself: Linux says EAGAIN for a splice into a pipe only when the pipe
+// is full. Unarmed (-1), every call goes to libc.
+namespace {
+std::atomic<int> splice_eagain_from_fd{-1};
+}  // namespace
+
+extern "C" ssize_t splice(int in, loff_t* in_offset, int out, loff_t* out_offset,
+                          std::size_t length, unsigned int flags) {
+  using Splice = ssize_t (*)(int, loff_t*, int, loff_t*, std::size_t, unsigned int);
+  static const auto real = reinterpret_cast<Splice>(::dlsym(RTLD_NEXT, "splice"));
+  if (in == splice_eagain_from_fd.load()) {
+    errno = EAGAIN;
+    return -1;
+  }
+  return real(in, in_offset, out, out_offset, length, flags);
+}
 
 using namespace sluice;
 using namespace sluice::test;
@@ -44,10 +66,9 @@ struct WriteLog {
 
 // On active: writes `head`, the region [offset, offset + count) of the file at `path`, and
 // `tail`, then flushes once.
-std::function<void(HandlerContext&)> send_head_file_tail(std::shared_ptr<WriteLog> log,
-                                                         std::string path, std::string head,
-                                                         std::uint64_t offset, std::uint64_t count,
-                                                         std::string tail) {
+std::function<void(HandlerContext&)> send_head_file_tail(
+    std::shared_ptr<WriteLog> log, std::string path, std::string head, std::uint64_t offset,
+    std::uint64_t count, std::string tail, FileTransfer transfer = FileTransfer::kSendfile) {
   return [=](HandlerContext& ctx) {
     auto file = File::open(path);
     if (!file) {
@@ -56,7 +77,7 @@ std::function<void(HandlerContext&)> send_head_file_tail(std::shared_ptr<WriteLo
       return;
     }
     if (!head.empty()) ctx.write(to_buffer(head), log->record());
-    ctx.write(FileRegion(*file, offset, count), log->record());
+    ctx.write(FileRegion(*file, offset, count, transfer), log->record());
     if (!tail.empty()) ctx.write(to_buffer(tail), log->record());
     ctx.flush();
   };
@@ -160,9 +181,14 @@ TEST_CASE("a FileRegion with an offset sends exactly its range of the file") {
 }
 
 TEST_CASE(
-    "a file truncated while sendfile is in progress fails the write with file_truncated and "
-    "closes the channel") {
+    "a file truncated while sendfile or splice is in progress fails the write with "
+    "file_truncated and closes the channel") {
   constexpr std::size_t kFileSize = 64 * kMiB;
+  FileTransfer transfer = FileTransfer::kSendfile;
+  SUBCASE("sendfile") {}
+  SUBCASE("splice") {
+    transfer = FileTransfer::kSplice;
+  }
   ProcessHealth health;
   TempDir dir;
   const std::string path = dir.file("shrinking.bin");
@@ -171,8 +197,9 @@ TEST_CASE(
 
   auto log = std::make_shared<WriteLog>();
   Peers server_peers;
-  server_peers.set_setup(
-      [=](Peer& peer) { peer.on_active = send_head_file_tail(log, path, "", 0, kFileSize, ""); });
+  server_peers.set_setup([=](Peer& peer) {
+    peer.on_active = send_head_file_tail(log, path, "", 0, kFileSize, "", transfer);
+  });
   EventLoopGroup server_loops(1, "truncate-server");
   EventLoopGroup client_loops(1, "truncate-client");
   Endpoint endpoint(Family::kIPv4);
@@ -304,5 +331,57 @@ TEST_CASE(
   }
   client_channel->close();
   await(client_channel->close_future());
+  server->close();
+}
+
+TEST_CASE(
+    "a splice whose file side says EAGAIN while the pipe is empty fails the write and closes "
+    "the channel instead of polling for writable with nothing to send") {
+  // The socket stays writable, so waiting for it to become writable again returned at once,
+  // and the loop spun on a region it could not move.
+  ProcessHealth health;
+  TempDir dir;
+  const std::string path = dir.file("stuck.bin");
+  write_file(path, make_pattern(64 * kKiB, 5));
+  struct Disarm {
+    ~Disarm() { splice_eagain_from_fd.store(-1); }
+  } disarm;
+
+  auto log = std::make_shared<WriteLog>();
+  Peers server_peers;
+  server_peers.set_setup([=](Peer& peer) {
+    peer.on_active = [=](HandlerContext& ctx) {
+      auto file = File::open(path);
+      REQUIRE(file);
+      splice_eagain_from_fd.store((*file)->fd());
+      ctx.write(FileRegion(*file, 0, 64 * kKiB, FileTransfer::kSplice), log->record());
+      ctx.flush();
+    };
+  });
+  EventLoopGroup loops(1, "splice-eagain");
+  Endpoint endpoint(Family::kIPv4);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  auto client_peer = std::make_shared<Peer>();
+  Bootstrap client;
+  client.group(loops).initializer([client_peer](Channel& channel) {
+    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
+  });
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  std::shared_ptr<Peer> server_peer = server_peers.first();
+
+  REQUIRE_MESSAGE(server_peer->wait_inactive(), "the server channel is still open");
+  REQUIRE(eventually([&] { return log->count() == 1; }));
+  {
+    std::lock_guard lock(log->mutex);
+    CHECK_MESSAGE(log->errors[0] == std::errc::resource_unavailable_try_again, log->results[0]);
+    CHECK_MESSAGE(log->results[0].find("splice") != std::string::npos, log->results[0]);
+  }
+  const std::vector<Error> errors = server_peer->error_list();
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0] == std::errc::resource_unavailable_try_again);
+  await(client_channel->close_future());
+  CHECK(client_peer->received_count() == 0);
   server->close();
 }

@@ -403,7 +403,9 @@ StreamChannel::WriteResult StreamChannel::write_spliced(FileRegion& region) {
       fail_truncated(region, static_cast<std::uint64_t>(offset));
       return WriteResult::kFailed;
     }
-    if (filled < 0 && errno != EAGAIN) {
+    // EAGAIN means the pipe is full. With none of this region's bytes in it, the socket has
+    // nothing to take, stays writable, and waiting for it would spin the loop.
+    if (filled < 0 && (errno != EAGAIN || pipe_pending_ == 0)) {
       fail(errno, "splice from file");
       return WriteResult::kFailed;
     }
