@@ -224,3 +224,64 @@ TEST_CASE("an initializer that throws fails the connect with its own error") {
   CHECK_MESSAGE(errors[0].message().find("no handler for this peer") != std::string::npos,
                 errors[0].message());
 }
+
+TEST_CASE(
+    "a connect whose first flush from on_active meets a reset delivers the error, closes the "
+    "channel and completes the connect with that channel") {
+  // The peer accepts and resets before the client's on_active writes. The connect future used
+  // to fail with "closed while connecting" although the handlers had seen the channel active:
+  // with a name that resolves to several addresses, the bootstrap went on to the next one and
+  // connected (and ran on_active) a second time.
+  ProcessHealth health;
+  Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(listener);
+  const sockaddr_in address = loopback_v4(0);
+  REQUIRE(::bind(listener.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(listener.get(), 8) == 0);
+  const std::uint16_t port = port_of(listener.get());
+
+  EventLoopGroup loops(1, "connect-reset");
+  auto peer = std::make_shared<Peer>();
+  auto written = std::make_shared<Promise<WriteOutcome>>();
+  peer->on_active = [written](HandlerContext& ctx) {
+    ctx.write(to_buffer("hello"), complete_with(written));
+    ctx.flush();
+  };
+  std::atomic<int> initialized{0};
+  std::atomic<bool> reset_seen{false};
+  const int listener_fd = listener.get();
+  Bootstrap client;
+  client.group(loops).initializer([&, peer](Channel& channel) {
+    ++initialized;
+    // The connect has completed (SO_ERROR said 0): the peer accepts it and resets it now,
+    // before anything is written, and the reset is waited for.
+    pollfd incoming{listener_fd, POLLIN, 0};
+    if (::poll(&incoming, 1, 5000) == 1) {
+      const Fd accepted(::accept4(listener_fd, nullptr, nullptr, SOCK_CLOEXEC));
+      const linger abort{1, 0};
+      ::setsockopt(accepted.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    }
+    pollfd own{static_cast<StreamChannel&>(channel).fd(), POLLIN, 0};
+    reset_seen = ::poll(&own, 1, 5000) == 1 && (own.revents & (POLLERR | POLLHUP)) != 0;
+    channel.pipeline().add_last("collector", std::make_unique<Collector>(peer));
+  });
+  const Future<ChannelPtr> connect = client.connect("127.0.0.1", port);
+  REQUIRE(connect.wait_for(kShortWait));
+  REQUIRE(reset_seen);
+  REQUIRE(peer->wait_inactive());
+
+  const Result<ChannelPtr>& result = connect.wait();
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? std::string() : result.error().message()));
+  CHECK_FALSE(result.value()->is_open());
+  await(result.value()->close_future());
+  const Error write_error = await(written->future()).error;
+  CHECK_MESSAGE(
+      (write_error == std::errc::connection_reset || write_error == std::errc::broken_pipe),
+      write_error.message());
+  const std::vector<Error> errors = peer->error_list();
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0] == write_error.code());
+  CHECK(initialized == 1);
+  loops.shutdown_gracefully();
+  CHECK(loops.metrics().active_channels == 0);
+}

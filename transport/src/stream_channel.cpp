@@ -70,7 +70,7 @@ void StreamChannel::connecting(EventLoop& loop, Fd fd, const ChannelOptions& opt
   });
 }
 
-void StreamChannel::activate(const ChannelInitializer& initializer, const SocketAddress& remote) {
+bool StreamChannel::activate(const ChannelInitializer& initializer, const SocketAddress& remote) {
   try {
     if (initializer) initializer(*this);
   } catch (...) {
@@ -78,15 +78,16 @@ void StreamChannel::activate(const ChannelInitializer& initializer, const Socket
     logger().error("{} initializer threw: {}", describe(), error.message());
     initializer_error_ = error;  // what a connect future reports, rather than "closed"
     close_with(error);
-    return;
+    return false;
   }
   // An initializer may close the channel. On the connect path the poll handle is closing by
   // then: initialising it again would corrupt libuv's handle lists.
-  if (!is_open()) return;
-  if (!polling_ && !start_polling()) return;
+  if (!is_open()) return false;
+  if (!polling_ && !start_polling()) return false;
   become_active(detail::local_address_of(fd_.get()),
                 remote.empty() ? detail::remote_address_of(fd_.get()) : remote);
   update_interest();
+  return true;
 }
 
 bool StreamChannel::start_polling() {
@@ -159,10 +160,13 @@ void StreamChannel::finish_connect() {
   connect_timeout_.cancel();
   auto connected = std::move(on_connected_);
   on_connected_ = nullptr;
-  activate(connect_initializer_, connect_remote_);
+  const bool activated = activate(connect_initializer_, connect_remote_);
   connect_initializer_ = nullptr;
   if (!connected) return;
-  if (is_open()) {
+  // Once on_active has run, the connect succeeded even if a handler closed the channel from it
+  // or its first flush met a reset: failing it would make Bootstrap try the next address and
+  // connect (and run the handlers) a second time.
+  if (activated) {
     connected(Ref<Channel>(this));
   } else if (initializer_error_) {
     connected(initializer_error_);

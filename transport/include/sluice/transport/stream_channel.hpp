@@ -39,8 +39,10 @@ class StreamChannel final : public Channel {
                                      const ChannelInitializer& initializer,
                                      const SocketAddress& remote);
   // Adopts a socket whose non-blocking connect() is in progress. When it completes, runs the
-  // initializer, fires active and calls `connected` with the channel; on failure or after
-  // options.connect_timeout, closes and calls `connected` with the error. Loop thread only.
+  // initializer, fires active and calls `connected` with the channel (closed already, if a
+  // handler closed it from on_active or its first write failed); on failure, after
+  // options.connect_timeout, or if the initializer closes it, closes and calls `connected`
+  // with the error. Loop thread only.
   static void connecting(EventLoop& loop, Fd fd, const ChannelOptions& options,
                          ChannelInitializer initializer, SocketAddress remote,
                          std::function<void(Result<Ref<Channel>>)> connected);
@@ -54,7 +56,8 @@ class StreamChannel final : public Channel {
   ~StreamChannel() override;
 
   bool start_polling();
-  void activate(const ChannelInitializer& initializer, const SocketAddress& remote);
+  // Runs the initializer and fires active; false if the channel closed before that.
+  bool activate(const ChannelInitializer& initializer, const SocketAddress& remote);
   void on_poll(int status, int events);
   void finish_connect();
   void read_batch();
