@@ -88,7 +88,21 @@ void EmbeddedChannel::do_close() {
   finish_close(Error(ChannelErrc::closed));
 }
 
+void EmbeddedChannel::do_write(Message&& message, WriteCallback&& done) {
+  if (output_shutdown_) {
+    complete_write(done, Error(ChannelErrc::output_shutdown, describe()));
+    return;
+  }
+  Channel::do_write(std::move(message), std::move(done));
+}
+
 void EmbeddedChannel::do_shutdown_output() {
+  if (!is_open() || output_shutdown_) return;
+  output_shutdown_ = true;
+  // Flushing here is immediate, so nothing flushed waits for the FIN: what is left was never
+  // flushed, and fails as it does on a socket.
+  outbound_.fail_all(Error(ChannelErrc::output_shutdown, describe()));
+  if (!is_open()) return;  // a failed write's callback closed the channel
   pipeline().fire_user_event(ChannelOutputShutdown{});
 }
 

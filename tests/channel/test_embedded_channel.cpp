@@ -76,3 +76,30 @@ TEST_CASE("a write callback that throws anything is logged, not passed on") {
   CHECK(channel->is_open());
   channel->read_outbound();
 }
+
+TEST_CASE("after shutdown_output, writes fail with output_shutdown, as on a socket") {
+  // Handlers and codecs tested here must meet what StreamChannel does: the unflushed write
+  // fails with the shutdown, later writes fail too and never reach the outbound queue.
+  auto channel = EmbeddedChannel::create();
+  std::vector<Error> outcomes;
+  auto record = [&](const Error& error) { outcomes.push_back(error); };
+  channel->write_and_flush(Buffer::copy_of("before"), record);
+  channel->write(Buffer::copy_of("unflushed"), record);
+  channel->shutdown_output();
+  channel->write_and_flush(Buffer::copy_of("after"), record);
+  channel->shutdown_output();  // a second one sends (and announces) nothing
+  channel->run_pending();
+
+  REQUIRE(outcomes.size() == 3);
+  CHECK_FALSE(outcomes[0]);
+  CHECK(outcomes[1].code() == ChannelErrc::output_shutdown);
+  CHECK(outcomes[2].code() == ChannelErrc::output_shutdown);
+  REQUIRE(channel->outbound_count() == 1);
+  Message written = channel->read_outbound();
+  CHECK(text(written) == "before");
+  const std::vector<Message> events = channel->take_user_events();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].is<ChannelOutputShutdown>());
+  CHECK(channel->is_open());
+  CHECK_FALSE(channel->finish());
+}

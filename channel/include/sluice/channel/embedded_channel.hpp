@@ -20,7 +20,8 @@ namespace sluice {
 // It runs on the calling thread: the thread gets one embedded loop, shared by its embedded
 // channels and driven by run_pending() (every call below runs it), so timers and deferred work
 // happen when the test lets them. Messages and errors that reach the tail are queued instead of
-// logged, for the test to inspect. Any message type may be written outbound.
+// logged, for the test to inspect. Any message type may be written outbound. After
+// shutdown_output(), writes fail with ChannelErrc::output_shutdown, as on a socket.
 class EmbeddedChannel final : public Channel {
  public:
   // A channel whose pipeline `initialize` fills, already active.
@@ -63,6 +64,7 @@ class EmbeddedChannel final : public Channel {
  private:
   explicit EmbeddedChannel(ChannelOptions options);
 
+  void do_write(Message&& message, WriteCallback&& done) override;
   void do_flush() override;
   void do_read() override {}
   void do_close() override;
@@ -79,6 +81,7 @@ class EmbeddedChannel final : public Channel {
   std::deque<Message> outbound_messages_;
   std::vector<Error> errors_;
   std::vector<Message> user_events_;
+  bool output_shutdown_ = false;  // writes fail from then on, as on StreamChannel
 };
 
 }  // namespace sluice
