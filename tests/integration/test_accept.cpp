@@ -60,17 +60,11 @@ int lowest_free_fd() {
   return fd;
 }
 
-// Runs the scenario in the forked child; returns a summary, throws ChildFailure on a failed check.
-std::string emfile_scenario() {
-  constexpr int kFlood = 8;
-  EventLoopGroup loops(1, "emfile");
-  EventLoop& loop = loops.at(0);
-
-  // The listener, made by hand rather than by ServerBootstrap so its refused_for_fds() counter
-  // can be read (Server does not expose its listeners).
+// A listening socket on 127.0.0.1 with a kernel-chosen port; `address` receives where.
+Fd loopback_listen_socket(sockaddr_in& address) {
   Fd listen_fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   child_require_call(static_cast<bool>(listen_fd), "socket");
-  sockaddr_in address{};
+  address = sockaddr_in{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   child_require_call(
@@ -80,6 +74,12 @@ std::string emfile_scenario() {
   child_require_call(
       ::getsockname(listen_fd.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0,
       "getsockname");
+  return listen_fd;
+}
+
+// An echo server's listener, made by hand rather than by ServerBootstrap so its
+// refused_for_fds() counter can be read (Server does not expose its listeners).
+Ref<Listener> start_echo_listener(EventLoop& loop, Fd listen_fd) {
   auto started = std::make_shared<Promise<Ref<Listener>>>();
   loop.execute([&loop, started, fd = std::move(listen_fd)]() mutable {
     const ChannelInitializer echo = [](Channel& channel) {
@@ -92,14 +92,58 @@ std::string emfile_scenario() {
                                        }));
   });
   child_require(started->future().wait_for(kShortWait), "the listener did not start");
-  Ref<Listener> listener = started->future().get();
-  auto on_loop = [&loop](auto read) {
-    auto value = std::make_shared<Promise<std::uint64_t>>();
-    loop.execute([value, read] { value->set_value(read()); });
-    child_require(value->future().wait_for(kShortWait), "the loop did not answer");
-    return value->future().get();
-  };
-  auto refused = [&] { return on_loop([&] { return listener->refused_for_fds(); }); };
+  return started->future().get();
+}
+
+// Reads `read()` on the loop (where the listener's counters live).
+std::uint64_t read_on_loop(EventLoop& loop, std::function<std::uint64_t()> read) {
+  auto value = std::make_shared<Promise<std::uint64_t>>();
+  loop.execute([value, read] { value->set_value(read()); });
+  child_require(value->future().wait_for(kShortWait), "the loop did not answer");
+  return value->future().get();
+}
+
+void close_on_loop(EventLoop& loop, const Ref<Listener>& listener) {
+  auto closed = std::make_shared<Promise<void>>();
+  loop.execute([closed, listener] {
+    listener->close();
+    closed->set_value();
+  });
+  child_require(closed->future().wait_for(kShortWait), "the listener did not close");
+}
+
+// Sends "ping" on a connected client socket and requires it echoed.
+void require_echo(const Fd& client, const std::string& who) {
+  const timeval read_timeout{5, 0};
+  ::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &read_timeout, sizeof read_timeout);
+  child_require_call(::send(client.get(), "ping", 4, MSG_NOSIGNAL) == 4, who + " send");
+  char answer[4] = {};
+  std::size_t got = 0;
+  while (got < sizeof answer) {
+    const ssize_t n = ::recv(client.get(), answer + got, sizeof answer - got, 0);
+    child_require_call(n > 0, who + " recv");
+    got += static_cast<std::size_t>(n);
+  }
+  child_require(std::string(answer, 4) == "ping", who + " echo");
+}
+
+// Requires a refused client's connection to be closed (EOF, or a reset).
+void require_refused(const Fd& client, const std::string& who) {
+  const timeval read_timeout{5, 0};
+  ::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &read_timeout, sizeof read_timeout);
+  char byte;
+  const ssize_t n = ::recv(client.get(), &byte, 1, 0);
+  child_require(n == 0 || (n < 0 && errno == ECONNRESET), who + " was not closed");
+}
+
+// Runs the scenario in the forked child; returns a summary, throws ChildFailure on a failed check.
+std::string emfile_scenario() {
+  constexpr int kFlood = 8;
+  EventLoopGroup loops(1, "emfile");
+  EventLoop& loop = loops.at(0);
+  sockaddr_in address{};
+  Ref<Listener> listener = start_echo_listener(loop, loopback_listen_socket(address));
+  auto refused = [&] { return read_on_loop(loop, [&] { return listener->refused_for_fds(); }); };
   // UBSan's vptr check tests memory through a pipe the first time it meets a type, and reports
   // a false error when no descriptor is left for the pipe. So this test's own code paths run
   // once while descriptors are still to be had, and the listener's "out of file descriptors"
@@ -141,15 +185,9 @@ std::string emfile_scenario() {
   child_require(accepted_count + refused_count == kFlood,
                 std::to_string(refused_count) + " refused and " + std::to_string(accepted_count) +
                     " accepted: the counter counts refusals of connections that never came");
-  // A refused client finds its connection closed (EOF, or a reset).
-  const timeval read_timeout{5, 0};
-  for (std::size_t i = accepted_count; i < flood.size(); ++i) {
-    ::setsockopt(flood[i].get(), SOL_SOCKET, SO_RCVTIMEO, &read_timeout, sizeof read_timeout);
-    char byte;
-    const ssize_t n = ::recv(flood[i].get(), &byte, 1, 0);
-    child_require(n == 0 || (n < 0 && errno == ECONNRESET),
-                  "refused client " + std::to_string(i) + " was not closed");
-  }
+  // A refused client finds its connection closed.
+  for (std::size_t i = accepted_count; i < flood.size(); ++i)
+    require_refused(flood[i], "refused client " + std::to_string(i));
 
   // Nothing left to accept: a listener spinning on EMFILE would burn a core here.
   const auto cpu_before = cpu_time();
@@ -160,42 +198,97 @@ std::string emfile_scenario() {
 
   // Descriptors free again: the server accepts and echoes.
   child_require_call(::setrlimit(RLIMIT_NOFILE, &original) == 0, "setrlimit (restore)");
-  ::setsockopt(probe.get(), SOL_SOCKET, SO_RCVTIMEO, &read_timeout, sizeof read_timeout);
   child_require_call(
       ::connect(probe.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0,
       "probe connect");
-  child_require_call(::send(probe.get(), "ping", 4, MSG_NOSIGNAL) == 4, "probe send");
-  char answer[4] = {};
-  std::size_t got = 0;
-  while (got < sizeof answer) {
-    const ssize_t n = ::recv(probe.get(), answer + got, sizeof answer - got, 0);
-    child_require_call(n > 0, "probe recv");
-    got += static_cast<std::size_t>(n);
-  }
-  child_require(std::string(answer, 4) == "ping", "probe echo");
+  require_echo(probe, "probe");
   child_require(refused() == refused_count, "the probe was refused");
 
-  auto closed = std::make_shared<Promise<void>>();
-  loop.execute([closed, listener] {
-    listener->close();
-    closed->set_value();
-  });
-  child_require(closed->future().wait_for(kShortWait), "the listener did not close");
+  close_on_loop(loop, listener);
   listener.reset();
   return "refused " + std::to_string(refused_count) + ", accepted " +
          std::to_string(accepted_count) + ", " + std::to_string(cpu_used.count()) +
          " us of CPU while idle";
 }
 
-}  // namespace
+// The listener starts with no descriptor left for its spare, so a connection that arrives
+// then can be neither accepted nor refused; once descriptors are free, the listener must take
+// its spare back, so that the next time it runs out it refuses instead.
+std::string lost_spare_scenario() {
+  EventLoopGroup loops(1, "lost-spare");
+  EventLoop& loop = loops.at(0);
+  sockaddr_in address{};
+  // UBSan needs a pipe the first time it meets a type (see emfile_scenario): a listener is made,
+  // and a timer run, once while descriptors are still to be had.
+  const std::size_t fds_before_warm_up = count_open_fds();
+  {
+    auto fired = std::make_shared<Promise<void>>();
+    const ScheduledTask timer = loop.schedule(1ms, [fired] { fired->set_value(); });
+    child_require(fired->future().wait_for(kShortWait), "the warm-up timer did not fire");
+    sockaddr_in unused{};
+    const Ref<Listener> warm_up = start_echo_listener(loop, loopback_listen_socket(unused));
+    child_require(read_on_loop(loop, [&] { return warm_up->refused_for_fds(); }) == 0,
+                  "the warm-up listener refused");
+    close_on_loop(loop, warm_up);
+  }
+  // Its socket closes in a libuv close callback, a moment later: a descriptor freed after the
+  // limit drops would let a connection be accepted there.
+  child_require(eventually([&] { return count_open_fds() == fds_before_warm_up; }),
+                "the warm-up listener's socket stayed open");
+  set_log_level(spdlog::level::err);
+  Fd listen_fd = loopback_listen_socket(address);
+  Fd early(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  Fd late(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  child_require_call(early && late, "client socket");
+  rlimit original{};
+  child_require_call(::getrlimit(RLIMIT_NOFILE, &original) == 0, "getrlimit");
+  // A failed check unwinds with the limit restored first: the loop and the sanitizers need
+  // descriptors to wind down and to report.
+  struct RestoreLimit {
+    rlimit limit;
+    ~RestoreLimit() { ::setrlimit(RLIMIT_NOFILE, &limit); }
+  } restore{original};
+  rlimit lowered = original;
+  lowered.rlim_cur = static_cast<rlim_t>(lowest_free_fd());
+  child_require_call(::setrlimit(RLIMIT_NOFILE, &lowered) == 0, "setrlimit");
 
-TEST_CASE(
-    "running out of file descriptors on accept neither spins the loop nor stops the server once "
-    "descriptors are free again") {
-  ProcessHealth health;
+  Ref<Listener> listener = start_echo_listener(loop, std::move(listen_fd));
+  auto refused = [&] { return read_on_loop(loop, [&] { return listener->refused_for_fds(); }); };
+  child_require_call(
+      ::connect(early.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0,
+      "early connect");
+  // No spare to refuse `early` with: the loop has to wait for descriptors without spinning.
+  const auto cpu_before = cpu_time();
+  std::this_thread::sleep_for(500ms);
+  const auto cpu_used = cpu_time() - cpu_before;
+  child_require(cpu_used < 200ms, "the loop used " + std::to_string(cpu_used.count()) +
+                                      " us of CPU in 500 ms with no spare: spinning");
+  child_require(refused() == 0, "refused without a spare");
+
+  // Descriptors free again: `early` is served, and the listener takes its spare back.
+  child_require_call(::setrlimit(RLIMIT_NOFILE, &original) == 0, "setrlimit (restore)");
+  require_echo(early, "early client");
+
+  // Out of descriptors again: with its spare back, the listener refuses `late`.
+  lowered.rlim_cur = static_cast<rlim_t>(lowest_free_fd());
+  child_require_call(::setrlimit(RLIMIT_NOFILE, &lowered) == 0, "setrlimit (again)");
+  child_require_call(
+      ::connect(late.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0,
+      "late connect");
+  child_require(eventually([&] { return refused() == 1; }),
+                "the late client was not refused: the spare was never taken back");
+  require_refused(late, "late client");
+
+  close_on_loop(loop, listener);
+  listener.reset();
+  return std::to_string(cpu_used.count()) + " us of CPU while waiting with no spare";
+}
+
+// Runs `scenario` in a forked child, since the descriptor limit it lowers is process-wide and
+// would starve this process; requires it to pass and returns its summary.
+std::string run_in_child(std::string (*scenario)()) {
   int report_pipe[2];
   REQUIRE(::pipe2(report_pipe, O_CLOEXEC) == 0);
-  // The limit is process-wide: the scenario runs in a child so it cannot starve this process.
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {
@@ -203,7 +296,7 @@ TEST_CASE(
     std::string report;
     bool passed = false;
     try {
-      report = emfile_scenario();
+      report = scenario();
       passed = true;
     } catch (const ChildFailure& failure) {
       report = failure.what;
@@ -230,7 +323,23 @@ TEST_CASE(
   INFO("child: ", report);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
-  MESSAGE(report);
+  return report;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "running out of file descriptors on accept neither spins the loop nor stops the server once "
+    "descriptors are free again") {
+  ProcessHealth health;
+  MESSAGE(run_in_child(emfile_scenario));
+}
+
+TEST_CASE(
+    "a listener that lost its spare descriptor waits for descriptors without spinning, then "
+    "takes the spare back") {
+  ProcessHealth health;
+  MESSAGE(run_in_child(lost_spare_scenario));
 }
 
 TEST_CASE("a bind that one loop refuses leaves no listener open on the others") {

@@ -4,12 +4,21 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "sluice/core/log.hpp"
 #include "socket_ops.hpp"
 
 namespace sluice {
+namespace {
+
+// How long a listener that can neither accept nor refuse (out of descriptors, no spare) stops
+// watching: long enough that waiting costs nothing measurable, short enough that accepting
+// resumes soon after descriptors are freed.
+constexpr std::chrono::milliseconds kOutOfDescriptorsPause{100};
+
+}  // namespace
 
 Listener::Listener(EventLoop& loop, Fd fd, const ListenOptions& options, AcceptHandler on_accept)
     : loop_(&loop),
@@ -34,7 +43,12 @@ Ref<Listener> Listener::start(EventLoop& loop, Fd fd, const ListenOptions& optio
   listener->self_ = listener;
   intrusive_ptr_add_ref(listener.get());  // held by the poll handle until its close callback
   loop.register_resource(*listener);
-  uv_poll_start(&listener->poll_, UV_READABLE, [](uv_poll_t* handle, int status, int) {
+  listener->watch();
+  return listener;
+}
+
+void Listener::watch() {
+  uv_poll_start(&poll_, UV_READABLE, [](uv_poll_t* handle, int status, int) {
     auto* self = static_cast<Listener*>(handle->data);
     if (status < 0) {
       logger().error("listener {}: poll: {}", self->local_address_.to_string(),
@@ -44,10 +58,12 @@ Ref<Listener> Listener::start(EventLoop& loop, Fd fd, const ListenOptions& optio
     }
     self->accept_ready();
   });
-  return listener;
 }
 
 void Listener::accept_ready() {
+  // Taking the spare back fails when another thread took the descriptor it freed, or when the
+  // listener started out of descriptors; without it, the next EMFILE could not be refused.
+  if (!spare_) spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   for (unsigned i = 0; i < options_.max_accepts_per_wakeup && open_; ++i) {
     sockaddr_storage peer{};
     socklen_t length = sizeof peer;
@@ -84,8 +100,13 @@ void Listener::accept_ready() {
 
 void Listener::refuse_one() {
   if (!spare_) {
-    // No spare to give up: stop this wake-up; the poll fires again, and by then descriptors
-    // may have been freed. Rare: the spare is only missing if re-opening it failed.
+    // Nothing to accept the waiting connection with, so nothing to refuse it with either: the
+    // level-triggered poll would fire again at once and spin the loop until a descriptor is
+    // freed. Stop watching for a while instead.
+    uv_poll_stop(&poll_);
+    resume_ = loop_->schedule(kOutOfDescriptorsPause, [self = Ref<Listener>(this)] {
+      if (self->open_) self->watch();
+    });
     return;
   }
   spare_.reset();
@@ -103,6 +124,7 @@ void Listener::refuse_one() {
 void Listener::close() {
   if (!open_) return;
   open_ = false;
+  resume_.cancel();
   loop_->unregister_resource(*this);
   uv_poll_stop(&poll_);
   uv_close(reinterpret_cast<uv_handle_t*>(&poll_), [](uv_handle_t* handle) {

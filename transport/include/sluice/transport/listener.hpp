@@ -12,6 +12,7 @@
 #include "sluice/core/future.hpp"
 #include "sluice/core/loop_resource.hpp"
 #include "sluice/core/ref_counted.hpp"
+#include "sluice/core/scheduled_task.hpp"
 
 namespace sluice {
 
@@ -20,7 +21,8 @@ namespace sluice {
 //
 // Running out of file descriptors (EMFILE/ENFILE) must not make the level-triggered poll spin on
 // a connection it can never accept: the listener keeps one spare descriptor, frees it to
-// accept and at once close the waiting connection, and takes it back.
+// accept and at once close the waiting connection, and takes it back. Without a spare (taking
+// it back failed), it stops watching for a moment, and takes the spare back once it can.
 class Listener final : public RefCounted<Listener>, public LoopResource {
  public:
   using AcceptHandler = std::function<void(Fd fd, const SocketAddress& remote)>;
@@ -42,6 +44,7 @@ class Listener final : public RefCounted<Listener>, public LoopResource {
   ~Listener();
   friend class RefCounted<Listener>;
 
+  void watch();
   void accept_ready();
   void refuse_one();
   void on_stop_accepting() override { close(); }
@@ -57,7 +60,8 @@ class Listener final : public RefCounted<Listener>, public LoopResource {
   uv_poll_t poll_{};
   bool open_ = false;
   std::uint64_t refused_for_fds_ = 0;
-  Ref<Listener> self_;  // held while open
+  ScheduledTask resume_;  // watching again after a pause out of descriptors with no spare
+  Ref<Listener> self_;    // held while open
 };
 
 }  // namespace sluice
