@@ -371,3 +371,25 @@ TEST_CASE("a bind that one loop refuses leaves no listener open on the others") 
            errno == ECONNREFUSED;
   }));
 }
+
+TEST_CASE(
+    "a listener whose socket stops listening closes instead of spinning on accept4's EINVAL") {
+  // A listening socket shut down under the listener hangs up: the level-triggered poll keeps
+  // reporting it readable, and each accept4 fails with EINVAL. The listener used to log the
+  // error and return, once per loop iteration, for ever.
+  ProcessHealth health;
+  EventLoopGroup loops(1, "not-listening");
+  EventLoop& loop = loops.at(0);
+  sockaddr_in address{};
+  Fd listen_fd = loopback_listen_socket(address);
+  const int raw_fd = listen_fd.get();
+  const Ref<Listener> listener = start_echo_listener(loop, std::move(listen_fd));
+  const spdlog::level::level_enum log_level = logger().level();
+  set_log_level(spdlog::level::off);  // the accept4 error is expected (and repeated if spinning)
+  REQUIRE(::shutdown(raw_fd, SHUT_RD) == 0);
+  const bool closed = eventually(
+      [&] { return read_on_loop(loop, [&] { return listener->is_open() ? 0 : 1; }) == 1; });
+  set_log_level(log_level);
+  CHECK_MESSAGE(closed, "the listener is still open");
+  close_on_loop(loop, listener);
+}

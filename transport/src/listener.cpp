@@ -90,6 +90,13 @@ void Listener::accept_ready() {
         if (refused_for_fds_ == refused_before) return;
         continue;
       }
+      case EINVAL:
+        // The socket no longer listens (shut down under the listener, or never listened): it
+        // hangs up, so the level-triggered poll would fire again at once, for ever.
+        logger().error("listener {}: accept4: {}; closing", local_address_.to_string(),
+                       std::strerror(errno));
+        close();
+        return;
       default:
         logger().error("listener {}: accept4: {}", local_address_.to_string(),
                        std::strerror(errno));
