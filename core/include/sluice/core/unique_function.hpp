@@ -46,12 +46,12 @@ class unique_function<R(Args...)> {
 
   unique_function& operator=(unique_function&& other) noexcept {
     if (this != &other) {
-      // `other` may be owned by the callable this holds: take it out first.
-      unique_function taken(std::move(other));
-      reset();
-      if (taken.ops_) {
-        taken.ops_->relocate(taken.storage_, storage_);
-        ops_ = std::exchange(taken.ops_, nullptr);
+      // The old callable dies last and outside this object: `other` may be owned by it, and
+      // its destructor may assign to this object or destroy it.
+      unique_function old(std::move(*this));
+      if (other.ops_) {
+        other.ops_->relocate(other.storage_, storage_);
+        ops_ = std::exchange(other.ops_, nullptr);
       }
     }
     return *this;
@@ -65,7 +65,10 @@ class unique_function<R(Args...)> {
   unique_function(const unique_function&) = delete;
   unique_function& operator=(const unique_function&) = delete;
 
-  ~unique_function() { reset(); }
+  // Emptied before the callable dies, so a destructor that resets its holder finds it empty.
+  ~unique_function() {
+    if (const Ops* ops = std::exchange(ops_, nullptr)) ops->destroy(storage_);
+  }
 
   explicit operator bool() const noexcept { return ops_ != nullptr; }
 
@@ -108,11 +111,11 @@ class unique_function<R(Args...)> {
       [](void* from, void* to) noexcept { *static_cast<F**>(to) = *static_cast<F**>(from); },
       [](void* storage) noexcept { delete *static_cast<F**>(storage); }};
 
+  // The callable is moved out and dies outside this object: its destructor may reset, assign
+  // to or destroy this very unique_function (its captures may own the object holding it).
   void reset() noexcept {
-    if (ops_) {
-      ops_->destroy(storage_);
-      ops_ = nullptr;
-    }
+    if (!ops_) return;
+    unique_function doomed(std::move(*this));
   }
 
   alignas(std::max_align_t) std::byte storage_[kInlineSize];
