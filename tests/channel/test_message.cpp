@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <array>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "sluice/channel/message.hpp"
 
@@ -77,4 +79,85 @@ TEST_CASE("a message can be unwrapped in place: assigned from a message it holds
   large = std::move(large.as<LargeEnvelope>().payload);
   REQUIRE(large.is<Buffer>());
   CHECK(large.as<Buffer>().readable_view() == "heap");
+}
+
+namespace {
+
+// A value whose destructor reaches back to the Message holding it (a user event whose
+// captures own the object the message is stored in).
+template <std::size_t kPadding>
+struct ResetsItsMessage {
+  Message* holder;
+  int* destructions;
+  bool moved_from = false;
+  std::array<char, kPadding> padding{};
+
+  ResetsItsMessage(Message* h, int* d) : holder(h), destructions(d) {}
+  ResetsItsMessage(ResetsItsMessage&& other) noexcept
+      : holder(other.holder),
+        destructions(other.destructions),
+        moved_from(std::exchange(other.moved_from, true)) {}
+  ~ResetsItsMessage() {
+    if (moved_from) return;
+    // Only the first destruction resets: a second one would recurse for ever.
+    if (++*destructions == 1) holder->reset();
+  }
+};
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("a value that empties its own message as it dies is destroyed once", Value,
+                   ResetsItsMessage<1>, ResetsItsMessage<256>) {
+  SUBCASE("reset") {
+    int destructions = 0;
+    Message message;
+    message = Value(&message, &destructions);
+    message.reset();
+    CHECK(destructions == 1);
+    CHECK(message.empty());
+  }
+  SUBCASE("destroyed with its message") {
+    int destructions = 0;
+    {
+      Message message;
+      message = Value(&message, &destructions);
+    }
+    CHECK(destructions == 1);
+  }
+  SUBCASE("replaced by another value") {
+    int destructions = 0;
+    Message message;
+    message = Value(&message, &destructions);
+    message = 7;
+    CHECK(destructions == 1);
+    CHECK(message.empty());  // the dying value emptied it after the 7 went in
+  }
+  SUBCASE("taken out") {
+    int destructions = 0;
+    Message message;
+    message = Value(&message, &destructions);
+    {
+      Value taken = message.take<Value>();
+      CHECK(destructions == 0);
+    }
+    CHECK(destructions == 1);
+  }
+}
+
+TEST_CASE("resetting a message whose value owns the message's owner frees each once") {
+  struct Owner {
+    Message message;
+  };
+  auto* owner = new Owner;
+  owner->message = std::unique_ptr<Owner>(owner);
+  owner->message.reset();  // ASan: no double free, no use after free
+  CHECK(true);
+}
+
+TEST_CASE("moving a message onto itself keeps its value") {
+  Message message = std::string("kept");
+  Message& alias = message;
+  message = std::move(alias);
+  REQUIRE(message.is<std::string>());
+  CHECK(message.as<std::string>() == "kept");
 }

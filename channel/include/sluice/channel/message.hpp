@@ -78,20 +78,23 @@ class Message {
   }
   Message& operator=(Message&& other) noexcept {
     if (this != &other) {
-      // `other` may live inside what this holds (unwrapping an envelope in place): take it
-      // out before letting go of the old content.
-      Message taken(std::move(other));
-      reset();
-      if (taken.ops_ != nullptr) {
-        taken.ops_->relocate(taken.storage_, storage_);
-        ops_ = std::exchange(taken.ops_, nullptr);
+      // The old content dies last and outside this message: `other` may live inside it
+      // (unwrapping an envelope in place), and its destructor may assign to this message or
+      // destroy it.
+      Message old(std::move(*this));
+      if (other.ops_ != nullptr) {
+        other.ops_->relocate(other.storage_, storage_);
+        ops_ = std::exchange(other.ops_, nullptr);
       }
     }
     return *this;
   }
   Message(const Message&) = delete;
   Message& operator=(const Message&) = delete;
-  ~Message() { reset(); }
+  // Emptied before the value dies, so a destructor that resets its message finds it empty.
+  ~Message() {
+    if (const Ops* ops = std::exchange(ops_, nullptr)) ops->destroy(storage_);
+  }
 
   bool empty() const noexcept { return ops_ == nullptr; }
   explicit operator bool() const noexcept { return !empty(); }
@@ -130,11 +133,11 @@ class Message {
   // The held type's name, for logs ("sluice::Buffer"); "empty" without a value.
   std::string_view type_name() const noexcept { return ops_ == nullptr ? "empty" : ops_->name; }
 
+  // The value is moved out and dies outside this message: its destructor may reset, assign to
+  // or destroy this very message (its members may own the object holding it).
   void reset() noexcept {
-    if (ops_ != nullptr) {
-      ops_->destroy(storage_);
-      ops_ = nullptr;
-    }
+    if (ops_ == nullptr) return;
+    Message doomed(std::move(*this));
   }
 
  private:
