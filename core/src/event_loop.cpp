@@ -30,10 +30,8 @@ void call_hooks(Member member) {
 void run_guarded(EventLoop::Task& task, const char* what) noexcept {
   try {
     task();
-  } catch (const std::exception& error) {
-    logger().error("{} threw: {}", what, error.what());
   } catch (...) {
-    logger().error("{} threw a non-standard exception", what);
+    detail::log_current_exception(what);
   }
 }
 
@@ -47,6 +45,16 @@ void block_sigpipe() noexcept {
 }
 
 }  // namespace
+
+void detail::log_current_exception(const char* what) noexcept {
+  try {
+    throw;
+  } catch (const std::exception& error) {
+    logger().error("{} threw: {}", what, error.what());
+  } catch (...) {
+    logger().error("{} threw a non-standard exception", what);
+  }
+}
 
 void add_loop_thread_hooks(const LoopThreadHooks& hooks) {
   hook_registry().push_back(hooks);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <type_traits>
@@ -375,4 +376,30 @@ TEST_CASE("a ScheduledTask kept past its loop's destruction can still be cancell
   loop.reset();
   kept.cancel();
   CHECK(kept.is_cancelled());
+}
+
+// A callback that threw handed the others back to the future and nothing ran them: they waited
+// for a then() that might never come.
+TEST_CASE("a then() callback that throws does not keep the later ones from running") {
+  EventLoop loop("then-throws");
+  loop.start();
+  sluice::Promise<int> promise(&loop);
+  std::promise<int> later;
+  promise.future().then([](const sluice::Result<int>&) { throw std::runtime_error("boom"); });
+  promise.future().then([&](const sluice::Result<int>& result) { later.set_value(*result); });
+  promise.set_value(3);
+  auto later_future = later.get_future();
+  REQUIRE(later_future.wait_for(5s) == std::future_status::ready);
+  CHECK(later_future.get() == 3);
+  loop.stop();
+  loop.join();
+}
+
+TEST_CASE("a then() callback that throws on the completing thread is not thrown at it") {
+  sluice::Promise<int> promise;  // no loop: callbacks run on the completing thread
+  int later = 0;
+  promise.future().then([](const sluice::Result<int>&) { throw std::runtime_error("boom"); });
+  promise.future().then([&](const sluice::Result<int>& result) { later = *result; });
+  CHECK_NOTHROW(promise.set_value(4));
+  CHECK(later == 4);
 }

@@ -20,6 +20,12 @@
 
 namespace sluice {
 
+namespace detail {
+// In a catch block: logs the exception being handled as thrown by `what` ("a task"). For code
+// in headers that must swallow an exception without including the logger.
+void log_current_exception(const char* what) noexcept;
+}  // namespace detail
+
 // Counters a loop keeps about the channels it runs. Only the loop thread writes them; any
 // thread may read them.
 struct LoopMetrics {

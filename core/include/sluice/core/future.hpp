@@ -71,7 +71,7 @@ struct FutureState : std::enable_shared_from_this<FutureState<T>> {
     if (!loop->execute([self = this->shared_from_this()] { self->drain(); })) drain();
   }
 
-  void drain() {
+  void drain() noexcept {
     for (;;) {
       std::vector<Callback> batch;
       {
@@ -82,16 +82,13 @@ struct FutureState : std::enable_shared_from_this<FutureState<T>> {
         }
         batch.swap(callbacks);
       }
-      for (std::size_t i = 0; i < batch.size(); ++i) {
+      for (Callback& callback : batch) {
+        // One callback's failure is not the others' (nor the completing caller's: set_value
+        // may be called from a transport's libuv callback, which nothing may throw across).
         try {
-          batch[i](*result);
+          callback(*result);
         } catch (...) {
-          // Give the rest back, ahead of any registered meanwhile, and let the next run go on.
-          std::lock_guard lock(mutex);
-          callbacks.insert(callbacks.begin(), std::make_move_iterator(batch.begin() + i + 1),
-                           std::make_move_iterator(batch.end()));
-          draining = false;
-          throw;
+          log_current_exception("a Future::then callback");
         }
       }
     }
@@ -149,7 +146,8 @@ class [[nodiscard]] Future {
   }
 
   // Calls `callback(result)` on the loop once the result is there (at once if it already is,
-  // this is the loop thread and no earlier callback still waits), in registration order.
+  // this is the loop thread and no earlier callback still waits), in registration order. What a
+  // callback throws is logged; the callbacks after it still run.
   void then(unique_function<void(const Result<T>&)> callback) { state_->add(std::move(callback)); }
 
   // Blocks until the result is there and returns it.
