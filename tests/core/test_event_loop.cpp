@@ -378,6 +378,50 @@ TEST_CASE("a ScheduledTask kept past its loop's destruction can still be cancell
   CHECK(kept.is_cancelled());
 }
 
+// A promise dropped without a result (a task refused by a stopped loop, an error path that
+// forgot it) left its future pending for ever: wait() and get() blocked, then() never ran.
+TEST_CASE("a future whose last promise is dropped unfulfilled fails with broken_promise") {
+  std::optional<sluice::Promise<int>> promise(std::in_place);
+  auto future = promise->future();
+  std::optional<sluice::Promise<int>> copy(*promise);
+  promise.reset();
+  CHECK_FALSE(future.is_ready());  // a copy still may complete it
+  copy.reset();
+  REQUIRE(future.is_ready());
+  const sluice::Result<int>& result = future.wait();
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error() == std::future_errc::broken_promise);
+  CHECK_THROWS_AS(future.get(), sluice::Exception);
+}
+
+TEST_CASE("a promise moved from, or completed, breaks nothing when dropped") {
+  sluice::Promise<void> original;
+  auto future = original.future();
+  {
+    sluice::Promise<void> moved(std::move(original));
+    CHECK_FALSE(future.is_ready());  // the moved-from promise is not the last one
+    moved.set_value();
+  }
+  CHECK(future.wait().ok());
+}
+
+TEST_CASE("then() callbacks hear of a broken promise on their loop") {
+  EventLoop loop("broken-promise");
+  loop.start();
+  std::optional<sluice::Promise<int>> promise(std::in_place, &loop);
+  std::promise<bool> heard;
+  promise->future().then([&](const sluice::Result<int>& result) {
+    heard.set_value(loop.in_loop() && !result.ok() &&
+                    result.error() == std::future_errc::broken_promise);
+  });
+  promise.reset();
+  auto heard_future = heard.get_future();
+  REQUIRE(heard_future.wait_for(5s) == std::future_status::ready);
+  CHECK(heard_future.get());
+  loop.stop();
+  loop.join();
+}
+
 // A callback that threw handed the others back to the future and nothing ran them: they waited
 // for a then() that might never come.
 TEST_CASE("a then() callback that throws does not keep the later ones from running") {

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,6 +35,8 @@ struct FutureState : std::enable_shared_from_this<FutureState<T>> {
   std::condition_variable done;
   std::optional<Result<T>> result;  // set once, under mutex; read-only afterwards
   std::vector<Callback> callbacks;
+  // Promises sharing this state: the last one to go without a result breaks the promise.
+  std::atomic<std::size_t> promises{1};
 
   bool complete(Result<T> value) {
     {
@@ -100,13 +105,30 @@ struct FutureState : std::enable_shared_from_this<FutureState<T>> {
 }  // namespace detail
 
 // The writing side of a Future. Completing twice is ignored (the first result wins). Keep the
-// Promise alive until a completing call on another thread has returned.
+// Promise alive until a completing call on another thread has returned. Copies share one
+// result; when the last of them is destroyed without one, the future fails with
+// std::future_errc::broken_promise, so waiters and then() callbacks hear of it rather than
+// wait for ever.
 template <typename T>
 class Promise {
  public:
   // Callbacks of the future run on `loop` (any thread when nullptr).
   explicit Promise(EventLoop* loop = nullptr)
       : state_(std::make_shared<detail::FutureState<T>>(loop)) {}
+  Promise(const Promise& other) noexcept : state_(other.state_) {
+    if (state_) state_->promises.fetch_add(1, std::memory_order_relaxed);
+  }
+  Promise(Promise&& other) noexcept = default;
+  Promise& operator=(Promise other) noexcept {
+    state_.swap(other.state_);
+    return *this;
+  }
+  ~Promise() {
+    if (state_ && state_->promises.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      state_->complete(Result<T>(Error(std::future_errc::broken_promise,
+                                       "the last Promise was destroyed without a result")));
+    }
+  }
 
   Future<T> future() const { return Future<T>(state_); }
 
