@@ -1,7 +1,10 @@
 #include "sluice/core/event_loop_group.hpp"
 
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
+
+#include "sluice/core/log.hpp"
 
 namespace sluice {
 
@@ -16,6 +19,17 @@ EventLoopGroup::EventLoopGroup(std::size_t threads, std::string name) {
 }
 
 EventLoopGroup::~EventLoopGroup() {
+  for (auto& loop : loops_) {
+    if (loop->in_loop()) {
+      // A destructor cannot refuse by throwing, and going on would join this very thread and
+      // free the loop running it: say what happened before stopping.
+      logger().critical(
+          "EventLoopGroup destroyed on its own loop {}: a loop cannot wait for its own thread "
+          "to end; destroy the group from a thread outside it",
+          loop->name());
+      std::abort();
+    }
+  }
   shutdown_gracefully();
 }
 

@@ -1,12 +1,17 @@
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <future>
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -446,4 +451,40 @@ TEST_CASE("a then() callback that throws on the completing thread is not thrown 
   promise.future().then([&](const sluice::Result<int>& result) { later = *result; });
   CHECK_NOTHROW(promise.set_value(4));
   CHECK(later == 4);
+}
+
+// The destructor shut the group down, which throws on the group's own loops: the exception left
+// a noexcept destructor and std::terminate reported a shutdown the user never asked for.
+TEST_CASE("an event loop group destroyed on one of its own loops stops the process, saying why") {
+  // In a child process: the abort is the behaviour under test.
+  int output_pipe[2];
+  REQUIRE(::pipe(output_pipe) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::dup2(output_pipe[1], STDERR_FILENO);
+    std::signal(SIGABRT, SIG_DFL);  // doctest's crash report would go to the parent's output
+    auto* group = new sluice::EventLoopGroup(1, "self-destroy");
+    std::promise<void> returned;
+    group->at(0).execute([&] {
+      delete group;
+      returned.set_value();
+    });
+    // Bounded: a destructor that hangs fails the test rather than hanging it.
+    (void)returned.get_future().wait_for(10s);
+    ::_exit(0);
+  }
+  ::close(output_pipe[1]);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  std::string output;
+  char chunk[512];
+  for (ssize_t n; (n = ::read(output_pipe[0], chunk, sizeof chunk)) > 0;)
+    output.append(chunk, static_cast<std::size_t>(n));
+  ::close(output_pipe[0]);
+  INFO("child's stderr: " << output);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+  CHECK(output.find("EventLoopGroup destroyed on its own loop self-destroy-0") !=
+        std::string::npos);
 }

@@ -18,7 +18,12 @@ class EventLoopGroup {
  public:
   // `threads` = 0: one loop per core. Loops are named "<name>-<i>".
   explicit EventLoopGroup(std::size_t threads = 0, std::string name = "sluice");
-  // Shuts down (quiet 0, timeout 5 s) if that was not done.
+  // Shuts down (quiet 0, timeout 5 s) if that was not done. Destroying the group on one of its
+  // own loops (a task or callback that drops the last owner of the group) is a programming
+  // error: that thread would have to wait for itself to end and outlive the loop running it.
+  // It logs a critical message naming the loop and aborts; the destructor has no way to refuse
+  // and leave the group running. To stop a group from one of its loops, have a thread outside
+  // it call shutdown_gracefully() and destroy the group.
   ~EventLoopGroup();
   EventLoopGroup(const EventLoopGroup&) = delete;
   EventLoopGroup& operator=(const EventLoopGroup&) = delete;
