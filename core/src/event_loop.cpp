@@ -74,6 +74,15 @@ EventLoop::EventLoop(std::string name) : name_(std::move(name)) {
 }
 
 EventLoop::~EventLoop() {
+  if (thread_.joinable() && in_loop()) {
+    // A destructor cannot refuse by throwing (join() would, and std::terminate would say only
+    // that), and going on would free the loop that is running this very call.
+    logger().critical(
+        "EventLoop {} destroyed on its own thread: a loop cannot wait for its own thread to "
+        "end; stop it from a task and destroy it from another thread",
+        name_);
+    std::abort();
+  }
   if (thread_.joinable()) {
     stop();
     join();

@@ -383,6 +383,29 @@ TEST_CASE("a ScheduledTask kept past its loop's destruction can still be cancell
   CHECK(kept.is_cancelled());
 }
 
+// Completing a promise, or dropping it (which breaks it), after its loop was destroyed queued
+// the callbacks to the destroyed loop (heap-use-after-free). They run on the completing thread
+// instead, as they do when the loop has stopped taking tasks.
+TEST_CASE("a promise completed or dropped after its loop was destroyed runs its callbacks here") {
+  auto loop = std::make_unique<EventLoop>("outlived-promise");
+  loop->start();
+  sluice::Promise<int> completed(loop.get());
+  std::optional<sluice::Promise<int>> dropped(std::in_place, loop.get());
+  int value = 0;
+  bool broken = false;
+  completed.future().then([&](const sluice::Result<int>& result) { value = result.value(); });
+  dropped->future().then([&](const sluice::Result<int>& result) {
+    broken = !result.ok() && result.error() == std::future_errc::broken_promise;
+  });
+  loop->stop();
+  loop->join();
+  loop.reset();
+  completed.set_value(7);
+  dropped.reset();
+  CHECK(value == 7);
+  CHECK(broken);
+}
+
 // A promise dropped without a result (a task refused by a stopped loop, an error path that
 // forgot it) left its future pending for ever: wait() and get() blocked, then() never ran.
 TEST_CASE("a future whose last promise is dropped unfulfilled fails with broken_promise") {
@@ -455,8 +478,12 @@ TEST_CASE("a then() callback that throws on the completing thread is not thrown 
 
 // The destructor shut the group down, which throws on the group's own loops: the exception left
 // a noexcept destructor and std::terminate reported a shutdown the user never asked for.
-TEST_CASE("an event loop group destroyed on one of its own loops stops the process, saying why") {
-  // In a child process: the abort is the behaviour under test.
+namespace {
+
+// Runs `destroy_on_loop` (which destroys something from the loop thread it is given) in a child
+// process, where the abort is the behaviour under test; returns the child's exit status and
+// what it wrote to stderr.
+std::pair<int, std::string> run_in_child(const std::function<void()>& destroy_on_loop) {
   int output_pipe[2];
   REQUIRE(::pipe(output_pipe) == 0);
   const pid_t child = ::fork();
@@ -464,14 +491,7 @@ TEST_CASE("an event loop group destroyed on one of its own loops stops the proce
   if (child == 0) {
     ::dup2(output_pipe[1], STDERR_FILENO);
     std::signal(SIGABRT, SIG_DFL);  // doctest's crash report would go to the parent's output
-    auto* group = new sluice::EventLoopGroup(1, "self-destroy");
-    std::promise<void> returned;
-    group->at(0).execute([&] {
-      delete group;
-      returned.set_value();
-    });
-    // Bounded: a destructor that hangs fails the test rather than hanging it.
-    (void)returned.get_future().wait_for(10s);
+    destroy_on_loop();
     ::_exit(0);
   }
   ::close(output_pipe[1]);
@@ -482,9 +502,43 @@ TEST_CASE("an event loop group destroyed on one of its own loops stops the proce
   for (ssize_t n; (n = ::read(output_pipe[0], chunk, sizeof chunk)) > 0;)
     output.append(chunk, static_cast<std::size_t>(n));
   ::close(output_pipe[0]);
+  return {status, output};
+}
+
+}  // namespace
+
+TEST_CASE("an event loop group destroyed on one of its own loops stops the process, saying why") {
+  const auto [status, output] = run_in_child([] {
+    auto* group = new sluice::EventLoopGroup(1, "self-destroy");
+    std::promise<void> returned;
+    group->at(0).execute([&] {
+      delete group;
+      returned.set_value();
+    });
+    // Bounded: a destructor that hangs fails the test rather than hanging it.
+    (void)returned.get_future().wait_for(10s);
+  });
   INFO("child's stderr: " << output);
   CHECK(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGABRT);
   CHECK(output.find("EventLoopGroup destroyed on its own loop self-destroy-0") !=
         std::string::npos);
+}
+
+// std::terminate, from join() throwing inside the destructor, said nothing of what to do.
+TEST_CASE("a started event loop destroyed on its own thread stops the process, saying why") {
+  const auto [status, output] = run_in_child([] {
+    auto* loop = new EventLoop("self-destroy");
+    loop->start();
+    std::promise<void> returned;
+    loop->execute([&] {
+      delete loop;
+      returned.set_value();
+    });
+    (void)returned.get_future().wait_for(10s);
+  });
+  INFO("child's stderr: " << output);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+  CHECK(output.find("EventLoop self-destroy destroyed on its own thread") != std::string::npos);
 }

@@ -49,7 +49,8 @@ class EventLoop {
   using Clock = std::chrono::steady_clock;
 
   explicit EventLoop(std::string name = "sluice-loop");
-  // The loop must not be running (stop and join first).
+  // Stops and joins a loop started with start(). On the loop's own thread that cannot be
+  // done: the process aborts, saying so.
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -135,6 +136,10 @@ class EventLoop {
     add(write_calls_, 1);
   }
 
+  // This loop while it exists, null once destroyed: for what may outlive the loop and must
+  // not use it then (a ScheduledTask's cancel, a Promise completed late).
+  const std::shared_ptr<std::atomic<EventLoop*>>& liveness() const noexcept { return alive_; }
+
   uv_loop_t* native() noexcept { return &loop_; }
   const std::string& name() const noexcept { return name_; }
 
@@ -171,8 +176,7 @@ class EventLoop {
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> terminated_{false};
-  // This loop while it exists, null once destroyed: lets a ScheduledTask that outlives the
-  // loop find out that there is nothing left to cancel.
+  // See liveness().
   std::shared_ptr<std::atomic<EventLoop*>> alive_ = std::make_shared<std::atomic<EventLoop*>>(this);
 
   boost::intrusive::list<LoopResource, boost::intrusive::member_hook<

@@ -28,9 +28,14 @@ template <typename T>
 struct FutureState : std::enable_shared_from_this<FutureState<T>> {
   using Callback = unique_function<void(const Result<T>&)>;
 
-  explicit FutureState(EventLoop* owner) : loop(owner) {}
+  explicit FutureState(EventLoop* owner) : loop(owner != nullptr ? owner->liveness() : nullptr) {}
 
-  EventLoop* const loop;  // callbacks run here; nullptr: on the completing thread
+  // Where callbacks run: the loop's liveness token (the loop, or null once it is destroyed),
+  // or null for the completing thread. A promise may be completed, or dropped, after its loop.
+  const std::shared_ptr<const std::atomic<EventLoop*>> loop;
+  EventLoop* live_loop() const noexcept {
+    return loop != nullptr ? loop->load(std::memory_order_acquire) : nullptr;
+  }
   std::mutex mutex;
   std::condition_variable done;
   std::optional<Result<T>> result;  // set once, under mutex; read-only afterwards
@@ -69,11 +74,12 @@ struct FutureState : std::enable_shared_from_this<FutureState<T>> {
       if (draining || callbacks.empty()) return;
       draining = true;
     }
-    if (loop == nullptr || loop->in_loop()) {
+    EventLoop* owner = live_loop();
+    if (owner == nullptr || owner->in_loop()) {
       drain();
       return;
     }
-    if (!loop->execute([self = this->shared_from_this()] { self->drain(); })) drain();
+    if (!owner->execute([self = this->shared_from_this()] { self->drain(); })) drain();
   }
 
   void drain() noexcept {
@@ -207,7 +213,8 @@ class [[nodiscard]] Future {
 
   void check_not_on_loop() const {
     if (EventLoop::current() == nullptr) return;
-    if (state_->loop != nullptr && state_->loop->in_loop()) {
+    const EventLoop* owner = state_->live_loop();
+    if (owner != nullptr && owner->in_loop()) {
       throw std::logic_error("Future::wait on its own event loop would deadlock");
     }
     throw std::logic_error(
