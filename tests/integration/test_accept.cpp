@@ -1,6 +1,8 @@
-// Accepting when the process is out of file descriptors.
+// Accepting when the process is out of file descriptors, or when accept4 fails for other
+// reasons.
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -24,6 +27,26 @@
 #include "sluice/transport/listener.hpp"
 #include "sluice/transport/stream_channel.hpp"
 #include "support.hpp"
+
+// accept4(2) as the listener calls it, so a test can make it fail the way a kernel short of
+// memory (ENOBUFS, ENOMEM) or a firewall rule (EPERM) does, which no test can arrange by itself.
+// Unarmed (-1), every call goes to libc.
+namespace {
+std::atomic<int> accept4_fails_on_fd{-1};
+std::atomic<int> accept4_failure{0};           // the errno an armed call fails with
+std::atomic<std::uint64_t> accept4_failed{0};  // calls failed so far
+}  // namespace
+
+extern "C" int accept4(int fd, sockaddr* address, socklen_t* length, int flags) {
+  using Accept4 = int (*)(int, sockaddr*, socklen_t*, int);
+  static const auto real = reinterpret_cast<Accept4>(::dlsym(RTLD_NEXT, "accept4"));
+  if (fd == accept4_fails_on_fd.load()) {
+    accept4_failed.fetch_add(1);
+    errno = accept4_failure.load();
+    return -1;
+  }
+  return real(fd, address, length, flags);
+}
 
 using namespace sluice;
 using namespace sluice::test;
@@ -391,5 +414,51 @@ TEST_CASE(
       [&] { return read_on_loop(loop, [&] { return listener->is_open() ? 0 : 1; }) == 1; });
   set_log_level(log_level);
   CHECK_MESSAGE(closed, "the listener is still open");
+  close_on_loop(loop, listener);
+}
+
+TEST_CASE(
+    "an accept4 failure that leaves the connection queued pauses the listener instead of "
+    "spinning, and accepting resumes once it clears") {
+  // The listener used to log the error and return; the level-triggered poll fired again at
+  // once, so the loop spun (and logged) for as long as the condition lasted.
+  int failure = 0;
+  SUBCASE("ENOBUFS") {
+    failure = ENOBUFS;
+  }
+  SUBCASE("ENOMEM") {
+    failure = ENOMEM;
+  }
+  SUBCASE("EPERM") {
+    failure = EPERM;
+  }
+  ProcessHealth health;
+  struct Disarm {
+    ~Disarm() { accept4_fails_on_fd.store(-1); }
+  } disarm;
+  EventLoopGroup loops(1, "accept-error");
+  EventLoop& loop = loops.at(0);
+  sockaddr_in address{};
+  Fd listen_fd = loopback_listen_socket(address);
+  const int raw_fd = listen_fd.get();
+  const Ref<Listener> listener = start_echo_listener(loop, std::move(listen_fd));
+  const spdlog::level::level_enum log_level = logger().level();
+  set_log_level(spdlog::level::off);  // the accept4 error is expected (and repeated if spinning)
+  accept4_failure.store(failure);
+  accept4_failed.store(0);
+  accept4_fails_on_fd.store(raw_fd);
+  // A queued connection keeps the listening socket readable while accept4 fails.
+  const Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(client);
+  REQUIRE(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(eventually([] { return accept4_failed.load() > 0; }));
+  std::this_thread::sleep_for(500ms);
+  const std::uint64_t failed = accept4_failed.load();
+  accept4_fails_on_fd.store(-1);
+  set_log_level(log_level);
+  // Paused 100 ms after each failure: about five calls in the window; spinning, thousands.
+  CHECK_MESSAGE(failed < 50, failed, " accept4 calls in 500 ms: spinning");
+  require_echo(client, "client");
+  CHECK(read_on_loop(loop, [&] { return listener->is_open() ? 1 : 0; }) == 1);
   close_on_loop(loop, listener);
 }

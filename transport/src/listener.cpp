@@ -13,10 +13,10 @@
 namespace sluice {
 namespace {
 
-// How long a listener that can neither accept nor refuse (out of descriptors, no spare) stops
-// watching: long enough that waiting costs nothing measurable, short enough that accepting
-// resumes soon after descriptors are freed.
-constexpr std::chrono::milliseconds kOutOfDescriptorsPause{100};
+// How long a listener that can neither accept nor refuse (out of descriptors with no spare, or
+// accept4 failing for want of kernel memory) stops watching: long enough that waiting costs
+// nothing measurable, short enough that accepting resumes soon after the condition clears.
+constexpr std::chrono::milliseconds kAcceptPause{100};
 
 }  // namespace
 
@@ -98,11 +98,22 @@ void Listener::accept_ready() {
         close();
         return;
       default:
-        logger().error("listener {}: accept4: {}", local_address_.to_string(),
-                       std::strerror(errno));
+        // ENOBUFS, ENOMEM, EPERM (a firewall rule), ...: the connection stays queued, so the
+        // level-triggered poll would fire again at once, spinning the loop and logging each
+        // time, for as long as the condition lasts.
+        logger().error("listener {}: accept4: {}; pausing for {} ms", local_address_.to_string(),
+                       std::strerror(errno), kAcceptPause.count());
+        pause();
         return;
     }
   }
+}
+
+void Listener::pause() {
+  uv_poll_stop(&poll_);
+  resume_ = loop_->schedule(kAcceptPause, [self = Ref<Listener>(this)] {
+    if (self->open_) self->watch();
+  });
 }
 
 void Listener::refuse_one() {
@@ -110,10 +121,7 @@ void Listener::refuse_one() {
     // Nothing to accept the waiting connection with, so nothing to refuse it with either: the
     // level-triggered poll would fire again at once and spin the loop until a descriptor is
     // freed. Stop watching for a while instead.
-    uv_poll_stop(&poll_);
-    resume_ = loop_->schedule(kOutOfDescriptorsPause, [self = Ref<Listener>(this)] {
-      if (self->open_) self->watch();
-    });
+    pause();
     return;
   }
   spare_.reset();

@@ -22,7 +22,8 @@ namespace sluice {
 // Running out of file descriptors (EMFILE/ENFILE) must not make the level-triggered poll spin on
 // a connection it can never accept: the listener keeps one spare descriptor, frees it to
 // accept and at once close the waiting connection, and takes it back. Without a spare (taking
-// it back failed), it stops watching for a moment, and takes the spare back once it can.
+// it back failed), it stops watching for a moment, and takes the spare back once it can. Other
+// accept4 failures that leave the connection queued (ENOBUFS, ENOMEM, EPERM) pause it too.
 class Listener final : public RefCounted<Listener>, public LoopResource {
  public:
   using AcceptHandler = std::function<void(Fd fd, const SocketAddress& remote)>;
@@ -47,6 +48,8 @@ class Listener final : public RefCounted<Listener>, public LoopResource {
   void watch();
   void accept_ready();
   void refuse_one();
+  // Stops watching for a moment: for conditions accept4 can neither clear nor wait out.
+  void pause();
   void on_stop_accepting() override { close(); }
   void on_close_gracefully() override { close(); }
   void on_close_now() override { close(); }
@@ -60,7 +63,7 @@ class Listener final : public RefCounted<Listener>, public LoopResource {
   uv_poll_t poll_{};
   bool open_ = false;
   std::uint64_t refused_for_fds_ = 0;
-  ScheduledTask resume_;  // watching again after a pause out of descriptors with no spare
+  ScheduledTask resume_;  // watching again after a pause
   Ref<Listener> self_;    // held while open
 };
 
