@@ -48,6 +48,28 @@ extern "C" int accept4(int fd, sockaddr* address, socklen_t* length, int flags) 
   return real(fd, address, length, flags);
 }
 
+// libuv's poll set-up and start as the transport calls them, so a test can make them fail as
+// they do when the loop cannot watch a socket (UV_ENOMEM, UV_EEXIST). Each armed flag fails the
+// next call only.
+namespace {
+std::atomic<bool> fail_next_uv_poll_init{false};
+std::atomic<bool> fail_next_uv_poll_start{false};
+}  // namespace
+
+extern "C" int uv_poll_init_socket(uv_loop_t* loop, uv_poll_t* handle, uv_os_sock_t socket) {
+  using Init = int (*)(uv_loop_t*, uv_poll_t*, uv_os_sock_t);
+  static const auto real = reinterpret_cast<Init>(::dlsym(RTLD_NEXT, "uv_poll_init_socket"));
+  if (fail_next_uv_poll_init.exchange(false)) return UV_ENOMEM;
+  return real(loop, handle, socket);
+}
+
+extern "C" int uv_poll_start(uv_poll_t* handle, int events, uv_poll_cb callback) {
+  using Start = int (*)(uv_poll_t*, int, uv_poll_cb);
+  static const auto real = reinterpret_cast<Start>(::dlsym(RTLD_NEXT, "uv_poll_start"));
+  if (fail_next_uv_poll_start.exchange(false)) return UV_EEXIST;
+  return real(handle, events, callback);
+}
+
 using namespace sluice;
 using namespace sluice::test;
 
@@ -108,11 +130,16 @@ Ref<Listener> start_echo_listener(EventLoop& loop, Fd listen_fd) {
     const ChannelInitializer echo = [](Channel& channel) {
       channel.pipeline().add_last("echo", std::make_unique<examples::EchoHandler>());
     };
-    started->set_value(Listener::start(loop, std::move(fd), ListenOptions{},
-                                       [&loop, echo](Fd accepted, const SocketAddress& remote) {
-                                         StreamChannel::accepted(loop, std::move(accepted),
-                                                                 ChannelOptions{}, echo, remote);
-                                       }));
+    auto listener = Listener::start(loop, std::move(fd), ListenOptions{},
+                                    [&loop, echo](Fd accepted, const SocketAddress& remote) {
+                                      StreamChannel::accepted(loop, std::move(accepted),
+                                                              ChannelOptions{}, echo, remote);
+                                    });
+    if (listener) {
+      started->set_value(std::move(listener).value());
+    } else {
+      started->set_error(std::move(listener).error());
+    }
   });
   child_require(started->future().wait_for(kShortWait), "the listener did not start");
   return started->future().get();
@@ -461,4 +488,42 @@ TEST_CASE(
   require_echo(client, "client");
   CHECK(read_on_loop(loop, [&] { return listener->is_open() ? 1 : 0; }) == 1);
   close_on_loop(loop, listener);
+}
+
+TEST_CASE(
+    "a bind whose listener the loop cannot watch fails with the libuv error and leaves no "
+    "socket open") {
+  // The failure used to be logged only: the bind reported a Server whose listener never
+  // accepted, its socket open (and connectable) until the Server was dropped.
+  std::atomic<bool>* armed = nullptr;
+  std::errc expected{};
+  std::string call;
+  SUBCASE("uv_poll_init_socket") {
+    armed = &fail_next_uv_poll_init;
+    expected = std::errc::not_enough_memory;
+    call = "uv_poll_init_socket";
+  }
+  SUBCASE("uv_poll_start") {
+    armed = &fail_next_uv_poll_start;
+    expected = std::errc::file_exists;
+    call = "uv_poll_start";
+  }
+  ProcessHealth health;
+  struct Disarm {
+    ~Disarm() {
+      fail_next_uv_poll_init.store(false);
+      fail_next_uv_poll_start.store(false);
+    }
+  } disarm;
+  EventLoopGroup loops(1, "unwatched");
+  ServerBootstrap bootstrap;
+  bootstrap.group(loops).child_initializer([](Channel&) {});
+  const std::size_t fds_before = count_open_fds();
+  armed->store(true);
+  const Error error = await_error(bootstrap.bind("127.0.0.1", 0));
+  CHECK_MESSAGE(error == expected, error.message());
+  CHECK_MESSAGE(error.message().find(call) != std::string::npos, error.message());
+  CHECK_MESSAGE(error.message().find("127.0.0.1") != std::string::npos, error.message());
+  CHECK_MESSAGE(eventually([&] { return count_open_fds() == fds_before; }),
+                "open fds: ", count_open_fds(), ", before the bind: ", fds_before);
 }

@@ -30,25 +30,28 @@ Listener::Listener(EventLoop& loop, Fd fd, const ListenOptions& options, AcceptH
 
 Listener::~Listener() = default;
 
-Ref<Listener> Listener::start(EventLoop& loop, Fd fd, const ListenOptions& options,
-                              AcceptHandler on_accept) {
+Result<Ref<Listener>> Listener::start(EventLoop& loop, Fd fd, const ListenOptions& options,
+                                      AcceptHandler on_accept) {
   Ref<Listener> listener(new Listener(loop, std::move(fd), options, std::move(on_accept)));
+  const std::string where = "listen " + listener->local_address_.to_string();
   if (int rc = uv_poll_init_socket(loop.native(), &listener->poll_, listener->fd_.get()); rc != 0) {
-    logger().error("listener {}: uv_poll_init_socket: {}", listener->local_address_.to_string(),
-                   uv_strerror(rc));
-    return listener;
+    // No handle was made: dropping the listener closes the socket.
+    return Error::from_errno(-rc, where + ": uv_poll_init_socket");
   }
   listener->poll_.data = listener.get();
   listener->open_ = true;
   listener->self_ = listener;
   intrusive_ptr_add_ref(listener.get());  // held by the poll handle until its close callback
   loop.register_resource(*listener);
-  listener->watch();
+  if (int rc = listener->watch(); rc != 0) {
+    listener->close();  // the socket closes in the handle's close callback
+    return Error::from_errno(-rc, where + ": uv_poll_start");
+  }
   return listener;
 }
 
-void Listener::watch() {
-  uv_poll_start(&poll_, UV_READABLE, [](uv_poll_t* handle, int status, int) {
+int Listener::watch() {
+  return uv_poll_start(&poll_, UV_READABLE, [](uv_poll_t* handle, int status, int) {
     auto* self = static_cast<Listener*>(handle->data);
     if (status < 0) {
       logger().error("listener {}: poll: {}", self->local_address_.to_string(),
@@ -112,7 +115,13 @@ void Listener::accept_ready() {
 void Listener::pause() {
   uv_poll_stop(&poll_);
   resume_ = loop_->schedule(kAcceptPause, [self = Ref<Listener>(this)] {
-    if (self->open_) self->watch();
+    if (!self->open_) return;
+    // Left unwatched, the listener would stay open and never accept again.
+    if (const int rc = self->watch(); rc != 0) {
+      logger().error("listener {}: uv_poll_start: {}; closing", self->local_address_.to_string(),
+                     uv_strerror(rc));
+      self->close();
+    }
   });
 }
 

@@ -109,6 +109,21 @@ Future<Ref<Server>> ServerBootstrap::bind_address(const SocketAddress& requested
     std::size_t remaining;
     bool failed = false;  // a loop refused its listener: the bind fails and none may stay open
     Promise<Ref<Server>> promise;
+
+    // Fails the bind, once. Listeners already started on other loops would otherwise accept
+    // with no Server to close them: they close, and those still starting close themselves.
+    void fail(Error error) {
+      std::vector<Ref<Listener>> started;
+      {
+        std::lock_guard lock(mutex);
+        if (failed) return;
+        failed = true;
+        started.swap(listeners);
+      }
+      for (const Ref<Listener>& listener : started)
+        listener->loop().dispatch([listener] { listener->close(); });
+      promise.set_error(std::move(error));
+    }
   };
   auto startup = std::make_shared<Startup>();
   startup->remaining = planned.size();
@@ -128,7 +143,12 @@ Future<Ref<Server>> ServerBootstrap::bind_address(const SocketAddress& requested
     };
     const bool queued = loop->dispatch(
         [loop, fd = std::move(plan.fd), on_accept, startup, options = listen_options_]() mutable {
-          Ref<Listener> listener = Listener::start(*loop, std::move(fd), options, on_accept);
+          auto started = Listener::start(*loop, std::move(fd), options, on_accept);
+          if (!started) {
+            startup->fail(std::move(started).error());
+            return;
+          }
+          Ref<Listener> listener = std::move(started).value();
           std::lock_guard lock(startup->mutex);
           if (startup->failed) {
             listener->close();
@@ -140,18 +160,8 @@ Future<Ref<Server>> ServerBootstrap::bind_address(const SocketAddress& requested
           }
         });
     if (!queued) {
-      // Listeners already started on other loops would otherwise accept with no Server to
-      // close them: close those, and those still starting close themselves.
-      std::vector<Ref<Listener>> started;
-      {
-        std::lock_guard lock(startup->mutex);
-        startup->failed = true;
-        started.swap(startup->listeners);
-      }
-      for (const Ref<Listener>& listener : started)
-        listener->loop().dispatch([listener] { listener->close(); });
-      promise.set_error(Error(std::make_error_code(std::errc::operation_canceled),
-                              "bind: the event loop has stopped"));
+      startup->fail(Error(std::make_error_code(std::errc::operation_canceled),
+                          "bind: the event loop has stopped"));
       break;
     }
   }

@@ -12,6 +12,7 @@
 #include "sluice/core/future.hpp"
 #include "sluice/core/loop_resource.hpp"
 #include "sluice/core/ref_counted.hpp"
+#include "sluice/core/result.hpp"
 #include "sluice/core/scheduled_task.hpp"
 
 namespace sluice {
@@ -28,9 +29,10 @@ class Listener final : public RefCounted<Listener>, public LoopResource {
  public:
   using AcceptHandler = std::function<void(Fd fd, const SocketAddress& remote)>;
 
-  // Loop thread only. Starts accepting at once.
-  static Ref<Listener> start(EventLoop& loop, Fd fd, const ListenOptions& options,
-                             AcceptHandler on_accept);
+  // Loop thread only. Starts accepting at once; fails (closing `fd`) when the loop cannot
+  // watch the socket.
+  static Result<Ref<Listener>> start(EventLoop& loop, Fd fd, const ListenOptions& options,
+                                     AcceptHandler on_accept);
 
   EventLoop& loop() const noexcept { return *loop_; }
   const SocketAddress& local_address() const noexcept { return local_address_; }
@@ -45,7 +47,7 @@ class Listener final : public RefCounted<Listener>, public LoopResource {
   ~Listener();
   friend class RefCounted<Listener>;
 
-  void watch();
+  int watch();  // 0, or the libuv error
   void accept_ready();
   void refuse_one();
   // Stops watching for a moment: for conditions accept4 can neither clear nor wait out.
