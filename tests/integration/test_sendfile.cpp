@@ -39,6 +39,26 @@ extern "C" ssize_t splice(int in, loff_t* in_offset, int out, loff_t* out_offset
   return real(in, in_offset, out, out_offset, length, flags);
 }
 
+// pipe2(2) likewise, so a test can make the channel's pipe fail to open as it does when the
+// process is out of descriptors (EMFILE); armed, only the next call fails.
+namespace {
+std::atomic<bool> fail_next_pipe2{false};
+std::atomic<int> pipe2_failed{0};
+std::atomic<int> pipe2_calls{0};
+}  // namespace
+
+extern "C" int pipe2(int ends[2], int flags) {
+  using Pipe2 = int (*)(int*, int);
+  static const auto real = reinterpret_cast<Pipe2>(::dlsym(RTLD_NEXT, "pipe2"));
+  pipe2_calls.fetch_add(1);
+  if (fail_next_pipe2.exchange(false)) {
+    pipe2_failed.fetch_add(1);
+    errno = EMFILE;
+    return -1;
+  }
+  return real(ends, flags);
+}
+
 using namespace sluice;
 using namespace sluice::test;
 
@@ -383,5 +403,79 @@ TEST_CASE(
   CHECK(errors[0] == std::errc::resource_unavailable_try_again);
   await(client_channel->close_future());
   CHECK(client_peer->received_count() == 0);
+  server->close();
+}
+
+TEST_CASE(
+    "a splice region whose pipe cannot be made (EMFILE) goes by sendfile instead, and the next "
+    "splice region tries for a pipe again") {
+  // The channel used to fail the write with the pipe2 error and close, though the bytes could
+  // still go.
+  ProcessHealth health;
+  TempDir dir;
+  const std::string path = dir.file("no-pipe.bin");
+  const std::string content = make_pattern(2 * kMiB + 123, 17);
+  write_file(path, content);
+  struct Disarm {
+    ~Disarm() { fail_next_pipe2.store(false); }
+  } disarm;
+  pipe2_failed.store(0);
+  pipe2_calls.store(0);
+  // The first region is larger than the small send buffer: it takes several sendfile calls,
+  // each after the socket drained, all without a pipe.
+  const std::uint64_t kFirst = 1 * kMiB + 77;
+  auto expected = std::make_shared<const std::string>(content.substr(0, kFirst) + content);
+
+  auto log = std::make_shared<WriteLog>();
+  Peers server_peers;
+  server_peers.set_setup([=](Peer& peer) {
+    peer.on_active = [=](HandlerContext& ctx) {
+      auto file = File::open(path);
+      REQUIRE(file);
+      fail_next_pipe2.store(true);
+      ctx.write(FileRegion(*file, 0, kFirst, FileTransfer::kSplice), log->record());
+      ctx.write(FileRegion(*file, 0, content.size(), FileTransfer::kSplice), log->record());
+      ctx.flush();
+    };
+  });
+  EventLoopGroup server_loops(1, "no-pipe-server");
+  EventLoopGroup client_loops(1, "no-pipe-client");
+  Endpoint endpoint(Family::kIPv4);
+  ChannelOptions server_options;
+  server_options.send_buffer = 64 * kKiB;
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(server_loops)
+      .child_options(server_options)
+      .child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  auto client_peer = std::make_shared<Peer>();
+  client_peer->expected = expected;
+  client_peer->keep_bytes = false;
+  Bootstrap client;
+  client.group(client_loops).initializer([client_peer](Channel& channel) {
+    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
+  });
+  ChannelPtr client_channel = await(endpoint.connect(client));
+
+  // Waiting for the end of the connection too: when the server closes, no more bytes come.
+  client_peer->wait([&](const Peer& p) { return p.received >= expected->size() || p.inactive; },
+                    kLongWait);
+  REQUIRE_MESSAGE(client_peer->received_count() == expected->size(), "received ",
+                  client_peer->received_count(), " of ", expected->size());
+  CHECK(client_peer->mismatch() == kNoMismatch);
+  REQUIRE(eventually([&] { return log->count() == 2; }));
+  {
+    std::lock_guard lock(log->mutex);
+    CHECK(log->results == std::vector<std::string>{"", ""});
+  }
+  CHECK(pipe2_failed.load() == 1);
+  CHECK(pipe2_calls.load() >= 2);  // the second region asked for a pipe again
+  std::shared_ptr<Peer> server_peer = server_peers.first();
+  CHECK(server_peer->error_list().empty());
+  ChannelPtr server_channel = server_peer->active_channel();
+  REQUIRE(server_channel);  // still open
+  CHECK(server_channel->is_open());
+  client_channel->close();
+  await(client_channel->close_future());
   server->close();
 }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "direct_syscalls.hpp"
 #include "receive_sizer.hpp"
@@ -328,7 +329,13 @@ StreamChannel::WriteResult StreamChannel::write_file() {
     corked_ = ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0;
     cork_refused_ = !corked_;
   }
-  if (region.transfer() == FileTransfer::kSplice) return write_spliced(region);
+  if (region.transfer() == FileTransfer::kSplice && !splice_without_pipe_) {
+    return write_spliced(region);
+  }
+  return write_sendfile(region);
+}
+
+StreamChannel::WriteResult StreamChannel::write_sendfile(FileRegion& region) {
   const std::size_t chunk =
       static_cast<std::size_t>(std::min<std::uint64_t>(region.remaining(), kMaxFileBytesPerCall));
   auto offset = static_cast<off_t>(region.position());
@@ -364,6 +371,7 @@ bool StreamChannel::advance_file(FileRegion& region, std::size_t bytes) {
     ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_CORK, &off, sizeof off);
     corked_ = false;
   }
+  splice_without_pipe_ = false;
   outbound_.complete_front();
   return true;
 }
@@ -382,8 +390,12 @@ StreamChannel::WriteResult StreamChannel::write_spliced(FileRegion& region) {
   if (!pipe_write_) {
     int ends[2];
     if (::pipe2(ends, O_NONBLOCK | O_CLOEXEC) != 0) {
-      fail(errno, "pipe2");
-      return WriteResult::kFailed;
+      // EMFILE, ENFILE: no pipe to splice through, but sendfile needs none and moves the same
+      // bytes, so this region goes that way; the next one tries for a pipe again.
+      logger().debug("{}: pipe2: {}; sending the file region with sendfile", describe(),
+                     std::strerror(errno));
+      splice_without_pipe_ = true;
+      return write_sendfile(region);
     }
     pipe_read_.reset(ends[0]);
     pipe_write_.reset(ends[1]);

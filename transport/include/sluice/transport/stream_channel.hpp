@@ -65,6 +65,7 @@ class StreamChannel final : public Channel {
   void write_flushed();
   WriteResult write_gathered();
   WriteResult write_file();
+  WriteResult write_sendfile(FileRegion& region);
   WriteResult write_spliced(FileRegion& region);
   // `bytes` of the front FileRegion went out: counts them, and when that was the last of it,
   // uncorks the socket (if it was corked for the region) and completes it. True if completed.
@@ -98,8 +99,9 @@ class StreamChannel final : public Channel {
   bool read_requested_ = false;
   bool want_write_ = false;
   bool writing_ = false;
-  bool corked_ = false;        // TCP_CORK set for the large FileRegion being sent
-  bool cork_refused_ = false;  // not TCP (a Unix-domain socket): do not ask again
+  bool corked_ = false;               // TCP_CORK set for the large FileRegion being sent
+  bool cork_refused_ = false;         // not TCP (a Unix-domain socket): do not ask again
+  bool splice_without_pipe_ = false;  // no pipe could be made: the front region goes by sendfile
   bool input_shutdown_ = false;
   bool output_shutdown_ = false;
   bool shutdown_after_flush_ = false;
