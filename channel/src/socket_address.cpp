@@ -39,10 +39,15 @@ std::optional<SocketAddress> SocketAddress::from_numeric(std::string_view host,
 std::optional<SocketAddress> SocketAddress::from_unix_path(std::string_view path) {
   SocketAddress result;
   auto* un = reinterpret_cast<sockaddr_un*>(&result.storage_);
-  if (path.empty() || path.size() >= sizeof un->sun_path) return std::nullopt;
+  // An abstract name (leading NUL) is exactly its bytes, NULs included: a terminating NUL
+  // counted in the length would be part of the name, which no other program would then match.
+  const bool abstract = !path.empty() && path.front() == '\0';
+  const std::size_t room = sizeof un->sun_path - (abstract ? 0 : 1);
+  if (path.empty() || path.size() > room) return std::nullopt;
   un->sun_family = AF_UNIX;
   std::memcpy(un->sun_path, path.data(), path.size());
-  result.length_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  result.length_ =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1));
   return result;
 }
 
@@ -68,10 +73,17 @@ std::string SocketAddress::host() const {
   }
   if (family() == AF_UNIX && length_ > offsetof(sockaddr_un, sun_path)) {
     const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
-    return std::string(un->sun_path,
-                       strnlen(un->sun_path, length_ - offsetof(sockaddr_un, sun_path)));
+    const std::size_t size = length_ - offsetof(sockaddr_un, sun_path);
+    // An abstract name: "@name", as ss(8) and /proc/net/unix show it.
+    if (un->sun_path[0] == '\0') return "@" + std::string(un->sun_path + 1, size - 1);
+    return std::string(un->sun_path, strnlen(un->sun_path, size));
   }
   return {};
+}
+
+bool SocketAddress::is_abstract_unix() const noexcept {
+  return family() == AF_UNIX && length_ > offsetof(sockaddr_un, sun_path) &&
+         reinterpret_cast<const sockaddr_un*>(&storage_)->sun_path[0] == '\0';
 }
 
 std::string SocketAddress::to_string() const {

@@ -1,5 +1,5 @@
 // Accepting when the process is out of file descriptors, or when accept4 fails for other
-// reasons.
+// reasons; binds that fail after the socket is made; Unix-domain abstract names.
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -526,4 +527,57 @@ TEST_CASE(
   CHECK_MESSAGE(error.message().find("127.0.0.1") != std::string::npos, error.message());
   CHECK_MESSAGE(eventually([&] { return count_open_fds() == fds_before; }),
                 "open fds: ", count_open_fds(), ", before the bind: ", fds_before);
+}
+
+namespace {
+
+// An echo server on `path` (a Unix-domain path or abstract name).
+Future<Ref<Server>> bind_unix_echo(ServerBootstrap& bootstrap, EventLoopGroup& loops,
+                                   const std::string& path) {
+  bootstrap.group(loops).child_initializer([](Channel& channel) {
+    channel.pipeline().add_last("echo", std::make_unique<examples::EchoHandler>());
+  });
+  return bootstrap.bind_unix(path);
+}
+
+}  // namespace
+
+TEST_CASE("an abstract Unix-domain name is bound with its exact length and shown as @name") {
+  // A NUL was counted after the name, so the server was bound to "name\0", which clients
+  // that use the exact length (as everything else does) could not reach; and the address
+  // printed as "unix:".
+  ProcessHealth health;
+  const std::string name = "sluice-test-" + std::to_string(::getpid());
+  const std::string abstract = std::string(1, '\0') + name;
+  const std::optional<SocketAddress> address = SocketAddress::from_unix_path(abstract);
+  REQUIRE(address);
+  CHECK(address->length() == offsetof(sockaddr_un, sun_path) + abstract.size());
+  CHECK(address->host() == "@" + name);
+  CHECK(address->to_string() == "unix:@" + name);
+  CHECK(address->is_abstract_unix());
+  CHECK_FALSE(SocketAddress::from_unix_path("/tmp/x.sock")->is_abstract_unix());
+
+  EventLoopGroup loops(1, "unix-abstract");
+  ServerBootstrap bootstrap;
+  const Ref<Server> server = await(bind_unix_echo(bootstrap, loops, abstract));
+  CHECK(server->local_address().to_string() == "unix:@" + name);
+  // A client that names it the way other programs do: sun_path[0] = 0, then the name's bytes.
+  sockaddr_un exact{};
+  exact.sun_family = AF_UNIX;
+  std::memcpy(exact.sun_path + 1, name.data(), name.size());
+  const Fd client(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(client);
+  REQUIRE_MESSAGE(
+      ::connect(client.get(), reinterpret_cast<const sockaddr*>(&exact),
+                static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())) == 0,
+      "connect: ", std::string(std::strerror(errno)));
+  require_echo(client, "client");
+  // And sluice's own client.
+  Bootstrap connector;
+  connector.group(loops);
+  const ChannelPtr channel = await(connector.connect_unix(abstract));
+  CHECK(channel->remote_address().to_string() == "unix:@" + name);
+  channel->close();
+  await(channel->close_future());
+  server->close();
 }

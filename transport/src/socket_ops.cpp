@@ -48,7 +48,7 @@ Result<Fd> open_listener(const SocketAddress& address, const ListenOptions& opti
     if (address.family() == AF_INET6) {
       ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     }
-  } else {
+  } else if (!address.is_abstract_unix()) {  // an abstract name has no file
     // A socket file left behind by a previous run would make bind fail with EADDRINUSE.
     struct stat info {};
     const std::string path = address.host();

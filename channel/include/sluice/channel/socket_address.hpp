@@ -19,7 +19,8 @@ class SocketAddress {
 
   // A numeric address ("127.0.0.1", "::1", "[::1]"); nullopt if `host` is not one.
   static std::optional<SocketAddress> from_numeric(std::string_view host, std::uint16_t port);
-  // A Unix-domain address; nullopt when the path is too long for sockaddr_un.
+  // A Unix-domain address; nullopt when the path is too long for sockaddr_un. A path that
+  // starts with a NUL byte is an abstract name, taken with its exact length.
   static std::optional<SocketAddress> from_unix_path(std::string_view path);
 
   int family() const noexcept { return storage_.ss_family; }
@@ -28,10 +29,12 @@ class SocketAddress {
   const sockaddr* native() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
   socklen_t length() const noexcept { return length_; }
 
-  // "127.0.0.1:8080", "[::1]:8080", "unix:/run/app.sock"
+  // "127.0.0.1:8080", "[::1]:8080", "unix:/run/app.sock", "unix:@name" (abstract)
   std::string to_string() const;
-  // The host part alone: "127.0.0.1", "::1", or the path.
+  // The host part alone: "127.0.0.1", "::1", the path, or "@name" for an abstract name.
   std::string host() const;
+  // A Unix-domain address with an abstract name (not a file).
+  bool is_abstract_unix() const noexcept;
 
  private:
   sockaddr_storage storage_{};
