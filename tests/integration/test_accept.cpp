@@ -1,5 +1,6 @@
 // Accepting when the process is out of file descriptors, or when accept4 fails for other
-// reasons; binds that fail after the socket is made; Unix-domain abstract names.
+// reasons; binds that fail after the socket is made; Unix-domain socket files and abstract
+// names.
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -18,6 +19,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -540,7 +542,114 @@ Future<Ref<Server>> bind_unix_echo(ServerBootstrap& bootstrap, EventLoopGroup& l
   return bootstrap.bind_unix(path);
 }
 
+// A blocking client socket connected to `address`; empty if connect failed (errno says why).
+Fd connect_unix_client(const SocketAddress& address) {
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(fd);
+  if (::connect(fd.get(), address.native(), address.length()) != 0) return Fd();
+  return fd;
+}
+
+// Closes `server` and waits (bounded) until its listener has: the socket file goes as it closes.
+void close_server(const Ref<Server>& server, const std::string& path) {
+  server->close();
+  CHECK_MESSAGE(eventually([&] { return !std::filesystem::exists(path); }), path,
+                " is still there");
+}
+
 }  // namespace
+
+TEST_CASE(
+    "binding a Unix-domain path a server listens on fails with EADDRINUSE and leaves that "
+    "server its address") {
+  // The bind used to delete any socket file at the path: the second server took the address,
+  // and the first, still running, never saw another connection.
+  ProcessHealth health;
+  TempDir dir;
+  const std::string path = dir.file("taken.sock");
+  EventLoopGroup loops(1, "unix-taken");
+  ServerBootstrap first_bootstrap;
+  const Ref<Server> first = await(bind_unix_echo(first_bootstrap, loops, path));
+  ServerBootstrap second_bootstrap;
+  const Error error = await_error(bind_unix_echo(second_bootstrap, loops, path));
+  CHECK_MESSAGE(error == std::errc::address_in_use, error.message());
+  CHECK_MESSAGE(error.message().find(path) != std::string::npos, error.message());
+  // Still the first server's: a client reaches it (its probe connection came and went).
+  const Fd client = connect_unix_client(*SocketAddress::from_unix_path(path));
+  REQUIRE_MESSAGE(client, "connect: ", std::string(std::strerror(errno)));
+  require_echo(client, "client");
+  close_server(first, path);
+}
+
+TEST_CASE(
+    "binding a Unix-domain path replaces a stale socket file, but never a file that is not a "
+    "socket") {
+  ProcessHealth health;
+  TempDir dir;
+  EventLoopGroup loops(1, "unix-stale");
+  SUBCASE("a stale socket file, its server gone") {
+    const std::string path = dir.file("stale.sock");
+    {
+      const Fd gone(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      const SocketAddress address = *SocketAddress::from_unix_path(path);
+      REQUIRE(::bind(gone.get(), address.native(), address.length()) == 0);
+    }
+    REQUIRE(std::filesystem::is_socket(path));
+    ServerBootstrap bootstrap;
+    const Ref<Server> server = await(bind_unix_echo(bootstrap, loops, path));
+    const Fd client = connect_unix_client(server->local_address());
+    REQUIRE_MESSAGE(client, "connect: ", std::string(std::strerror(errno)));
+    require_echo(client, "client");
+    close_server(server, path);
+  }
+  SUBCASE("a regular file") {
+    const std::string path = dir.file("data.sock");
+    write_file(path, "not a socket");
+    ServerBootstrap bootstrap;
+    const Error error = await_error(bind_unix_echo(bootstrap, loops, path));
+    CHECK_MESSAGE(error == std::errc::address_in_use, error.message());
+    CHECK(std::filesystem::is_regular_file(path));
+    CHECK(std::filesystem::file_size(path) == std::string("not a socket").size());
+  }
+}
+
+TEST_CASE(
+    "a Unix-domain server removes its socket file as it closes, unless the path names another "
+    "file by then") {
+  // The file used to stay: every later bind met a stale socket, and a directory of them grew.
+  ProcessHealth health;
+  TempDir dir;
+  const std::string path = dir.file("server.sock");
+  EventLoopGroup loops(1, "unix-file");
+  ServerBootstrap bootstrap;
+  SUBCASE("its own file") {
+    const Ref<Server> server = await(bind_unix_echo(bootstrap, loops, path));
+    REQUIRE(std::filesystem::is_socket(path));
+    close_server(server, path);
+  }
+  SUBCASE("a file put there since") {
+    const Ref<Server> server = await(bind_unix_echo(bootstrap, loops, path));
+    REQUIRE(std::filesystem::remove(path));
+    const Fd other(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    const SocketAddress address = *SocketAddress::from_unix_path(path);
+    REQUIRE(::bind(other.get(), address.native(), address.length()) == 0);
+    REQUIRE(::listen(other.get(), 4) == 0);
+    server->close();
+    // The listener closes on its loop: once a task queued after the close has run, it has.
+    auto ran = std::make_shared<Promise<void>>();
+    loops.at(0).execute([ran] { ran->set_value(); });
+    await(ran->future());
+    CHECK(std::filesystem::is_socket(path));
+    CHECK(connect_unix_client(address));  // still the other server's
+  }
+  SUBCASE("a bind whose listener cannot start") {
+    fail_next_uv_poll_init.store(true);
+    const Error error = await_error(bind_unix_echo(bootstrap, loops, path));
+    fail_next_uv_poll_init.store(false);
+    CHECK_MESSAGE(error == std::errc::not_enough_memory, error.message());
+    CHECK(eventually([&] { return !std::filesystem::exists(path); }));
+  }
+}
 
 TEST_CASE("an abstract Unix-domain name is bound with its exact length and shown as @name") {
   // A NUL was counted after the name, so the server was bound to "name\0", which clients

@@ -31,11 +31,13 @@ Listener::Listener(EventLoop& loop, Fd fd, const ListenOptions& options, AcceptH
 Listener::~Listener() = default;
 
 Result<Ref<Listener>> Listener::start(EventLoop& loop, Fd fd, const ListenOptions& options,
-                                      AcceptHandler on_accept) {
+                                      AcceptHandler on_accept, std::optional<SocketFile> file) {
   Ref<Listener> listener(new Listener(loop, std::move(fd), options, std::move(on_accept)));
+  listener->socket_file_ = std::move(file);
   const std::string where = "listen " + listener->local_address_.to_string();
   if (int rc = uv_poll_init_socket(loop.native(), &listener->poll_, listener->fd_.get()); rc != 0) {
     // No handle was made: dropping the listener closes the socket.
+    if (listener->socket_file_) detail::remove_socket_file(*listener->socket_file_);
     return Error::from_errno(-rc, where + ": uv_poll_init_socket");
   }
   listener->poll_.data = listener.get();
@@ -150,6 +152,8 @@ void Listener::close() {
   open_ = false;
   resume_.cancel();
   loop_->unregister_resource(*this);
+  if (socket_file_) detail::remove_socket_file(*socket_file_);
+  socket_file_.reset();
   uv_poll_stop(&poll_);
   uv_close(reinterpret_cast<uv_handle_t*>(&poll_), [](uv_handle_t* handle) {
     auto* self = static_cast<Listener*>(handle->data);

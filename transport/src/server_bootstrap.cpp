@@ -86,6 +86,7 @@ Future<Ref<Server>> ServerBootstrap::bind_address(const SocketAddress& requested
   struct Planned {
     EventLoop* loop;
     Fd fd;
+    std::optional<SocketFile> file;
   };
   std::vector<Planned> planned;
   SocketAddress address = requested;
@@ -97,10 +98,11 @@ Future<Ref<Server>> ServerBootstrap::bind_address(const SocketAddress& requested
       promise.set_error(std::move(opened).error());
       return promise.future();
     }
-    Fd fd = std::move(opened).value();
+    detail::ListeningSocket socket = std::move(opened).value();
     // With port 0, the first socket picks the port and the others join it.
-    if (i == 0) address = detail::local_address_of(fd.get());
-    planned.push_back({per_worker ? &workers_->at(i) : &acceptor_->next(), std::move(fd)});
+    if (i == 0) address = detail::local_address_of(socket.fd.get());
+    planned.push_back({per_worker ? &workers_->at(i) : &acceptor_->next(), std::move(socket.fd),
+                       std::move(socket.file)});
   }
 
   struct Startup {
@@ -141,25 +143,26 @@ Future<Ref<Server>> ServerBootstrap::bind_address(const SocketAddress& requested
         adopt(worker, std::move(fd), remote, *setup);
       });
     };
-    const bool queued = loop->dispatch(
-        [loop, fd = std::move(plan.fd), on_accept, startup, options = listen_options_]() mutable {
-          auto started = Listener::start(*loop, std::move(fd), options, on_accept);
-          if (!started) {
-            startup->fail(std::move(started).error());
-            return;
-          }
-          Ref<Listener> listener = std::move(started).value();
-          std::lock_guard lock(startup->mutex);
-          if (startup->failed) {
-            listener->close();
-            return;
-          }
-          startup->listeners.push_back(listener);
-          if (--startup->remaining == 0) {
-            startup->promise.set_value(Ref<Server>(new Server(std::move(startup->listeners))));
-          }
-        });
+    const bool queued = loop->dispatch([loop, fd = std::move(plan.fd), file = plan.file, on_accept,
+                                        startup, options = listen_options_]() mutable {
+      auto started = Listener::start(*loop, std::move(fd), options, on_accept, file);
+      if (!started) {
+        startup->fail(std::move(started).error());
+        return;
+      }
+      Ref<Listener> listener = std::move(started).value();
+      std::lock_guard lock(startup->mutex);
+      if (startup->failed) {
+        listener->close();
+        return;
+      }
+      startup->listeners.push_back(listener);
+      if (--startup->remaining == 0) {
+        startup->promise.set_value(Ref<Server>(new Server(std::move(startup->listeners))));
+      }
+    });
     if (!queued) {
+      if (plan.file) detail::remove_socket_file(*plan.file);
       startup->fail(Error(std::make_error_code(std::errc::operation_canceled),
                           "bind: the event loop has stopped"));
       break;

@@ -33,7 +33,42 @@ void apply_channel_options(int fd, int family, const ChannelOptions& options) {
   if (options.receive_buffer > 0) set(SOL_SOCKET, SO_RCVBUF, options.receive_buffer, "SO_RCVBUF");
 }
 
-Result<Fd> open_listener(const SocketAddress& address, const ListenOptions& options) {
+namespace {
+
+// A socket file at the address's path would make bind fail with EADDRINUSE. Only a stale one,
+// whose server is gone, is removed: deleting one a server still listens on took its address
+// from it (new connections came here, and it never knew).
+Result<void> remove_stale_socket_file(const SocketAddress& address) {
+  const std::string path = address.host();
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) != 0 || !S_ISSOCK(info.st_mode)) return {};
+  Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!probe) return Error::from_errno(errno, "bind " + address.to_string() + ": socket");
+  int rc;
+  do {
+    rc = ::connect(probe.get(), address.native(), address.length());
+  } while (rc != 0 && errno == EINTR);
+  // EAGAIN: a listener whose backlog is full, alive all the same.
+  if (rc == 0 || errno == EAGAIN) {
+    return Error(std::make_error_code(std::errc::address_in_use),
+                 "bind " + address.to_string() + ": a server is listening there");
+  }
+  // Anything else (EPROTOTYPE: a datagram socket; EACCES) is left for bind to report.
+  if (errno == ECONNREFUSED) ::unlink(path.c_str());
+  return {};
+}
+
+}  // namespace
+
+void remove_socket_file(const SocketFile& file) {
+  struct stat info {};
+  if (::lstat(file.path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode) &&
+      info.st_dev == file.device && info.st_ino == file.inode) {
+    ::unlink(file.path.c_str());
+  }
+}
+
+Result<ListeningSocket> open_listener(const SocketAddress& address, const ListenOptions& options) {
   auto opened = open_stream_socket(address.family());
   if (!opened) return std::move(opened).error();
   Fd fd = std::move(opened).value();
@@ -49,18 +84,25 @@ Result<Fd> open_listener(const SocketAddress& address, const ListenOptions& opti
       ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     }
   } else if (!address.is_abstract_unix()) {  // an abstract name has no file
-    // A socket file left behind by a previous run would make bind fail with EADDRINUSE.
-    struct stat info {};
-    const std::string path = address.host();
-    if (::lstat(path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode)) ::unlink(path.c_str());
+    if (auto cleared = remove_stale_socket_file(address); !cleared) {
+      return std::move(cleared).error();
+    }
   }
   if (::bind(fd.get(), address.native(), address.length()) != 0) {
     return Error::from_errno(errno, "bind " + address.to_string());
   }
-  if (::listen(fd.get(), options.backlog) != 0) {
-    return Error::from_errno(errno, "listen " + address.to_string());
+  std::optional<SocketFile> file;
+  if (address.family() == AF_UNIX && !address.is_abstract_unix()) {
+    struct stat info {};
+    const std::string path = address.host();
+    if (::lstat(path.c_str(), &info) == 0) file = SocketFile{path, info.st_dev, info.st_ino};
   }
-  return fd;
+  if (::listen(fd.get(), options.backlog) != 0) {
+    const int error = errno;
+    if (file) remove_socket_file(*file);
+    return Error::from_errno(error, "listen " + address.to_string());
+  }
+  return ListeningSocket{std::move(fd), std::move(file)};
 }
 
 SocketAddress local_address_of(int fd) {

@@ -2,12 +2,14 @@
 
 #include <sys/socket.h>
 
+#include <optional>
 #include <string>
 
 #include "sluice/channel/channel_options.hpp"
 #include "sluice/channel/socket_address.hpp"
 #include "sluice/core/fd.hpp"
 #include "sluice/core/result.hpp"
+#include "sluice/transport/listener.hpp"
 
 namespace sluice::detail {
 
@@ -16,7 +18,16 @@ namespace sluice::detail {
 
 Result<Fd> open_stream_socket(int family);
 void apply_channel_options(int fd, int family, const ChannelOptions& options);
-Result<Fd> open_listener(const SocketAddress& address, const ListenOptions& options);
+// A listening socket, and for a Unix-domain path the socket file its bind made.
+struct ListeningSocket {
+  Fd fd;
+  std::optional<SocketFile> file;
+};
+// For a Unix-domain path: a socket file a server still listens on fails the bind with
+// EADDRINUSE; a stale one (connect refused) is replaced; any other file is left alone.
+Result<ListeningSocket> open_listener(const SocketAddress& address, const ListenOptions& options);
+// Removes `file` if its path still names the same file.
+void remove_socket_file(const SocketFile& file);
 SocketAddress local_address_of(int fd);
 SocketAddress remote_address_of(int fd);
 // The pending error of a socket (SO_ERROR), 0 if none.

@@ -1,9 +1,12 @@
 #pragma once
 
+#include <sys/types.h>
 #include <uv.h>
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 
 #include "sluice/channel/channel_options.hpp"
 #include "sluice/channel/socket_address.hpp"
@@ -16,6 +19,15 @@
 #include "sluice/core/scheduled_task.hpp"
 
 namespace sluice {
+
+// The file a Unix-domain listener's bind made, with its identity when made: the listener
+// removes it as it closes, but only while the path still names that file, not one another
+// server has bound there since.
+struct SocketFile {
+  std::string path;
+  dev_t device = 0;
+  ino_t inode = 0;
+};
 
 // A listening socket on one loop. Each wake-up accepts up to max_accepts_per_wakeup
 // connections with accept4 (non-blocking, close-on-exec) and hands each to `on_accept`.
@@ -31,8 +43,10 @@ class Listener final : public RefCounted<Listener>, public LoopResource {
 
   // Loop thread only. Starts accepting at once; fails (closing `fd`) when the loop cannot
   // watch the socket.
+  // `file`: the socket file to remove as the listener closes (or fails to start).
   static Result<Ref<Listener>> start(EventLoop& loop, Fd fd, const ListenOptions& options,
-                                     AcceptHandler on_accept);
+                                     AcceptHandler on_accept,
+                                     std::optional<SocketFile> file = std::nullopt);
 
   EventLoop& loop() const noexcept { return *loop_; }
   const SocketAddress& local_address() const noexcept { return local_address_; }
@@ -62,6 +76,7 @@ class Listener final : public RefCounted<Listener>, public LoopResource {
   ListenOptions options_;
   AcceptHandler on_accept_;
   SocketAddress local_address_;
+  std::optional<SocketFile> socket_file_;
   uv_poll_t poll_{};
   bool open_ = false;
   std::uint64_t refused_for_fds_ = 0;
