@@ -70,7 +70,7 @@ bool eventually(Predicate done, std::chrono::milliseconds limit = kShortWait) {
 template <typename T>
 T await(const Future<T>& future, std::chrono::milliseconds limit = kShortWait,
         sluice::SourceSite where = sluice::SourceSite::current()) {
-  INFO("awaited at ", where.file, ":", where.line);
+  INFO("awaited at ", std::string(where.file), ":", where.line);
   REQUIRE_MESSAGE(future.wait_for(limit), "the future did not complete in time");
   const Result<T>& result = future.wait();
   REQUIRE_MESSAGE(result.ok(), (result.ok() ? std::string() : result.error().message()));
@@ -81,7 +81,7 @@ T await(const Future<T>& future, std::chrono::milliseconds limit = kShortWait,
 template <typename T>
 Error await_error(const Future<T>& future, std::chrono::milliseconds limit = kShortWait,
                   sluice::SourceSite where = sluice::SourceSite::current()) {
-  INFO("awaited at ", where.file, ":", where.line);
+  INFO("awaited at ", std::string(where.file), ":", where.line);
   REQUIRE_MESSAGE(future.wait_for(limit), "the future did not complete in time");
   const Result<T>& result = future.wait();
   REQUIRE_MESSAGE(!result.ok(), "the future succeeded where it should have failed");
