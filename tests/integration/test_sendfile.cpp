@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -103,6 +104,47 @@ std::function<void(HandlerContext&)> send_head_file_tail(
   };
 }
 
+// A server whose connection runs `on_active` when it goes active, and a client connected to it
+// that compares every byte it receives with `expected` (without keeping them), over loopback.
+struct Transfer {
+  Transfer(const std::string& name, std::function<void(HandlerContext&)> on_active,
+           std::shared_ptr<const std::string> expected, const ChannelOptions& server_options = {},
+           const ChannelOptions& client_options = {}, Family family = Family::kIPv4)
+      : server_loops(1, name + "-server"), client_loops(1, name + "-client"), endpoint(family) {
+    server_peers.set_setup([on_active](Peer& peer) { peer.on_active = on_active; });
+    ServerBootstrap server_bootstrap;
+    server_bootstrap.group(server_loops)
+        .child_options(server_options)
+        .child_initializer(server_peers.collecting_initializer());
+    server = endpoint.bind(server_bootstrap);
+    client_peer->expected = std::move(expected);
+    client_peer->keep_bytes = false;
+    Bootstrap client;
+    client.group(client_loops)
+        .options(client_options)
+        .initializer([peer = client_peer](Channel& channel) {
+          channel.pipeline().add_last("collector", std::make_unique<Collector>(peer));
+        });
+    client_channel = await(endpoint.connect(client));
+  }
+
+  // Requires every expected byte, each as expected.
+  void require_all_received() {
+    const std::size_t size = client_peer->expected->size();
+    REQUIRE_MESSAGE(client_peer->wait_received(size, kLongWait), "received ",
+                    client_peer->received_count(), " of ", size);
+    CHECK(client_peer->mismatch() == kNoMismatch);
+  }
+
+  Peers server_peers;
+  EventLoopGroup server_loops;
+  EventLoopGroup client_loops;
+  Endpoint endpoint;
+  Ref<Server> server;
+  std::shared_ptr<Peer> client_peer = std::make_shared<Peer>();
+  ChannelPtr client_channel;
+};
+
 }  // namespace
 
 TEST_CASE(
@@ -119,29 +161,8 @@ TEST_CASE(
   auto expected = std::make_shared<const std::string>(head + content + tail);
 
   auto log = std::make_shared<WriteLog>();
-  Peers server_peers;
-  server_peers.set_setup([=](Peer& peer) {
-    peer.on_active = send_head_file_tail(log, path, head, 0, kFileSize, tail);
-  });
-  EventLoopGroup server_loops(1, "sendfile-server");
-  EventLoopGroup client_loops(1, "sendfile-client");
-  Endpoint endpoint(Family::kIPv4);
-  ServerBootstrap server_bootstrap;
-  server_bootstrap.group(server_loops).child_initializer(server_peers.collecting_initializer());
-  Ref<Server> server = endpoint.bind(server_bootstrap);
-
-  auto client_peer = std::make_shared<Peer>();
-  client_peer->expected = expected;
-  client_peer->keep_bytes = false;
-  Bootstrap client;
-  client.group(client_loops).initializer([client_peer](Channel& channel) {
-    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
-  });
-  ChannelPtr client_channel = await(endpoint.connect(client));
-
-  REQUIRE_MESSAGE(client_peer->wait_received(expected->size(), kLongWait), "received ",
-                  client_peer->received_count(), " of ", expected->size());
-  CHECK(client_peer->mismatch() == kNoMismatch);
+  Transfer transfer("sendfile", send_head_file_tail(log, path, head, 0, kFileSize, tail), expected);
+  transfer.require_all_received();
   REQUIRE(eventually([&] { return log->count() == 3; }));
   {
     std::lock_guard lock(log->mutex);
@@ -150,18 +171,17 @@ TEST_CASE(
   }
   // A region this large is sent corked; once it is out the socket must be uncorked, or the
   // next response's last segment would wait for the kernel's cork timer.
-  std::shared_ptr<Peer> server_peer = server_peers.first();
-  ChannelPtr server_channel = server_peer->active_channel();
+  ChannelPtr server_channel = transfer.server_peers.first()->active_channel();
   REQUIRE(server_channel);
   const int server_fd = static_cast<StreamChannel&>(*server_channel).fd();
   int corked = -1;
   socklen_t length = sizeof corked;
   REQUIRE(::getsockopt(server_fd, IPPROTO_TCP, TCP_CORK, &corked, &length) == 0);
   CHECK(corked == 0);
-  client_channel->close();
-  await(client_channel->close_future());
-  CHECK(client_peer->received_count() == expected->size());
-  server->close();
+  transfer.client_channel->close();
+  await(transfer.client_channel->close_future());
+  CHECK(transfer.client_peer->received_count() == expected->size());
+  transfer.server->close();
 }
 
 TEST_CASE("a FileRegion with an offset sends exactly its range of the file") {
@@ -175,29 +195,14 @@ TEST_CASE("a FileRegion with an offset sends exactly its range of the file") {
   auto expected = std::make_shared<const std::string>(content.substr(kOffset, kCount));
 
   auto log = std::make_shared<WriteLog>();
-  Peers server_peers;
-  server_peers.set_setup([=](Peer& peer) {
-    peer.on_active = send_head_file_tail(log, path, "", kOffset, kCount, "");
-  });
-  EventLoopGroup loops(1, "sendfile");
-  Endpoint endpoint(Family::kUnix);
-  ServerBootstrap server_bootstrap;
-  server_bootstrap.group(loops).child_initializer(server_peers.collecting_initializer());
-  Ref<Server> server = endpoint.bind(server_bootstrap);
-  auto client_peer = std::make_shared<Peer>();
-  client_peer->expected = expected;
-  Bootstrap client;
-  client.group(loops).initializer([client_peer](Channel& channel) {
-    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
-  });
-  ChannelPtr client_channel = await(endpoint.connect(client));
-  REQUIRE(client_peer->wait_received(kCount));
+  Transfer transfer("range", send_head_file_tail(log, path, "", kOffset, kCount, ""), expected, {},
+                    {}, Family::kUnix);
+  transfer.require_all_received();
   REQUIRE(eventually([&] { return log->count() == 1; }));
-  CHECK(client_peer->mismatch() == kNoMismatch);
-  CHECK(client_peer->received_bytes() == *expected);
-  client_channel->close();
-  await(client_channel->close_future());
-  server->close();
+  transfer.client_channel->close();
+  await(transfer.client_channel->close_future());
+  CHECK(transfer.client_peer->received_count() == kCount);  // nothing past the range
+  transfer.server->close();
 }
 
 TEST_CASE(
@@ -216,44 +221,25 @@ TEST_CASE(
   write_file(path, *content);
 
   auto log = std::make_shared<WriteLog>();
-  Peers server_peers;
-  server_peers.set_setup([=](Peer& peer) {
-    peer.on_active = send_head_file_tail(log, path, "", 0, kFileSize, "", transfer);
-  });
-  EventLoopGroup server_loops(1, "truncate-server");
-  EventLoopGroup client_loops(1, "truncate-client");
-  Endpoint endpoint(Family::kIPv4);
   ChannelOptions server_options;
   server_options.send_buffer = 64 * kKiB;
-  ServerBootstrap server_bootstrap;
-  server_bootstrap.group(server_loops)
-      .child_options(server_options)
-      .child_initializer(server_peers.collecting_initializer());
-  Ref<Server> server = endpoint.bind(server_bootstrap);
-
   // A client that does not read yet: the transfer starts, fills the socket buffers and waits.
-  auto client_peer = std::make_shared<Peer>();
-  client_peer->expected = content;
-  client_peer->keep_bytes = false;
   ChannelOptions client_options;
   client_options.auto_read = false;
   client_options.receive_buffer = 64 * kKiB;
-  Bootstrap client;
-  client.group(client_loops).options(client_options).initializer([client_peer](Channel& channel) {
-    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
-  });
-  ChannelPtr client_channel = await(endpoint.connect(client));
-  std::shared_ptr<Peer> server_peer = server_peers.first();
+  Transfer run("truncate", send_head_file_tail(log, path, "", 0, kFileSize, "", transfer), content,
+               server_options, client_options);
+  std::shared_ptr<Peer> server_peer = run.server_peers.first();
   REQUIRE(server_peer->wait_active());
   ChannelPtr server_channel = server_peer->active_channel();
-  REQUIRE(eventually([&] { return server_loops.metrics().bytes_written > 0; }));
-  const auto sent_before = static_cast<std::uint64_t>(server_loops.metrics().bytes_written);
+  REQUIRE(eventually([&] { return run.server_loops.metrics().bytes_written > 0; }));
+  const auto sent_before = static_cast<std::uint64_t>(run.server_loops.metrics().bytes_written);
   CHECK(sent_before < kFileSize);  // in progress, not done
   CHECK(server_channel->pending_write_bytes() > 0);
 
   // The file shrinks under the region; then the client reads, letting the transfer go on.
   REQUIRE(::truncate(path.c_str(), 1 * kMiB) == 0);
-  client_channel->set_auto_read(true);
+  run.client_channel->set_auto_read(true);
 
   await(server_channel->close_future(), kLongWait);
   REQUIRE(eventually([&] { return log->count() == 1; }));
@@ -267,10 +253,10 @@ TEST_CASE(
   REQUIRE(errors.size() == 1);
   CHECK(errors[0] == ChannelErrc::file_truncated);
   // The client gets what was sent (the file's first bytes), then the connection ends.
-  await(client_channel->close_future(), kLongWait);
-  CHECK(client_peer->mismatch() == kNoMismatch);
-  CHECK(client_peer->received_count() < kFileSize);
-  server->close();
+  await(run.client_channel->close_future(), kLongWait);
+  CHECK(run.client_peer->mismatch() == kNoMismatch);
+  CHECK(run.client_peer->received_count() < kFileSize);
+  run.server->close();
 }
 
 TEST_CASE(
@@ -304,54 +290,33 @@ TEST_CASE(
   auto expected = std::make_shared<const std::string>(expected_bytes);
 
   auto log = std::make_shared<WriteLog>();
-  Peers server_peers;
-  server_peers.set_setup([=](Peer& peer) {
-    peer.on_active = [=](HandlerContext& ctx) {
-      auto file = File::open(path);
-      REQUIRE(file);
-      for (const Piece& p : pieces) {
-        if (p.file) {
-          ctx.write(FileRegion(*file, p.offset, p.count, p.transfer), log->record());
-        } else {
-          ctx.write(to_buffer(p.bytes), log->record());
-        }
+  const auto write_pieces = [=](HandlerContext& ctx) {
+    auto file = File::open(path);
+    REQUIRE(file);
+    for (const Piece& p : pieces) {
+      if (p.file) {
+        ctx.write(FileRegion(*file, p.offset, p.count, p.transfer), log->record());
+      } else {
+        ctx.write(to_buffer(p.bytes), log->record());
       }
-      ctx.flush();
-    };
-  });
-  EventLoopGroup server_loops(1, "mixed-server");
-  EventLoopGroup client_loops(1, "mixed-client");
-  Endpoint endpoint(Family::kIPv4);
+    }
+    ctx.flush();
+  };
   ChannelOptions server_options;
   server_options.send_buffer = 16 * kKiB;
-  ServerBootstrap server_bootstrap;
-  server_bootstrap.group(server_loops)
-      .child_options(server_options)
-      .child_initializer(server_peers.collecting_initializer());
-  Ref<Server> server = endpoint.bind(server_bootstrap);
-
-  auto client_peer = std::make_shared<Peer>();
-  client_peer->expected = expected;
-  client_peer->keep_bytes = false;
   ChannelOptions client_options;
   client_options.receive_buffer = 8 * kKiB;
   client_options.receive_sizing = ReceiveBufferSizing::fixed(1000);
-  Bootstrap client;
-  client.group(client_loops).options(client_options).initializer([client_peer](Channel& channel) {
-    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
-  });
-  ChannelPtr client_channel = await(endpoint.connect(client));
-  REQUIRE_MESSAGE(client_peer->wait_received(expected->size(), kLongWait), "received ",
-                  client_peer->received_count(), " of ", expected->size());
-  CHECK(client_peer->mismatch() == kNoMismatch);
+  Transfer transfer("mixed", write_pieces, expected, server_options, client_options);
+  transfer.require_all_received();
   REQUIRE(eventually([&] { return log->count() == pieces.size(); }));
   {
     std::lock_guard lock(log->mutex);
     CHECK(log->results == std::vector<std::string>(pieces.size(), ""));
   }
-  client_channel->close();
-  await(client_channel->close_future());
-  server->close();
+  transfer.client_channel->close();
+  await(transfer.client_channel->close_future());
+  transfer.server->close();
 }
 
 TEST_CASE(
@@ -368,28 +333,15 @@ TEST_CASE(
   } disarm;
 
   auto log = std::make_shared<WriteLog>();
-  Peers server_peers;
-  server_peers.set_setup([=](Peer& peer) {
-    peer.on_active = [=](HandlerContext& ctx) {
-      auto file = File::open(path);
-      REQUIRE(file);
-      splice_eagain_from_fd.store((*file)->fd());
-      ctx.write(FileRegion(*file, 0, 64 * kKiB, FileTransfer::kSplice), log->record());
-      ctx.flush();
-    };
-  });
-  EventLoopGroup loops(1, "splice-eagain");
-  Endpoint endpoint(Family::kIPv4);
-  ServerBootstrap server_bootstrap;
-  server_bootstrap.group(loops).child_initializer(server_peers.collecting_initializer());
-  Ref<Server> server = endpoint.bind(server_bootstrap);
-  auto client_peer = std::make_shared<Peer>();
-  Bootstrap client;
-  client.group(loops).initializer([client_peer](Channel& channel) {
-    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
-  });
-  ChannelPtr client_channel = await(endpoint.connect(client));
-  std::shared_ptr<Peer> server_peer = server_peers.first();
+  const auto write_stuck_region = [=](HandlerContext& ctx) {
+    auto file = File::open(path);
+    REQUIRE(file);
+    splice_eagain_from_fd.store((*file)->fd());
+    ctx.write(FileRegion(*file, 0, 64 * kKiB, FileTransfer::kSplice), log->record());
+    ctx.flush();
+  };
+  Transfer transfer("splice-eagain", write_stuck_region, nullptr);
+  std::shared_ptr<Peer> server_peer = transfer.server_peers.first();
 
   REQUIRE_MESSAGE(server_peer->wait_inactive(), "the server channel is still open");
   REQUIRE(eventually([&] { return log->count() == 1; }));
@@ -401,9 +353,9 @@ TEST_CASE(
   const std::vector<Error> errors = server_peer->error_list();
   REQUIRE(errors.size() == 1);
   CHECK(errors[0] == std::errc::resource_unavailable_try_again);
-  await(client_channel->close_future());
-  CHECK(client_peer->received_count() == 0);
-  server->close();
+  await(transfer.client_channel->close_future());
+  CHECK(transfer.client_peer->received_count() == 0);
+  transfer.server->close();
 }
 
 TEST_CASE(
@@ -427,35 +379,18 @@ TEST_CASE(
   auto expected = std::make_shared<const std::string>(content.substr(0, kFirst) + content);
 
   auto log = std::make_shared<WriteLog>();
-  Peers server_peers;
-  server_peers.set_setup([=](Peer& peer) {
-    peer.on_active = [=](HandlerContext& ctx) {
-      auto file = File::open(path);
-      REQUIRE(file);
-      fail_next_pipe2.store(true);
-      ctx.write(FileRegion(*file, 0, kFirst, FileTransfer::kSplice), log->record());
-      ctx.write(FileRegion(*file, 0, content.size(), FileTransfer::kSplice), log->record());
-      ctx.flush();
-    };
-  });
-  EventLoopGroup server_loops(1, "no-pipe-server");
-  EventLoopGroup client_loops(1, "no-pipe-client");
-  Endpoint endpoint(Family::kIPv4);
+  const auto write_two_regions = [=](HandlerContext& ctx) {
+    auto file = File::open(path);
+    REQUIRE(file);
+    fail_next_pipe2.store(true);
+    ctx.write(FileRegion(*file, 0, kFirst, FileTransfer::kSplice), log->record());
+    ctx.write(FileRegion(*file, 0, content.size(), FileTransfer::kSplice), log->record());
+    ctx.flush();
+  };
   ChannelOptions server_options;
   server_options.send_buffer = 64 * kKiB;
-  ServerBootstrap server_bootstrap;
-  server_bootstrap.group(server_loops)
-      .child_options(server_options)
-      .child_initializer(server_peers.collecting_initializer());
-  Ref<Server> server = endpoint.bind(server_bootstrap);
-  auto client_peer = std::make_shared<Peer>();
-  client_peer->expected = expected;
-  client_peer->keep_bytes = false;
-  Bootstrap client;
-  client.group(client_loops).initializer([client_peer](Channel& channel) {
-    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
-  });
-  ChannelPtr client_channel = await(endpoint.connect(client));
+  Transfer transfer("no-pipe", write_two_regions, expected, server_options);
+  std::shared_ptr<Peer> client_peer = transfer.client_peer;
 
   // Waiting for the end of the connection too: when the server closes, no more bytes come.
   client_peer->wait([&](const Peer& p) { return p.received >= expected->size() || p.inactive; },
@@ -470,12 +405,12 @@ TEST_CASE(
   }
   CHECK(pipe2_failed.load() == 1);
   CHECK(pipe2_calls.load() >= 2);  // the second region asked for a pipe again
-  std::shared_ptr<Peer> server_peer = server_peers.first();
+  std::shared_ptr<Peer> server_peer = transfer.server_peers.first();
   CHECK(server_peer->error_list().empty());
   ChannelPtr server_channel = server_peer->active_channel();
   REQUIRE(server_channel);  // still open
   CHECK(server_channel->is_open());
-  client_channel->close();
-  await(client_channel->close_future());
-  server->close();
+  transfer.client_channel->close();
+  await(transfer.client_channel->close_future());
+  transfer.server->close();
 }
