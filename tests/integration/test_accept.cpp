@@ -550,6 +550,13 @@ Fd connect_unix_client(const SocketAddress& address) {
   return fd;
 }
 
+// Requires a client connected to `address` to get its bytes echoed.
+void require_unix_echo(const SocketAddress& address) {
+  const Fd client = connect_unix_client(address);
+  REQUIRE_MESSAGE(client, "connect: ", std::string(std::strerror(errno)));
+  require_echo(client, "client");
+}
+
 // Closes `server` and waits (bounded) until its listener has: the socket file goes as it closes.
 void close_server(const Ref<Server>& server, const std::string& path) {
   server->close();
@@ -575,9 +582,7 @@ TEST_CASE(
   CHECK_MESSAGE(error == std::errc::address_in_use, error.message());
   CHECK_MESSAGE(error.message().find(path) != std::string::npos, error.message());
   // Still the first server's: a client reaches it (its probe connection came and went).
-  const Fd client = connect_unix_client(*SocketAddress::from_unix_path(path));
-  REQUIRE_MESSAGE(client, "connect: ", std::string(std::strerror(errno)));
-  require_echo(client, "client");
+  require_unix_echo(*SocketAddress::from_unix_path(path));
   close_server(first, path);
 }
 
@@ -597,9 +602,7 @@ TEST_CASE(
     REQUIRE(std::filesystem::is_socket(path));
     ServerBootstrap bootstrap;
     const Ref<Server> server = await(bind_unix_echo(bootstrap, loops, path));
-    const Fd client = connect_unix_client(server->local_address());
-    REQUIRE_MESSAGE(client, "connect: ", std::string(std::strerror(errno)));
-    require_echo(client, "client");
+    require_unix_echo(server->local_address());
     close_server(server, path);
   }
   SUBCASE("a regular file") {
