@@ -494,6 +494,46 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "an accept4 failure that can never clear (EBADF, ENOTSOCK, EOPNOTSUPP) closes the listener") {
+  // These paused the listener and logged every 100 ms for as long as the process ran.
+  int failure = 0;
+  SUBCASE("EBADF") {
+    failure = EBADF;
+  }
+  SUBCASE("ENOTSOCK") {
+    failure = ENOTSOCK;
+  }
+  SUBCASE("EOPNOTSUPP") {
+    failure = EOPNOTSUPP;
+  }
+  ProcessHealth health;
+  struct Disarm {
+    ~Disarm() { accept4_fails_on_fd.store(-1); }
+  } disarm;
+  EventLoopGroup loops(1, "accept-never");
+  EventLoop& loop = loops.at(0);
+  sockaddr_in address{};
+  Fd listen_fd = loopback_listen_socket(address);
+  const int raw_fd = listen_fd.get();
+  const Ref<Listener> listener = start_echo_listener(loop, std::move(listen_fd));
+  const spdlog::level::level_enum log_level = logger().level();
+  set_log_level(spdlog::level::off);  // the accept4 error is expected
+  accept4_failure.store(failure);
+  accept4_failed.store(0);
+  accept4_fails_on_fd.store(raw_fd);
+  const Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(client);
+  REQUIRE(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  const bool closed = eventually(
+      [&] { return read_on_loop(loop, [&] { return listener->is_open() ? 0 : 1; }) == 1; });
+  accept4_fails_on_fd.store(-1);
+  set_log_level(log_level);
+  CHECK_MESSAGE(closed, "the listener is still open");
+  CHECK(accept4_failed.load() == 1);
+  close_on_loop(loop, listener);
+}
+
+TEST_CASE(
     "a bind whose listener the loop cannot watch fails with the libuv error and leaves no "
     "socket open") {
   // The failure used to be logged only: the bind reported a Server whose listener never

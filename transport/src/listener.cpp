@@ -98,6 +98,10 @@ void Listener::accept_ready() {
       case EINVAL:
         // The socket no longer listens (shut down under the listener, or never listened): it
         // hangs up, so the level-triggered poll would fire again at once, for ever.
+      case EBADF:
+      case ENOTSOCK:
+      case EOPNOTSUPP:
+        // Not a listening stream socket at all: no pause would ever let an accept succeed.
         logger().error("listener {}: accept4: {}; closing", local_address_.to_string(),
                        std::strerror(errno));
         close();
