@@ -124,6 +124,27 @@ TEST_CASE("connecting to a Unix-domain path with no socket fails with an error n
   CHECK_MESSAGE(error.message().find(path) != std::string::npos, error.message());
 }
 
+TEST_CASE("an empty Unix-domain path is refused as invalid, and a long one as too long") {
+  // An empty path was reported as "filename too long".
+  ProcessHealth health;
+  EventLoopGroup loops(1, "unix-paths");
+  Bootstrap client;
+  client.group(loops);
+  ServerBootstrap server;
+  server.group(loops);
+  const std::string too_long(200, 'x');
+  Error error = await_error(client.connect_unix(""));
+  CHECK_MESSAGE(error == std::errc::invalid_argument, error.message());
+  CHECK_MESSAGE(error.message().find("empty") != std::string::npos, error.message());
+  error = await_error(server.bind_unix(""));
+  CHECK_MESSAGE(error == std::errc::invalid_argument, error.message());
+  CHECK_MESSAGE(error.message().find("empty") != std::string::npos, error.message());
+  error = await_error(client.connect_unix(too_long));
+  CHECK_MESSAGE(error == std::errc::filename_too_long, error.message());
+  error = await_error(server.bind_unix(too_long));
+  CHECK_MESSAGE(error == std::errc::filename_too_long, error.message());
+}
+
 TEST_CASE(
     "a Unix-domain connect to a listener whose backlog is full does not pass for connected: it "
     "fails or times out") {

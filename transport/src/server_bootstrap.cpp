@@ -69,7 +69,10 @@ Future<Ref<Server>> ServerBootstrap::bind_unix(const std::string& path) {
   auto address = SocketAddress::from_unix_path(path);
   if (!address) {
     Promise<Ref<Server>> failed;
-    failed.set_error(Error(std::make_error_code(std::errc::filename_too_long), "bind " + path));
+    failed.set_error(
+        path.empty() ? Error(std::make_error_code(std::errc::invalid_argument),
+                             "bind: an empty Unix-domain socket path")
+                     : Error(std::make_error_code(std::errc::filename_too_long), "bind " + path));
     return failed.future();
   }
   return bind_address(*address);
