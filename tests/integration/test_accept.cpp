@@ -447,6 +447,46 @@ TEST_CASE(
   close_on_loop(loop, listener);
 }
 
+namespace {
+
+// An echo listener on its own loop whose every accept4 fails with `failure`, with a client
+// connection queued on it (which keeps the listening socket readable). The failures stop, and
+// the log level comes back, when it goes.
+struct FailingAccept {
+  FailingAccept(const char* name, int failure) : loops(1, name), loop(loops.at(0)) {
+    sockaddr_in address{};
+    Fd listen_fd = loopback_listen_socket(address);
+    const int raw_fd = listen_fd.get();
+    listener = start_echo_listener(loop, std::move(listen_fd));
+    set_log_level(spdlog::level::off);  // the accept4 errors are expected
+    accept4_failure.store(failure);
+    accept4_failed.store(0);
+    accept4_fails_on_fd.store(raw_fd);
+    client.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(client);
+    REQUIRE(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  }
+  ~FailingAccept() {
+    disarm();
+    close_on_loop(loop, listener);
+  }
+  void disarm() {
+    accept4_fails_on_fd.store(-1);
+    set_log_level(log_level);
+  }
+  bool listener_open() {
+    return read_on_loop(loop, [&] { return listener->is_open() ? 1 : 0; }) == 1;
+  }
+
+  const spdlog::level::level_enum log_level = logger().level();
+  EventLoopGroup loops;
+  EventLoop& loop;
+  Ref<Listener> listener;
+  Fd client;
+};
+
+}  // namespace
+
 TEST_CASE(
     "an accept4 failure that leaves the connection queued pauses the listener instead of "
     "spinning, and accepting resumes once it clears") {
@@ -463,34 +503,15 @@ TEST_CASE(
     failure = EPERM;
   }
   ProcessHealth health;
-  struct Disarm {
-    ~Disarm() { accept4_fails_on_fd.store(-1); }
-  } disarm;
-  EventLoopGroup loops(1, "accept-error");
-  EventLoop& loop = loops.at(0);
-  sockaddr_in address{};
-  Fd listen_fd = loopback_listen_socket(address);
-  const int raw_fd = listen_fd.get();
-  const Ref<Listener> listener = start_echo_listener(loop, std::move(listen_fd));
-  const spdlog::level::level_enum log_level = logger().level();
-  set_log_level(spdlog::level::off);  // the accept4 error is expected (and repeated if spinning)
-  accept4_failure.store(failure);
-  accept4_failed.store(0);
-  accept4_fails_on_fd.store(raw_fd);
-  // A queued connection keeps the listening socket readable while accept4 fails.
-  const Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  REQUIRE(client);
-  REQUIRE(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  FailingAccept accepting("accept-error", failure);
   REQUIRE(eventually([] { return accept4_failed.load() > 0; }));
   std::this_thread::sleep_for(500ms);
   const std::uint64_t failed = accept4_failed.load();
-  accept4_fails_on_fd.store(-1);
-  set_log_level(log_level);
+  accepting.disarm();
   // Paused 100 ms after each failure: about five calls in the window; spinning, thousands.
   CHECK_MESSAGE(failed < 50, failed, " accept4 calls in 500 ms: spinning");
-  require_echo(client, "client");
-  CHECK(read_on_loop(loop, [&] { return listener->is_open() ? 1 : 0; }) == 1);
-  close_on_loop(loop, listener);
+  require_echo(accepting.client, "client");
+  CHECK(accepting.listener_open());
 }
 
 TEST_CASE(
@@ -507,30 +528,11 @@ TEST_CASE(
     failure = EOPNOTSUPP;
   }
   ProcessHealth health;
-  struct Disarm {
-    ~Disarm() { accept4_fails_on_fd.store(-1); }
-  } disarm;
-  EventLoopGroup loops(1, "accept-never");
-  EventLoop& loop = loops.at(0);
-  sockaddr_in address{};
-  Fd listen_fd = loopback_listen_socket(address);
-  const int raw_fd = listen_fd.get();
-  const Ref<Listener> listener = start_echo_listener(loop, std::move(listen_fd));
-  const spdlog::level::level_enum log_level = logger().level();
-  set_log_level(spdlog::level::off);  // the accept4 error is expected
-  accept4_failure.store(failure);
-  accept4_failed.store(0);
-  accept4_fails_on_fd.store(raw_fd);
-  const Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  REQUIRE(client);
-  REQUIRE(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  const bool closed = eventually(
-      [&] { return read_on_loop(loop, [&] { return listener->is_open() ? 0 : 1; }) == 1; });
-  accept4_fails_on_fd.store(-1);
-  set_log_level(log_level);
+  FailingAccept accepting("accept-never", failure);
+  const bool closed = eventually([&] { return !accepting.listener_open(); });
+  accepting.disarm();
   CHECK_MESSAGE(closed, "the listener is still open");
   CHECK(accept4_failed.load() == 1);
-  close_on_loop(loop, listener);
 }
 
 TEST_CASE(
