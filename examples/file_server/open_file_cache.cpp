@@ -9,7 +9,6 @@ namespace sluice::examples {
 OpenedFile::OpenedFile(std::shared_ptr<const File> opened, const struct stat& status,
                        std::string_view name, std::int64_t now)
     : file(std::move(opened)),
-      info(status),
       validators(validators_of(status, now)),
       etag(http::HeaderValue::of(validators.etag())),
       last_modified(http::HeaderValue::of(format_http_date(validators.last_modified).view())),

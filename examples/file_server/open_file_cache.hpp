@@ -17,8 +17,8 @@ namespace sluice::examples {
 class RootDirectory;
 
 // A regular file opened beneath the root: the descriptor, shared by every response that sends
-// it, what fstat said about it right after the open, and the header values its responses
-// carry, made once per open rather than once per response.
+// it, and what its responses say about it (from fstat right after the open), made once per
+// open rather than once per response.
 struct OpenedFile {
   // `name` is the last segment of the path (it gives the media type); `now` bounds
   // Last-Modified.
@@ -26,7 +26,6 @@ struct OpenedFile {
              std::int64_t now);
 
   std::shared_ptr<const File> file;
-  struct stat info;
   Validators validators;
   http::HeaderValue etag;
   http::HeaderValue last_modified;

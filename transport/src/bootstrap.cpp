@@ -148,13 +148,10 @@ Future<Ref<Channel>> Bootstrap::connect(const std::string& host, std::uint16_t p
 }
 
 Future<Ref<Channel>> Bootstrap::connect_unix(const std::string& path) {
-  auto address = SocketAddress::from_unix_path(path);
+  auto address = detail::unix_address(path, "connect");
   if (!address) {
     Promise<Ref<Channel>> failed;
-    failed.set_error(path.empty() ? Error(std::make_error_code(std::errc::invalid_argument),
-                                          "connect: an empty Unix-domain socket path")
-                                  : Error(std::make_error_code(std::errc::filename_too_long),
-                                          "connect " + path));
+    failed.set_error(std::move(address).error());
     return failed.future();
   }
   return connect(*address);

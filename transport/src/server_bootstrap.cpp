@@ -66,13 +66,10 @@ Future<Ref<Server>> ServerBootstrap::bind(const std::string& host, std::uint16_t
 }
 
 Future<Ref<Server>> ServerBootstrap::bind_unix(const std::string& path) {
-  auto address = SocketAddress::from_unix_path(path);
+  auto address = detail::unix_address(path, "bind");
   if (!address) {
     Promise<Ref<Server>> failed;
-    failed.set_error(
-        path.empty() ? Error(std::make_error_code(std::errc::invalid_argument),
-                             "bind: an empty Unix-domain socket path")
-                     : Error(std::make_error_code(std::errc::filename_too_long), "bind " + path));
+    failed.set_error(std::move(address).error());
     return failed.future();
   }
   return bind_address(*address);

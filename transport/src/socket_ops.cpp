@@ -68,11 +68,26 @@ void remove_socket_file(const SocketFile& file) {
   }
 }
 
+Result<SocketAddress> unix_address(const std::string& path, const char* operation) {
+  if (path.empty()) {
+    return Error(std::make_error_code(std::errc::invalid_argument),
+                 std::string(operation) + ": an empty Unix-domain socket path");
+  }
+  auto address = SocketAddress::from_unix_path(path);
+  if (!address) {
+    return Error(std::make_error_code(std::errc::filename_too_long),
+                 std::string(operation) + " " + path);
+  }
+  return *address;
+}
+
 Result<ListeningSocket> open_listener(const SocketAddress& address, const ListenOptions& options) {
   auto opened = open_stream_socket(address.family());
   if (!opened) return std::move(opened).error();
   Fd fd = std::move(opened).value();
   const int one = 1;
+  // A Unix-domain path names a file; an abstract name has none.
+  const bool makes_file = address.family() == AF_UNIX && !address.is_abstract_unix();
   if (address.family() != AF_UNIX) {
     if (options.reuse_address) ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     // libuv 1.44 has no UV_TCP_REUSEPORT: the option is set on the fd directly.
@@ -83,7 +98,7 @@ Result<ListeningSocket> open_listener(const SocketAddress& address, const Listen
     if (address.family() == AF_INET6) {
       ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     }
-  } else if (!address.is_abstract_unix()) {  // an abstract name has no file
+  } else if (makes_file) {
     if (auto cleared = remove_stale_socket_file(address); !cleared) {
       return std::move(cleared).error();
     }
@@ -92,7 +107,7 @@ Result<ListeningSocket> open_listener(const SocketAddress& address, const Listen
     return Error::from_errno(errno, "bind " + address.to_string());
   }
   std::optional<SocketFile> file;
-  if (address.family() == AF_UNIX && !address.is_abstract_unix()) {
+  if (makes_file) {
     struct stat info {};
     const std::string path = address.host();
     if (::lstat(path.c_str(), &info) == 0) file = SocketFile{path, info.st_dev, info.st_ino};

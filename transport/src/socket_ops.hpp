@@ -28,6 +28,9 @@ struct ListeningSocket {
 Result<ListeningSocket> open_listener(const SocketAddress& address, const ListenOptions& options);
 // Removes `file` if its path still names the same file.
 void remove_socket_file(const SocketFile& file);
+// The Unix-domain address for `path`, or the error `operation` ("bind", "connect") reports:
+// an empty path is an invalid argument, one too long for sockaddr_un a name too long.
+Result<SocketAddress> unix_address(const std::string& path, const char* operation);
 SocketAddress local_address_of(int fd);
 SocketAddress remote_address_of(int fd);
 // The pending error of a socket (SO_ERROR), 0 if none.
