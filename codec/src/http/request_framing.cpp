@@ -8,17 +8,28 @@
 namespace sluice::http {
 namespace {
 
-constexpr std::string_view kContentLength = "Content-Length";
-constexpr std::string_view kTransferEncoding = "Transfer-Encoding";
-constexpr std::string_view kConnection = "Connection";
-constexpr std::string_view kExpect = "Expect";
-constexpr std::string_view kHost = "Host";
+constexpr std::string_view kContentLength = "content-length";
+constexpr std::string_view kTransferEncoding = "transfer-encoding";
+constexpr std::string_view kConnection = "connection";
+constexpr std::string_view kExpect = "expect";
+constexpr std::string_view kHost = "host";
 
 RequestFraming refused(std::uint16_t status, const char* why) noexcept {
   RequestFraming framing;
   framing.error_status = status;
   framing.error = why;
   return framing;
+}
+
+// A received field name against one of the lower-case names above. The name is a token (the
+// head parser refused anything else), and OR-ing 0x20 folds A-Z onto a-z while no other token
+// octet lands on a letter or on '-' (only CR does, never in a token): one comparison per octet
+// is exact. This runs for every field of every request.
+bool is_named(std::string_view token, std::string_view lower_case) noexcept {
+  for (std::size_t i = 0; i < lower_case.size(); ++i) {
+    if ((token[i] | 0x20) != lower_case[i]) return false;
+  }
+  return true;
 }
 
 bool is_hex_digit(char c) noexcept {
@@ -74,13 +85,13 @@ RequestFraming decide_request_framing(const HttpFields& headers, int version_min
   for (const Field field : headers) {
     switch (field.name.size()) {
       case kContentLength.size():
-        if (equals_ignore_case(field.name, kContentLength)) {
+        if (is_named(field.name, kContentLength)) {
           ++content_length_lines;
           content_length = field.value;
         }
         break;
       case kTransferEncoding.size():
-        if (!equals_ignore_case(field.name, kTransferEncoding)) break;
+        if (!is_named(field.name, kTransferEncoding)) break;
         has_transfer_encoding = true;
         // The codings of every Transfer-Encoding line form one list (RFC 9110 §5.3).
         for_each_list_element(field.value, [&](std::string_view coding) {
@@ -91,17 +102,17 @@ RequestFraming decide_request_framing(const HttpFields& headers, int version_min
         });
         break;
       case kConnection.size():
-        if (!equals_ignore_case(field.name, kConnection)) break;
+        if (!is_named(field.name, kConnection)) break;
         for_each_list_element(field.value, [&](std::string_view option) {
           connection_close = connection_close || equals_ignore_case(option, "close");
           connection_keep_alive = connection_keep_alive || equals_ignore_case(option, "keep-alive");
         });
         break;
       case kExpect.size():
-        if (!expect && equals_ignore_case(field.name, kExpect)) expect = field.value;
+        if (!expect && is_named(field.name, kExpect)) expect = field.value;
         break;
       case kHost.size():
-        if (equals_ignore_case(field.name, kHost)) {
+        if (is_named(field.name, kHost)) {
           ++framing.host_lines;
           framing.host_valid = framing.host_valid && is_valid_host(field.value);
         }

@@ -471,6 +471,34 @@ TEST_CASE("content_length, chunked and expects_continue describe the framing") {
               "body 'x'"});
 }
 
+TEST_CASE("framing field names match in any case, and only the names themselves") {
+  CHECK(decode_requests(kPost + "cOnTeNt-LeNgTh: 2\r\n\r\nhi") ==
+        Lines{"POST / HTTP/1.1 keep-alive length=2 [cOnTeNt-LeNgTh: 2]", "body 'hi'"});
+  CHECK(decode_requests(kPost + "TRANSFER-ENCODING: chunked\r\n\r\n0\r\n\r\n") ==
+        Lines{"POST / HTTP/1.1 keep-alive chunked [TRANSFER-ENCODING: chunked]", "body ''"});
+  CHECK(decode_requests("GET / HTTP/1.1\r\nCONNECTION: close\r\n\r\n") ==
+        Lines{"GET / HTTP/1.1 close [CONNECTION: close]", "body ''"});
+  CHECK(decode_requests(kPost + "EXPECT: 100-continue\r\nContent-Length: 1\r\n\r\nx") ==
+        Lines{"POST / HTTP/1.1 keep-alive length=1 expects-continue [EXPECT: 100-continue] "
+              "[Content-Length: 1]",
+              "body 'x'"});
+  // Token octets next to '-' and the letters: none of them names a framing field, so these
+  // requests have no body and keep the connection.
+  for (const char* near_miss :
+       {"Content_Length: 2", "Content.Length: 2", "Content~Length: 2", "Content^Length: 2",
+        "Content-Lengt: 2", "Content-Length2: 2", "Transfer_Encoding: chunked",
+        "Connection_: close", "Connectio~: close", "Expect_: 100-continue"}) {
+    CAPTURE(near_miss);
+    const Lines lines = decode_requests(kPost + near_miss + "\r\n\r\n");
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0] == "POST / HTTP/1.1 keep-alive [" + std::string(near_miss) + "]");
+    CHECK(lines[1] == "body ''");
+  }
+  const HttpLimits strict;
+  CHECK(decode_requests("GET / HTTP/1.1\r\nHOST: a\r\n\r\n", strict).size() == 2);
+  CHECK(decode_requests("GET / HTTP/1.1\r\nHos_: a\r\n\r\n", strict) == Lines{"error 400"});
+}
+
 TEST_CASE("a request with neither Content-Length nor Transfer-Encoding has no body") {
   CHECK(decode_requests("POST /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n") ==
         Lines{"POST /a HTTP/1.1 keep-alive", "body ''", "GET /b HTTP/1.1 keep-alive", "body ''"});

@@ -37,9 +37,16 @@ constexpr bool is_valid_value(std::string_view value) noexcept {
   std::size_t i = 0;
   if (!std::is_constant_evaluated()) {
     // Every value made at run time is checked: skip the words with no control octet at all.
+    const auto has_control = [](std::uint64_t word) {
+      return (swar::any_below(word, 0x20) | swar::any_equal(word, 0x7f)) != 0;
+    };
     for (; i + 8 <= value.size(); i += 8) {
-      const std::uint64_t word = swar::load(value.data() + i);
-      if ((swar::any_below(word, 0x20) | swar::any_equal(word, 0x7f)) != 0) break;
+      if (has_control(swar::load(value.data() + i))) break;
+    }
+    // The tail of a value of eight octets or more: one last word, overlapping the one before.
+    if (i != value.size() && value.size() >= 8 && i + 8 > value.size() &&
+        !has_control(swar::load(value.data() + value.size() - 8))) {
+      return true;
     }
   }
   for (; i < value.size(); ++i) {

@@ -25,6 +25,8 @@ struct RequestFraming {
   const char* error = nullptr;
 };
 
+// `headers` as HttpHeadParser makes them: every name a token (RFC 9110 §5.6.2). Names are
+// matched on that assumption, without a full case-folding comparison.
 RequestFraming decide_request_framing(const HttpFields& headers, int version_minor) noexcept;
 
 }  // namespace sluice::http
