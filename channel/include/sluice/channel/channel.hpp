@@ -67,7 +67,7 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   bool auto_read() const noexcept { return auto_read_.load(std::memory_order_relaxed); }
 
   // Completes (with success) once the channel is closed and its inactive event has fired.
-  Future<void> close_future() const { return close_promise_.future(); }
+  [[nodiscard]] Future<void> close_future() const { return close_promise_.future(); }
 
   // "[id 7 127.0.0.1:40000 -> 127.0.0.1:8080]"
   std::string describe() const;

@@ -136,7 +136,7 @@ class Promise {
     }
   }
 
-  Future<T> future() const { return Future<T>(state_); }
+  [[nodiscard]] Future<T> future() const { return Future<T>(state_); }
 
   template <typename U = T>
   requires(!std::is_void_v<U>) bool set_value(U value) {
@@ -161,9 +161,12 @@ class Promise {
 // waiting for bind(), tests): on any loop thread they throw, ready or not, since a wait that
 // happens to find its result there would stall every channel of the loop on another run (and
 // deadlock on the future's own loop). Loops use then().
-// [[nodiscard]]: a dropped bind() or connect() future would lose its error unseen.
+// The class is not [[nodiscard]]: some futures only say when something is done, and may be
+// dropped. The functions whose future is the only news of an error (bind(), connect()), and
+// the getters that only make one (Promise::future(), close_future()), are [[nodiscard]]
+// themselves: dropping those futures loses an error or is a mistake.
 template <typename T>
-class [[nodiscard]] Future {
+class Future {
  public:
   Future() = default;
 

@@ -24,9 +24,9 @@ class Bootstrap {
   Bootstrap& initializer(ChannelInitializer initializer);
 
   // Any thread.
-  Future<Ref<Channel>> connect(const std::string& host, std::uint16_t port);
-  Future<Ref<Channel>> connect(const SocketAddress& address);
-  Future<Ref<Channel>> connect_unix(const std::string& path);
+  [[nodiscard]] Future<Ref<Channel>> connect(const std::string& host, std::uint16_t port);
+  [[nodiscard]] Future<Ref<Channel>> connect(const SocketAddress& address);
+  [[nodiscard]] Future<Ref<Channel>> connect_unix(const std::string& path);
 
  private:
   EventLoopGroup* group_ = nullptr;

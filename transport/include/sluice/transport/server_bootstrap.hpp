@@ -55,15 +55,15 @@ class ServerBootstrap {
 
   // Any thread. Resolves `host` ("" for all interfaces), binds and listens; the future
   // completes once every listener accepts, or with the error (EADDRINUSE, EACCES, ...).
-  Future<Ref<Server>> bind(const std::string& host, std::uint16_t port);
+  [[nodiscard]] Future<Ref<Server>> bind(const std::string& host, std::uint16_t port);
   // A Unix-domain stream server at `path`. A stale socket file there (connect refused) is
   // replaced; one a server still listens on fails the bind with EADDRINUSE; any other file is
   // left alone (and the bind fails). The socket file is removed as the server closes. A path
   // starting with a NUL byte is an abstract name (no file).
-  Future<Ref<Server>> bind_unix(const std::string& path);
+  [[nodiscard]] Future<Ref<Server>> bind_unix(const std::string& path);
 
  private:
-  Future<Ref<Server>> bind_address(const SocketAddress& address);
+  [[nodiscard]] Future<Ref<Server>> bind_address(const SocketAddress& address);
 
   EventLoopGroup* acceptor_ = nullptr;
   EventLoopGroup* workers_ = nullptr;
