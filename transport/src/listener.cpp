@@ -26,7 +26,8 @@ Listener::Listener(EventLoop& loop, Fd fd, const ListenOptions& options, AcceptH
       spare_(::open("/dev/null", O_RDONLY | O_CLOEXEC)),
       options_(options),
       on_accept_(std::move(on_accept)),
-      local_address_(detail::local_address_of(fd_.get())) {}
+      local_address_(detail::local_address_of(fd_.get())),
+      closed_(&loop) {}
 
 Listener::~Listener() = default;
 
@@ -162,6 +163,8 @@ void Listener::close() {
   uv_close(reinterpret_cast<uv_handle_t*>(&poll_), [](uv_handle_t* handle) {
     auto* self = static_cast<Listener*>(handle->data);
     self->fd_.reset();
+    self->spare_.reset();  // a Server kept after its close must not hold a descriptor
+    self->closed_.set_value();
     intrusive_ptr_release(self);
   });
   self_.reset();

@@ -52,9 +52,15 @@ class Listener final : public RefCounted<Listener>, public LoopResource {
   const SocketAddress& local_address() const noexcept { return local_address_; }
   // Connections refused because the process was out of file descriptors.
   std::uint64_t refused_for_fds() const noexcept { return refused_for_fds_; }
-  // Loop thread only: stops accepting and closes the socket.
+  // Loop thread only: stops accepting, removes the socket file (if any) and closes the socket.
+  // The socket closes in the poll handle's close callback, which libuv runs after this call has
+  // returned, later in the loop's iteration (once it has stopped watching the socket).
   void close();
   bool is_open() const noexcept { return open_; }
+  // Any thread. Completes (with success) once the listener has closed its socket and its spare
+  // descriptor, and removed its socket file, whatever closed it: close(), an accept4 error, its
+  // loop shutting down or stopping. Callbacks run on the listener's loop.
+  [[nodiscard]] Future<void> close_future() const { return closed_.future(); }
 
  private:
   Listener(EventLoop& loop, Fd fd, const ListenOptions& options, AcceptHandler on_accept);
@@ -82,6 +88,7 @@ class Listener final : public RefCounted<Listener>, public LoopResource {
   std::uint64_t refused_for_fds_ = 0;
   ScheduledTask resume_;  // watching again after a pause
   Ref<Listener> self_;    // held while open
+  Promise<void> closed_;  // completed in the poll handle's close callback
 };
 
 }  // namespace sluice
