@@ -1,5 +1,6 @@
 #include "sluice/transport/server_bootstrap.hpp"
 
+#include <atomic>
 #include <stdexcept>
 
 #include "sluice/core/log.hpp"
@@ -21,10 +22,36 @@ void adopt(EventLoop& loop, Fd fd, const SocketAddress& remote, const ChildSetup
 
 }  // namespace
 
-void Server::close() {
+Server::Server(std::vector<Ref<Listener>> listeners) : listeners_(std::move(listeners)) {
+  // One future for the server's life, completed by the last listener to close, however it
+  // closes: every close() returns it.
+  struct Closing {
+    Closing(EventLoop& loop, std::size_t count) : promise(&loop), remaining(count) {}
+    Promise<void> promise;
+    std::atomic<std::size_t> remaining;
+  };
+  auto closing = std::make_shared<Closing>(listeners_.front()->loop(), listeners_.size());
+  closed_ = closing->promise.future();
+  for (const Ref<Listener>& listener : listeners_) {
+    listener->close_future().then([closing](const Result<void>& closed) {
+      // A started listener's close future does not fail; were it to, that is no close.
+      if (!closed.ok()) closing->promise.set_error(closed.error());
+      if (closing->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        closing->promise.set_value();
+      }
+    });
+  }
+}
+
+Future<void> Server::close() {
+  // Every listener has closed (a second close, or after the group shut down): their loops may
+  // have stopped, or gone with their group, so nothing is sent to them.
+  if (closed_.is_ready()) return closed_;
   for (auto& listener : listeners_) {
+    // Refused by a loop that has stopped: that loop closed, or is closing, its listeners itself.
     listener->loop().dispatch([listener] { listener->close(); });
   }
+  return closed_;
 }
 
 ServerBootstrap& ServerBootstrap::group(EventLoopGroup& acceptor, EventLoopGroup& workers) {

@@ -162,9 +162,10 @@ class Promise {
 // happens to find its result there would stall every channel of the loop on another run (and
 // deadlock on the future's own loop). Loops use then().
 // The class is not [[nodiscard]]: some futures only say when something is done, and may be
-// dropped. The functions whose future is the only news of an error (bind(), connect()), and
-// the getters that only make one (Promise::future(), close_future()), are [[nodiscard]]
-// themselves: dropping those futures loses an error or is a mistake.
+// dropped (Server::close()'s). The functions whose future is the only news of an error
+// (bind(), connect()), and the getters that only make one (Promise::future(),
+// close_future()), are [[nodiscard]] themselves: dropping those futures loses an error or is
+// a mistake.
 template <typename T>
 class Future {
  public:

@@ -16,7 +16,8 @@ namespace sluice {
 // A bound server: its listening sockets (one, or one per worker loop with SO_REUSEPORT).
 class Server final : public RefCounted<Server> {
  public:
-  explicit Server(std::vector<Ref<Listener>> listeners) : listeners_(std::move(listeners)) {}
+  // `listeners`: at least one.
+  explicit Server(std::vector<Ref<Listener>> listeners);
 
   // The bound address; with port 0 asked for, the port the kernel chose.
   const SocketAddress& local_address() const noexcept {
@@ -24,11 +25,29 @@ class Server final : public RefCounted<Server> {
   }
   std::uint16_t port() const noexcept { return local_address().port(); }
   std::size_t listener_count() const noexcept { return listeners_.size(); }
-  // Any thread: stops accepting (connections already accepted go on).
-  void close();
+  // Any thread: stops accepting (connections already accepted go on). The listeners close on
+  // their loops; the future completes once every one of them has closed its socket, and
+  // removed its Unix-domain socket file where its bind made one: from then on the port refuses
+  // connections and can be bound again, the path can be reused and its directory removed, and
+  // the server holds no descriptor (connections it accepted are not its to close).
+  //
+  // It completes with success, never with an error: what it waits for always comes. A listener
+  // closed otherwise (an accept4 error, EventLoopGroup::shutdown_gracefully, a loop stopped)
+  // counts as closed, and a loop that stops closes the listeners still open on it before its
+  // thread ends. So closing twice, closing while the group shuts down, and closing after it
+  // has shut down all return a future that completes (each call returns the same future).
+  // Once every listener has closed, close() returns it complete at once without touching the
+  // loops, so a Server kept after its group was destroyed may still be closed (and dropped).
+  //
+  // Ignoring the future is fine (the listeners close all the same), hence no [[nodiscard]]. Wait
+  // on it (get(), wait()) from a thread that is not a loop, or use then(): callbacks run on the
+  // first listener's loop (the acceptor loop; with reuse_port, the first worker loop), once the
+  // sockets are closed.
+  Future<void> close();
 
  private:
   std::vector<Ref<Listener>> listeners_;
+  Future<void> closed_;  // every listener has closed; set in the constructor
 };
 
 // Starts servers: listening sockets whose accepted connections become StreamChannels on
@@ -58,8 +77,9 @@ class ServerBootstrap {
   [[nodiscard]] Future<Ref<Server>> bind(const std::string& host, std::uint16_t port);
   // A Unix-domain stream server at `path`. A stale socket file there (connect refused) is
   // replaced; one a server still listens on fails the bind with EADDRINUSE; any other file is
-  // left alone (and the bind fails). The socket file is removed as the server closes. A path
-  // starting with a NUL byte is an abstract name (no file).
+  // left alone (and the bind fails). The socket file is removed as the server closes (it is
+  // gone once Server::close()'s future completes). A path starting with a NUL byte is an
+  // abstract name (no file).
   [[nodiscard]] Future<Ref<Server>> bind_unix(const std::string& path);
 
  private:
