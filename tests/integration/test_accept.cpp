@@ -1,6 +1,6 @@
 // Accepting when the process is out of file descriptors, or when accept4 fails for other
 // reasons; binds that fail after the socket is made; Unix-domain socket files and abstract
-// names.
+// names; what Server::close()'s future promises once it completes.
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -20,8 +20,11 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "echo/echo_handler.hpp"
@@ -601,9 +604,8 @@ void require_unix_echo(const SocketAddress& address) {
 
 // Closes `server` and waits (bounded) until its listener has: the socket file goes as it closes.
 void close_server(const Ref<Server>& server, const std::string& path) {
-  server->close();
-  CHECK_MESSAGE(eventually([&] { return !std::filesystem::exists(path); }), path,
-                " is still there");
+  await(server->close());
+  CHECK_MESSAGE(!std::filesystem::exists(path), path, " is still there");
 }
 
 }  // namespace
@@ -679,11 +681,7 @@ TEST_CASE(
     const SocketAddress address = *SocketAddress::from_unix_path(path);
     REQUIRE(::bind(other.get(), address.native(), address.length()) == 0);
     REQUIRE(::listen(other.get(), 4) == 0);
-    server->close();
-    // The listener closes on its loop: once a task queued after the close has run, it has.
-    auto ran = std::make_shared<Promise<void>>();
-    loops.at(0).execute([ran] { ran->set_value(); });
-    await(ran->future());
+    await(server->close());
     CHECK(std::filesystem::is_socket(path));
     CHECK(connect_unix_client(address));  // still the other server's
   }
@@ -734,4 +732,222 @@ TEST_CASE("an abstract Unix-domain name is bound with its exact length and shown
   channel->close();
   await(channel->close_future());
   server->close();
+}
+
+// --- Server::close() ---------------------------------------------------------------------------
+
+namespace {
+
+// Holds `loop` in a task until released (at the latest when it goes), so that a test knows what
+// the loop has not done yet: a listener cannot close on a loop that is held.
+class LoopHold {
+ public:
+  explicit LoopHold(EventLoop& loop) : released_(release_.get_future().share()) {
+    auto entered = std::make_shared<std::promise<void>>();
+    REQUIRE(loop.execute([entered, released = released_] {
+      entered->set_value();
+      released.wait();
+    }));
+    REQUIRE(entered->get_future().wait_for(kShortWait) == std::future_status::ready);
+  }
+  LoopHold(const LoopHold&) = delete;
+  LoopHold& operator=(const LoopHold&) = delete;
+  ~LoopHold() { release(); }
+  void release() {
+    if (held_) release_.set_value();
+    held_ = false;
+  }
+
+ private:
+  std::promise<void> release_;
+  std::shared_future<void> released_;
+  bool held_ = true;
+};
+
+// Waits until `loop` has run what was queued to it so far and finished that iteration, close
+// callbacks included: the first task runs with the queued ones, the second (queued from the
+// loop) at the end of the iteration, after libuv's close callbacks.
+void settle(EventLoop& loop) {
+  auto done = std::make_shared<Promise<void>>();
+  REQUIRE(loop.execute([&loop, done] { loop.execute([done] { done->set_value(); }); }));
+  await(done->future());
+}
+
+// An echo server on 127.0.0.1 with a kernel-chosen port.
+Ref<Server> bind_echo(EventLoopGroup& loops, bool reuse_port = false) {
+  ServerBootstrap bootstrap;
+  bootstrap.group(loops).reuse_port(reuse_port).child_initializer([](Channel& channel) {
+    channel.pipeline().add_last("echo", std::make_unique<examples::EchoHandler>());
+  });
+  return await(bootstrap.bind("127.0.0.1", 0));
+}
+
+// connect(2) from a new blocking socket: 0 when it connected, else errno.
+int connect_errno(const SocketAddress& address) {
+  const Fd client(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(client);
+  return ::connect(client.get(), address.native(), address.length()) == 0 ? 0 : errno;
+}
+
+// bind(2) of a new TCP socket to `address`, with neither SO_REUSEADDR nor SO_REUSEPORT, so that
+// any socket still bound to the port (listening or not) makes it fail: 0, else errno.
+int plain_bind_errno(const SocketAddress& address) {
+  const Fd socket(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!socket) return errno;
+  return ::bind(socket.get(), address.native(), address.length()) == 0 ? 0 : errno;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "once Server::close()'s future completes, connecting is refused and the server holds no "
+    "descriptor") {
+  // close() used to return nothing: the listener closed on its loop some time later, and a
+  // caller could not tell when. Its spare descriptor (/dev/null) stayed open as long as the
+  // Server was kept.
+  ProcessHealth health;
+  EventLoopGroup loops(1, "server-close");
+  const std::size_t fds_before = count_open_fds();
+  const Ref<Server> server = bind_echo(loops);
+  const SocketAddress address = server->local_address();
+  LoopHold hold(loops.at(0));
+  const Future<void> closed = server->close();
+  CHECK_FALSE_MESSAGE(closed.is_ready(), "completed before the loop could close the listener");
+  hold.release();
+  await(closed);
+  const int refused = connect_errno(address);
+  CHECK_MESSAGE(refused == ECONNREFUSED, "connect: ", std::strerror(refused));
+  CHECK_MESSAGE(count_open_fds() == fds_before, "open fds: ", count_open_fds(),
+                ", before the bind: ", fds_before);
+}
+
+TEST_CASE(
+    "once Server::close()'s future completes, its port can be bound again at once, also from a "
+    "then() callback") {
+  ProcessHealth health;
+  EventLoopGroup loops(1, "server-rebind");
+  const Ref<Server> server = bind_echo(loops);
+  const SocketAddress address = server->local_address();
+  auto bound_in_callback = std::make_shared<Promise<int>>();
+  {
+    LoopHold hold(loops.at(0));
+    // Registered before the listener can close: the callback runs as soon as the future
+    // completes, and must already find the port free.
+    server->close().then([address, bound_in_callback](const Result<void>& closed) {
+      bound_in_callback->set_value(closed.ok() ? plain_bind_errno(address) : -1);
+    });
+  }
+  const int in_callback = await(bound_in_callback->future());
+  CHECK_MESSAGE(in_callback == 0, "bind: ", std::strerror(in_callback));
+  await(server->close());
+  // As a user would: a new server on the same port, at once.
+  ServerBootstrap bootstrap;
+  bootstrap.group(loops).child_initializer([](Channel&) {});
+  const Result<Ref<Server>> again = bootstrap.bind("127.0.0.1", address.port()).wait();
+  REQUIRE_MESSAGE(again.ok(), again.error().message());
+  CHECK(again.value()->port() == address.port());
+  await(again.value()->close());
+}
+
+TEST_CASE(
+    "once a Unix-domain Server's close() future completes, its socket file is gone and its "
+    "directory can be removed") {
+  ProcessHealth health;
+  TempDir dir;
+  const std::string sockets = dir.file("sockets");
+  REQUIRE(std::filesystem::create_directory(sockets));
+  const std::string path = sockets + "/server.sock";
+  EventLoopGroup loops(1, "unix-close");
+  ServerBootstrap bootstrap;
+  const Ref<Server> server = await(bind_unix_echo(bootstrap, loops, path));
+  REQUIRE(std::filesystem::is_socket(path));
+  LoopHold hold(loops.at(0));
+  const Future<void> closed = server->close();
+  CHECK_FALSE_MESSAGE(closed.is_ready(), "completed before the loop could close the listener");
+  CHECK(std::filesystem::is_socket(path));
+  hold.release();
+  await(closed);
+  CHECK_FALSE_MESSAGE(std::filesystem::exists(path), path, " is still there");
+  std::error_code error;
+  CHECK_MESSAGE(std::filesystem::remove(sockets, error), sockets, ": ", error.message());
+}
+
+TEST_CASE(
+    "with reuse_port, Server::close()'s future completes once the listener of every worker loop "
+    "has closed") {
+  ProcessHealth health;
+  EventLoopGroup loops(3, "reuseport-close");
+  const Ref<Server> server = bind_echo(loops, /*reuse_port=*/true);
+  REQUIRE(server->listener_count() == 3);
+  const SocketAddress address = server->local_address();
+  Future<void> closed;
+  {
+    LoopHold hold(loops.at(2));
+    closed = server->close();
+    settle(loops.at(0));
+    settle(loops.at(1));
+    // Two of the three listeners have closed; the third cannot have.
+    CHECK_FALSE_MESSAGE(closed.is_ready(), "completed with a listener still open");
+  }
+  await(closed);
+  // A bind without SO_REUSEPORT fails while any of the listeners still holds the port.
+  const int bound = plain_bind_errno(address);
+  CHECK_MESSAGE(bound == 0, "bind: ", std::strerror(bound));
+  const int refused = connect_errno(address);
+  CHECK_MESSAGE(refused == ECONNREFUSED, "connect: ", std::strerror(refused));
+}
+
+TEST_CASE("closing a Server twice: both futures complete, the second at once once closed") {
+  ProcessHealth health;
+  EventLoopGroup loops(1, "close-twice");
+  const Ref<Server> server = bind_echo(loops);
+  const SocketAddress address = server->local_address();
+  Future<void> first;
+  Future<void> second;
+  {
+    LoopHold hold(loops.at(0));
+    first = server->close();
+    second = server->close();  // before the first could take effect
+  }
+  await(first);
+  await(second);
+  const Future<void> third = server->close();  // after
+  CHECK(third.is_ready());
+  await(third);
+  const int refused = connect_errno(address);
+  CHECK_MESSAGE(refused == ECONNREFUSED, "connect: ", std::strerror(refused));
+}
+
+TEST_CASE(
+    "closing a Server whose event loop group shuts down, has shut down or is gone completes") {
+  // A loop that has stopped runs no task: a close that waited for one would never complete.
+  ProcessHealth health;
+  std::optional<EventLoopGroup> loops(std::in_place, 2, "close-shutdown");
+  const Ref<Server> server = bind_echo(*loops, /*reuse_port=*/true);
+  const SocketAddress address = server->local_address();
+  SUBCASE("while it shuts down") {
+    std::jthread shutting_down;  // joins at the end of the scope, a failed REQUIRE too
+    Future<void> closed;
+    {
+      LoopHold hold(loops->at(0));
+      shutting_down = std::jthread([&] { loops->shutdown_gracefully(); });
+      REQUIRE(eventually([&] { return loops->at(0).is_shutting_down(); }));
+      closed = server->close();
+    }
+    await(closed);
+  }
+  SUBCASE("after it has shut down") {
+    loops->shutdown_gracefully();
+    const Future<void> closed = server->close();
+    CHECK(closed.is_ready());
+    await(closed);
+  }
+  SUBCASE("after it is destroyed") {
+    loops.reset();
+    const Future<void> closed = server->close();  // must not reach for the loops
+    CHECK(closed.is_ready());
+    await(closed);
+  }
+  const int refused = connect_errno(address);
+  CHECK_MESSAGE(refused == ECONNREFUSED, "connect: ", std::strerror(refused));
 }
