@@ -92,7 +92,21 @@ EventLoop::~EventLoop() {
     // Never ran: close the handles made by the constructor.
     close_all_handles();
   }
-  alive_->store(nullptr, std::memory_order_release);
+  // The loop takes no more tasks (run() or close_all_handles() saw to it). A thread in
+  // alive_->execute() holds the token's mutex until its task is refused; clear() waits for it,
+  // and later ones find no loop.
+  alive_->clear();
+}
+
+void detail::LoopLiveness::clear() noexcept {
+  std::lock_guard lock(mutex_);
+  loop_.store(nullptr, std::memory_order_release);
+}
+
+bool detail::LoopLiveness::execute(unique_function<void()>& task) {
+  std::lock_guard lock(mutex_);
+  EventLoop* loop = loop_.load(std::memory_order_relaxed);
+  return loop != nullptr && loop->offer(task);
 }
 
 void EventLoop::bind_to_current_thread() {
@@ -210,6 +224,10 @@ bool EventLoop::execute(Task task) {
     }
     return true;
   }
+  return offer(task);
+}
+
+bool EventLoop::offer(Task& task) {
   std::lock_guard lock(queue_mutex_);
   if (!accepting_tasks_) return false;
   queue_.push_back(std::move(task));
@@ -289,7 +307,7 @@ ScheduledTask EventLoop::schedule_every(std::chrono::nanoseconds period, Task ta
 void detail::TimerState::start_on_loop() {
   if (cancelled.load(std::memory_order_acquire) || started) return;
   started = true;
-  EventLoop* owner = loop->load(std::memory_order_relaxed);  // on the loop: alive
+  EventLoop* owner = loop->loop_on_its_thread();
   uv_timer_init(owner->native(), &timer);
   timer.data = this;
   intrusive_ptr_add_ref(this);  // held by the open handle
@@ -311,7 +329,7 @@ void detail::TimerState::close_on_loop() {
   if (!started || closed) return;
   closed = true;
   uv_timer_stop(&timer);
-  EventLoop* owner = loop->load(std::memory_order_relaxed);  // on the loop: alive
+  EventLoop* owner = loop->loop_on_its_thread();
   owner->timers_.erase(owner->timers_.iterator_to(*this));
   uv_close(reinterpret_cast<uv_handle_t*>(&timer), [](uv_handle_t* handle) {
     auto* self = static_cast<TimerState*>(handle->data);
@@ -323,11 +341,15 @@ void detail::TimerState::close_on_loop() {
 void ScheduledTask::cancel() {
   if (!state_) return;
   state_->cancelled.store(true, std::memory_order_release);
-  // A task kept past its loop's destruction: the loop closed its timers as it went.
-  EventLoop* loop = state_->loop->load(std::memory_order_acquire);
-  if (loop == nullptr) return;
-  Ref<detail::TimerState> state = state_;
-  loop->dispatch([state] { state->close_on_loop(); });
+  if (state_->loop->loop_if_current() != nullptr) {
+    state_->close_on_loop();
+    return;
+  }
+  // From another thread, through the token: the loop cannot be destroyed while the close is
+  // being queued to it. Refused, there is nothing to close: a loop that stopped taking tasks
+  // closes its timers itself, and a destroyed one has closed them.
+  EventLoop::Task close([state = state_] { state->close_on_loop(); });
+  (void)state_->loop->execute(close);
 }
 
 // --- graceful shutdown -----------------------------------------------------------------------

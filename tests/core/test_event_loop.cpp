@@ -406,6 +406,148 @@ TEST_CASE("a promise completed or dropped after its loop was destroyed runs its 
   CHECK(broken);
 }
 
+namespace {
+
+// Runs `work(i)` on `threads` threads at once, each given its index, while `destroy` runs on
+// this thread, and returns once all are done. The threads are started and waiting before
+// `destroy` begins, so their work overlaps it.
+template <typename Work, typename Destroy>
+void race_with(int threads, Work work, Destroy destroy) {
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> racers;
+  for (int i = 0; i < threads; ++i) {
+    racers.emplace_back([&, i] {
+      ready.fetch_add(1);
+      while (!go.load())
+        std::this_thread::yield();
+      work(i);
+    });
+  }
+  while (ready.load() < threads)
+    std::this_thread::yield();
+  go = true;
+  destroy();
+  for (std::thread& racer : racers)
+    racer.join();
+}
+
+}  // namespace
+
+// cancel() loaded the loop from its liveness token, then dispatched to it: a loop destroyed on
+// another thread between the two was used after it was freed (TSan reports the freeing write
+// racing the cancelling thread's reads of the loop; ASan, when the free falls in between).
+// Here threads keep cancelling while the loop is destroyed, until it is gone.
+TEST_CASE("ScheduledTasks cancelled on other threads while their loop is destroyed") {
+  constexpr int kRounds = 200;
+  constexpr int kThreads = 3;
+  constexpr int kTasksPerThread = 16;
+  std::atomic<int> ran{0};
+  for (int round = 0; round < kRounds; ++round) {
+    auto loop = std::make_unique<EventLoop>("cancel-race");
+    loop->start();
+    std::vector<std::vector<sluice::ScheduledTask>> tasks(kThreads);
+    for (std::vector<sluice::ScheduledTask>& mine : tasks) {
+      for (int i = 0; i < kTasksPerThread; ++i)
+        mine.push_back(loop->schedule(std::chrono::hours(1), [&ran] { ++ran; }));
+    }
+    std::atomic<bool> destroyed{false};
+    race_with(
+        kThreads,
+        [&](int thread) {
+          // cancel() again and again: each call reads the token and, while the loop is there,
+          // queues the close to it.
+          do {
+            for (sluice::ScheduledTask& task : tasks[static_cast<std::size_t>(thread)])
+              task.cancel();
+          } while (!destroyed.load());
+        },
+        [&] {
+          loop.reset();
+          destroyed = true;
+        });
+    for (const std::vector<sluice::ScheduledTask>& mine : tasks) {
+      for (const sluice::ScheduledTask& task : mine)
+        CHECK(task.is_cancelled());
+    }
+  }
+  CHECK(ran.load() == 0);
+}
+
+// A promise completed (or dropped) on another thread read its loop from the token, then queued
+// its callbacks to it: the same use of a loop destroyed in between. Every callback runs exactly
+// once, on the loop or, once it no longer takes tasks, on the completing thread.
+TEST_CASE("promises completed on other threads while their loop is destroyed run each callback") {
+  constexpr int kRounds = 200;
+  constexpr int kThreads = 3;
+  constexpr int kPromisesPerThread = 256;
+  for (int round = 0; round < kRounds; ++round) {
+    auto loop = std::make_unique<EventLoop>("promise-race");
+    loop->start();
+    std::atomic<int> called{0};
+    std::atomic<int> completed{0};
+    std::vector<std::vector<std::optional<sluice::Promise<int>>>> promises(kThreads);
+    for (std::vector<std::optional<sluice::Promise<int>>>& mine : promises) {
+      for (int i = 0; i < kPromisesPerThread; ++i) {
+        sluice::Promise<int>& promise = mine.emplace_back(std::in_place, loop.get()).value();
+        promise.future().then([&called](const sluice::Result<int>&) { ++called; });
+      }
+    }
+    race_with(
+        kThreads,
+        [&](int thread) {
+          int i = 0;
+          for (std::optional<sluice::Promise<int>>& promise :
+               promises[static_cast<std::size_t>(thread)]) {
+            if (i++ % 2 == 0) {
+              promise->set_value(i);  // then() callbacks queued to the loop, or run here
+            } else {
+              promise.reset();  // broken: the same path
+            }
+            completed.fetch_add(1);
+          }
+        },
+        [&] {
+          // Destroy the loop while a quarter of the promises are complete and the rest are not.
+          while (completed.load() < kThreads * kPromisesPerThread / 4)
+            std::this_thread::yield();
+          loop.reset();
+        });
+    CHECK(called.load() == kThreads * kPromisesPerThread);
+  }
+}
+
+// A callback that runs on the completing thread because the loop no longer takes tasks may
+// complete another promise of the same loop, or cancel a task of it: nothing of the first
+// completion may still be held then (a lock on the loop's token would deadlock).
+TEST_CASE("a callback run on the completing thread may use its loop's token again") {
+  auto loop = std::make_unique<EventLoop>("reentered-token");
+  loop->start();
+  sluice::ScheduledTask timer = loop->schedule(std::chrono::hours(1), [] {});
+  sluice::Promise<int> first(loop.get());
+  sluice::Promise<int> second(loop.get());
+  int heard = 0;
+  first.future().then([&](const sluice::Result<int>& result) {
+    timer.cancel();
+    second.set_value(*result + 1);
+  });
+  second.future().then([&](const sluice::Result<int>& result) { heard = *result; });
+  // The same once the loop is destroyed.
+  sluice::Promise<int> third(loop.get());
+  sluice::Promise<int> fourth(loop.get());
+  int heard_after = 0;
+  third.future().then([&](const sluice::Result<int>& result) { fourth.set_value(*result + 1); });
+  fourth.future().then([&](const sluice::Result<int>& result) { heard_after = *result; });
+  loop->stop();
+  loop->join();  // stopped, not destroyed: execute() refuses
+  first.set_value(1);
+  CHECK(heard == 2);
+  CHECK(timer.is_cancelled());
+  loop.reset();
+  third.set_value(5);
+  CHECK(heard_after == 6);
+}
+
 // A promise dropped without a result (a task refused by a stopped loop, an error path that
 // forgot it) left its future pending for ever: wait() and get() blocked, then() never ran.
 TEST_CASE("a future whose last promise is dropped unfulfilled fails with broken_promise") {

@@ -20,10 +20,44 @@
 
 namespace sluice {
 
+class EventLoop;
+
 namespace detail {
 // In a catch block: logs the exception being handled as thrown by `what` ("a task"). For code
 // in headers that must swallow an exception without including the logger.
 void log_current_exception(const char* what) noexcept;
+
+// A loop's liveness token (EventLoop::liveness()), shared with what may outlive the loop: a
+// ScheduledTask, a Promise. It holds the loop's address until the loop's destructor clears it.
+//
+// On the loop's own thread the loop is alive, so loop_if_current() reads the address with no
+// lock. Any other thread reaches the loop only through execute(), which holds the token's mutex
+// from reading the address until the task is queued; the destructor takes the same mutex to
+// clear the address (once the loop has stopped taking tasks), so no loop is freed under such a
+// call. The mutex comes before the loop's task queue mutex, never after.
+class LoopLiveness {
+ public:
+  explicit LoopLiveness(EventLoop* loop) noexcept : loop_(loop) {}
+  LoopLiveness(const LoopLiveness&) = delete;
+  LoopLiveness& operator=(const LoopLiveness&) = delete;
+
+  // The loop when the calling thread is the one running it, else nullptr. No lock.
+  EventLoop* loop_if_current() const noexcept;
+  // The loop, for code that runs on it (its timers). No lock, no check.
+  EventLoop* loop_on_its_thread() const noexcept { return loop_.load(std::memory_order_relaxed); }
+  // Any thread: queues `task` to the loop (as EventLoop::execute from another thread) while the
+  // loop exists and takes tasks, and returns true. Otherwise returns false and leaves `task`
+  // with the caller, to run or drop once this call has returned: what it does may reach this
+  // token again (a callback completing another promise of the same loop).
+  bool execute(unique_function<void()>& task);
+
+ private:
+  friend class sluice::EventLoop;
+  void clear() noexcept;  // the loop's destructor
+
+  std::mutex mutex_;
+  std::atomic<EventLoop*> loop_;  // written under mutex_
+};
 }  // namespace detail
 
 // Counters a loop keeps about the channels it runs. Only the loop thread writes them; any
@@ -136,9 +170,9 @@ class EventLoop {
     add(write_calls_, 1);
   }
 
-  // This loop while it exists, null once destroyed: for what may outlive the loop and must
-  // not use it then (a ScheduledTask's cancel, a Promise completed late).
-  const std::shared_ptr<std::atomic<EventLoop*>>& liveness() const noexcept { return alive_; }
+  // This loop's liveness token: for what may outlive the loop and must not use it then (a
+  // ScheduledTask's cancel, a Promise completed late). See detail::LoopLiveness.
+  const std::shared_ptr<detail::LoopLiveness>& liveness() const noexcept { return alive_; }
 
   uv_loop_t* native() noexcept { return &loop_; }
   const std::string& name() const noexcept { return name_; }
@@ -149,6 +183,9 @@ class EventLoop {
   }
 
   void end_iteration();
+  // Another thread's task: queued unless the loop stopped taking tasks (then `task` is left
+  // untouched and false returned).
+  bool offer(Task& task);
   void run_queued_tasks();
   void run_local_tasks();
   void begin_shutdown(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout);
@@ -157,6 +194,7 @@ class EventLoop {
   void close_all_handles();
   [[noreturn]] void fail_thread_affinity(const char* operation) const noexcept;
   friend struct detail::TimerState;
+  friend class detail::LoopLiveness;
 
   static inline thread_local EventLoop* t_current = nullptr;
 
@@ -177,7 +215,7 @@ class EventLoop {
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> terminated_{false};
   // See liveness().
-  std::shared_ptr<std::atomic<EventLoop*>> alive_ = std::make_shared<std::atomic<EventLoop*>>(this);
+  std::shared_ptr<detail::LoopLiveness> alive_ = std::make_shared<detail::LoopLiveness>(this);
 
   boost::intrusive::list<LoopResource, boost::intrusive::member_hook<
                                            LoopResource, boost::intrusive::list_member_hook<>,
@@ -201,5 +239,12 @@ class EventLoop {
   std::atomic<std::int64_t> read_calls_{0};
   std::atomic<std::int64_t> write_calls_{0};
 };
+
+inline EventLoop* detail::LoopLiveness::loop_if_current() const noexcept {
+  EventLoop* current = EventLoop::current();
+  // The calling thread's loop is alive; only its destructor (which unbinds the thread first, or
+  // runs on another one) changes the address, and only to null.
+  return current != nullptr && loop_.load(std::memory_order_acquire) == current ? current : nullptr;
+}
 
 }  // namespace sluice

@@ -30,11 +30,13 @@ struct FutureState : std::enable_shared_from_this<FutureState<T>> {
 
   explicit FutureState(EventLoop* owner) : loop(owner != nullptr ? owner->liveness() : nullptr) {}
 
-  // Where callbacks run: the loop's liveness token (the loop, or null once it is destroyed),
-  // or null for the completing thread. A promise may be completed, or dropped, after its loop.
-  const std::shared_ptr<const std::atomic<EventLoop*>> loop;
-  EventLoop* live_loop() const noexcept {
-    return loop != nullptr ? loop->load(std::memory_order_acquire) : nullptr;
+  // Where callbacks run: the loop's liveness token, or null for the completing thread. A
+  // promise may be completed, or dropped, after its loop; off the loop's thread, the loop is
+  // reached only through the token.
+  const std::shared_ptr<LoopLiveness> loop;
+  // True on the thread running the future's loop.
+  bool on_own_loop() const noexcept {
+    return loop != nullptr && loop->loop_if_current() != nullptr;
   }
   std::mutex mutex;
   std::condition_variable done;
@@ -66,20 +68,23 @@ struct FutureState : std::enable_shared_from_this<FutureState<T>> {
 
   // With the result there: runs the callbacks on the loop, in the order they were registered
   // (inline when already there, else queued to it; inline as a last resort when the loop no
-  // longer runs tasks). While a run is queued or under way, callbacks registered meanwhile join
-  // it, so one registered later never overtakes one registered earlier.
+  // longer runs tasks or is gone). While a run is queued or under way, callbacks registered
+  // meanwhile join it, so one registered later never overtakes one registered earlier.
   void run_callbacks() {
     {
       std::lock_guard lock(mutex);
       if (draining || callbacks.empty()) return;
       draining = true;
     }
-    EventLoop* owner = live_loop();
-    if (owner == nullptr || owner->in_loop()) {
+    if (loop == nullptr || loop->loop_if_current() != nullptr) {
       drain();
       return;
     }
-    if (!owner->execute([self = this->shared_from_this()] { self->drain(); })) drain();
+    // Another thread: the token keeps the loop from being destroyed while the run is queued.
+    // Refused, the callbacks run here, after the token is let go (they may complete another
+    // promise of the same loop).
+    EventLoop::Task run([self = this->shared_from_this()] { self->drain(); });
+    if (!loop->execute(run)) drain();
   }
 
   void drain() noexcept {
@@ -217,8 +222,7 @@ class Future {
 
   void check_not_on_loop() const {
     if (EventLoop::current() == nullptr) return;
-    const EventLoop* owner = state_->live_loop();
-    if (owner != nullptr && owner->in_loop()) {
+    if (state_->on_own_loop()) {
       throw std::logic_error("Future::wait on its own event loop would deadlock");
     }
     throw std::logic_error(

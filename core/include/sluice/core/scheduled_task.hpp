@@ -17,14 +17,15 @@ class EventLoop;
 
 namespace detail {
 
+class LoopLiveness;
+
 // A timer and its task. The uv handle needs a stable address until libuv's close callback, so
 // the state is reference-counted: the handle holds a reference while it is open.
 struct TimerState : RefCounted<TimerState> {
   uv_timer_t timer{};
   unique_function<void()> task;
-  // The loop, read through its liveness token: null once the loop is destroyed, so that a
-  // ScheduledTask kept longer can tell.
-  std::shared_ptr<std::atomic<EventLoop*>> loop;
+  // The loop's liveness token: a ScheduledTask kept past the loop reaches it only through this.
+  std::shared_ptr<LoopLiveness> loop;
   std::uint64_t delay_ms = 0;
   std::uint64_t period_ms = 0;  // 0: runs once
   std::atomic<bool> cancelled{false};
