@@ -271,14 +271,26 @@ void EventLoop::run_local_tasks() {
   }
 }
 
-void EventLoop::end_iteration() {
-  if (!local_.empty()) run_local_tasks();
+void EventLoop::run_deferred_tasks() {
+  // Tasks deferred meanwhile (by these tasks or by their destructors) run in the next pass,
+  // still in this iteration. deferred_ and deferred_spare_ take turns: one collects while the
+  // other's tasks run, and each keeps its capacity, so steady work allocates nothing. The batch
+  // is a local: were this re-entered, the nested call could not touch the tasks being run here
+  // (it would find the spare taken and start an empty vector).
   while (!deferred_.empty()) {
     std::vector<Task> batch;
     batch.swap(deferred_);
+    deferred_.swap(deferred_spare_);  // empty, with the capacity of an earlier batch
     for (Task& task : batch)
       run_guarded(task, "a deferred task");
+    batch.clear();  // the tasks die here, before the next pass, as they always did
+    if (batch.capacity() > deferred_spare_.capacity()) deferred_spare_.swap(batch);
   }
+}
+
+void EventLoop::end_iteration() {
+  if (!local_.empty()) run_local_tasks();
+  run_deferred_tasks();
   call_hooks(&LoopThreadHooks::iteration_ended);
 }
 

@@ -6,9 +6,11 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <functional>
 #include <future>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -24,6 +26,25 @@
 
 using namespace std::chrono_literals;
 using sluice::EventLoop;
+
+namespace {
+// Heap allocations made by each thread, counted by the operator new below.
+thread_local std::size_t t_allocations = 0;
+}  // namespace
+
+// Counts allocations (for the test of steady deferred work) and otherwise allocates as usual.
+// Not inlined: gcc would take the inlined free() for the wrong partner of a `new`.
+[[gnu::noinline]] void* operator new(std::size_t size) {
+  ++t_allocations;
+  if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void operator delete(void* memory) noexcept {
+  std::free(memory);
+}
+[[gnu::noinline]] void operator delete(void* memory, std::size_t) noexcept {
+  std::free(memory);
+}
 
 namespace {
 
@@ -152,6 +173,38 @@ TEST_CASE("deferred work runs at the end of the iteration that deferred it") {
   loop.stop();
   loop.join();
   CHECK(order == std::vector<int>{1, 2});
+}
+
+// Each pass over the deferred tasks took them into a vector of its own and left none behind:
+// every iteration that deferred anything allocated the storage again, and grew it as it filled.
+// A task deferred by a deferred task still runs in the same iteration, after the others.
+TEST_CASE("deferring in every iteration allocates nothing once warmed up") {
+  EventLoop loop("defer-steady");
+  loop.bind_to_current_thread();
+  int ran = 0;
+  int nested_ran = 0;
+  int nested_late = 0;  // nested tasks that had not run when their iteration ended
+  auto iteration = [&] {
+    const int nested_before = nested_ran;
+    loop.defer([&] {
+      ++ran;
+      loop.defer([&] { ++nested_ran; });
+    });
+    for (int i = 0; i < 15; ++i)
+      loop.defer([&] { ++ran; });
+    loop.run_ready();
+    if (nested_ran != nested_before + 1) ++nested_late;
+  };
+  for (int i = 0; i < 3; ++i)
+    iteration();  // the vectors grow to what an iteration needs
+  const std::size_t before = t_allocations;
+  for (int i = 0; i < 100; ++i)
+    iteration();
+  const std::size_t allocated = t_allocations - before;
+  CHECK(allocated == 0);
+  CHECK(ran == 16 * 103);
+  CHECK(nested_ran == 103);
+  CHECK(nested_late == 0);
 }
 
 TEST_CASE("future callbacks run on the loop, and wait on the loop's own thread throws") {

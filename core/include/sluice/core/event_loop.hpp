@@ -183,6 +183,7 @@ class EventLoop {
   }
 
   void end_iteration();
+  void run_deferred_tasks();
   // Another thread's task: queued unless the loop stopped taking tasks (then `task` is left
   // untouched and false returned).
   bool offer(Task& task);
@@ -209,7 +210,9 @@ class EventLoop {
   bool accepting_tasks_ = true;  // guarded by queue_mutex_
   std::vector<Task> running_;    // batch taken from queue_
   std::vector<Task> local_;      // tasks the loop queued for itself
-  std::vector<Task> deferred_;
+  std::vector<Task> deferred_;   // what defer() collects
+  // Empty, with the capacity of an earlier batch of deferred tasks: deferred_'s next storage.
+  std::vector<Task> deferred_spare_;
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> shutting_down_{false};
