@@ -5,7 +5,10 @@
 
 namespace sluice {
 
+// A line is built only when the logger would write it: its arguments (the channel's
+// description, an error's text) cost formatting and allocation before spdlog checks the level.
 void LoggingHandler::log(HandlerContext& ctx, const char* event) const {
+  if (!logger().should_log(level_)) return;
   logger().log(level_, "{} {}", ctx.channel().describe(), event);
 }
 
@@ -46,7 +49,9 @@ void LoggingHandler::on_writability_changed(HandlerContext& ctx) {
   ctx.fire_writability_changed();
 }
 void LoggingHandler::on_error(HandlerContext& ctx, const Error& error) {
-  logger().log(level_, "{} ERROR {}", ctx.channel().describe(), error.message());
+  if (logger().should_log(level_)) {
+    logger().log(level_, "{} ERROR {}", ctx.channel().describe(), error.message());
+  }
   ctx.fire_error(error);
 }
 void LoggingHandler::write(HandlerContext& ctx, Message&& message, WriteCallback&& done) {

@@ -2,7 +2,9 @@
 
 #include <spdlog/sinks/ringbuffer_sink.h>
 
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,24 @@
 using namespace sluice;
 using sluice::test::bytes;
 using sluice::test::text_of;
+
+// This program's operator new counts the allocations made on each thread, so that tests can
+// tell what work the logging handler does.
+namespace {
+thread_local std::size_t allocations_made = 0;
+}  // namespace
+
+void* operator new(std::size_t size) {
+  ++allocations_made;
+  if (void* block = std::malloc(size == 0 ? 1 : size)) return block;
+  throw std::bad_alloc();
+}
+void operator delete(void* block) noexcept {
+  std::free(block);
+}
+void operator delete(void* block, std::size_t) noexcept {
+  std::free(block);
+}
 
 namespace {
 
@@ -222,4 +242,63 @@ TEST_CASE("one logging handler can serve two pipelines at once") {
   CHECK(second->is_open());  // closing one pipeline leaves the other handler working
   second->write_inbound(bytes("four"));
   CHECK(test::inbound_texts(*second) == std::vector<std::string>{"four"});
+}
+
+namespace {
+
+// Ends every inbound event it sees, without allocating.
+class InboundSink final : public ChannelHandler {
+ public:
+  void on_read(HandlerContext&, Message&&) override {}
+  void on_read_complete(HandlerContext&) override {}
+  void on_user_event(HandlerContext&, Message&&) override {}
+  void on_writability_changed(HandlerContext&) override {}
+  void on_error(HandlerContext&, const Error&) override {}
+};
+
+// Ends every outbound event it sees, without allocating.
+class OutboundSink final : public ChannelHandler {
+ public:
+  void write(HandlerContext&, Message&&, WriteCallback&&) override {}
+  void flush(HandlerContext&) override {}
+  void read(HandlerContext&) override {}
+  void shutdown_output(HandlerContext&) override {}
+};
+
+// The allocations made while every event but active, inactive and close crosses `middle`.
+std::size_t allocations_for_events(std::shared_ptr<ChannelHandler> middle) {
+  auto channel = EmbeddedChannel::create([&](Pipeline& p) {
+    p.add_last("outbound-end", std::make_unique<OutboundSink>());
+    if (middle) p.add_last("middle", middle);
+    p.add_last("inbound-end", std::make_unique<InboundSink>());
+  });
+  Buffer inbound = bytes("abc");
+  Buffer outbound = bytes("out");
+  const Error error(CodecErrc::corrupted_frame, "an error whose text is long enough to allocate");
+  Pipeline& pipeline = channel->pipeline();
+  const std::size_t before = allocations_made;
+  pipeline.fire_read(std::move(inbound));
+  pipeline.fire_read_complete();
+  pipeline.fire_user_event(42);
+  pipeline.fire_writability_changed();
+  pipeline.fire_error(error);
+  pipeline.write(std::move(outbound));
+  pipeline.flush();
+  pipeline.read();
+  pipeline.shutdown_output();
+  const std::size_t made = allocations_made - before;
+  channel->finish();
+  return made;
+}
+
+}  // namespace
+
+TEST_CASE("a logging handler below the logger's level does no formatting work") {
+  CapturedLog captured;
+  logger().set_level(spdlog::level::info);
+  REQUIRE(allocations_for_events(nullptr) == 0);  // the events alone allocate nothing
+  CHECK(allocations_for_events(std::make_shared<LoggingHandler>(spdlog::level::debug)) == 0);
+  logger().set_level(spdlog::level::off);
+  CHECK(allocations_for_events(std::make_shared<LoggingHandler>(spdlog::level::trace)) == 0);
+  CHECK(captured.text().empty());
 }
