@@ -7,20 +7,28 @@ namespace sluice {
 
 // A line is built only when the logger would write it: its arguments (the channel's
 // description, an error's text) cost formatting and allocation before spdlog checks the level.
-void LoggingHandler::log(HandlerContext& ctx, const char* event) const {
+// Nothing that builds or writes a line escapes: an event goes on whether or not its line could
+// be logged (out of memory, a logger whose error handler throws).
+void LoggingHandler::log(HandlerContext& ctx, const char* event) const noexcept {
   if (!logger().should_log(level_)) return;
-  logger().log(level_, "{} {}", ctx.channel().describe(), event);
+  try {
+    logger().log(level_, "{} {}", ctx.channel().describe(), event);
+  } catch (...) {
+  }
 }
 
 void LoggingHandler::log_message(HandlerContext& ctx, const char* event,
-                                 const Message& message) const {
+                                 const Message& message) const noexcept {
   if (!logger().should_log(level_)) return;
-  logger().log(level_, "{} {} {} ({} bytes)", ctx.channel().describe(), event, message.type_name(),
-               message.bytes());
-  if (logger().should_log(spdlog::level::trace)) {
-    if (const auto* buffer = message.get_if<Buffer>()) {
-      logger().trace("\n{}", buffer->hex_dump());
+  try {
+    logger().log(level_, "{} {} {} ({} bytes)", ctx.channel().describe(), event,
+                 message.type_name(), message.bytes());
+    if (logger().should_log(spdlog::level::trace)) {
+      if (const auto* buffer = message.get_if<Buffer>()) {
+        logger().trace("\n{}", buffer->hex_dump());
+      }
     }
+  } catch (...) {
   }
 }
 
@@ -50,7 +58,10 @@ void LoggingHandler::on_writability_changed(HandlerContext& ctx) {
 }
 void LoggingHandler::on_error(HandlerContext& ctx, const Error& error) {
   if (logger().should_log(level_)) {
-    logger().log(level_, "{} ERROR {}", ctx.channel().describe(), error.message());
+    try {
+      logger().log(level_, "{} ERROR {}", ctx.channel().describe(), error.message());
+    } catch (...) {
+    }
   }
   ctx.fire_error(error);
 }

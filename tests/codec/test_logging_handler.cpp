@@ -17,13 +17,15 @@ using namespace sluice;
 using sluice::test::bytes;
 using sluice::test::text_of;
 
-// This program's operator new counts the allocations made on each thread, so that tests can
-// tell what work the logging handler does.
+// This program's operator new counts the allocations made on each thread and can refuse the
+// large ones, so that tests can tell what work the logging handler does.
 namespace {
 thread_local std::size_t allocations_made = 0;
+thread_local std::size_t refuse_allocations_from = 0;  // bytes; 0: refuse none
 }  // namespace
 
 void* operator new(std::size_t size) {
+  if (refuse_allocations_from != 0 && size >= refuse_allocations_from) throw std::bad_alloc();
   ++allocations_made;
   if (void* block = std::malloc(size == 0 ? 1 : size)) return block;
   throw std::bad_alloc();
@@ -301,4 +303,38 @@ TEST_CASE("a logging handler below the logger's level does no formatting work") 
   logger().set_level(spdlog::level::off);
   CHECK(allocations_for_events(std::make_shared<LoggingHandler>(spdlog::level::trace)) == 0);
   CHECK(captured.text().empty());
+}
+
+TEST_CASE("a logging handler that cannot build its line still passes the event on") {
+  CapturedLog captured;
+  Message passed;
+  bool errored = false;
+  // Keeps what reaches it in `passed`, without allocating.
+  class Keeper final : public ChannelHandler {
+   public:
+    Keeper(Message& passed, bool& errored) : passed_(passed), errored_(errored) {}
+    void on_read(HandlerContext&, Message&& message) override { passed_ = std::move(message); }
+    void on_error(HandlerContext&, const Error&) override { errored_ = true; }
+
+   private:
+    Message& passed_;
+    bool& errored_;
+  };
+  auto channel = EmbeddedChannel::create([&](Pipeline& p) {
+    p.add_last("log", std::make_unique<LoggingHandler>(spdlog::level::trace));
+    p.add_last("keep", std::make_unique<Keeper>(passed, errored));
+  });
+  Buffer data = Buffer::allocate(300);
+  data.write_bytes(std::vector<std::byte>(300, std::byte{0x5a}));
+  const std::byte* address = data.readable_span().data();
+  // Out of memory for anything of 1 KiB or more: the 300-byte hex dump cannot be built.
+  refuse_allocations_from = 1024;
+  channel->pipeline().fire_read(std::move(data));
+  refuse_allocations_from = 0;
+  CHECK_FALSE(errored);
+  REQUIRE(passed.is<Buffer>());
+  CHECK(passed.as<Buffer>().readable_span().data() == address);
+  CHECK(passed.as<Buffer>().readable_bytes() == 300);
+  passed.reset();
+  channel->finish();
 }

@@ -7,7 +7,8 @@
 namespace sluice {
 
 // Logs every event that passes through it, with the channel, at `level` (debug by default);
-// at trace level, Buffers are hex-dumped too. It keeps no state, so one instance can serve many
+// at trace level, Buffers are hex-dumped too. Logging never throws: an event whose line cannot
+// be built is passed on all the same. It keeps no state, so one instance can serve many
 // pipelines (add it with a std::shared_ptr).
 class LoggingHandler final : public ChannelHandler {
  public:
@@ -27,8 +28,8 @@ class LoggingHandler final : public ChannelHandler {
   void shutdown_output(HandlerContext& ctx) override;
 
  private:
-  void log(HandlerContext& ctx, const char* event) const;
-  void log_message(HandlerContext& ctx, const char* event, const Message& message) const;
+  void log(HandlerContext& ctx, const char* event) const noexcept;
+  void log_message(HandlerContext& ctx, const char* event, const Message& message) const noexcept;
 
   spdlog::level::level_enum level_;
 };
