@@ -1,9 +1,26 @@
 #include "sluice/codec/logging_handler.hpp"
 
+#include <string>
+
 #include "sluice/channel/channel.hpp"
 #include "sluice/core/log.hpp"
 
 namespace sluice {
+
+namespace {
+
+// The hex dump of a Buffer message (its first 512 bytes); empty for other messages. Bytes
+// mapped from a file are not read: a file that shrank under its mapping turns the read into
+// SIGBUS (only the kernel reads such pages, and it fails with EFAULT instead).
+std::string dump_of(const Message& message) {
+  if (const auto* buffer = message.get_if<Buffer>()) {
+    if (buffer->is_external()) return "(mapped from a file: not dumped)\n";
+    return buffer->hex_dump();
+  }
+  return {};
+}
+
+}  // namespace
 
 // A line is built only when the logger would write it: its arguments (the channel's
 // description, an error's text) cost formatting and allocation before spdlog checks the level.
@@ -24,9 +41,8 @@ void LoggingHandler::log_message(HandlerContext& ctx, const char* event,
     logger().log(level_, "{} {} {} ({} bytes)", ctx.channel().describe(), event,
                  message.type_name(), message.bytes());
     if (logger().should_log(spdlog::level::trace)) {
-      if (const auto* buffer = message.get_if<Buffer>()) {
-        logger().trace("\n{}", buffer->hex_dump());
-      }
+      const std::string dump = dump_of(message);
+      if (!dump.empty()) logger().trace("\n{}", dump);
     }
   } catch (...) {
   }

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <spdlog/sinks/ringbuffer_sink.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <memory>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "codec_test_support.hpp"
+#include "sluice/buffer/mapped_region.hpp"
 #include "sluice/codec/codec_error.hpp"
 #include "sluice/codec/logging_handler.hpp"
 #include "sluice/core/log.hpp"
@@ -29,6 +32,13 @@ void* operator new(std::size_t size) {
   ++allocations_made;
   if (void* block = std::malloc(size == 0 ? 1 : size)) return block;
   throw std::bad_alloc();
+}
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return ::operator new(size);
+  } catch (...) {
+    return nullptr;
+  }
 }
 void operator delete(void* block) noexcept {
   std::free(block);
@@ -335,6 +345,37 @@ TEST_CASE("a logging handler that cannot build its line still passes the event o
   REQUIRE(passed.is<Buffer>());
   CHECK(passed.as<Buffer>().readable_span().data() == address);
   CHECK(passed.as<Buffer>().readable_bytes() == 300);
+  passed.reset();
+  channel->finish();
+}
+
+TEST_CASE("at trace level bytes mapped from a file are described, not read") {
+  // A mapped file that shrinks turns a read of its vanished pages into SIGBUS; only the kernel
+  // may read them (it fails the write with EFAULT instead).
+  char path[] = "/tmp/sluice-logging-mapped-XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  const std::vector<char> content(65536, 'm');
+  REQUIRE(::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
+  auto file = File::open(path);
+  ::unlink(path);
+  REQUIRE(file);
+  Result<Buffer> mapped = map_file_region(**file, 0, content.size());
+  REQUIRE(mapped);
+  REQUIRE(::ftruncate(fd, 0) == 0);
+  ::close(fd);
+
+  CapturedLog captured;
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("log", std::make_unique<LoggingHandler>(spdlog::level::trace));
+  });
+  channel->write_inbound(std::move(*mapped));
+  Message passed = channel->read_inbound();
+  REQUIRE(passed.is<Buffer>());
+  CHECK(passed.as<Buffer>().readable_bytes() == content.size());
+  const std::string log = captured.text();
+  CHECK(log.find("READ sluice::Buffer (65536 bytes)") != std::string::npos);
+  CHECK(log.find("mapped") != std::string::npos);
   passed.reset();
   channel->finish();
 }
