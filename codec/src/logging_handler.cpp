@@ -1,7 +1,9 @@
 #include "sluice/codec/logging_handler.hpp"
 
+#include <algorithm>
 #include <string>
 
+#include "sluice/buffer/composite_buffer.hpp"
 #include "sluice/channel/channel.hpp"
 #include "sluice/core/log.hpp"
 
@@ -9,13 +11,32 @@ namespace sluice {
 
 namespace {
 
-// The hex dump of a Buffer message (its first 512 bytes); empty for other messages. Bytes
-// mapped from a file are not read: a file that shrank under its mapping turns the read into
-// SIGBUS (only the kernel reads such pages, and it fails with EFAULT instead).
+// Bytes of a message dumped at most; the dump says how many more there were.
+constexpr std::size_t kDumpLimit = 512;
+
+// The hex dump of a Buffer or CompositeBuffer message (its first kDumpLimit bytes); empty for
+// other messages. Bytes mapped from a file are not read: a file that shrank under its mapping
+// turns the read into SIGBUS (only the kernel reads such pages, and it fails with EFAULT
+// instead).
 std::string dump_of(const Message& message) {
   if (const auto* buffer = message.get_if<Buffer>()) {
     if (buffer->is_external()) return "(mapped from a file: not dumped)\n";
-    return buffer->hex_dump();
+    return buffer->hex_dump(kDumpLimit);
+  }
+  if (const auto* composite = message.get_if<CompositeBuffer>()) {
+    if (composite->empty()) return {};
+    for (std::size_t i = 0; i < composite->component_count(); ++i) {
+      if (composite->component(i).is_external()) return "(mapped from a file: not dumped)\n";
+    }
+    const std::size_t length = std::min(composite->readable_bytes(), kDumpLimit);
+    Buffer head = Buffer::allocate(length);
+    composite->get_bytes(0, head.writable_span().first(length));
+    head.advance_writer(length);
+    std::string dump = head.hex_dump(kDumpLimit);
+    if (length < composite->readable_bytes()) {
+      dump += "... " + std::to_string(composite->readable_bytes() - length) + " more bytes\n";
+    }
+    return dump;
   }
   return {};
 }

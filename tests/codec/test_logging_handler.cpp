@@ -349,6 +349,28 @@ TEST_CASE("a logging handler that cannot build its line still passes the event o
   channel->finish();
 }
 
+TEST_CASE("at trace level a composite buffer is dumped across its components") {
+  CapturedLog captured;
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("log", std::make_unique<LoggingHandler>(spdlog::level::trace));
+  });
+  CompositeBuffer composite;
+  composite.append(bytes("ab"));
+  composite.append(bytes("cd"));
+  channel->write_inbound(std::move(composite));
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"abcd"});
+  CHECK(captured.text().find("61 62 63 64") != std::string::npos);
+  // A long one: its first 512 bytes, and how many more there were.
+  CompositeBuffer long_one;
+  long_one.append(Buffer::copy_of(std::string(300, 'x')));
+  long_one.append(Buffer::copy_of(std::string(300, 'y')));
+  channel->write_inbound(std::move(long_one));
+  CHECK(test::inbound_texts(*channel) ==
+        std::vector<std::string>{std::string(300, 'x') + std::string(300, 'y')});
+  CHECK(captured.text().find("... 88 more bytes") != std::string::npos);
+  channel->finish();
+}
+
 TEST_CASE("at trace level bytes mapped from a file are described, not read") {
   // A mapped file that shrinks turns a read of its vanished pages into SIGBUS; only the kernel
   // may read them (it fails the write with EFAULT instead).
