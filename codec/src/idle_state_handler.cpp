@@ -45,8 +45,12 @@ void IdleStateHandler::on_read(HandlerContext& ctx, Message&& message) {
 }
 
 void IdleStateHandler::on_read_complete(HandlerContext& ctx) {
-  reading_ = false;
-  last_read_ms_ = ctx.loop().now_ms();
+  // Only a batch that brought this handler a message was reading: a decoder in front of it
+  // passes on the read-complete of a batch that completed no frame too.
+  if (reading_) {
+    reading_ = false;
+    last_read_ms_ = ctx.loop().now_ms();
+  }
   ctx.fire_read_complete();
 }
 

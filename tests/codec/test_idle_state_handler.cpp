@@ -211,3 +211,18 @@ TEST_CASE("a handler added to a channel that is already active starts at once") 
   IdleLog log;
   REQUIRE(wait_for(*channel, log, IdleState::kReaderIdle));
 }
+
+TEST_CASE("a read-complete that follows no read is not reading activity") {
+  // What a decoder in front of the handler passes on after a batch that completed no frame:
+  // the bytes never reached this handler, so its reader is still idle.
+  auto channel = idle_channel(30ms, 0ms, 0ms);
+  IdleLog log;
+  const auto end = Clock::now() + 5s;
+  while (log.count(IdleState::kReaderIdle) == 0 && Clock::now() < end) {
+    channel->pipeline().fire_read_complete();
+    channel->run_pending();
+    log.collect(*channel);
+    std::this_thread::sleep_for(2ms);
+  }
+  CHECK(log.count(IdleState::kReaderIdle) >= 1);
+}
