@@ -226,3 +226,14 @@ TEST_CASE("a read-complete that follows no read is not reading activity") {
   }
   CHECK(log.count(IdleState::kReaderIdle) >= 1);
 }
+
+TEST_CASE("with auto_read off the reader idles as it would otherwise") {
+  ChannelOptions options;
+  options.auto_read = false;
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("idle", std::make_unique<IdleStateHandler>(20ms, 0ms, 0ms)); },
+      options);
+  IdleLog log;
+  REQUIRE(wait_for(*channel, log, IdleState::kReaderIdle));
+  CHECK(log.of(IdleState::kReaderIdle)[0].first);
+}

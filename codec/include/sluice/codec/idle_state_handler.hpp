@@ -18,12 +18,31 @@ struct IdleStateEvent {
 };
 
 // Fires IdleStateEvent when nothing was read (reader idle), nothing was written (writer idle),
-// or neither (all idle) for the given time; a zero time turns that check off. A handler after
-// it typically closes the channel on a reader-idle event, which is how a server drops clients
-// that stop half-way through a request.
+// or neither (all idle) for the given time; a zero or negative time turns that check off. An
+// idle stretch fires once per period: `first` on its first event, then again each period it
+// lasts. A handler after it typically closes the channel on a reader-idle event, which is how a
+// server drops clients that stop half-way through a request.
 //
-// A write counts when it is requested; each check is one timer per idle kind, re-armed for the
-// time left, so steady traffic costs a timestamp per event and no timer work.
+// What counts as activity:
+// - A read is a message reaching this handler; it counts when its batch completes, and no
+//   reader or all-idle event fires while a batch is under way. A read-complete that brought no
+//   message (a decoder in front passes one on for a batch that completed no frame) is not a
+//   read. As in Netty.
+// - A write counts when it is requested, as it passes through this handler, not when the
+//   kernel has taken it. Netty counts a write when it completes (its write listener, plus, with
+//   observeOutput, the progress of one under way). Completion would take a callback on every
+//   write, and wrapping a caller's own callback allocates (unique_function keeps 32 bytes
+//   inline), so sluice counts requests. Hence a write that waits behind a peer that does not
+//   read still counts: that peer shows as the channel staying unwritable
+//   (on_writability_changed), and, when it sends nothing either, as reader idle.
+// - With auto_read off nothing is read unless asked for, and the reader idles as it would
+//   otherwise: a handler that pauses reading for longer than the reader timeout sees
+//   reader-idle events (Netty does the same).
+//
+// The checks start when the channel becomes active, or at once when the handler is added to
+// an active channel; they stop when it goes inactive or the handler is removed, and no event
+// fires after that. Each check is one timer per idle kind, re-armed for the time left when it
+// expires, so steady traffic costs a timestamp per event and no timer work.
 class IdleStateHandler : public ChannelHandler {
  public:
   IdleStateHandler(std::chrono::milliseconds reader_idle, std::chrono::milliseconds writer_idle,
