@@ -7,12 +7,13 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace sluice::examples {
 
 // "--name value", "--name=value" and "--flag" arguments, for the example programs. A name
 // that is neither a flag nor an option is refused, so that a misspelt option is not silently
-// replaced by its default.
+// replaced by its default; so is an option whose next argument starts with "--".
 class CommandLine {
  public:
   // `flags` take no value; `options` take one.
@@ -31,9 +32,11 @@ class CommandLine {
         throw std::invalid_argument("unknown option --" + name);
       } else if (eq != std::string::npos) {
         values_[name] = arg.substr(eq + 1);
-      } else if (i + 1 < argc) {
+      } else if (i + 1 < argc && std::string_view(argv[i + 1]).rfind("--", 0) != 0) {
         values_[name] = argv[++i];
       } else {
+        // At the end, or followed by another option: "--host --port 7007" is a host missing,
+        // not a host named "--port" (such a value can still be given as --host=--port).
         throw std::invalid_argument("--" + name + " needs a value");
       }
     }

@@ -57,3 +57,17 @@ TEST_CASE("numbers must be whole, in range, and representable") {
   CHECK_THROWS_AS(parse({"--port", "65536"}).get_port("port", 1), std::invalid_argument);
   CHECK(parse({"--port", "0"}).get_port("port", 1) == 0);
 }
+
+TEST_CASE("an option followed by another option is missing its value") {
+  // Taking "--reuseport" as the host would only fail later, as a name that does not resolve,
+  // and "--host --port 7007" would blame "7007".
+  CHECK_THROWS_WITH_AS(parse({"--host", "--reuseport"}), "--host needs a value",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(parse({"--host", "--port", "7007"}), "--host needs a value",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(parse({"--threads", "--"}), "--threads needs a value",
+                       std::invalid_argument);
+  // Such a value can still be given with '='; a negative number is a value.
+  CHECK(parse({"--host=--odd"}).get("host", "") == "--odd");
+  CHECK_THROWS_AS(parse({"--threads", "-1"}).get_int("threads", 1, 0, 8), std::invalid_argument);
+}
