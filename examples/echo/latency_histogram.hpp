@@ -1,6 +1,8 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 
 namespace sluice::examples {
@@ -19,10 +21,16 @@ class LatencyHistogram {
     total_ += other.total_;
   }
   std::uint64_t total() const noexcept { return total_; }
-  // The latency at quantile q (0..1), as the upper edge of its bucket.
+  // The latency at quantile q (0..1), as the upper edge of its bucket: the least latency that
+  // at least q of those recorded do not exceed (the nearest rank, ceil(q * total), as
+  // HdrHistogram reports). q * total is first rounded down by a relative 1e-13, far above the
+  // error of the product and below any real fraction of a rank, so that a q like 0.15
+  // (0.15000000000000002) does not step a whole rank past an exact product.
   std::uint64_t percentile(double q) const noexcept {
     if (total_ == 0) return 0;
-    const auto rank = static_cast<std::uint64_t>(q * static_cast<double>(total_ - 1)) + 1;
+    const double exact = std::clamp(q, 0.0, 1.0) * static_cast<double>(total_);
+    const auto rank = std::clamp<std::uint64_t>(
+        static_cast<std::uint64_t>(std::ceil(exact - exact * 1e-13)), 1, total_);
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < counts_.size(); ++i) {
       seen += counts_[i];

@@ -59,3 +59,27 @@ TEST_CASE("values past the last doubling share the last bucket") {
   CHECK(reported(huge) == reported(std::uint64_t{1} << 34));
   CHECK(reported(std::uint64_t{1} << 34) >= (std::uint64_t{1} << 34) - 1);
 }
+
+TEST_CASE("a percentile is the least value that q of the latencies do not exceed") {
+  // 150 latencies, one of them slow: only 149/150 = 99.3% are fast, so p99.9 is the slow one.
+  LatencyHistogram histogram;
+  for (int i = 0; i < 149; ++i)
+    histogram.record(10);
+  histogram.record(20);
+  CHECK(histogram.percentile(0.99) == 10);   // 148.5 of 150: the 149th
+  CHECK(histogram.percentile(0.999) == 20);  // 149.85 of 150: the 150th
+  CHECK(histogram.percentile(1.0) == 20);
+  CHECK(histogram.percentile(0.0) == 10);
+
+  // Values 1..20 (exact buckets): the q = k/20 percentile is k, whatever the rounding of q.
+  LatencyHistogram steps;
+  for (std::uint64_t micros = 1; micros <= 20; ++micros)
+    steps.record(micros);
+  for (std::uint64_t k = 1; k <= 20; ++k) {
+    CAPTURE(k);
+    CHECK(steps.percentile(static_cast<double>(k) / 20.0) == k);
+    CHECK(steps.percentile(0.05 * static_cast<double>(k)) == k);
+  }
+  CHECK(steps.percentile(0.5) == 10);
+  CHECK(steps.percentile(0.51) == 11);
+}
