@@ -9,17 +9,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <deque>
 #include <iostream>
 #include <mutex>
-#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "../common/command_line.hpp"
-#include "latency_histogram.hpp"
+#include "bench_connection.hpp"
 #include "sluice/channel/inbound_handler_for.hpp"
 #include "sluice/core/event_loop_group.hpp"
 #include "sluice/core/log.hpp"
@@ -64,103 +61,16 @@ int interactive(const std::string& host, std::uint16_t port) {
   return 0;
 }
 
-// Shared by the connections of one run; the counters are per loop thread, merged at the end.
-struct BenchState {
-  std::size_t size;
-  std::size_t depth;
-  std::vector<std::byte> pattern;  // byte k = k mod 256, size + 256 long
-  std::atomic<bool> sending{true};
-  std::mutex mutex;
-  examples::LatencyHistogram latencies;  // guarded by mutex, merged into at the end
-  std::uint64_t messages = 0;            // guarded by mutex
-  std::uint64_t errors = 0;              // guarded by mutex
-  std::atomic<std::size_t> finished{0};
-};
-
-// Keeps `depth` messages in flight and checks each byte that comes back.
-class BenchConnection final : public InboundHandlerFor<Buffer> {
- public:
-  explicit BenchConnection(std::shared_ptr<BenchState> state) : state_(std::move(state)) {}
-
-  void on_active(HandlerContext& ctx) override {
-    for (std::size_t i = 0; i < state_->depth; ++i)
-      send(ctx);
-    ctx.flush();
-    ctx.fire_active();
-  }
-
-  void on_message(HandlerContext& ctx, Buffer&& bytes) override {
-    std::span<const std::byte> rest = bytes.readable_span();
-    while (!rest.empty()) {
-      // Compare up to the end of the current message in one go.
-      const std::size_t offset = received_ % state_->size;
-      const std::size_t take = std::min(rest.size(), state_->size - offset);
-      if (std::memcmp(rest.data(), expected(received_ / state_->size, offset), take) != 0) {
-        ++errors_;
-      }
-      received_ += take;
-      rest = rest.subspan(take);
-      if (received_ % state_->size == 0) {
-        const auto sent_at = in_flight_.front();
-        in_flight_.pop_front();
-        latencies_.record(static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent_at).count()));
-        ++messages_;
-        if (state_->sending.load(std::memory_order_relaxed)) send(ctx);
-      }
-    }
-    if (in_flight_.empty() && !state_->sending.load(std::memory_order_relaxed)) ctx.close();
-  }
-
-  void on_read_complete(HandlerContext& ctx) override { ctx.flush(); }
-
-  void on_inactive(HandlerContext& ctx) override {
-    {
-      std::lock_guard lock(state_->mutex);
-      state_->latencies.merge(latencies_);
-      state_->messages += messages_;
-      state_->errors += errors_ + (in_flight_.empty() ? 0 : 1);
-    }
-    state_->finished.fetch_add(1);
-    ctx.fire_inactive();
-  }
-
- private:
-  // Message m carries bytes (m + i) mod 256, so a lost, repeated or reordered message shows
-  // up as a mismatch. The pattern table holds every rotation contiguously.
-  const std::byte* expected(std::uint64_t message, std::size_t offset) const {
-    return state_->pattern.data() + (message + offset) % 256;
-  }
-  void send(HandlerContext& ctx) {
-    Buffer message = Buffer::allocate(state_->size);
-    message.write_bytes(std::span(expected(sent_, 0), state_->size));
-    ++sent_;
-    in_flight_.push_back(Clock::now());
-    ctx.write(std::move(message));
-  }
-
-  std::shared_ptr<BenchState> state_;
-  std::deque<Clock::time_point> in_flight_;
-  std::uint64_t sent_ = 0;
-  std::uint64_t received_ = 0;
-  std::uint64_t messages_ = 0;
-  std::uint64_t errors_ = 0;
-  examples::LatencyHistogram latencies_;
-};
-
 int bench(const std::string& host, std::uint16_t port, const examples::CommandLine& args) {
-  auto state = std::make_shared<BenchState>();
-  state->size = static_cast<std::size_t>(args.get_int("size", 64, 1, 64 << 20));
-  state->depth = static_cast<std::size_t>(args.get_int("depth", 1, 1, 1 << 16));
+  auto state = std::make_shared<examples::BenchState>(
+      static_cast<std::size_t>(args.get_int("size", 64, 1, 64 << 20)),
+      static_cast<std::size_t>(args.get_int("depth", 1, 1, 1 << 16)));
   const auto connections = static_cast<std::size_t>(args.get_int("connections", 64, 1, 1 << 20));
   const auto seconds = args.get_int("seconds", 5, 1, 86400);
-  state->pattern.resize(state->size + 256);
-  for (std::size_t k = 0; k < state->pattern.size(); ++k)
-    state->pattern[k] = static_cast<std::byte>(k & 0xff);
   EventLoopGroup loops(static_cast<std::size_t>(args.get_int("threads", 1, 0, 1024)), "echo-bench");
   Bootstrap bootstrap;
   bootstrap.group(loops).initializer([state](Channel& channel) {
-    channel.pipeline().add_last("bench", std::make_unique<BenchConnection>(state));
+    channel.pipeline().add_last("bench", std::make_unique<examples::BenchConnection>(state));
   });
   std::vector<Ref<Channel>> channels;
   for (std::size_t i = 0; i < connections; ++i)
