@@ -29,6 +29,10 @@ struct BenchState {
   std::size_t depth;
   std::vector<std::byte> pattern;  // byte k = k mod 256, size + 256 long
   std::atomic<bool> sending{true};
+  // While true, echoed messages are counted and their latencies recorded: the run's clock
+  // starts once every connection is up and stops when sending does, and messages echoed while
+  // the others connect or while draining lie outside its time.
+  std::atomic<bool> measuring{false};
   std::mutex mutex;
   LatencyHistogram latencies;  // guarded by mutex, merged into at the end
   std::uint64_t messages = 0;  // guarded by mutex
@@ -64,9 +68,12 @@ class BenchConnection final : public InboundHandlerFor<Buffer> {
       if (received_ % state_->size == 0) {
         const auto sent_at = in_flight_.front();
         in_flight_.pop_front();
-        latencies_.record(static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent_at).count()));
-        ++messages_;
+        if (state_->measuring.load(std::memory_order_relaxed)) {
+          latencies_.record(static_cast<std::uint64_t>(
+              std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent_at)
+                  .count()));
+          ++messages_;
+        }
         if (state_->sending.load(std::memory_order_relaxed)) send(ctx);
       }
     }
