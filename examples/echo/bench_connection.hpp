@@ -57,6 +57,12 @@ class BenchConnection final : public InboundHandlerFor<Buffer> {
   void on_message(HandlerContext& ctx, Buffer&& bytes) override {
     std::span<const std::byte> rest = bytes.readable_span();
     while (!rest.empty()) {
+      // Bytes past the last message sent: nothing is in flight to match them against.
+      if (received_ / state_->size >= sent_) {
+        ++errors_;
+        ctx.close();
+        return;
+      }
       // Compare up to the end of the current message in one go.
       const std::size_t offset = received_ % state_->size;
       const std::size_t take = std::min(rest.size(), state_->size - offset);

@@ -85,6 +85,18 @@ TEST_CASE("only messages echoed while measuring are counted") {
   CHECK(bench.state->errors == 0);
 }
 
+TEST_CASE("bytes beyond what was sent are an error, and end the connection") {
+  Bench bench(4, 1);
+  bench.state->measuring = true;
+  const std::string message = bench.sent();
+  bench.state->sending = false;
+  bench.reply(message + message, 8);  // a server that echoes twice
+  CHECK_FALSE(bench.channel->is_open());
+  CHECK(bench.state->errors >= 1);
+  CHECK(bench.state->messages == 1);
+  CHECK(bench.state->latencies.total() == 1);
+}
+
 TEST_CASE("a connection that ends with messages in flight counts an error") {
   Bench bench(4, 2);
   bench.state->measuring = true;
