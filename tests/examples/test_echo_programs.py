@@ -5,7 +5,8 @@
            peer's half-close answered by a FIN after the last byte; SIGINT and SIGTERM shut it
            down gracefully (status 0)
   client   interactive: stdin to the server, replies to stdout, a clean end after stdin's EOF;
-           --bench against the real server; the exit status when the connect is refused
+           --bench against the real server; the exit status when the connect is refused or a
+           stand-in server misbehaves
 
 Every process is bounded in time: one that does not end by its deadline is killed and the
 check fails. Only processes started here are signalled.
@@ -105,6 +106,54 @@ class EchoServer:
     def stop(self):
         if self.process.poll() is None:
             self.signal(signal.SIGTERM)
+
+
+class StandIn:
+    """A loopback server that treats each connection with `behave(sock)`, in a thread each."""
+
+    def __init__(self, behave):
+        self.behave = behave
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(128)
+        self.port = self.listener.getsockname()[1]
+        self.connections = []
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self._stop:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections.append(sock)
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock):
+        try:
+            self.behave(sock)
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._stop = True
+        self.listener.close()
+        for sock in self.connections:
+            try:
+                sock.close()
+            except OSError:
+                pass
+        return False
+
+
+def stall(sock):
+    """Reads what comes and never answers."""
+    while sock.recv(65536):
+        pass
 
 
 def closed_port():
@@ -244,6 +293,35 @@ def client_bench(checks, server, client):
                  "status %s, stdout: %s, stderr: %s" % (status, out, err))
 
 
+def client_bench_stand_ins(checks, client):
+    """--bench against servers that misbehave: each run ends in bounded time with status 1."""
+    def close_early(sock):
+        sock.recv(100)
+        sock.close()
+
+    def echo_twice(sock):
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            sock.sendall(chunk + chunk)
+
+    # A stalled server leaves every connection's messages in flight: the run still ends soon
+    # after its --seconds (the connections share one wait for their last replies).
+    for name, behave, connections in (("never answers", stall, 16),
+                                      ("closes each connection early", close_early, 4),
+                                      ("echoes everything twice", echo_twice, 4)):
+        with StandIn(behave) as stand_in:
+            status, out, err, seconds = run(
+                [client, "--port", str(stand_in.port), "--bench", "--connections",
+                 str(connections), "--size", "64", "--depth", "4", "--seconds", "1"], 90)
+        checks.check("client --bench, a server that %s: status 1, ended by itself" % name,
+                     status == 1 and "errors" in out and "Sanitizer" not in err
+                     and "runtime error" not in err,
+                     "status %s (None: still running after 90 s) after %.1f s, stdout: %s, "
+                     "stderr: %s" % (status, seconds, out, err[-2000:]))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
@@ -257,6 +335,7 @@ def main():
     client_interactive(checks, args.server, args.client)
     client_refused(checks, args.client)
     client_bench(checks, args.server, args.client)
+    client_bench_stand_ins(checks, args.client)
     print("%d check(s) failed" % checks.failures if checks.failures else "all checks passed")
     return 1 if checks.failures else 0
 
