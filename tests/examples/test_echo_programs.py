@@ -276,6 +276,55 @@ def client_interactive(checks, server, client):
                  "status %s, %d of %d bytes, stderr: %s" % (status, len(out), len(lines), err))
 
 
+def client_interactive_server_ends(checks, client):
+    """The server ends the connection while stdin is still open: the client says so and exits
+    with status 1 at once, rather than waiting for more input."""
+    def close_after_line(sock):
+        data = b""
+        while b"\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        sock.sendall(data)
+        sock.close()
+
+    with StandIn(close_after_line) as stand_in:
+        argv = [client, "--port", str(stand_in.port)]
+        print("+ " + " ".join(argv), flush=True)
+        process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+        process.stdin.write(b"hello\n")
+        process.stdin.flush()  # and stdin stays open
+        try:
+            status = process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            status = None
+        process.stdin.close()
+        out = process.stdout.read().decode(errors="replace")
+        err = process.stderr.read().decode(errors="replace")
+    checks.check("client: a server that ends the connection first ends the client, status 1",
+                 status == 1 and out == "hello\n" and "sluice-echo-client: " in err,
+                 "status %s (None: still waiting on stdin after 20 s), stdout %r, stderr: %s"
+                 % (status, out, err))
+
+
+def client_interactive_missing_replies(checks, client):
+    """After stdin's end, a server that does not echo everything makes the status 1."""
+    def swallow_then_close(sock):
+        while sock.recv(65536):
+            pass
+        sock.close()
+
+    with StandIn(swallow_then_close) as stand_in:
+        status, out, err, _ = run([client, "--port", str(stand_in.port)], 30, b"one\ntwo\n")
+    checks.check("client: replies missing after stdin's end, status 1",
+                 status == 1 and "sluice-echo-client: " in err,
+                 "status %s, stdout %r, stderr: %s" % (status, out, err))
+
+
 def client_refused(checks, client):
     port = str(closed_port())
     for argv in ([client, "--port", port], [client, "--port", port, "--bench", "--seconds", "1"]):
@@ -333,6 +382,8 @@ def main():
     server_backpressure(checks, args.server)
     server_signals(checks, args.server)
     client_interactive(checks, args.server, args.client)
+    client_interactive_server_ends(checks, args.client)
+    client_interactive_missing_replies(checks, args.client)
     client_refused(checks, args.client)
     client_bench(checks, args.server, args.client)
     client_bench_stand_ins(checks, args.client)
