@@ -27,7 +27,8 @@ thread_local std::size_t allocations_made = 0;
 thread_local std::size_t refuse_allocations_from = 0;  // bytes; 0: refuse none
 }  // namespace
 
-void* operator new(std::size_t size) {
+// Not inlined: gcc would take the inlined free() for the wrong partner of a `new`.
+[[gnu::noinline]] void* operator new(std::size_t size) {
   if (refuse_allocations_from != 0 && size >= refuse_allocations_from) throw std::bad_alloc();
   ++allocations_made;
   if (void* block = std::malloc(size == 0 ? 1 : size)) return block;
@@ -40,10 +41,10 @@ void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
     return nullptr;
   }
 }
-void operator delete(void* block) noexcept {
+[[gnu::noinline]] void operator delete(void* block) noexcept {
   std::free(block);
 }
-void operator delete(void* block, std::size_t) noexcept {
+[[gnu::noinline]] void operator delete(void* block, std::size_t) noexcept {
   std::free(block);
 }
 
