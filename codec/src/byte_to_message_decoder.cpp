@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "sluice/channel/channel.hpp"
+#include "sluice/channel/channel_error.hpp"
 #include "sluice/codec/codec_error.hpp"
 
 namespace sluice {
@@ -39,7 +40,14 @@ void ByteToMessageDecoder::on_read(HandlerContext& ctx, Message&& message) {
   } else {
     cumulation_.append(std::move(*bytes));
   }
-  decode_all(ctx);
+  try {
+    decode_all(ctx);
+  } catch (...) {
+    // A decoder that throws keeps the bytes it did not consume; the limit must still hold, or a
+    // decoder stuck on bad bytes would pile every later read up behind them.
+    if (ctx.is_removed() || cumulation_.readable_bytes() <= max_cumulation_) throw;
+    on_error(ctx, error_from_exception(std::current_exception()));
+  }
   // The limit is on what stays undecoded: whole frames in a large read are not refused.
   if (!ctx.is_removed() && cumulation_.readable_bytes() > max_cumulation_) {
     const Error error(CodecErrc::cumulation_limit,

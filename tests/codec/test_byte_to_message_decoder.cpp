@@ -545,3 +545,41 @@ TEST_CASE("decode_last runs when the channel closes while paused") {
   CHECK(decoder.input_finished());
   CHECK(texts(*channel) == std::vector<std::string>{"abcd", "last:ef"});
 }
+
+namespace {
+
+// Throws on a frame that starts with 'X' without consuming it; other bytes are 1-byte frames.
+class StuckDecoder : public ByteToMessageDecoder {
+ public:
+  explicit StuckDecoder(std::size_t max_cumulation)
+      : ByteToMessageDecoder(Cumulation::kComposite, max_cumulation) {}
+
+ protected:
+  void decode(HandlerContext& ctx, CompositeBuffer& in) override {
+    if (in.get_u8(0) == 'X') throw CorruptedFrameError("frames must not start with X");
+    ctx.fire_read(in.read_buffer(1));
+  }
+};
+
+}  // namespace
+
+// A decoder that throws on bytes it cannot consume keeps them; the exception skipped the limit
+// check, so every later read piled up behind them and the limit never closed the channel.
+TEST_CASE("the cumulation limit holds for a decoder that throws without consuming") {
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("decoder", std::make_unique<StuckDecoder>(8));
+    p.add_last("probe", std::make_unique<Probe>());
+  });
+  auto& decoder = handler<StuckDecoder>(*channel, "decoder");
+  channel->write_inbound(bytes("abX"));
+  CHECK(test::error_codes(*channel) == std::vector<std::error_code>{CodecErrc::corrupted_frame});
+  CHECK(channel->is_open());
+  channel->write_inbound(bytes("12345"));
+  channel->write_inbound(bytes("67890"));
+  CHECK(test::error_codes(*channel) == std::vector<std::error_code>{CodecErrc::corrupted_frame,
+                                                                    CodecErrc::corrupted_frame,
+                                                                    CodecErrc::cumulation_limit});
+  CHECK_FALSE(channel->is_open());
+  CHECK(decoder.cumulated_bytes() == 0);
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"a", "b"});
+}
