@@ -118,8 +118,14 @@ void ByteToMessageDecoder::on_user_event(HandlerContext& ctx, Message&& event) {
 }
 
 void ByteToMessageDecoder::end_input(HandlerContext& ctx) {
-  decode_all(ctx);
-  if (!ctx.is_removed()) decode_last(ctx, cumulation_);
+  try {
+    decode_all(ctx);
+    if (!ctx.is_removed()) decode_last(ctx, cumulation_);
+  } catch (...) {
+    // A decoder that fails on the last bytes (a truncated frame) must neither keep them nor stop
+    // the end of input (on_inactive, the half-close event) from reaching the handlers after it.
+    on_error(ctx, error_from_exception(std::current_exception()));
+  }
   cumulation_.clear();
   input_finished_ = true;
 }

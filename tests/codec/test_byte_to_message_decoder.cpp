@@ -561,6 +561,18 @@ class StuckDecoder : public ByteToMessageDecoder {
   }
 };
 
+// 4-byte frames; at the end of input a partial frame is an error (a truncated message).
+class StrictLast : public SizedFrames {
+ public:
+  StrictLast() : SizedFrames(4) {}
+
+ protected:
+  void decode_last(HandlerContext& ctx, CompositeBuffer& in) override {
+    decode(ctx, in);
+    if (!in.empty()) throw CorruptedFrameError("the input ended inside a frame");
+  }
+};
+
 }  // namespace
 
 // A decoder that throws on bytes it cannot consume keeps them; the exception skipped the limit
@@ -582,4 +594,39 @@ TEST_CASE("the cumulation limit holds for a decoder that throws without consumin
   CHECK_FALSE(channel->is_open());
   CHECK(decoder.cumulated_bytes() == 0);
   CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"a", "b"});
+}
+
+// An exception from decode_last propagated out of on_inactive (or on_user_event): the handlers
+// after the decoder never saw the channel go inactive (or the half-close), and the cumulation
+// kept the bytes.
+TEST_CASE("a decoder that fails at the end of input still passes the end on and drops its bytes") {
+  SUBCASE("inactive") {
+    auto channel = EmbeddedChannel::create([](Pipeline& p) {
+      p.add_last("decoder", std::make_unique<StrictLast>());
+      p.add_last("probe", std::make_unique<Probe>());
+    });
+    auto& decoder = handler<StrictLast>(*channel, "decoder");
+    channel->write_inbound(bytes("abcdef"));
+    channel->finish();
+    auto& probe = handler<Probe>(*channel, "probe");
+    REQUIRE(probe.errors.size() == 1);
+    CHECK(probe.errors[0] == CodecErrc::corrupted_frame);
+    CHECK(probe.inactive == 1);
+    CHECK(decoder.cumulated_bytes() == 0);
+    CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"abcd"});
+  }
+  SUBCASE("half-close") {
+    auto channel = EmbeddedChannel::create([](Pipeline& p) {
+      p.add_last("decoder", std::make_unique<StrictLast>());
+      p.add_last("probe", std::make_unique<Probe>());
+    });
+    auto& decoder = handler<StrictLast>(*channel, "decoder");
+    channel->write_inbound(bytes("abcdef"));
+    channel->pipeline().fire_user_event(ChannelInputShutdown{});
+    CHECK(handler<Probe>(*channel, "probe").errors.size() == 1);
+    const auto events = channel->take_user_events();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].is<ChannelInputShutdown>());
+    CHECK(decoder.cumulated_bytes() == 0);
+  }
 }

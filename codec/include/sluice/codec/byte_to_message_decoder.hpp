@@ -45,7 +45,9 @@ class ByteToMessageDecoder : public ChannelHandler {
   // Takes what it can from `in` and emits messages with ctx.fire_read(). Returning without
   // consuming anything means "need more bytes". Throwing reports the error through on_error.
   virtual void decode(HandlerContext& ctx, CompositeBuffer& in) = 0;
-  // At the end of input; by default decode() once more if bytes are left.
+  // At the end of input; by default decode() once more if bytes are left. If it (or decode())
+  // throws there, the error goes to on_error, the bytes left are dropped and the end of input
+  // still goes on to the next handler.
   virtual void decode_last(HandlerContext& ctx, CompositeBuffer& in);
 
   // Flow control: holds decoding back, keeping what is read in the cumulation, and stops
