@@ -16,11 +16,13 @@ void LineBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
   const std::size_t newline = in.index_of(std::byte{'\n'}, scanned_);
   if (discarding_) {
     if (newline == CompositeBuffer::npos) {
+      if (!in.empty()) discarded_cr_ = in.get_u8(in.readable_bytes() - 1) == '\r';
       discarded_ += in.readable_bytes();
       in.skip(in.readable_bytes());
       return;
     }
-    const bool crlf = newline > 0 && in.get_u8(newline - 1) == '\r';
+    // The CR of a CRLF may have been discarded with the read before the LF's.
+    const bool crlf = newline > 0 ? in.get_u8(newline - 1) == '\r' : discarded_cr_;
     const std::size_t length = discarded_ + newline - (crlf ? 1 : 0);
     in.skip(newline + 1);
     discarding_ = false;
@@ -36,6 +38,7 @@ void LineBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
       // No line ending within the limit: drop what is here and whatever follows up to the next
       // line ending.
       discarded_ = in.readable_bytes();
+      discarded_cr_ = in.get_u8(in.readable_bytes() - 1) == '\r';
       in.skip(in.readable_bytes());
       discarding_ = true;
       scanned_ = 0;

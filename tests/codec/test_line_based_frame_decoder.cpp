@@ -169,3 +169,24 @@ TEST_CASE("a line decoder with the largest max_length keeps a partial line") {
   CHECK(channel->take_errors().empty());
   CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"hello"});
 }
+
+// While discarding, a CR that ended one read was counted as part of the too-long line when its
+// LF came in the next: the error said 7 bytes for a 6-byte line, unlike the same input in one
+// read.
+TEST_CASE("a too-long line's length is reported the same when its CRLF arrives split") {
+  for (const bool split : {false, true}) {
+    CAPTURE(split);
+    auto channel = lines(4, true, false);
+    if (split) {
+      channel->write_inbound(bytes("abcdef\r"));
+      channel->write_inbound(bytes("\nok\n"));
+    } else {
+      channel->write_inbound(bytes("abcdef\r\nok\n"));
+    }
+    const auto errors = channel->take_errors();
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] == CodecErrc::too_long_frame);
+    CHECK(errors[0].message().find("line of 6 bytes") != std::string::npos);
+    CHECK(test::inbound_texts(*channel) == Lines{"ok"});
+  }
+}

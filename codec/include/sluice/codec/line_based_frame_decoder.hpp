@@ -29,7 +29,8 @@ class LineBasedFrameDecoder : public ByteToMessageDecoder {
   bool fail_fast_;
   bool discarding_ = false;
   std::size_t discarded_ = 0;
-  std::size_t scanned_ = 0;  // bytes already searched for "\n" without finding one
+  bool discarded_cr_ = false;  // the last byte discarded was a CR
+  std::size_t scanned_ = 0;    // bytes already searched for "\n" without finding one
 };
 
 }  // namespace sluice
