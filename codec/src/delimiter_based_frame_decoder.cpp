@@ -40,6 +40,25 @@ std::size_t DelimiterBasedFrameDecoder::find(const CompositeBuffer& in,
   return CompositeBuffer::npos;
 }
 
+bool DelimiterBasedFrameDecoder::may_be_overtaken(const CompositeBuffer& in, std::size_t at,
+                                                  std::size_t chosen) const {
+  const std::size_t readable = in.readable_bytes();
+  std::string tail;
+  for (std::size_t d = 0; d < delimiters_.size(); ++d) {
+    const std::string& delimiter = delimiters_[d];
+    // Where `delimiter` would start to run past the end: the bytes from there on are its prefix.
+    const std::size_t first = readable >= delimiter.size() ? readable - delimiter.size() + 1 : 0;
+    // It would win if it started before `at`, or at `at` when listed before the chosen one.
+    const std::size_t end = d < chosen ? at + 1 : at;
+    for (std::size_t q = first; q < end; ++q) {
+      tail.resize(readable - q);
+      in.get_bytes(q, std::as_writable_bytes(std::span(tail)));
+      if (delimiter.compare(0, tail.size(), tail) == 0) return true;
+    }
+  }
+  return false;
+}
+
 void DelimiterBasedFrameDecoder::report_too_long(HandlerContext& ctx, std::size_t length) {
   ctx.fire_error(
       Error(CodecErrc::too_long_frame,
@@ -47,14 +66,37 @@ void DelimiterBasedFrameDecoder::report_too_long(HandlerContext& ctx, std::size_
 }
 
 void DelimiterBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
+  decode_frame(ctx, in, false);
+}
+
+void DelimiterBasedFrameDecoder::decode_last(HandlerContext& ctx, CompositeBuffer& in) {
+  // No more bytes will come: a delimiter at the very end is as good as any other.
+  while (!in.empty() && !ctx.is_removed()) {
+    const std::size_t before = in.readable_bytes();
+    decode_frame(ctx, in, true);
+    if (in.readable_bytes() == before) return;
+  }
+}
+
+void DelimiterBasedFrameDecoder::decode_frame(HandlerContext& ctx, CompositeBuffer& in,
+                                              bool input_ended) {
   std::size_t frame_length = CompositeBuffer::npos;
   std::size_t delimiter_length = 0;
-  for (const auto& delimiter : delimiters_) {
-    const std::size_t at = find(in, delimiter);
+  std::size_t chosen = 0;
+  for (std::size_t d = 0; d < delimiters_.size(); ++d) {
+    const std::size_t at = find(in, delimiters_[d]);
     if (at < frame_length) {
       frame_length = at;
-      delimiter_length = delimiter.size();
+      delimiter_length = delimiters_[d].size();
+      chosen = d;
     }
+  }
+  // A delimiter near the end may yet lose to one whose rest has not arrived (an earlier start,
+  // or the same start and listed first): taking it now would make the frames depend on how the
+  // input was split into reads.
+  if (frame_length != CompositeBuffer::npos && !input_ended &&
+      may_be_overtaken(in, frame_length, chosen)) {
+    return;
   }
   if (frame_length != CompositeBuffer::npos) {
     if (discarding_) {

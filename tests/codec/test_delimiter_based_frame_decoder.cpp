@@ -161,6 +161,7 @@ TEST_CASE("input split at every byte position gives the same frames and errors")
   const std::vector<Case> cases = {
       {"one\r\ntwo\nmuch too long for it\r\n\r\nthree\rx\nfour\r\n", {"\r\n", "\n"}, 5},
       {"one<=>two<=toolong-frame<=>three<<=>four<=><=>", {"<=>"}, 4},
+      {"one\r\ntwo\rmuch too long\r\rthree\r\n", {"\r\n", "\r"}, 4},
   };
   for (const Case& c : cases) {
     for (const bool strip : {true, false}) {
@@ -208,4 +209,58 @@ TEST_CASE("a delimiter decoder with the largest max_length keeps a partial frame
   channel->write_inbound(bytes("lo\r\n"));
   CHECK(channel->take_errors().empty());
   CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"hello"});
+}
+
+// A delimiter found at the end of what has arrived was taken at once, even when more bytes could
+// still make a delimiter that wins over it: one that starts earlier (and so ends a shorter frame),
+// or one listed before it that starts at the same place. Which frames came out then depended on
+// how the input was split into reads.
+TEST_CASE("overlapping delimiters give the same frames however the input is split") {
+  struct Case {
+    std::string input;
+    std::vector<std::string> delimiters;
+    Frames frames;
+  };
+  const std::vector<Case> cases = {
+      // CR, LF or CRLF: "\r" must not be taken while "\r\n" may still come.
+      {"abc\r\ndef\rghi\nj\r\r\nk\r", {"\r\n", "\r", "\n"}, {"abc", "def", "ghi", "j", "", "k"}},
+      // "y" lies inside "xyz": the "y" of "xy" must wait to know whether "xyz" ends a shorter
+      // frame.
+      {"axyzbycxyzdxyxyz", {"xyz", "y"}, {"a", "b", "c", "dx", ""}},
+  };
+  for (const Case& c : cases) {
+    for (const bool strip : {true, false}) {
+      CAPTURE(c.input);
+      CAPTURE(strip);
+      auto whole = frames(64, c.delimiters, strip);
+      whole->write_inbound(bytes(c.input));
+      whole->finish();
+      const Frames expected = test::inbound_texts(*whole);
+      if (strip) CHECK(expected == c.frames);
+      for (std::size_t i = 1; i < c.input.size(); ++i) {
+        for (std::size_t j = i; j < c.input.size(); ++j) {
+          CAPTURE(i);
+          CAPTURE(j);
+          auto channel = frames(64, c.delimiters, strip);
+          test::write_in_pieces(*channel, c.input, {i, j});
+          channel->finish();
+          CHECK(test::inbound_texts(*channel) == expected);
+          CHECK(channel->take_errors().empty());
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("a frame whose delimiter could still grow waits for the next byte or the end of input") {
+  auto channel = frames(64, {"\r\n", "\r"});
+  channel->write_inbound(bytes("abc\r"));
+  CHECK(channel->inbound_count() == 0);
+  channel->write_inbound(bytes("\ndef\r"));
+  CHECK(test::inbound_texts(*channel) == Frames{"abc"});
+  channel->write_inbound(bytes("x"));
+  CHECK(test::inbound_texts(*channel) == Frames{"def"});
+  channel->write_inbound(bytes("\r"));
+  channel->finish();
+  CHECK(test::inbound_texts(*channel) == Frames{"x"});
 }

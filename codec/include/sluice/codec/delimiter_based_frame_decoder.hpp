@@ -8,10 +8,13 @@
 
 namespace sluice {
 
-// Splits a stream at any of several delimiters (the one that ends the shortest frame wins),
-// into Buffers with or without the delimiter. Too-long frames are discarded and reported as by
-// LineBasedFrameDecoder, and decoding resumes after the next delimiter. Empty delimiters are
-// refused (std::invalid_argument).
+// Splits a stream at any of several delimiters (the one that ends the shortest frame wins; of
+// two that start at the same byte, the one listed first), into Buffers with or without the
+// delimiter. Where delimiters overlap ("\r\n" and "\r"), a delimiter at the end of what has
+// arrived is taken only once no other can still win over it, at the next byte or the end of
+// input, so the frames do not depend on how the input is split into reads. Too-long frames are
+// discarded and reported as by LineBasedFrameDecoder, and decoding resumes after the next
+// delimiter. Empty delimiters are refused (std::invalid_argument).
 class DelimiterBasedFrameDecoder : public ByteToMessageDecoder {
  public:
   DelimiterBasedFrameDecoder(std::size_t max_length, std::vector<std::string> delimiters,
@@ -19,10 +22,15 @@ class DelimiterBasedFrameDecoder : public ByteToMessageDecoder {
 
  protected:
   void decode(HandlerContext& ctx, CompositeBuffer& in) override;
+  void decode_last(HandlerContext& ctx, CompositeBuffer& in) override;
 
  private:
+  void decode_frame(HandlerContext& ctx, CompositeBuffer& in, bool input_ended);
   // Index of the first byte of `delimiter` in `in`, or npos.
   static std::size_t find(const CompositeBuffer& in, const std::string& delimiter);
+  // Whether a delimiter that runs past the end of `in` could start at or before `at`, where
+  // delimiters_[chosen] was found, and win over it.
+  bool may_be_overtaken(const CompositeBuffer& in, std::size_t at, std::size_t chosen) const;
   void report_too_long(HandlerContext& ctx, std::size_t length);
 
   std::size_t max_length_;
