@@ -11,34 +11,21 @@
 namespace sluice {
 
 void ByteToMessageDecoder::on_read(HandlerContext& ctx, Message&& message) {
-  Buffer* bytes = message.get_if<Buffer>();
-  if (bytes == nullptr) {
+  if (Buffer* bytes = message.get_if<Buffer>()) {
+    if (input_ended_) return;
+    cumulate(std::move(*bytes));
+  } else if (CompositeBuffer* composite = message.get_if<CompositeBuffer>()) {
+    // Bytes too (a frame of a decoder in front that hands out composites), taken without a copy.
+    if (input_ended_) return;
+    if (mode_ == Cumulation::kComposite) {
+      cumulation_.append(std::move(*composite));
+    } else {
+      while (!composite->empty())
+        cumulate(composite->read_buffer(composite->component(0).readable_bytes()));
+    }
+  } else {
     ctx.fire_read(std::move(message));
     return;
-  }
-  if (input_ended_) return;
-  if (mode_ == Cumulation::kMerge && !cumulation_.empty()) {
-    Buffer merged = cumulation_.coalesce();
-    // A slice (a frame from a decoder in front, a leftover passed on) or a mapping cannot grow
-    // past its length: like Netty's MERGE_CUMULATOR, which expands a cumulation whose max
-    // capacity is too small, copy it rather than write into it.
-    const bool cannot_grow =
-        merged.max_capacity() - merged.readable_bytes() < bytes->readable_bytes();
-    if (merged.is_shared() || merged.is_external() || cannot_grow) {
-      // Another handle holds this storage (the sender, or a frame still in use): never write
-      // into it, as Netty's MERGE_CUMULATOR copies a cumulation with refCnt > 1.
-      Buffer copy = Buffer::allocate(merged.readable_bytes() + bytes->readable_bytes());
-      copy.write_bytes(merged.readable_span());
-      merged = std::move(copy);
-    } else {
-      // Drop what was decoded, or a partial frame that never empties the cumulation would
-      // carry every byte ever read along as the buffer grows.
-      merged.discard_read_bytes();
-    }
-    merged.write_bytes(bytes->readable_span());
-    cumulation_.append(std::move(merged));
-  } else {
-    cumulation_.append(std::move(*bytes));
   }
   try {
     decode_all(ctx);
@@ -57,6 +44,32 @@ void ByteToMessageDecoder::on_read(HandlerContext& ctx, Message&& message) {
     input_ended_ = true;
     ctx.fire_error(error);
     ctx.close();
+  }
+}
+
+void ByteToMessageDecoder::cumulate(Buffer&& bytes) {
+  if (mode_ == Cumulation::kMerge && !cumulation_.empty()) {
+    Buffer merged = cumulation_.coalesce();
+    // A slice (a frame from a decoder in front, a leftover passed on) or a mapping cannot grow
+    // past its length: like Netty's MERGE_CUMULATOR, which expands a cumulation whose max
+    // capacity is too small, copy it rather than write into it.
+    const bool cannot_grow =
+        merged.max_capacity() - merged.readable_bytes() < bytes.readable_bytes();
+    if (merged.is_shared() || merged.is_external() || cannot_grow) {
+      // Another handle holds this storage (the sender, or a frame still in use): never write
+      // into it, as Netty's MERGE_CUMULATOR copies a cumulation with refCnt > 1.
+      Buffer copy = Buffer::allocate(merged.readable_bytes() + bytes.readable_bytes());
+      copy.write_bytes(merged.readable_span());
+      merged = std::move(copy);
+    } else {
+      // Drop what was decoded, or a partial frame that never empties the cumulation would
+      // carry every byte ever read along as the buffer grows.
+      merged.discard_read_bytes();
+    }
+    merged.write_bytes(bytes.readable_span());
+    cumulation_.append(std::move(merged));
+  } else {
+    cumulation_.append(std::move(bytes));
   }
 }
 

@@ -630,3 +630,30 @@ TEST_CASE("a decoder that fails at the end of input still passes the end on and 
     CHECK(decoder.cumulated_bytes() == 0);
   }
 }
+
+// Frames that a decoder in front hands out as CompositeBuffers (a length-field decoder with
+// contiguous_frames off) are bytes like any Buffer; they went past the decoder undecoded, as if
+// they were some other message.
+TEST_CASE("a decoder behind one that emits CompositeBuffer frames decodes them") {
+  for (const auto mode :
+       {ByteToMessageDecoder::Cumulation::kComposite, ByteToMessageDecoder::Cumulation::kMerge}) {
+    auto channel = EmbeddedChannel::create([mode](Pipeline& p) {
+      LengthFieldFrameOptions options;
+      options.length_field_length = 1;
+      options.initial_bytes_to_strip = 1;
+      options.contiguous_frames = false;
+      p.add_last("frames", std::make_unique<LengthFieldBasedFrameDecoder>(options));
+      p.add_last("pairs", std::make_unique<SizedFrames>(2, true, mode));
+    });
+    channel->write_inbound(
+        bytes(std::string("\x05"
+                          "abc",
+                          4)));
+    channel->write_inbound(
+        bytes(std::string("de\x01"
+                          "f",
+                          4)));
+    CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"ab", "cd", "ef"});
+    CHECK(handler<SizedFrames>(*channel, "pairs").cumulated_bytes() == 0);
+  }
+}

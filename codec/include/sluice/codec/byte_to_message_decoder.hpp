@@ -10,8 +10,9 @@ namespace sluice {
 
 // The base of decoders that turn a byte stream into messages (frames, requests).
 //
-// Buffers read from the channel join a cumulation; decode() is called while it makes progress,
-// taking bytes from the front and emitting messages, which go on to the next handler at once.
+// Buffers read from the channel (and CompositeBuffers, such as the frames of a decoder in front)
+// join a cumulation; decode() is called while it makes progress, taking bytes from the front
+// and emitting messages, which go on to the next handler at once. Other messages pass on.
 // Frames are handed out as slices of the cumulation (CompositeBuffer::read_slice or
 // read_buffer): nothing is copied unless a frame straddles two reads and the decoder asks for
 // contiguous bytes.
@@ -62,6 +63,7 @@ class ByteToMessageDecoder : public ChannelHandler {
   bool input_finished() const noexcept { return input_finished_; }
 
  private:
+  void cumulate(Buffer&& bytes);
   void decode_all(HandlerContext& ctx);
   void end_input(HandlerContext& ctx);
   void pass_on_leftover(HandlerContext& ctx);
