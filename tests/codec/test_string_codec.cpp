@@ -117,3 +117,19 @@ TEST_CASE("StringEncoder writes a string's bytes as a Buffer and lets other mess
   REQUIRE(results.size() == 1);  // the write's callback went with the buffer
   CHECK_FALSE(results[0]);
 }
+
+// A frame decoder may hand frames out as CompositeBuffers (a length-field decoder with
+// contiguous_frames off); StringDecoder let them pass as if they were not bytes.
+TEST_CASE("StringDecoder turns a CompositeBuffer frame into one string") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("text", std::make_unique<StringDecoder>()); });
+  CompositeBuffer frame(bytes("h\xC3"));
+  frame.append(bytes("\xA9llo\xFF"));
+  channel->write_inbound(std::move(frame), CompositeBuffer());
+  Message text = channel->read_inbound();
+  REQUIRE(text.is<std::string>());
+  CHECK(text.as<std::string>() == "h\xC3\xA9llo" + R);
+  Message empty = channel->read_inbound();
+  REQUIRE(empty.is<std::string>());
+  CHECK(empty.as<std::string>().empty());
+}
