@@ -32,19 +32,21 @@ void LineBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
     return;
   }
   if (newline == CompositeBuffer::npos) {
-    // One byte of slack: a line of exactly max_length may be waiting for the "\n" of its "\r\n".
-    // (Compared without max_length_ + 1, which wraps to 0 for a max_length of SIZE_MAX.)
-    if (in.readable_bytes() > max_length_ && in.readable_bytes() - max_length_ > 1) {
+    // One byte of slack when it is a CR: a line of exactly max_length may be waiting for the
+    // "\n" of its "\r\n". (Compared without max_length_ + 1, which wraps to 0 for a max_length
+    // of SIZE_MAX.)
+    const std::size_t readable = in.readable_bytes();
+    if (readable > max_length_ && (readable - max_length_ > 1 || in.get_u8(readable - 1) != '\r')) {
       // No line ending within the limit: drop what is here and whatever follows up to the next
       // line ending.
-      discarded_ = in.readable_bytes();
-      discarded_cr_ = in.get_u8(in.readable_bytes() - 1) == '\r';
-      in.skip(in.readable_bytes());
+      discarded_ = readable;
+      discarded_cr_ = in.get_u8(readable - 1) == '\r';
+      in.skip(readable);
       discarding_ = true;
       scanned_ = 0;
       if (fail_fast_) report_too_long(ctx, discarded_);
     } else {
-      scanned_ = in.readable_bytes();
+      scanned_ = readable;
     }
     return;
   }

@@ -190,3 +190,17 @@ TEST_CASE("a too-long line's length is reported the same when its CRLF arrives s
     CHECK(test::inbound_texts(*channel) == Lines{"ok"});
   }
 }
+
+// The byte of slack kept for the CR of a CRLF was kept whatever that byte was: with fail_fast a
+// line one byte over the limit was reported only when more bytes came, not when it crossed it.
+TEST_CASE(
+    "with fail_fast a line one byte over the limit is reported at once unless it ends in CR") {
+  auto channel = lines(4, true, true);
+  channel->write_inbound(bytes("abcde"));
+  CHECK(too_long_errors(*channel) == 1);
+  channel->write_inbound(bytes("f\nabcd\r"));
+  CHECK(too_long_errors(*channel) == 0);
+  channel->write_inbound(bytes("\n"));
+  CHECK(too_long_errors(*channel) == 0);
+  CHECK(test::inbound_texts(*channel) == Lines{"abcd"});
+}
