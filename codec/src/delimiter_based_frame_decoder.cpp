@@ -59,6 +59,23 @@ bool DelimiterBasedFrameDecoder::may_be_overtaken(const CompositeBuffer& in, std
   return false;
 }
 
+std::size_t DelimiterBasedFrameDecoder::partial_delimiter(const CompositeBuffer& in) const {
+  const std::size_t readable = in.readable_bytes();
+  std::size_t longest = 0;
+  std::string tail;
+  for (const auto& delimiter : delimiters_) {
+    for (std::size_t k = std::min(delimiter.size() - 1, readable); k > longest; --k) {
+      tail.resize(k);
+      in.get_bytes(readable - k, std::as_writable_bytes(std::span(tail)));
+      if (delimiter.compare(0, k, tail) == 0) {
+        longest = k;
+        break;
+      }
+    }
+  }
+  return longest;
+}
+
 void DelimiterBasedFrameDecoder::report_too_long(HandlerContext& ctx, std::size_t length) {
   ctx.fire_error(
       Error(CodecErrc::too_long_frame,
@@ -124,11 +141,9 @@ void DelimiterBasedFrameDecoder::decode_frame(HandlerContext& ctx, CompositeBuff
   }
   // The last bytes may be the start of a delimiter whose rest is still to come: they stay, or a
   // frame of max_length would be taken for too long, and a too-long frame's delimiter split
-  // across reads would be missed (and the next frame swallowed with it).
-  std::size_t partial = 0;
-  for (const auto& delimiter : delimiters_) {
-    partial = std::max(partial, delimiter.size() - 1);
-  }
+  // across reads would be missed (and the next frame swallowed with it). Only bytes that do
+  // start one stay, so that fail_fast reports a frame as soon as it is over the limit.
+  const std::size_t partial = partial_delimiter(in);
   if (discarding_) {
     const std::size_t drop = in.readable_bytes() > partial ? in.readable_bytes() - partial : 0;
     discarded_ += drop;

@@ -264,3 +264,17 @@ TEST_CASE("a frame whose delimiter could still grow waits for the next byte or t
   channel->finish();
   CHECK(test::inbound_texts(*channel) == Frames{"x"});
 }
+
+// The bytes kept back in case they start a delimiter were kept whatever they were: with
+// fail_fast a frame one byte over the limit was reported only when more bytes came.
+TEST_CASE(
+    "with fail_fast a frame over the limit is reported at once unless it may end in a delimiter") {
+  auto channel = frames(4, {"\r\n", "<END>"}, true, true);
+  channel->write_inbound(bytes("abcde"));
+  CHECK(too_long_errors(*channel) == 1);
+  channel->write_inbound(bytes("f\r\nabcd<EN"));
+  CHECK(too_long_errors(*channel) == 0);
+  channel->write_inbound(bytes("D>"));
+  CHECK(too_long_errors(*channel) == 0);
+  CHECK(test::inbound_texts(*channel) == Frames{"abcd"});
+}

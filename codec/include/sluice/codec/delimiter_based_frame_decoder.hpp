@@ -31,6 +31,8 @@ class DelimiterBasedFrameDecoder : public ByteToMessageDecoder {
   // Whether a delimiter that runs past the end of `in` could start at or before `at`, where
   // delimiters_[chosen] was found, and win over it.
   bool may_be_overtaken(const CompositeBuffer& in, std::size_t at, std::size_t chosen) const;
+  // How many of the last bytes of `in` could begin a delimiter (none of which is in `in`).
+  std::size_t partial_delimiter(const CompositeBuffer& in) const;
   void report_too_long(HandlerContext& ctx, std::size_t length);
 
   std::size_t max_length_;
