@@ -166,9 +166,10 @@ void ByteToMessageDecoder::resume_decoding(HandlerContext& ctx) {
     end_input(ctx);
   }
   // What was decoded here came out of no read batch: end it as one, so that handlers that
-  // flush once per batch send the answers.
+  // flush once per batch send the answers. (Not if a frame closed the channel: nothing comes
+  // after on_inactive.)
   const bool decoded = decoded_since_read_complete_;
-  if (decoded) {
+  if (decoded && ctx.channel().is_open()) {
     decoded_since_read_complete_ = false;
     ctx.fire_read_complete();
   }

@@ -657,3 +657,44 @@ TEST_CASE("a decoder behind one that emits CompositeBuffer frames decodes them")
     CHECK(handler<SizedFrames>(*channel, "pairs").cumulated_bytes() == 0);
   }
 }
+
+namespace {
+
+// Closes the channel on the first message it reads; counts the events that follow inactive.
+class CloseOnFirst : public ChannelHandler {
+ public:
+  int inactive = 0;
+  int events_after_inactive = 0;
+  void on_read(HandlerContext& ctx, Message&&) override {
+    if (inactive != 0) ++events_after_inactive;
+    ctx.close();
+  }
+  void on_read_complete(HandlerContext&) override {
+    if (inactive != 0) ++events_after_inactive;
+  }
+  void on_inactive(HandlerContext& ctx) override {
+    ++inactive;
+    ctx.fire_inactive();
+  }
+};
+
+}  // namespace
+
+// resume_decoding() ended the frames it decoded with a read-complete even when one of them had
+// closed the channel: the handlers got an event after on_inactive, which the transport never
+// sends.
+TEST_CASE("a handler that closes the channel on a frame decoded on resume sees nothing after") {
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("frames", std::make_unique<PausableFrames>());
+    p.add_last("closer", std::make_unique<CloseOnFirst>());
+  });
+  auto& decoder = handler<PausableFrames>(*channel, "frames");
+  auto& closer = handler<CloseOnFirst>(*channel, "closer");
+  decoder.pause();
+  channel->write_inbound(bytes("abcd"));
+  decoder.resume();
+  channel->run_pending();
+  CHECK_FALSE(channel->is_open());
+  CHECK(closer.inactive == 1);
+  CHECK(closer.events_after_inactive == 0);
+}
