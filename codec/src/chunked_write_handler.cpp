@@ -39,6 +39,8 @@ void ChunkedWriteHandler::pump(HandlerContext& ctx) {
   if (pumping_) return;  // a write callback may flush again from inside pump()
   pumping_ = true;
   Channel& channel = ctx.channel();
+  // Written after the close (on_inactive failed what was queued then): nothing will pump it.
+  if (!channel.is_open()) discard(Error(ChannelErrc::closed, channel.describe()));
   while (!queue_.empty() && channel.is_open()) {
     Queued& front = queue_.front();
     auto* stream = front.message.get_if<ChunkedStream>();

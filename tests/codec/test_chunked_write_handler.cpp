@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "codec_test_support.hpp"
+#include "sluice/channel/channel_error.hpp"
 #include "sluice/codec/chunked_write_handler.hpp"
 
 using namespace sluice;
@@ -116,6 +117,27 @@ TEST_CASE("an input that throws fails its stream as an error does, and the chann
   CHECK(stream_results[0].message().find("disk on fire") != std::string::npos);
   CHECK(channel->take_errors().size() == 1);
   CHECK_FALSE(channel->is_open());
+}
+
+// A stream written after the close was queued and never pumped (the channel is not open), so
+// its callback waited until the handler was torn down; the head fails any other write at once.
+TEST_CASE("a stream written after the close fails when flushed, with what waits behind it") {
+  std::vector<Error> stream_results, tail_results;  // outlive the channel
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("chunked", std::make_unique<ChunkedWriteHandler>()); });
+  channel->close();
+  channel->run_pending();
+  channel->pipeline().write(
+      ChunkedStream{std::make_unique<ListInput>(std::vector<std::string>{"ab"}, false)},
+      [&](const Error& e) { stream_results.push_back(e); });
+  channel->pipeline().write(bytes("tail"), [&](const Error& e) { tail_results.push_back(e); });
+  channel->pipeline().flush();
+  channel->run_pending();
+  REQUIRE(stream_results.size() == 1);
+  CHECK(stream_results[0] == ChannelErrc::closed);
+  REQUIRE(tail_results.size() == 1);
+  CHECK(tail_results[0] == ChannelErrc::closed);
+  CHECK(channel->outbound_count() == 0);
 }
 
 TEST_CASE("a ChunkedFile with a chunk size of 0 is refused") {
