@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "codec_test_support.hpp"
+#include "sluice/buffer/pooled_allocator.hpp"
 #include "sluice/codec/codec_error.hpp"
 #include "sluice/codec/line_based_frame_decoder.hpp"
 
@@ -203,4 +204,25 @@ TEST_CASE(
   channel->write_inbound(bytes("\n"));
   CHECK(too_long_errors(*channel) == 0);
   CHECK(test::inbound_texts(*channel) == Lines{"abcd"});
+}
+
+// A partial line kept one component, and one read buffer, per read: a line trickling in a byte
+// per read held a buffer per byte (each of the transport's smallest, 64 bytes), and every search
+// for "\n" walked all of them, so the work grew with the square of the line's length.
+TEST_CASE("a line trickling in a byte per read is not held as one buffer per read") {
+  auto channel = lines(64 * 1024);
+  auto& decoder = decoder_of(*channel);
+  const auto before = PooledAllocator::metrics().live_buffers;
+  for (int i = 0; i < 4096; ++i) {
+    Buffer read = Buffer::allocate(64);
+    read.write_bytes(std::string_view(i % 2 == 0 ? "x" : "y"));
+    channel->write_inbound(std::move(read));
+  }
+  CHECK(decoder.cumulated_bytes() == 4096);
+  CHECK(PooledAllocator::metrics().live_buffers - before < 64);
+  channel->write_inbound(bytes("\r\n"));
+  std::string expected;
+  for (int i = 0; i < 2048; ++i)
+    expected += "xy";
+  CHECK(test::inbound_texts(*channel) == Lines{expected});
 }
