@@ -9,6 +9,12 @@
 #include "sluice/codec/codec_error.hpp"
 
 namespace sluice {
+namespace {
+
+// Components of a partial frame (reads it arrived in) kept before they are joined.
+constexpr std::size_t kMaxPartialComponents = 16;
+
+}  // namespace
 
 DelimiterBasedFrameDecoder::DelimiterBasedFrameDecoder(std::size_t max_length,
                                                        std::vector<std::string> delimiters,
@@ -29,9 +35,9 @@ FixedLengthFrameDecoder::FixedLengthFrameDecoder(std::size_t length) : length_(l
 }
 
 std::size_t DelimiterBasedFrameDecoder::find(const CompositeBuffer& in,
-                                             const std::string& delimiter) {
+                                             const std::string& delimiter, std::size_t from) {
   std::string candidate(delimiter.size(), '\0');
-  for (std::size_t at = in.index_of(std::byte(delimiter[0])); at != CompositeBuffer::npos;
+  for (std::size_t at = in.index_of(std::byte(delimiter[0]), from); at != CompositeBuffer::npos;
        at = in.index_of(std::byte(delimiter[0]), at + 1)) {
     if (at + delimiter.size() > in.readable_bytes()) return CompositeBuffer::npos;
     in.get_bytes(at, std::as_writable_bytes(std::span(candidate)));
@@ -101,7 +107,9 @@ void DelimiterBasedFrameDecoder::decode_frame(HandlerContext& ctx, CompositeBuff
   std::size_t delimiter_length = 0;
   std::size_t chosen = 0;
   for (std::size_t d = 0; d < delimiters_.size(); ++d) {
-    const std::size_t at = find(in, delimiters_[d]);
+    // Where it could start and not have been looked for: it may end in bytes new since then.
+    const std::size_t size = delimiters_[d].size();
+    const std::size_t at = find(in, delimiters_[d], scanned_ >= size ? scanned_ - size + 1 : 0);
     if (at < frame_length) {
       frame_length = at;
       delimiter_length = delimiters_[d].size();
@@ -116,6 +124,7 @@ void DelimiterBasedFrameDecoder::decode_frame(HandlerContext& ctx, CompositeBuff
     return;
   }
   if (frame_length != CompositeBuffer::npos) {
+    scanned_ = 0;
     if (discarding_) {
       // The end of a frame that was too long: drop it, report, and carry on after it.
       const std::size_t length = discarded_ + frame_length;
@@ -148,6 +157,7 @@ void DelimiterBasedFrameDecoder::decode_frame(HandlerContext& ctx, CompositeBuff
     const std::size_t drop = in.readable_bytes() > partial ? in.readable_bytes() - partial : 0;
     discarded_ += drop;
     in.skip(drop);
+    scanned_ = in.readable_bytes();
     return;
   }
   // (Compared without max_length_ + partial, which wraps for a max_length near SIZE_MAX.)
@@ -155,8 +165,15 @@ void DelimiterBasedFrameDecoder::decode_frame(HandlerContext& ctx, CompositeBuff
     discarded_ = in.readable_bytes() - partial;
     in.skip(discarded_);
     discarding_ = true;
+    scanned_ = in.readable_bytes();
     if (fail_fast_) report_too_long(ctx, discarded_);
+    return;
   }
+  scanned_ = in.readable_bytes();
+  // A frame trickling in a few bytes per read would keep a component, and a read buffer, per
+  // read, and every search would walk them all: once they are many they are joined, each byte
+  // copied O(1) times (a frame across reads is copied when it is taken anyway).
+  if (in.component_count() > kMaxPartialComponents) in.make_contiguous(2 * in.readable_bytes());
 }
 
 }  // namespace sluice

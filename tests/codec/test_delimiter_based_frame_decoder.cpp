@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "codec_test_support.hpp"
+#include "sluice/buffer/pooled_allocator.hpp"
 #include "sluice/codec/codec_error.hpp"
 #include "sluice/codec/delimiter_based_frame_decoder.hpp"
 
@@ -277,4 +278,26 @@ TEST_CASE(
   channel->write_inbound(bytes("D>"));
   CHECK(too_long_errors(*channel) == 0);
   CHECK(test::inbound_texts(*channel) == Frames{"abcd"});
+}
+
+// A partial frame kept one component, and one read buffer, per read, and each read searched it
+// again from its first byte: a frame trickling in a byte per read held a buffer per byte and
+// cost work that grew with the square of its length.
+TEST_CASE("a frame trickling in a byte per read is not held as one buffer per read") {
+  auto channel = frames(64 * 1024, {"\r\n", "\n"});
+  auto& decoder = decoder_of(*channel);
+  const auto before = PooledAllocator::metrics().live_buffers;
+  std::string expected;
+  for (int i = 0; i < 1024; ++i) {
+    const std::string_view byte = i % 64 == 63 ? "\r" : "x";
+    expected += byte;
+    Buffer read = Buffer::allocate(64);
+    read.write_bytes(byte);
+    channel->write_inbound(std::move(read));
+  }
+  CHECK(decoder.cumulated_bytes() == 1024);
+  CHECK(PooledAllocator::metrics().live_buffers - before < 64);
+  channel->write_inbound(bytes("\n"));
+  expected.pop_back();
+  CHECK(test::inbound_texts(*channel) == Frames{expected});
 }

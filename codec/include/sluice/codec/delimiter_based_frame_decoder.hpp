@@ -26,8 +26,9 @@ class DelimiterBasedFrameDecoder : public ByteToMessageDecoder {
 
  private:
   void decode_frame(HandlerContext& ctx, CompositeBuffer& in, bool input_ended);
-  // Index of the first byte of `delimiter` in `in`, or npos.
-  static std::size_t find(const CompositeBuffer& in, const std::string& delimiter);
+  // Index of the first byte of `delimiter` in `in` at or after `from`, or npos.
+  static std::size_t find(const CompositeBuffer& in, const std::string& delimiter,
+                          std::size_t from);
   // Whether a delimiter that runs past the end of `in` could start at or before `at`, where
   // delimiters_[chosen] was found, and win over it.
   bool may_be_overtaken(const CompositeBuffer& in, std::size_t at, std::size_t chosen) const;
@@ -41,6 +42,7 @@ class DelimiterBasedFrameDecoder : public ByteToMessageDecoder {
   bool fail_fast_;
   bool discarding_ = false;
   std::size_t discarded_ = 0;
+  std::size_t scanned_ = 0;  // a delimiter that ends within the first scanned_ bytes is not there
 };
 
 // Splits a stream into frames of exactly `length` bytes.
