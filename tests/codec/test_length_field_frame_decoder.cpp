@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "codec_test_support.hpp"
+#include "sluice/buffer/pooled_allocator.hpp"
 #include "sluice/codec/codec_error.hpp"
 #include "sluice/codec/length_field_frame_decoder.hpp"
 #include "sluice/codec/length_field_prepender.hpp"
@@ -496,4 +497,32 @@ TEST_CASE("a length field offset that overflows is refused at construction") {
   options.length_field_offset = std::numeric_limits<std::size_t>::max() - 1;
   options.length_field_length = 4;
   CHECK_THROWS_AS(LengthFieldBasedFrameDecoder{options}, std::invalid_argument);
+}
+
+// A partial frame kept every read it arrived in as a component: a frame sent a byte per read held
+// one read buffer per byte (64 bytes each at the transport's smallest) until it was complete, far
+// more memory than the bytes the cumulation limit counts. It is copied when taken anyway.
+TEST_CASE("a contiguous frame trickling in a byte per read is not held as one buffer per read") {
+  LengthFieldFrameOptions options;
+  options.length_field_length = 2;
+  options.initial_bytes_to_strip = 2;
+  auto channel = decoder_channel(options);
+  auto& decoder = decoder_of(*channel);
+  const std::string payload = [] {
+    std::string text;
+    for (int i = 0; i < 4096; ++i)
+      text += static_cast<char>('a' + i % 26);
+    return text;
+  }();
+  const std::string input = field(payload.size(), 2) + payload;
+  const auto before = PooledAllocator::metrics().live_buffers;
+  for (std::size_t i = 0; i + 1 < input.size(); ++i) {
+    Buffer read = Buffer::allocate(64);
+    read.write_bytes(std::string_view(input).substr(i, 1));
+    channel->write_inbound(std::move(read));
+  }
+  CHECK(decoder.cumulated_bytes() == input.size() - 1);
+  CHECK(PooledAllocator::metrics().live_buffers - before < 64);
+  channel->write_inbound(bytes(input.substr(input.size() - 1)));
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{payload});
 }
