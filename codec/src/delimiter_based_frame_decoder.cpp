@@ -34,6 +34,15 @@ FixedLengthFrameDecoder::FixedLengthFrameDecoder(std::size_t length) : length_(l
   if (length == 0) throw std::invalid_argument("frame length must be positive");
 }
 
+void FixedLengthFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
+  if (in.readable_bytes() >= length_) {
+    ctx.fire_read(in.read_buffer(length_));
+  } else if (in.component_count() > kMaxPartialComponents) {
+    // A frame trickling in would keep a read buffer per read: joined, as the other decoders do.
+    in.make_contiguous(std::min(length_, 2 * in.readable_bytes()));
+  }
+}
+
 std::size_t DelimiterBasedFrameDecoder::find(const CompositeBuffer& in,
                                              const std::string& delimiter, std::size_t from) {
   std::string candidate(delimiter.size(), '\0');

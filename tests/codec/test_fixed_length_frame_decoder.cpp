@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "codec_test_support.hpp"
+#include "sluice/buffer/pooled_allocator.hpp"
 #include "sluice/codec/delimiter_based_frame_decoder.hpp"
 
 using namespace sluice;
@@ -58,4 +59,22 @@ TEST_CASE("input split at every byte position gives the same fixed-length frames
 
 TEST_CASE("a zero frame length is refused") {
   CHECK_THROWS_AS(FixedLengthFrameDecoder(0), std::invalid_argument);
+}
+
+// A partial frame kept every read it arrived in as a component: a frame sent a byte per read
+// held one read buffer per byte until it was complete. It is copied when taken anyway.
+TEST_CASE("a fixed-length frame trickling in a byte per read is not held as one buffer per read") {
+  auto channel = fixed(4096);
+  const auto before = PooledAllocator::metrics().live_buffers;
+  std::string expected;
+  for (int i = 0; i < 4095; ++i) {
+    const char byte = static_cast<char>('a' + i % 26);
+    expected += byte;
+    Buffer read = Buffer::allocate(64);
+    read.write_bytes(std::string_view(&byte, 1));
+    channel->write_inbound(std::move(read));
+  }
+  CHECK(PooledAllocator::metrics().live_buffers - before < 64);
+  channel->write_inbound(bytes("!"));
+  CHECK(test::inbound_texts(*channel) == Frames{expected + "!"});
 }

@@ -51,9 +51,7 @@ class FixedLengthFrameDecoder : public ByteToMessageDecoder {
   explicit FixedLengthFrameDecoder(std::size_t length);
 
  protected:
-  void decode(HandlerContext& ctx, CompositeBuffer& in) override {
-    if (in.readable_bytes() >= length_) ctx.fire_read(in.read_buffer(length_));
-  }
+  void decode(HandlerContext& ctx, CompositeBuffer& in) override;
 
  private:
   std::size_t length_;
