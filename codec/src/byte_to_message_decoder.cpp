@@ -76,10 +76,13 @@ void ByteToMessageDecoder::cumulate(Buffer&& bytes) {
 void ByteToMessageDecoder::decode_all(HandlerContext& ctx) {
   while (!cumulation_.empty() && !paused_ && !ctx.is_removed()) {
     const std::size_t before = cumulation_.readable_bytes();
+    const std::uint64_t fired = ctx.reads_fired();
     decode(ctx, cumulation_);
+    // Only a message counts: bytes consumed without one (skipped, or a too-long frame being
+    // discarded) still leave the batch wanting more, which auto_read off must ask for.
+    if (ctx.reads_fired() != fired) decoded_since_read_complete_ = true;
     if (ctx.is_removed()) return;
     if (cumulation_.readable_bytes() == before) return;  // needs more bytes
-    decoded_since_read_complete_ = true;
   }
 }
 

@@ -698,3 +698,22 @@ TEST_CASE("a handler that closes the channel on a frame decoded on resume sees n
   CHECK(closer.inactive == 1);
   CHECK(closer.events_after_inactive == 0);
 }
+
+// With auto-read off, a batch whose bytes the decoder consumed without emitting anything (it
+// skipped them, or discarded a too-long frame) counted as one that completed a frame: no read
+// was asked for, and the channel waited for ever for bytes it never requested.
+TEST_CASE("with auto-read off a batch consumed without a frame still asks for more bytes") {
+  ChannelOptions options;
+  options.auto_read = false;
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) {
+        p.add_last("probe", std::make_unique<Probe>());
+        p.add_last("skip", std::make_unique<Skipper>());
+      },
+      options);
+  auto& probe = handler<Probe>(*channel, "probe");
+  channel->write_inbound(bytes("abcd"));
+  CHECK(probe.read_requests == 1);
+  channel->write_inbound(bytes("ef"));
+  CHECK(probe.read_requests == 2);
+}

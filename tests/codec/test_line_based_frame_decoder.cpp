@@ -226,3 +226,33 @@ TEST_CASE("a line trickling in a byte per read is not held as one buffer per rea
     expected += "xy";
   CHECK(test::inbound_texts(*channel) == Lines{expected});
 }
+
+// With auto-read off, the batches that only discarded a too-long line emitted nothing, yet asked
+// for no more bytes: the decoder waited for ever for the end of the line.
+TEST_CASE("with auto-read off a too-long line being discarded keeps asking for more bytes") {
+  ChannelOptions options;
+  options.auto_read = false;
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("lines", std::make_unique<LineBasedFrameDecoder>(4)); },
+      options);
+  int reads = 0;
+  struct Counter : ChannelHandler {
+    int* reads;
+    explicit Counter(int* r) : reads(r) {}
+    void read(HandlerContext& ctx) override {
+      ++*reads;
+      ctx.read();
+    }
+  };
+  channel->pipeline().add_first("counter", std::make_unique<Counter>(&reads));
+  channel->write_inbound(bytes("abcdefgh"));
+  CHECK(reads == 1);
+  channel->write_inbound(bytes("ijkl"));
+  CHECK(reads == 2);
+  channel->write_inbound(bytes("\n"));  // the end of the line: an error, still no line
+  CHECK(reads == 3);
+  CHECK(too_long_errors(*channel) == 1);
+  channel->write_inbound(bytes("ok\n"));
+  CHECK(reads == 3);  // a line came out: the application decides when to read
+  CHECK(test::inbound_texts(*channel) == Lines{"ok"});
+}

@@ -31,10 +31,16 @@ class HandlerContext {
   ChannelHandler& handler() const noexcept { return *handler_; }
   // True once the handler has been taken out of its pipeline.
   bool is_removed() const noexcept { return removed_; }
+  // How many messages the handler has passed on with fire_read(): a decoder learns from it
+  // whether a step emitted anything.
+  std::uint64_t reads_fired() const noexcept { return reads_fired_; }
 
   void fire_active() { next_[kActiveIndex]->invoke_active(); }
   void fire_inactive() { next_[kInactiveIndex]->invoke_inactive(); }
-  void fire_read(Message&& message) { next_[kReadIndex]->invoke_read(std::move(message)); }
+  void fire_read(Message&& message) {
+    ++reads_fired_;
+    next_[kReadIndex]->invoke_read(std::move(message));
+  }
   void fire_read_complete() { next_[kReadCompleteIndex]->invoke_read_complete(); }
   void fire_user_event(Message&& event) {
     next_[kUserEventIndex]->invoke_user_event(std::move(event));
@@ -106,6 +112,7 @@ class HandlerContext {
   std::shared_ptr<ChannelHandler> shared_;
   std::uint32_t handled_;
   bool removed_ = false;
+  std::uint64_t reads_fired_ = 0;
 };
 
 }  // namespace sluice
