@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "sluice/channel/channel.hpp"
@@ -70,6 +71,13 @@ void ByteToMessageDecoder::cumulate(Buffer&& bytes) {
     cumulation_.append(std::move(merged));
   } else {
     cumulation_.append(std::move(bytes));
+  }
+}
+
+void ByteToMessageDecoder::join_partial_frame(CompositeBuffer& in, std::size_t frame_size) {
+  constexpr std::size_t kMaxPartialComponents = 16;
+  if (in.component_count() > kMaxPartialComponents) {
+    in.make_contiguous(std::min(frame_size, 2 * in.readable_bytes()));
   }
 }
 

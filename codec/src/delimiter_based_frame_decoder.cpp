@@ -9,13 +9,6 @@
 #include "sluice/codec/codec_error.hpp"
 
 namespace sluice {
-namespace {
-
-// Components of a partial frame (reads it arrived in) kept before they are joined.
-constexpr std::size_t kMaxPartialComponents = 16;
-
-}  // namespace
-
 DelimiterBasedFrameDecoder::DelimiterBasedFrameDecoder(std::size_t max_length,
                                                        std::vector<std::string> delimiters,
                                                        bool strip_delimiter, bool fail_fast)
@@ -37,9 +30,8 @@ FixedLengthFrameDecoder::FixedLengthFrameDecoder(std::size_t length) : length_(l
 void FixedLengthFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
   if (in.readable_bytes() >= length_) {
     ctx.fire_read(in.read_buffer(length_));
-  } else if (in.component_count() > kMaxPartialComponents) {
-    // A frame trickling in would keep a read buffer per read: joined, as the other decoders do.
-    in.make_contiguous(std::min(length_, 2 * in.readable_bytes()));
+  } else {
+    join_partial_frame(in, length_);
   }
 }
 
@@ -179,10 +171,7 @@ void DelimiterBasedFrameDecoder::decode_frame(HandlerContext& ctx, CompositeBuff
     return;
   }
   scanned_ = in.readable_bytes();
-  // A frame trickling in a few bytes per read would keep a component, and a read buffer, per
-  // read, and every search would walk them all: once they are many they are joined, each byte
-  // copied O(1) times (a frame across reads is copied when it is taken anyway).
-  if (in.component_count() > kMaxPartialComponents) in.make_contiguous(2 * in.readable_bytes());
+  join_partial_frame(in);
 }
 
 }  // namespace sluice

@@ -11,12 +11,6 @@
 #include "wide_int.hpp"
 
 namespace sluice {
-namespace {
-
-// Components of a partial frame (reads it arrived in) kept before they are joined.
-constexpr std::size_t kMaxPartialComponents = 16;
-
-}  // namespace
 
 LengthFieldBasedFrameDecoder::LengthFieldBasedFrameDecoder(const LengthFieldFrameOptions& options)
     : options_(options), header_end_(options.length_field_offset + options.length_field_length) {
@@ -146,12 +140,8 @@ void LengthFieldBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& 
     return;
   }
   if (in.readable_bytes() < frame_length) {
-    // A frame trickling in a few bytes per read would keep a component, and a read buffer, per
-    // read: once they are many they are joined, reserved ahead so that each byte is copied O(1)
-    // times (a contiguous frame across reads is copied when it is taken anyway).
-    if (options_.contiguous_frames && in.component_count() > kMaxPartialComponents) {
-      in.make_contiguous(std::min(frame_length, 2 * in.readable_bytes()));
-    }
+    // Composite frames are never copied (contiguous_frames off): their reads stay as they are.
+    if (options_.contiguous_frames) join_partial_frame(in, frame_length);
     return;
   }
   in.skip(options_.initial_bytes_to_strip);

@@ -5,12 +5,6 @@
 #include "sluice/codec/codec_error.hpp"
 
 namespace sluice {
-namespace {
-
-// Components of a partial line (reads it arrived in) kept before they are joined.
-constexpr std::size_t kMaxPartialComponents = 16;
-
-}  // namespace
 
 void LineBasedFrameDecoder::report_too_long(HandlerContext& ctx, std::size_t length) {
   ctx.fire_error(
@@ -53,10 +47,7 @@ void LineBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
       if (fail_fast_) report_too_long(ctx, discarded_);
     } else {
       scanned_ = readable;
-      // A line trickling in a few bytes per read would keep a component, and a read buffer, per
-      // read, and every search would walk them all: once they are many they are joined, each
-      // byte copied O(1) times (a line across reads is copied when it is taken anyway).
-      if (in.component_count() > kMaxPartialComponents) in.make_contiguous(2 * readable);
+      join_partial_frame(in);
     }
     return;
   }

@@ -51,6 +51,14 @@ class ByteToMessageDecoder : public ChannelHandler {
   // still goes on to the next handler.
   virtual void decode_last(HandlerContext& ctx, CompositeBuffer& in);
 
+  // For a decoder waiting on a partial frame that it will take as contiguous bytes: a frame
+  // trickling in a few bytes per read keeps a component, and a read buffer, per read (and a
+  // search walks them all), so once there are more than a few they are joined, with room
+  // reserved ahead (up to `frame_size`, when known) so that each byte is copied O(1) times. A
+  // frame across reads is copied when it is taken anyway.
+  static void join_partial_frame(CompositeBuffer& in,
+                                 std::size_t frame_size = static_cast<std::size_t>(-1));
+
   // Flow control: holds decoding back, keeping what is read in the cumulation, and stops
   // reading (auto_read off) until resume_decoding(), which decodes what was held back and
   // restores auto_read. For a decoder whose frames make the application write (requests that
