@@ -76,7 +76,7 @@ struct FutureState : std::enable_shared_from_this<FutureState<T>> {
       if (draining || callbacks.empty()) return;
       draining = true;
     }
-    if (loop == nullptr || loop->loop_if_current() != nullptr) {
+    if (loop == nullptr || on_own_loop()) {
       drain();
       return;
     }
