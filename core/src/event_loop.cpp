@@ -259,16 +259,16 @@ void EventLoop::run_queued_tasks() {
 }
 
 void EventLoop::run_local_tasks() {
-  // Tasks may queue more; those run in the next pass, after libuv has polled once.
+  // Tasks may queue more; those run in the next pass, after libuv has polled once. local_ and
+  // local_spare_ take turns as run_deferred_tasks' vectors do, for the same reasons.
   std::vector<Task> batch;
   batch.swap(local_);
+  local_.swap(local_spare_);
   for (Task& task : batch)
     run_guarded(task, "a task");
-  if (local_.empty()) {
-    uv_idle_stop(&keep_spinning_);
-    local_.swap(batch);  // keep the capacity
-    local_.clear();
-  }
+  batch.clear();
+  if (batch.capacity() > local_spare_.capacity()) local_spare_.swap(batch);
+  if (local_.empty()) uv_idle_stop(&keep_spinning_);
 }
 
 void EventLoop::run_deferred_tasks() {

@@ -207,6 +207,31 @@ TEST_CASE("deferring in every iteration allocates nothing once warmed up") {
   CHECK(nested_late == 0);
 }
 
+// A pass over the loop's own tasks freed its vector whenever a task queued another, so a task
+// that re-queues itself (a handler draining work a slice per iteration) allocated every time.
+TEST_CASE("a loop task that queues another in every iteration allocates nothing once warmed up") {
+  EventLoop loop("local-steady");
+  loop.bind_to_current_thread();
+  int ran = 0;
+  auto iteration = [&] {
+    for (int i = 0; i < 8; ++i)
+      loop.execute([&] {
+        ++ran;
+        loop.execute([&] { ++ran; });
+      });
+    loop.run_ready();  // the eight, which queue eight more
+    loop.run_ready();  // those eight
+  };
+  for (int i = 0; i < 3; ++i)
+    iteration();  // the vectors grow to what an iteration needs
+  const std::size_t before = t_allocations;
+  for (int i = 0; i < 100; ++i)
+    iteration();
+  const std::size_t allocated = t_allocations - before;
+  CHECK(allocated == 0);
+  CHECK(ran == 16 * 103);
+}
+
 TEST_CASE("future callbacks run on the loop, and wait on the loop's own thread throws") {
   EventLoop loop;
   loop.start();

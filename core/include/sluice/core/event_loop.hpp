@@ -206,11 +206,12 @@ class EventLoop {
   // Other threads' tasks. The mutex also orders execute() against the loop's final close of
   // wakeup_, so no thread signals a closed handle.
   std::mutex queue_mutex_;
-  std::vector<Task> queue_;      // guarded by queue_mutex_
-  bool accepting_tasks_ = true;  // guarded by queue_mutex_
-  std::vector<Task> running_;    // batch taken from queue_
-  std::vector<Task> local_;      // tasks the loop queued for itself
-  std::vector<Task> deferred_;   // what defer() collects
+  std::vector<Task> queue_;        // guarded by queue_mutex_
+  bool accepting_tasks_ = true;    // guarded by queue_mutex_
+  std::vector<Task> running_;      // batch taken from queue_
+  std::vector<Task> local_;        // tasks the loop queued for itself
+  std::vector<Task> local_spare_;  // empty, with the capacity of an earlier batch of local_
+  std::vector<Task> deferred_;     // what defer() collects
   // Empty, with the capacity of an earlier batch of deferred tasks: deferred_'s next storage.
   std::vector<Task> deferred_spare_;
   std::thread thread_;
