@@ -18,10 +18,12 @@
 
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -74,6 +76,35 @@ extern "C" int uv_poll_start(uv_poll_t* handle, int events, uv_poll_cb callback)
   static const auto real = reinterpret_cast<Start>(::dlsym(RTLD_NEXT, "uv_poll_start"));
   if (fail_next_uv_poll_start.exchange(false)) return UV_EEXIST;
   return real(handle, events, callback);
+}
+
+// connect(2) to a Unix-domain address, as a bind's probe of an existing socket file calls it.
+// Armed with a count, each such call returns, then waits (a bounded time) until that many have
+// returned: binds that race in the wild, one probe overlapping another, overlap every time here.
+namespace {
+std::mutex unix_probes_mutex;
+std::condition_variable unix_probes_met;
+int unix_probes_expected = 0;  // 0: unarmed
+int unix_probes_returned = 0;
+}  // namespace
+
+extern "C" int connect(int fd, const sockaddr* address, socklen_t length) {
+  using Connect = int (*)(int, const sockaddr*, socklen_t);
+  static const auto real = reinterpret_cast<Connect>(::dlsym(RTLD_NEXT, "connect"));
+  const int rc = real(fd, address, length);
+  if (address->sa_family != AF_UNIX) return rc;
+  const int error = errno;
+  {
+    std::unique_lock lock(unix_probes_mutex);
+    if (unix_probes_expected != 0) {
+      ++unix_probes_returned;
+      unix_probes_met.notify_all();
+      unix_probes_met.wait_for(lock, std::chrono::milliseconds(50),
+                               [] { return unix_probes_returned >= unix_probes_expected; });
+    }
+  }
+  errno = error;
+  return rc;
 }
 
 using namespace sluice;
@@ -657,6 +688,59 @@ TEST_CASE(
     CHECK_MESSAGE(error == std::errc::address_in_use, error.message());
     CHECK(std::filesystem::is_regular_file(path));
     CHECK(std::filesystem::file_size(path) == std::string("not a socket").size());
+  }
+}
+
+TEST_CASE(
+    "servers binding one Unix-domain path at once over a stale file: one wins, the rest fail") {
+  // Each bind found the stale file, and one could unlink the socket another had bound a moment
+  // before: both servers ran, and the first was unreachable without knowing it.
+  ProcessHealth health;
+  TempDir dir;
+  const std::string path = dir.file("contended.sock");
+  const SocketAddress address = *SocketAddress::from_unix_path(path);
+  constexpr int kServers = 4;
+  EventLoopGroup loops(kServers, "unix-race");
+  for (int round = 0; round < 10; ++round) {
+    CAPTURE(round);
+    {
+      const Fd gone(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      REQUIRE(::bind(gone.get(), address.native(), address.length()) == 0);
+    }
+    {
+      std::lock_guard lock(unix_probes_mutex);
+      unix_probes_expected = kServers;
+      unix_probes_returned = 0;
+    }
+    // A bind opens its socket on the calling thread: one thread each, as separate processes.
+    std::vector<ServerBootstrap> bootstraps(kServers);
+    std::vector<std::optional<Future<Ref<Server>>>> binds(kServers);
+    {
+      std::vector<std::jthread> binders;
+      for (int i = 0; i < kServers; ++i)
+        binders.emplace_back([&, i] { binds[i] = bind_unix_echo(bootstraps[i], loops, path); });
+    }
+    for (const auto& bind : binds)
+      REQUIRE(bind->wait_for(kShortWait));
+    {
+      std::lock_guard lock(unix_probes_mutex);
+      unix_probes_expected = 0;
+    }
+    std::vector<Ref<Server>> bound;
+    for (const auto& bind : binds) {
+      const Result<Ref<Server>>& result = bind->wait();
+      if (result.ok()) {
+        bound.push_back(result.value());
+      } else {
+        CHECK_MESSAGE(result.error() == std::errc::address_in_use, result.error().message());
+      }
+    }
+    CHECK(bound.size() == 1);
+    if (!bound.empty()) require_unix_echo(address);  // the winner still owns the path
+    for (const Ref<Server>& server : bound)
+      await(server->close());
+    std::filesystem::remove(path);
+    if (bound.size() != 1) break;
   }
 }
 

@@ -1,13 +1,18 @@
 #include "socket_ops.hpp"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <optional>
+#include <thread>
 
 #include "sluice/core/log.hpp"
 
@@ -34,6 +39,41 @@ void apply_channel_options(int fd, int family, const ChannelOptions& options) {
 }
 
 namespace {
+
+// Binds of one path that overlap (two servers started at once, in this process or others) could
+// each find the same stale file: one unlinked the socket another had bound a moment before, and
+// both ran, one of them unreachable without knowing it. Each holds an exclusive flock(2) on the
+// path's directory from its probe until it listens, so the later one's probe meets a listener.
+// The lock is best effort: a directory that cannot be opened for reading, or one held by some
+// other process for longer than kPatience, leaves the bind as it was without it.
+class SocketDirectoryLock {
+ public:
+  explicit SocketDirectoryLock(const std::string& socket_path) {
+    const std::size_t slash = socket_path.rfind('/');
+    const std::string directory = slash == std::string::npos ? "."
+                                  : slash == 0               ? "/"
+                                                             : socket_path.substr(0, slash);
+    Fd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return;
+    // Another server holds it for a few system calls: wait in short steps, not in the kernel,
+    // so that a lock some other program keeps cannot hold the bind without bound.
+    constexpr auto kStep = std::chrono::milliseconds(1);
+    constexpr auto kPatience = std::chrono::seconds(1);
+    for (auto waited = std::chrono::milliseconds(0); waited < kPatience; waited += kStep) {
+      if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+        fd_ = std::move(fd);
+        return;
+      }
+      if (errno != EWOULDBLOCK && errno != EINTR) break;
+      std::this_thread::sleep_for(kStep);
+    }
+    logger().debug("bind {}: no lock on {}, binding without it", socket_path, directory);
+  }
+  // Closing the descriptor releases the lock.
+
+ private:
+  Fd fd_;
+};
 
 // A socket file at the address's path would make bind fail with EADDRINUSE. Only a stale one,
 // whose server is gone, is removed: deleting one a server still listens on took its address
@@ -98,7 +138,10 @@ Result<ListeningSocket> open_listener(const SocketAddress& address, const Listen
     if (address.family() == AF_INET6) {
       ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     }
-  } else if (makes_file) {
+  }
+  std::optional<SocketDirectoryLock> directory_lock;
+  if (makes_file) {
+    directory_lock.emplace(address.host());
     if (auto cleared = remove_stale_socket_file(address); !cleared) {
       return std::move(cleared).error();
     }
