@@ -58,15 +58,14 @@ void StreamChannel::connecting(EventLoop& loop, Fd fd, const ChannelOptions& opt
   detail::apply_channel_options(fd.get(), remote.family(), options);
   Ref<StreamChannel> channel(new StreamChannel(loop, std::move(fd), options));
   channel->connecting_ = true;
-  channel->connect_initializer_ = std::move(initializer);
-  channel->connect_remote_ = remote;
-  channel->on_connected_ = std::move(connected);
+  channel->connect_.reset(new PendingConnect{std::move(initializer), remote, Error(),
+                                             std::move(connected), ScheduledTask()});
   channel->register_with_loop();
   if (!channel->start_polling()) return;
-  channel->connect_timeout_ = loop.schedule(options.connect_timeout, [channel] {
+  channel->connect_->timeout = loop.schedule(options.connect_timeout, [channel] {
     if (channel->connecting_) {
       channel->close_with(
-          Error(ChannelErrc::connect_timeout, "connect " + channel->connect_remote_.to_string()));
+          Error(ChannelErrc::connect_timeout, "connect " + channel->connect_->remote.to_string()));
     }
   });
 }
@@ -77,7 +76,7 @@ bool StreamChannel::activate(const ChannelInitializer& initializer, const Socket
   } catch (...) {
     const Error error = error_from_exception(std::current_exception());
     logger().error("{} initializer threw: {}", describe(), error.message());
-    initializer_error_ = error;  // what a connect future reports, rather than "closed"
+    if (connect_) connect_->initializer_error = error;  // what the future reports, not "closed"
     close_with(error);
     return false;
   }
@@ -138,7 +137,7 @@ void StreamChannel::on_poll(int status, int events) {
     const int error = detail::pending_error(fd_.get());
     if (connecting_) {
       close_with(Error::from_errno(error != 0 ? error : -status,
-                                   "connect " + connect_remote_.to_string()));
+                                   "connect " + connect_->remote.to_string()));
     } else {
       fail(error != 0 ? error : -status, "poll");
     }
@@ -154,23 +153,24 @@ void StreamChannel::on_poll(int status, int events) {
 
 void StreamChannel::finish_connect() {
   if (const int error = detail::pending_error(fd_.get()); error != 0) {
-    close_with(Error::from_errno(error, "connect " + connect_remote_.to_string()));
+    close_with(Error::from_errno(error, "connect " + connect_->remote.to_string()));
     return;
   }
   connecting_ = false;
-  connect_timeout_.cancel();
-  auto connected = std::move(on_connected_);
-  on_connected_ = nullptr;
-  const bool activated = activate(connect_initializer_, connect_remote_);
-  connect_initializer_ = nullptr;
+  connect_->timeout.cancel();
+  auto connected = std::move(connect_->on_connected);
+  connect_->on_connected = nullptr;
+  const bool activated = activate(connect_->initializer, connect_->remote);
+  const Error initializer_error = std::move(connect_->initializer_error);
+  connect_.reset();
   if (!connected) return;
   // Once on_active has run, the connect succeeded even if a handler closed the channel from it
   // or its first flush met a reset: failing it would make Bootstrap try the next address and
   // connect (and run the handlers) a second time.
   if (activated) {
     connected(Ref<Channel>(this));
-  } else if (initializer_error_) {
-    connected(initializer_error_);
+  } else if (initializer_error) {
+    connected(initializer_error);
   } else {
     connected(Error(ChannelErrc::closed, "closed while connecting"));
   }
@@ -488,7 +488,7 @@ void StreamChannel::fail(int error_number, const char* operation) {
 void StreamChannel::close_with(const Error& reason) {
   if (!is_open()) return;
   mark_closed();
-  connect_timeout_.cancel();
+  if (connect_) connect_->timeout.cancel();
   if (polling_) {
     polling_ = false;
     armed_events_ = 0;
@@ -505,9 +505,9 @@ void StreamChannel::close_with(const Error& reason) {
   pipe_write_.reset();
   pipe_pending_ = 0;
   finish_close(reason);
-  if (on_connected_) {
-    auto connected = std::move(on_connected_);
-    on_connected_ = nullptr;
+  if (connect_ && connect_->on_connected) {
+    auto connected = std::move(connect_->on_connected);
+    connect_->on_connected = nullptr;
     connected(reason);
   }
 }

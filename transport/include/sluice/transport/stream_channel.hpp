@@ -105,11 +105,16 @@ class StreamChannel final : public Channel {
   bool input_shutdown_ = false;
   bool output_shutdown_ = false;
   bool shutdown_after_flush_ = false;
-  ChannelInitializer connect_initializer_;
-  SocketAddress connect_remote_;
-  Error initializer_error_;  // the initializer threw: the connect fails with this
-  std::function<void(Result<Ref<Channel>>)> on_connected_;
-  ScheduledTask connect_timeout_;
+  // What an outgoing connect keeps until it completes: its own allocation, since most channels
+  // are accepted and every byte of a channel counts once there are tens of thousands of them.
+  struct PendingConnect {
+    ChannelInitializer initializer;
+    SocketAddress remote;
+    Error initializer_error;  // the initializer threw: the connect fails with this
+    std::function<void(Result<Ref<Channel>>)> on_connected;
+    ScheduledTask timeout;
+  };
+  std::unique_ptr<PendingConnect> connect_;  // while connecting_, and after a failed connect
 };
 
 }  // namespace sluice
