@@ -25,7 +25,14 @@ void HttpServerCodec::emit_request(HandlerContext& ctx, HttpRequest&& request) {
 void HttpServerCodec::emit_error(HandlerContext& ctx, HttpDecodeError&& error) {
   // A request whose body turned out malformed gets the error as its response.
   bool head = false;
-  if (error.in_body && !pending_.empty()) {
+  if (error.in_body) {
+    if (pending_.empty()) {
+      // Its answer has already gone out in full (sent before the body was read): a second
+      // one would answer no request, and a pipelining client would take it for the answer to
+      // its next. The connection just ends.
+      close_gracefully(ctx);
+      return;
+    }
     head = pending_.back().head;
     pending_.pop_back();
   }

@@ -748,3 +748,28 @@ TEST_CASE("a refusal written while a request's last body piece is handled answer
   CHECK(occurrences(outcome.output, "HTTP/1.1 ") == 2);
   CHECK(outcome.closed);
 }
+
+TEST_CASE("a request answered before its body arrived gets no second answer if the body fails") {
+  // The answer is out, complete: a 400 after it would answer no request, and a client that
+  // pipelined would take it for the answer to its next one.
+  SUBCASE("a malformed chunk") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    channel->write_outbound(ok("early"));
+    channel->write_inbound(bytes("zz\r\n"));
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(occurrences(outcome.output, "HTTP/1.1 ") == 1);
+    CHECK(test::first_status(outcome.output) == 200);
+    CHECK(outcome.closed);
+  }
+  SUBCASE("a body cut short by a half-close") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("POST /a HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"));
+    channel->write_outbound(ok("early"));
+    channel->pipeline().fire_user_event(ChannelInputShutdown{});
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(occurrences(outcome.output, "HTTP/1.1 ") == 1);
+    CHECK(test::first_status(outcome.output) == 200);
+    CHECK(outcome.closed);
+  }
+}
