@@ -119,9 +119,10 @@ void HttpServerCodec::write_informational(HandlerContext& ctx, HttpResponse&& re
   // A 1xx answers the request being received, the newest one. It may go out only in its
   // place in the order of responses (RFC 9112 §9.3.2): while an earlier response is owed or
   // still streaming it is dropped, as it is for an HTTP/1.0 client (RFC 9110 §15.2). 1xx are
-  // advisory: a client that expects 100-continue sends its body after a wait (§10.1.1).
-  const bool in_order = pending_.size() <= 1 && !encoding_->streaming();
-  if (!in_order || (!pending_.empty() && pending_.back().http10)) {
+  // advisory: a client that expects 100-continue sends its body after a wait (§10.1.1). With
+  // no request owed an answer, it would precede the next request's response, unasked.
+  const bool in_order = pending_.size() == 1 && !encoding_->streaming();
+  if (!in_order || pending_.back().http10) {
     complete_write(done, Error());
     return;
   }

@@ -773,3 +773,18 @@ TEST_CASE("a request answered before its body arrived gets no second answer if t
     CHECK(outcome.closed);
   }
 }
+
+TEST_CASE("a 1xx written after every request has its final answer is dropped") {
+  // It would go out ahead of the next response, to a request it was never meant for, and to
+  // an HTTP/1.0 client too if the next request is one (RFC 9110 §15.2).
+  auto channel = test::server_channel();
+  channel->write_inbound(
+      bytes("POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"));
+  channel->write_outbound(ok("no"));
+  channel->write_outbound(HttpResponse(100));
+  channel->write_inbound(bytes("abcdGET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  channel->write_outbound(ok("b"));
+  CHECK(without_dates(test::outbound_text(*channel)) ==
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nDate: <date>\r\n\r\nno"
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nDate: <date>\r\nConnection: keep-alive\r\n\r\nb");
+}
