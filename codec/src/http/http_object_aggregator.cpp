@@ -2,11 +2,22 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "sluice/channel/handler_context.hpp"
 #include "sluice/codec/http/http_response.hpp"
 #include "sluice/codec/http/http_status.hpp"
 
 namespace sluice::http {
+namespace {
+
+// Each piece is a slice holding its whole read buffer (64 bytes at least) plus a component: a
+// body trickled in a byte per read, or in one-byte chunks, would cost a hundred times its size.
+// Past this many pieces the body is joined into one buffer (Netty's
+// maxCumulationBufferComponents); bodies that arrive in reads of any size stay far below it.
+constexpr std::size_t kMaxBodyComponents = 1024;
+
+}  // namespace
 
 void HttpObjectAggregator::on_read(HandlerContext& ctx, Message&& message) {
   if (auto* request = message.get_if<HttpRequest>()) {
@@ -29,6 +40,11 @@ void HttpObjectAggregator::on_read(HandlerContext& ctx, Message&& message) {
       return;
     }
     current_->body.append(std::move(content->data));
+    if (current_->body.component_count() > kMaxBodyComponents) {
+      // Room for as much again, so that a body joined repeatedly is copied O(1) times a byte.
+      const std::size_t size = current_->body.readable_bytes();
+      current_->body.make_contiguous(std::min(2 * size, std::max(size, max_content_length_)));
+    }
     if (!content->last) return;
     current_->trailers = std::move(content->trailers);
     FullHttpRequest whole = std::move(*current_);

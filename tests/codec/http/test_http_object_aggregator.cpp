@@ -216,3 +216,38 @@ TEST_CASE("a 413 behind an earlier answer still goes out, and requests after it 
   CHECK(outcome.output.find("HTTP/1.1 413 ") != std::string::npos);
   CHECK(outcome.closed);
 }
+
+TEST_CASE("a body arriving in many tiny pieces is held in a bounded number of buffers") {
+  // Each piece is a slice that keeps the read buffer it came in (64 bytes at least) and a
+  // component of its own: a body trickled in one byte per read held over a hundred bytes for
+  // each of its bytes (a 1 MiB limit let one connection pin over 100 MiB), and a chunked
+  // body of one-byte chunks kept a component per byte.
+  SUBCASE("Content-Length, one byte per read") {
+    auto channel = aggregating_server(1 << 20);
+    channel->write_inbound(bytes("POST /up HTTP/1.1\r\nContent-Length: 5000\r\n\r\n"));
+    for (int i = 0; i < 5000; ++i)
+      channel->write_inbound(bytes(std::string(1, static_cast<char>('a' + i % 26))));
+    Message message = channel->read_inbound();
+    REQUIRE(message.is<FullHttpRequest>());
+    const auto& full = message.as<FullHttpRequest>();
+    CHECK(full.body.readable_bytes() == 5000);
+    CHECK(full.body.component_count() <= 1024);
+    std::string expected;
+    for (int i = 0; i < 5000; ++i)
+      expected += static_cast<char>('a' + i % 26);
+    CHECK(text_of(full.body) == expected);
+  }
+  SUBCASE("one-byte chunks in one read") {
+    auto channel = aggregating_server(1 << 20);
+    std::string raw = "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 5000; ++i)
+      raw += "1\r\nx\r\n";
+    raw += "0\r\n\r\n";
+    channel->write_inbound(bytes(raw));
+    Message message = channel->read_inbound();
+    REQUIRE(message.is<FullHttpRequest>());
+    const auto& full = message.as<FullHttpRequest>();
+    CHECK(text_of(full.body) == std::string(5000, 'x'));
+    CHECK(full.body.component_count() <= 1024);
+  }
+}
