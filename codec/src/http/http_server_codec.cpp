@@ -19,6 +19,7 @@ HttpServerCodec::~HttpServerCodec() {
 
 void HttpServerCodec::emit_request(HandlerContext& ctx, HttpRequest&& request) {
   pending_.push_back({request.is_head(), request.version_minor() == 0, request.keep_alive()});
+  ++requests_received_;
   HttpRequestDecoder::emit_request(ctx, std::move(request));
 }
 
@@ -116,17 +117,35 @@ void HttpServerCodec::reject_request(HandlerContext& ctx, HttpReject&& reject) {
 
 void HttpServerCodec::write_informational(HandlerContext& ctx, HttpResponse&& response,
                                           WriteCallback&& done) {
-  // A 1xx answers the request being received, the newest one. It may go out only in its
-  // place in the order of responses (RFC 9112 §9.3.2): while an earlier response is owed or
-  // still streaming it is dropped, as it is for an HTTP/1.0 client (RFC 9110 §15.2). 1xx are
-  // advisory: a client that expects 100-continue sends its body after a wait (§10.1.1). With
-  // no request owed an answer, it would precede the next request's response, unasked.
-  const bool in_order = pending_.size() == 1 && !encoding_->streaming();
-  if (!in_order || pending_.back().http10) {
+  // A 1xx answers the request being received, the newest one, never an HTTP/1.0 client's
+  // (RFC 9110 §15.2). With no request owed an answer, it would precede the next request's
+  // response, unasked.
+  if (pending_.empty() || pending_.back().http10) {
     complete_write(done, Error());
     return;
   }
-  encoding_->write_response(ctx, std::move(response), std::move(done), {});
+  if (pending_.size() == 1 && !encoding_->streaming()) {
+    encoding_->write_response(ctx, std::move(response), std::move(done), {});
+    return;
+  }
+  // It may go out only in its place in the order of responses (RFC 9112 §9.3.2): it waits for
+  // the earlier answers. Dropped, a client that expects 100-continue and does not give up
+  // waiting would wait for ever; the server MUST send it or a final status (RFC 9110 §10.1.1).
+  if (receiving_request()) {
+    held_informational_.emplace(std::move(response));
+    held_for_ = requests_received_;
+  }
+  complete_write(done, Error());
+}
+
+void HttpServerCodec::send_held_informational(HandlerContext& ctx) {
+  if (!held_informational_ || pending_.size() > 1 || encoding_->streaming()) return;
+  HttpResponse response = std::move(*held_informational_);
+  held_informational_.reset();
+  // Once the body is in, the 1xx is no use (RFC 9110 §10.1.1 lets it be omitted).
+  if (pending_.size() == 1 && receiving_request() && requests_received_ == held_for_) {
+    encoding_->write_response(ctx, std::move(response), {}, {});
+  }
 }
 
 // A peer that pipelines requests without reading the answers would have them pile up here
@@ -198,6 +217,7 @@ void HttpServerCodec::response_complete(HandlerContext& ctx, bool close) {
     answer_error(ctx);
     return;
   }
+  send_held_informational(ctx);
   if (decoding_paused() && may_take_request(ctx)) resume_later(ctx);
   close_if_all_answered(ctx);
 }
@@ -223,6 +243,7 @@ void HttpServerCodec::answer_error(HandlerContext& ctx) {
 void HttpServerCodec::close_gracefully(HandlerContext& ctx) {
   if (closing_) return;
   closing_ = true;
+  held_informational_.reset();
   // RFC 9112 §9.6: no later request on this connection is processed; what the client still
   // sends is read and dropped (resumed, if backpressure had paused reading).
   stop_decoding();

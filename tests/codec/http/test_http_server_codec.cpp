@@ -553,9 +553,11 @@ TEST_CASE("a 1xx never overtakes a response owed to an earlier request, nor goes
     channel->write_inbound(
         bytes("PUT /2 HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"));
     channel->write_outbound(HttpResponse(100), bytes("part2"), HttpEnd{});
+    // Held until the streamed response has ended; /2's body is still awaited.
     CHECK(without_dates(test::outbound_text(*channel)) ==
           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nDate: <date>\r\n\r\n"
-          "5\r\npart1\r\n5\r\npart2\r\n0\r\n\r\n");
+          "5\r\npart1\r\n5\r\npart2\r\n0\r\n\r\n"
+          "HTTP/1.1 100 Continue\r\n\r\n");
   }
   SUBCASE("to an HTTP/1.0 client") {
     auto channel = test::server_channel();
@@ -787,4 +789,44 @@ TEST_CASE("a 1xx written after every request has its final answer is dropped") {
   CHECK(without_dates(test::outbound_text(*channel)) ==
         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nDate: <date>\r\n\r\nno"
         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nDate: <date>\r\nConnection: keep-alive\r\n\r\nb");
+}
+
+TEST_CASE("a 1xx held behind an earlier answer goes out in its turn while the body is awaited") {
+  // RFC 9110 §10.1.1: a server MUST answer an expectation of 100-continue with a final status
+  // or with 100 Continue. Dropped because an earlier answer was still owed, it never came, and
+  // a client waiting for it (and not on a timer) waited with the server for ever.
+  const std::string head_2 = "PUT /2 HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+  SUBCASE("behind a whole response") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("GET /1 HTTP/1.1\r\n\r\n" + head_2));
+    channel->write_outbound(HttpResponse(100));
+    CHECK(test::outbound_text(*channel).empty());
+    channel->write_outbound(ok("1"));
+    CHECK(without_dates(test::outbound_text(*channel)) ==
+          "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nDate: <date>\r\n\r\n1"
+          "HTTP/1.1 100 Continue\r\n\r\n");
+    channel->write_inbound(bytes("body"));
+    CHECK(targets(*channel) == std::vector<std::string>{"/1", "/2"});
+    channel->write_outbound(ok("2"));
+    CHECK(without_dates(test::outbound_text(*channel)) ==
+          "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nDate: <date>\r\n\r\n2");
+  }
+  SUBCASE("not once the body has arrived") {
+    // RFC 9110 §10.1.1: it may be omitted once the content is in.
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("GET /1 HTTP/1.1\r\n\r\n" + head_2));
+    channel->write_outbound(HttpResponse(100));
+    channel->write_inbound(bytes("body"));
+    channel->write_outbound(ok("1"));
+    CHECK(without_dates(test::outbound_text(*channel)) ==
+          "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nDate: <date>\r\n\r\n1");
+  }
+  SUBCASE("nor when the earlier answer closes the connection") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("GET /1 HTTP/1.1\r\n\r\n" + head_2));
+    channel->write_outbound(HttpResponse(100));
+    channel->write_outbound(HttpResponse(200).body(bytes("1")).close_connection());
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(occurrences(outcome.output, "HTTP/1.1 ") == 1);
+  }
 }

@@ -65,6 +65,8 @@ class HttpServerCodec : public HttpRequestDecoder {
   // request, so it goes without content).
   void take_error(HandlerContext& ctx, HttpDecodeError&& error, bool head);
   void write_informational(HandlerContext& ctx, HttpResponse&& response, WriteCallback&& done);
+  // Sends the 1xx held back for the request being received once its turn has come.
+  void send_held_informational(HandlerContext& ctx);
   bool may_take_request(HandlerContext& ctx) const;
   void close_if_all_answered(HandlerContext& ctx);
   // Decodes what was held back once a request may be taken again.
@@ -83,6 +85,11 @@ class HttpServerCodec : public HttpRequestDecoder {
     bool head;
   };
   std::optional<OwedError> error_;
+  // A 1xx written while earlier answers were owed, for request number held_for_ (counted by
+  // requests_received_): it goes out when its turn comes, if that request's body is still due.
+  std::optional<HttpResponse> held_informational_;
+  std::uint64_t held_for_ = 0;
+  std::uint64_t requests_received_ = 0;
   std::chrono::milliseconds linger_;
   ScheduledTask linger_timer_;
   // Points at this codec while it is in a pipeline: a resume queued on the loop finds out
