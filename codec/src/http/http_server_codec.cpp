@@ -110,6 +110,17 @@ void HttpServerCodec::reject_request(HandlerContext& ctx, HttpReject&& reject) {
   // answers the oldest request whose answer has not begun. The requests after that one go
   // unanswered, as the connection ends with the refusal.
   const std::size_t answered = encoding_->streaming() ? 1 : 0;
+  if (pending_.size() <= answered) {
+    // Every request has its answer: sent, the refusal would answer none, and a pipelining
+    // client would take it for the answer to its next request. The connection ends after the
+    // answer still streaming, if any.
+    if (answered != 0) {
+      current_closes_ = true;
+    } else {
+      close_gracefully(ctx);
+    }
+    return;
+  }
   const bool head = answered < pending_.size() && pending_[answered].head;
   pending_.resize(std::min(pending_.size(), answered));
   take_error(ctx, HttpDecodeError{reject.status, std::move(reject.reason), false}, head);

@@ -830,3 +830,32 @@ TEST_CASE("a 1xx held behind an earlier answer goes out in its turn while the bo
     CHECK(occurrences(outcome.output, "HTTP/1.1 ") == 1);
   }
 }
+
+TEST_CASE("a refusal when every request has its answer ends the connection with no response") {
+  // There is no request left for it to answer: sent, it answered none, and a client that
+  // pipelined would take it for the answer to its next request.
+  SUBCASE("every answer complete") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("GET /1 HTTP/1.1\r\n\r\n"));
+    channel->write_outbound(ok("1"));
+    channel->write_outbound(HttpReject{403, "late"});
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(occurrences(outcome.output, "HTTP/1.1 ") == 1);
+    CHECK(test::first_status(outcome.output) == 200);
+    CHECK(outcome.closed);
+  }
+  SUBCASE("the last answer streaming: it ends, then the connection") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("GET /1 HTTP/1.1\r\n\r\n"));
+    channel->write_outbound(HttpResponse(200).streamed(), bytes("one"));
+    channel->write_outbound(HttpReject{403, "late"});
+    bool shut = false;
+    CHECK_FALSE(test::saw_output_shutdown(*channel, shut));
+    channel->write_outbound(bytes("two"), HttpEnd{});
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(without_dates(outcome.output) ==
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nDate: <date>\r\n\r\n"
+          "3\r\none\r\n3\r\ntwo\r\n0\r\n\r\n");
+    CHECK(outcome.closed);
+  }
+}

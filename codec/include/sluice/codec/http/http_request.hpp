@@ -81,7 +81,8 @@ struct FullHttpRequest {
 // "Connection: close" in order — after the responses still owed to earlier pipelined requests —
 // and reads nothing more from the connection. Written when no request is being received (a
 // handler that decides after the whole request arrived), it answers, like a response, the
-// oldest request whose answer has not begun; the requests after that one go unanswered.
+// oldest request whose answer has not begun; the requests after that one go unanswered. With
+// every request answered, no response goes out: the connection ends after the last answer.
 struct HttpReject {
   std::uint16_t status;
   std::string reason;
