@@ -243,7 +243,10 @@ void HttpServerCodec::answer_error(HandlerContext& ctx) {
     return;
   }
   std::string text = owed.error.reason + "\n";
-  HttpResponse response(owed.error.status);
+  // An HttpReject's status is the application's: one HttpResponse would throw for (not three
+  // digits), or a 1xx, which ends no exchange, would leave the connection open and unread.
+  const std::uint16_t code = owed.error.status;
+  HttpResponse response(code >= 200 && code <= 999 ? code : status::kInternalServerError);
   response.header("Content-Type", "text/plain; charset=utf-8")
       .body(Buffer::copy_of(text))
       .close_connection();

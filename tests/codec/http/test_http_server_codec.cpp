@@ -859,3 +859,18 @@ TEST_CASE("a refusal when every request has its answer ends the connection with 
     CHECK(outcome.closed);
   }
 }
+
+TEST_CASE(
+    "a refusal with a status that is no final status is answered 500, and the connection ends") {
+  // HttpResponse refuses such a status by throwing: the refusal used to leave the connection
+  // open, its requests unanswered and no longer read.
+  for (const std::uint16_t status : {0, 42, 101, 1000}) {
+    INFO("status ", status);
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("GET /1 HTTP/1.1\r\n\r\n"));
+    channel->write_outbound(HttpReject{status, "odd"});
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(test::first_status(outcome.output) == 500);
+    CHECK(outcome.closed);
+  }
+}
