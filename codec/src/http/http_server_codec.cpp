@@ -3,6 +3,7 @@
 #include "response_encoding.hpp"
 #include "sluice/channel/channel.hpp"
 #include "sluice/channel/channel_error.hpp"
+#include "sluice/codec/codec_error.hpp"
 #include "sluice/codec/http/http_response.hpp"
 #include "sluice/codec/http/http_status.hpp"
 
@@ -88,6 +89,15 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
       }
       return;
     }
+    const bool bytes =
+        message.is<Buffer>() || message.is<CompositeBuffer>() || message.is<FileRegion>();
+    if (bytes && message.bytes() != 0 && encoding_->idle() && !switched_protocols_) {
+      // No response is waiting for a body: the client would read these bytes as the next
+      // response, which one response's writer could forge.
+      throw CodecError(CodecErrc::body_length_mismatch,
+                       "body bytes written outside a response (after a complete one, or "
+                       "before any)");
+    }
     encoding_->write_body_part(ctx, std::move(message), std::move(done));
   } catch (...) {
     // The response cannot be completed as its head framed it (a body part past its length, an
@@ -136,6 +146,7 @@ void HttpServerCodec::write_informational(HandlerContext& ctx, HttpResponse&& re
     return;
   }
   if (pending_.size() == 1 && !encoding_->streaming()) {
+    switched_protocols_ = switched_protocols_ || response.status() == 101;
     encoding_->write_response(ctx, std::move(response), std::move(done), {});
     return;
   }

@@ -31,6 +31,8 @@ class ResponseEncoding {
 
   // A response's head is out and its body is not complete.
   bool streaming() const noexcept { return mode_ != Mode::kIdle && mode_ != Mode::kNoContent; }
+  // Between responses: no head is waiting for its body.
+  bool idle() const noexcept { return mode_ == Mode::kIdle; }
   // The response ends only when the connection closes (an HTTP/1.0 client, no length).
   bool close_delimited() const noexcept { return mode_ == Mode::kCloseDelimited; }
 

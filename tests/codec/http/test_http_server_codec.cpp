@@ -874,3 +874,42 @@ TEST_CASE(
     CHECK(outcome.closed);
   }
 }
+
+TEST_CASE("bytes written after a complete response fail and the connection closes") {
+  // A response without body(), content_length() or streamed() announces Content-Length: 0:
+  // bytes written after it would be read by the client as the next response.
+  SUBCASE("after a response without content") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("GET / HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"));
+    std::vector<Error> results;
+    channel->pipeline().write(HttpResponse(200));
+    channel->pipeline().write(bytes("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"),
+                              [&](const Error& error) { results.push_back(error); });
+    const auto outcome = test::finish_exchange(*channel);
+    REQUIRE(results.size() == 1);
+    CHECK(results[0].code() == CodecErrc::body_length_mismatch);
+    CHECK(without_dates(outcome.output) ==
+          "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nDate: <date>\r\n\r\n");
+    CHECK(outcome.closed);
+  }
+  SUBCASE("after a whole body") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("GET / HTTP/1.1\r\n\r\n"));
+    channel->write_outbound(ok("body"));
+    std::vector<Error> results;
+    channel->pipeline().write(bytes("more"), [&](const Error& error) { results.push_back(error); });
+    const auto outcome = test::finish_exchange(*channel);
+    REQUIRE(results.size() == 1);
+    CHECK(results[0].code() == CodecErrc::body_length_mismatch);
+    CHECK(occurrences(outcome.output, "more") == 0);
+    CHECK(outcome.closed);
+  }
+  SUBCASE("but after 101 Switching Protocols they are the new protocol's, and pass") {
+    auto channel = test::server_channel();
+    channel->write_inbound(
+        bytes("GET / HTTP/1.1\r\nUpgrade: example\r\nConnection: upgrade\r\n\r\n"));
+    channel->write_outbound(HttpResponse(101), bytes("raw"));
+    CHECK(test::outbound_text(*channel) == "HTTP/1.1 101 Switching Protocols\r\n\r\nraw");
+    CHECK(channel->is_open());
+  }
+}

@@ -35,7 +35,8 @@ struct RequestContext;
 //   - a peer that half-closes after its requests (allow_half_closure on) gets every answer,
 //     then the connection closes;
 //   - framing of responses is enforced: a body that goes past or falls short of its
-//     Content-Length fails with CodecErrc::body_length_mismatch and the connection closes.
+//     Content-Length, or body bytes written when no response awaits them (unless a 101 went
+//     out), fail with CodecErrc::body_length_mismatch and the connection closes.
 class HttpServerCodec : public HttpRequestDecoder {
  public:
   explicit HttpServerCodec(const HttpLimits& limits = {},
@@ -96,7 +97,8 @@ class HttpServerCodec : public HttpRequestDecoder {
   // whether the codec is still there (made the first time one is queued).
   std::shared_ptr<HttpServerCodec*> self_;
   bool resume_queued_ = false;
-  bool current_closes_ = false;  // the response being streamed ends the connection
+  bool current_closes_ = false;      // the response being streamed ends the connection
+  bool switched_protocols_ = false;  // a 101 went out: what follows is not HTTP
   bool closing_ = false;
 };
 
