@@ -132,7 +132,7 @@ void HttpServerCodec::reject_request(HandlerContext& ctx, HttpReject&& reject) {
     return;
   }
   const bool head = answered < pending_.size() && pending_[answered].head;
-  pending_.resize(std::min(pending_.size(), answered));
+  pending_.truncate(answered);
   take_error(ctx, HttpDecodeError{reject.status, std::move(reject.reason), false}, head);
 }
 

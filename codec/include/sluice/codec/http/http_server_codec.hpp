@@ -1,12 +1,12 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <optional>
 
 #include "sluice/codec/http/http_request_decoder.hpp"
 #include "sluice/codec/http/http_response.hpp"
+#include "sluice/core/ring_queue.hpp"
 #include "sluice/core/scheduled_task.hpp"
 
 namespace sluice::http {
@@ -78,7 +78,7 @@ class HttpServerCodec : public HttpRequestDecoder {
   void close_gracefully(HandlerContext& ctx);
 
   std::unique_ptr<detail::ResponseEncoding> encoding_;
-  std::deque<Pending> pending_;  // requests not yet fully answered, oldest first
+  RingQueue<Pending> pending_;  // requests not yet fully answered, oldest first
   // The error response owed after the pending ones; `head`: it answers a HEAD request, so it
   // goes without content.
   struct OwedError {

@@ -1,0 +1,120 @@
+// RingQueue: order through wrap-around and growth, and no allocation once grown.
+
+#include "sluice/core/ring_queue.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstddef>
+#include <cstdlib>
+#include <deque>
+#include <new>
+
+namespace {
+thread_local std::size_t t_allocations = 0;
+}  // namespace
+
+// Counts this thread's allocations (for the steady-state test) and otherwise allocates as usual.
+[[gnu::noinline]] void* operator new(std::size_t size) {
+  ++t_allocations;
+  if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void* operator new[](std::size_t size) {
+  return ::operator new(size);
+}
+[[gnu::noinline]] void operator delete(void* memory) noexcept {
+  std::free(memory);
+}
+[[gnu::noinline]] void operator delete(void* memory, std::size_t) noexcept {
+  std::free(memory);
+}
+[[gnu::noinline]] void operator delete[](void* memory) noexcept {
+  std::free(memory);
+}
+[[gnu::noinline]] void operator delete[](void* memory, std::size_t) noexcept {
+  std::free(memory);
+}
+
+using sluice::RingQueue;
+
+namespace {
+
+// Checks that `queue` holds what `model` does, in order, through every accessor.
+void require_same(const RingQueue<int>& queue, const std::deque<int>& model) {
+  REQUIRE(queue.size() == model.size());
+  REQUIRE(queue.empty() == model.empty());
+  for (std::size_t i = 0; i < model.size(); ++i)
+    REQUIRE(queue[i] == model[i]);
+  if (!model.empty()) {
+    REQUIRE(queue.front() == model.front());
+    REQUIRE(queue.back() == model.back());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a ring queue keeps first-in first-out order as it wraps around and grows") {
+  RingQueue<int> queue;
+  std::deque<int> model;
+  CHECK(queue.capacity() == 0);  // nothing allocated until the first push
+  int next = 0;
+  // Each round pushes one more than it pops, so the queue grows while its start is anywhere in
+  // the array: every growth copies a wrapped-around run.
+  for (int round = 1; round <= 40; ++round) {
+    for (int i = 0; i < round + 1; ++i) {
+      queue.push_back(next);
+      model.push_back(next);
+      ++next;
+      require_same(queue, model);
+    }
+    for (int i = 0; i < round; ++i) {
+      queue.pop_front();
+      model.pop_front();
+      require_same(queue, model);
+    }
+  }
+  CHECK(queue.size() == 40);
+  CHECK(queue.capacity() == 128);  // it held 80 at most (round 40, before its pops)
+}
+
+TEST_CASE("a ring queue drops its newest elements with pop_back and truncate") {
+  RingQueue<int> queue;
+  std::deque<int> model;
+  for (int i = 0; i < 6; ++i) {
+    queue.push_back(i);
+    model.push_back(i);
+  }
+  queue.pop_front();  // start the elements one slot in, so the newest wrap around
+  model.pop_front();
+  for (int i = 6; i < 8; ++i) {
+    queue.push_back(i);
+    model.push_back(i);
+  }
+  queue.pop_back();
+  model.pop_back();
+  require_same(queue, model);
+  queue.truncate(10);  // more than it holds: nothing changes
+  require_same(queue, model);
+  queue.truncate(2);
+  model.resize(2);
+  require_same(queue, model);
+  queue.truncate(0);
+  require_same(queue, {});
+  queue.push_back(42);  // usable again, from wherever its start was left
+  require_same(queue, {42});
+}
+
+TEST_CASE("a ring queue that has grown to its longest allocates nothing more") {
+  RingQueue<int> queue;
+  for (int i = 0; i < 16; ++i)
+    queue.push_back(i);
+  while (!queue.empty())
+    queue.pop_front();
+  const std::size_t before = t_allocations;
+  for (int i = 0; i < 10000; ++i) {
+    queue.push_back(i);
+    if (queue.size() > 12) queue.pop_front();
+  }
+  CHECK(t_allocations == before);
+  CHECK(queue.capacity() == 16);
+}
