@@ -235,6 +235,17 @@ void FileHandler::serve_directory(HandlerContext& ctx, const HttpRequest& reques
     serve_file(ctx, request, *index_file, exchange);
     return;
   }
+  // An index.html that is there but will not open is no reason to list the directory: not
+  // when it is unreadable (the listing it was put there to hide would show), nor when
+  // descriptors ran out (the listing's own open would fail, as a 403 rather than a 503).
+  // Anything that reads as "no such file" still falls back to the listing.
+  if (!index_entry.fd) {
+    if (const std::uint16_t code = status_for_open_error(index_entry.error);
+        code != status::kNotFound) {
+      send_status(ctx, code, exchange);
+      return;
+    }
+  }
   auto html = render_directory_listing(directory.fd.get(), path);
   if (!html) {
     send_status(ctx, status::kForbidden, exchange);

@@ -815,6 +815,37 @@ def test_access_log(checks, binary, root):
                   repr(quiet.stdout_lines()))
 
 
+def test_unreadable_index(checks, binary, root):
+    """A directory whose index.html is there but unreadable: 403, as the file itself gets. Its
+    failed open used to send the directory on to the listing, exposing what the index hides."""
+    locked = os.path.join(root, "locked")
+    os.makedirs(locked)
+    write(os.path.join(locked, "private.txt"), b"not to be listed\n")
+    index = os.path.join(locked, "index.html")
+    write(index, b"<!DOCTYPE html><title>locked</title>\n")
+    os.chmod(index, 0)
+    wrapper = []
+    if os.geteuid() == 0:
+        # Root reads a mode-0 file all the same; without capabilities it is refused.
+        if shutil.which("setpriv") is None:
+            print("SKIP: test_unreadable_index: root without setpriv", flush=True)
+            shutil.rmtree(locked)
+            return
+        wrapper = ["setpriv", "--inh-caps=-all", "--bounding-set=-all"]
+    try:
+        with FileServer(binary, root, wrapper=wrapper) as server:
+            response = fetch(server.port, "GET", "/locked/index.html")
+            checks.expect(response.status == 403, "an unreadable index.html is 403",
+                          repr(response))
+            response = fetch(server.port, "GET", "/locked/")
+            checks.expect(response.status == 403 and b"private.txt" not in response.body,
+                          "its directory is 403 too, not listed", repr(response))
+            status = server.stop()
+        checks.expect(status == 0, "unprivileged server: exit status 0 on SIGTERM", server.log())
+    finally:
+        shutil.rmtree(locked)
+
+
 def test_fallback_resolution(checks, binary, root):
     with FileServer(binary, root, ["--no-openat2"]) as server:
         checks.expect("O_NOFOLLOW walk" in server.log(), "--no-openat2: the fallback walk is used",
@@ -877,6 +908,7 @@ def main():
         test_idle_timeout(checks, args.server, root)
         test_connection_limit(checks, args.server, root)
         test_access_log(checks, args.server, root)
+        test_unreadable_index(checks, args.server, root)
     except HarnessError as error:
         checks.expect(False, "harness", str(error))
     finally:
