@@ -123,6 +123,24 @@ Precondition evaluate_preconditions(const HttpFields& headers, const Validators&
   return Precondition::kProceed;
 }
 
+Precondition evaluate_preconditions_without_validators(const HttpFields& headers) {
+  // An empty entity-tag equals no tag a client can send, so only "*" matches it.
+  constexpr std::string_view kNoTag;
+  if (headers.contains("If-Match")) {
+    const bool matched = any_field_line(headers, "If-Match", [&](std::string_view value) {
+      return etag_list_matches(value, kNoTag, false);
+    });
+    if (!matched) return Precondition::kFailed;
+  }
+  if (headers.contains("If-None-Match")) {
+    const bool matched = any_field_line(headers, "If-None-Match", [&](std::string_view value) {
+      return etag_list_matches(value, kNoTag, true);
+    });
+    if (matched) return Precondition::kNotModified;
+  }
+  return Precondition::kProceed;
+}
+
 bool if_range_holds(const HttpFields& headers, const Validators& current) {
   const FieldLookup field = look_up(headers, "If-Range");
   if (field.count == 0) return true;

@@ -35,6 +35,11 @@ enum class Precondition : std::uint8_t {
 // RFC 9110 §13.2.2 gives, for a GET or HEAD of an existing file.
 Precondition evaluate_preconditions(const http::HttpFields& headers, const Validators& current);
 
+// The same for a representation with no validator at all (a directory listing): only "*" in
+// If-Match or If-None-Match can name it (§13.1.1-2), and the date fields are ignored, there
+// being no modification date to compare (§13.1.3-4).
+Precondition evaluate_preconditions_without_validators(const http::HttpFields& headers);
+
 // If-Range (RFC 9110 §13.1.5): true when the Range header may be honoured — the field is absent,
 // or names the current entity-tag (strong comparison) or its exact Last-Modified date.
 bool if_range_holds(const http::HttpFields& headers, const Validators& current);

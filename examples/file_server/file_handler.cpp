@@ -246,6 +246,21 @@ void FileHandler::serve_directory(HandlerContext& ctx, const HttpRequest& reques
       return;
     }
   }
+  // RFC 9110 §13.2.1: a listing is a 200 like any other, so the request's preconditions
+  // hold for it too, though only "*" can name a representation without an entity-tag.
+  switch (evaluate_preconditions_without_validators(request.headers())) {
+    case Precondition::kNotModified: {
+      HttpResponse response(status::kNotModified);
+      common_headers(response).header("Cache-Control", "no-cache");  // as its 200 would have
+      send(ctx, std::move(response), exchange, 0);
+      return;
+    }
+    case Precondition::kFailed:
+      send_status(ctx, kPreconditionFailed, exchange);
+      return;
+    case Precondition::kProceed:
+      break;
+  }
   auto html = render_directory_listing(directory.fd.get(), path);
   if (!html) {
     send_status(ctx, status::kForbidden, exchange);

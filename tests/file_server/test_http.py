@@ -620,6 +620,23 @@ def test_directories(checks, server, content):
                       "following the link to %r gets the file" % name, repr(response))
 
 
+def test_listing_preconditions(checks, server):
+    """A listing is a 200 like any other, so preconditions hold for it (RFC 9110 §13.2.1); it
+    has no entity-tag, so only "*" names it. They used to be ignored: an If-Match for some
+    other representation got the listing."""
+    cases = [
+        ([("If-Match", '"other"')], 412),
+        ([("If-Match", "*")], 200),
+        ([("If-None-Match", "*")], 304),
+        ([("If-None-Match", '"other"')], 200),
+        ([("If-Modified-Since", "Thu, 01 Jan 2099 00:00:00 GMT")], 200),  # no date: ignored
+    ]
+    for headers, expected in cases:
+        response = fetch(server.port, "GET", "/docs/", headers)
+        checks.expect(response.status == expected, "listing with %s -> %d"
+                      % (" ".join("%s: %s" % h for h in headers), expected), repr(response))
+
+
 def test_traversal(checks, server, label=""):
     """Every way out of the root is refused (403 or 404) and shows nothing of outside/."""
     attempts = [
@@ -896,6 +913,7 @@ def main():
                     test_statuses(checks, server)
                     test_status_table(checks, server, len(content["data.bin"]))
                     test_directories(checks, server, content)
+                    test_listing_preconditions(checks, server)
                     test_traversal(checks, server)
                     test_keep_alive_and_pipelining(checks, server, content)
                     response = fetch(server.port, "GET", "/link_inside.txt")
