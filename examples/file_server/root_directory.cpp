@@ -33,13 +33,15 @@ RootDirectory::RootDirectory(const std::string& path, bool allow_openat2) : path
   }
   openat2_ = allow_openat2;
   if (openat2_) {
-    // Probe once: a kernel before 5.6 (or a seccomp filter) answers ENOSYS, and every lookup
-    // then walks instead.
+    // Probe once: a kernel before 5.6 answers ENOSYS, and every lookup then walks instead.
+    // So does any other refusal of this lookup, which cannot fail on its own merits (the
+    // root is open): a seccomp filter may answer EPERM (container runtimes did before they
+    // learnt openat2), and taking openat2 then would have refused every file with a 403.
     const open_how how{O_PATH | O_CLOEXEC, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
     const long fd = call_openat2(root_.get(), ".", how);
     if (fd >= 0) {
       ::close(static_cast<int>(fd));
-    } else if (errno == ENOSYS) {
+    } else {
       openat2_ = false;
     }
   }
