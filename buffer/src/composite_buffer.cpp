@@ -95,6 +95,12 @@ void CompositeBuffer::drop_empty_front() noexcept {
 CompositeBuffer CompositeBuffer::read_slice(std::size_t count) {
   require_readable(0, count, "read_slice");
   CompositeBuffer result;
+  // Room for every piece before the first moves: a vector that failed to grow halfway would
+  // drop the components already moved into it.
+  std::size_t pieces = 0;
+  for (std::size_t c = head_, covered = 0; covered < count; ++c, ++pieces)
+    covered += components_[c].readable_bytes();
+  result.components_.reserve(pieces);
   while (count != 0) {
     Buffer& first = components_[head_];
     const std::size_t here = first.readable_bytes();
@@ -123,6 +129,8 @@ CompositeBuffer CompositeBuffer::split(std::size_t count) {
     ++c;
   }
   if (c == components_.size()) return tail;
+  // Room for the whole tail before the boundary is cut (see read_slice).
+  tail.components_.reserve(components_.size() - c);
   Buffer& boundary = components_[c];
   const std::size_t keep = count - offset;
   if (keep != 0) {

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "refuse_allocation.hpp"
 #include "sluice/buffer/buffer.hpp"
 #include "sluice/buffer/buffer_error.hpp"
 #include "sluice/buffer/composite_buffer.hpp"
@@ -26,6 +27,7 @@ using sluice::Buffer;
 using sluice::CompositeBuffer;
 using sluice::IndexOutOfBoundsError;
 using sluice::PooledAllocator;
+using sluice::test::refuse_next_allocation;
 
 namespace {
 
@@ -354,6 +356,27 @@ TEST_CASE("split of everything returns an empty tail and split of nothing emptie
   CHECK(pieces.composite.component_count() == 0);
   CHECK(contents(everything) == "abcd");
   CHECK(points_into(everything, pieces));
+}
+
+TEST_CASE("a split or read_slice that runs out of memory leaves the composite unchanged") {
+  // Five components: the part handed out needs more than the two inline slots, so its vector
+  // allocates partway through.
+  Pieces pieces = pieces_of({"abc", "de", "fgh", "ij", "k"});
+  pieces.composite.skip(1);
+  const Snapshot before(pieces.composite);
+  const auto live_before = live_buffers();
+  SUBCASE("split") {
+    refuse_next_allocation = true;
+    CHECK_THROWS_AS(pieces.composite.split(1), std::bad_alloc);
+  }
+  SUBCASE("read_slice") {
+    refuse_next_allocation = true;
+    CHECK_THROWS_AS(pieces.composite.read_slice(9), std::bad_alloc);
+  }
+  refuse_next_allocation = false;
+  CHECK(pieces.composite.readable_bytes() == 10);
+  CHECK(Snapshot(pieces.composite) == before);
+  CHECK(live_buffers() == live_before);
 }
 
 TEST_CASE("read_slice removes the first bytes and returns them, without copying") {
