@@ -97,8 +97,14 @@ void Buffer::grow(std::size_t count) {
   const PooledAllocator::Allocation block = PooledAllocator::allocate(target);
   copy_bytes(block.data, base_, writer_);
 #if SLUICE_LEAK_TRACKING
-  detail::record_allocation(
-      block.header, has_storage() ? detail::allocation_site(storage_) : SourceSite::current());
+  try {
+    detail::record_allocation(
+        block.header, has_storage() ? detail::allocation_site(storage_) : SourceSite::current());
+  } catch (...) {
+    // The new block is not this handle's yet; the handle keeps its old storage.
+    PooledAllocator::deallocate(block.header);
+    throw;
+  }
 #endif
   release();
   storage_ = block.header;

@@ -8,12 +8,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <new>
 #include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "refuse_allocation.hpp"
 #include "sluice/buffer/buffer.hpp"
 #include "sluice/buffer/buffer_error.hpp"
 #include "sluice/buffer/detail/storage_header.hpp"
@@ -368,6 +370,34 @@ TEST_CASE("a write that would pass max_capacity throws and writes nothing") {
   CHECK(Snapshot(buffer) == before);
   buffer.write_u16(0xffff);
   CHECK(buffer.readable_bytes() == 6);
+}
+
+// Leak-tracking builds record each allocation's site in a map, which allocates; other builds
+// allocate nothing here and these cases pass trivially.
+TEST_CASE("an allocation that runs out of memory after taking its block gives the block back") {
+  const auto live_before = sluice::PooledAllocator::metrics().live_buffers;
+  sluice::test::refuse_next_allocation = true;
+  try {
+    Buffer buffer = Buffer::allocate(64);
+  } catch (const std::bad_alloc&) {
+  }
+  sluice::test::refuse_next_allocation = false;
+  CHECK(sluice::PooledAllocator::metrics().live_buffers == live_before);
+}
+
+TEST_CASE("a growth that runs out of memory after taking its block changes nothing") {
+  Buffer buffer = Buffer::copy_of(std::string_view("intact"));
+  const Snapshot before(buffer);
+  const auto live_before = sluice::PooledAllocator::metrics().live_buffers;
+  sluice::test::refuse_next_allocation = true;
+  try {
+    buffer.ensure_writable(4096);
+  } catch (const std::bad_alloc&) {
+    CHECK(Snapshot(buffer) == before);
+  }
+  sluice::test::refuse_next_allocation = false;
+  // Grown or not, the buffer holds one block.
+  CHECK(sluice::PooledAllocator::metrics().live_buffers == live_before);
 }
 
 TEST_CASE("growing one of two handles moves it to new storage and leaves the other alone") {

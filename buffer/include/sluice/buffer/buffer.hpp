@@ -379,7 +379,13 @@ inline Buffer Buffer::allocate(std::size_t capacity, std::size_t max_capacity,
     fail_allocate(capacity, max_capacity);
   const PooledAllocator::Allocation block = PooledAllocator::allocate(capacity);
 #if SLUICE_LEAK_TRACKING
-  detail::record_allocation(block.header, site);
+  try {
+    detail::record_allocation(block.header, site);
+  } catch (...) {
+    // No handle owns the block yet: nothing else would ever give it back.
+    PooledAllocator::deallocate(block.header);
+    throw;
+  }
 #else
   (void)site;
 #endif
