@@ -178,7 +178,10 @@ std::size_t Buffer::index_of(std::byte value, std::size_t from, std::size_t to) 
 }
 
 std::uint32_t Buffer::use_count() const noexcept {
-  return has_storage() ? storage_->ref_count().load(std::memory_order_relaxed) : 0;
+  // Acquire, as in release(): a caller that sees 1 goes on to write the bytes in place
+  // (discard_read_bytes, make_contiguous), and must see every access through the handles that
+  // were dropped on other threads as done.
+  return has_storage() ? storage_->ref_count().load(std::memory_order_acquire) : 0;
 }
 
 std::string Buffer::to_string() const {

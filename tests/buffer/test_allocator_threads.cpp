@@ -424,3 +424,33 @@ TEST_CASE("the last of many concurrently released slices frees the storage exact
     REQUIRE(PooledAllocator::metrics().live_buffers == 0);
   }
 }
+
+TEST_CASE("a handle that finds itself unshared may rewrite bytes another thread read") {
+  // A slice goes to another thread, which reads it and drops it; the owner sees its storage
+  // unshared and moves its readable bytes over the ones the slice covered. Nothing but the
+  // reference count orders the other thread's reads before the owner's writes.
+  PooledAllocator::ThreadArena arena;
+  for (int round = 0; round < 50; ++round) {
+    Buffer buffer = Buffer::allocate(128);
+    for (int i = 0; i < 64; ++i)
+      buffer.write_u8(static_cast<std::uint8_t>(round + i));
+    Buffer slice = buffer.read_slice(32);
+    std::atomic<int> sum{0};
+    std::thread reader([&sum, slice = std::move(slice)]() mutable {
+      int total = 0;
+      for (std::byte byte : slice.readable_span())
+        total += std::to_integer<int>(byte);
+      sum.store(total, std::memory_order_relaxed);
+      slice = Buffer();
+    });
+    while (buffer.is_shared())
+      std::this_thread::yield();
+    buffer.discard_read_bytes();
+    CHECK(buffer.get_u8(0) == static_cast<std::uint8_t>(round + 32));
+    reader.join();
+    int expected = 0;
+    for (int i = 0; i < 32; ++i)
+      expected += static_cast<std::uint8_t>(round + i);
+    CHECK(sum.load() == expected);
+  }
+}
