@@ -15,11 +15,11 @@
 #include <utility>
 #include <vector>
 
-#include "refuse_allocation.hpp"
 #include "sluice/buffer/buffer.hpp"
 #include "sluice/buffer/buffer_error.hpp"
 #include "sluice/buffer/detail/storage_header.hpp"
 #include "sluice/core/config.hpp"
+#include "support/allocation_hooks.hpp"
 
 using sluice::Buffer;
 using sluice::BufferErrc;

@@ -18,10 +18,10 @@
 #include <utility>
 #include <vector>
 
-#include "refuse_allocation.hpp"
 #include "sluice/buffer/buffer.hpp"
 #include "sluice/buffer/buffer_error.hpp"
 #include "sluice/buffer/composite_buffer.hpp"
+#include "support/allocation_hooks.hpp"
 
 using sluice::Buffer;
 using sluice::CompositeBuffer;

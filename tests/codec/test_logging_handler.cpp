@@ -15,38 +15,17 @@
 #include "sluice/codec/codec_error.hpp"
 #include "sluice/codec/logging_handler.hpp"
 #include "sluice/core/log.hpp"
+#include "support/allocation_hooks.hpp"
 
 using namespace sluice;
 using sluice::test::bytes;
 using sluice::test::text_of;
 
-// This program's operator new counts the allocations made on each thread and can refuse the
-// large ones, so that tests can tell what work the logging handler does.
-namespace {
-thread_local std::size_t allocations_made = 0;
-thread_local std::size_t refuse_allocations_from = 0;  // bytes; 0: refuse none
-}  // namespace
-
-// Not inlined: gcc would take the inlined free() for the wrong partner of a `new`.
-[[gnu::noinline]] void* operator new(std::size_t size) {
-  if (refuse_allocations_from != 0 && size >= refuse_allocations_from) throw std::bad_alloc();
-  ++allocations_made;
-  if (void* block = std::malloc(size == 0 ? 1 : size)) return block;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return ::operator new(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-[[gnu::noinline]] void operator delete(void* block) noexcept {
-  std::free(block);
-}
-[[gnu::noinline]] void operator delete(void* block, std::size_t) noexcept {
-  std::free(block);
-}
+// This program's operator new (support/allocation_hooks.hpp) counts the allocations made on
+// each thread and can refuse the large ones, so that tests can tell what work the logging
+// handler does.
+using sluice::test::allocations_made;
+using sluice::test::refuse_allocations_from;
 
 namespace {
 

@@ -23,28 +23,12 @@
 #include "sluice/core/event_loop_group.hpp"
 #include "sluice/core/future.hpp"
 #include "sluice/core/loop_resource.hpp"
+#include "support/allocation_hooks.hpp"
 
 using namespace std::chrono_literals;
 using sluice::EventLoop;
 
-namespace {
-// Heap allocations made by each thread, counted by the operator new below.
-thread_local std::size_t t_allocations = 0;
-}  // namespace
-
-// Counts allocations (for the test of steady deferred work) and otherwise allocates as usual.
-// Not inlined: gcc would take the inlined free() for the wrong partner of a `new`.
-[[gnu::noinline]] void* operator new(std::size_t size) {
-  ++t_allocations;
-  if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* memory) noexcept {
-  std::free(memory);
-}
-[[gnu::noinline]] void operator delete(void* memory, std::size_t) noexcept {
-  std::free(memory);
-}
+using sluice::test::allocations_made;  // counted by support/allocation_hooks.cpp
 
 namespace {
 
@@ -197,10 +181,10 @@ TEST_CASE("deferring in every iteration allocates nothing once warmed up") {
   };
   for (int i = 0; i < 3; ++i)
     iteration();  // the vectors grow to what an iteration needs
-  const std::size_t before = t_allocations;
+  const std::size_t before = allocations_made;
   for (int i = 0; i < 100; ++i)
     iteration();
-  const std::size_t allocated = t_allocations - before;
+  const std::size_t allocated = allocations_made - before;
   CHECK(allocated == 0);
   CHECK(ran == 16 * 103);
   CHECK(nested_ran == 103);
@@ -224,10 +208,10 @@ TEST_CASE("a loop task that queues another in every iteration allocates nothing 
   };
   for (int i = 0; i < 3; ++i)
     iteration();  // the vectors grow to what an iteration needs
-  const std::size_t before = t_allocations;
+  const std::size_t before = allocations_made;
   for (int i = 0; i < 100; ++i)
     iteration();
-  const std::size_t allocated = t_allocations - before;
+  const std::size_t allocated = allocations_made - before;
   CHECK(allocated == 0);
   CHECK(ran == 16 * 103);
 }

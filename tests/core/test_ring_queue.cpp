@@ -5,35 +5,11 @@
 #include <doctest/doctest.h>
 
 #include <cstddef>
-#include <cstdlib>
 #include <deque>
-#include <new>
 
-namespace {
-thread_local std::size_t t_allocations = 0;
-}  // namespace
+#include "support/allocation_hooks.hpp"
 
-// Counts this thread's allocations (for the steady-state test) and otherwise allocates as usual.
-[[gnu::noinline]] void* operator new(std::size_t size) {
-  ++t_allocations;
-  if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t size) {
-  return ::operator new(size);
-}
-[[gnu::noinline]] void operator delete(void* memory) noexcept {
-  std::free(memory);
-}
-[[gnu::noinline]] void operator delete(void* memory, std::size_t) noexcept {
-  std::free(memory);
-}
-[[gnu::noinline]] void operator delete[](void* memory) noexcept {
-  std::free(memory);
-}
-[[gnu::noinline]] void operator delete[](void* memory, std::size_t) noexcept {
-  std::free(memory);
-}
+using sluice::test::allocations_made;  // counted by support/allocation_hooks.cpp
 
 using sluice::RingQueue;
 
@@ -110,11 +86,11 @@ TEST_CASE("a ring queue that has grown to its longest allocates nothing more") {
     queue.push_back(i);
   while (!queue.empty())
     queue.pop_front();
-  const std::size_t before = t_allocations;
+  const std::size_t before = allocations_made;
   for (int i = 0; i < 10000; ++i) {
     queue.push_back(i);
     if (queue.size() > 12) queue.pop_front();
   }
-  CHECK(t_allocations == before);
+  CHECK(allocations_made == before);
   CHECK(queue.capacity() == 16);
 }
