@@ -43,6 +43,18 @@ bool eventually(Predicate done, std::chrono::milliseconds limit = 5000ms) {
   return true;
 }
 
+// Runs `iteration` 3 times, so that the loop's vectors grow to what it needs, then 100 times
+// more: the allocations made by those 100.
+template <typename Iteration>
+std::size_t allocations_once_warm(Iteration& iteration) {
+  for (int i = 0; i < 3; ++i)
+    iteration();
+  const std::size_t before = allocations_made;
+  for (int i = 0; i < 100; ++i)
+    iteration();
+  return allocations_made - before;
+}
+
 }  // namespace
 
 TEST_CASE("tasks executed from another thread run on the loop thread in order") {
@@ -179,13 +191,7 @@ TEST_CASE("deferring in every iteration allocates nothing once warmed up") {
     loop.run_ready();
     if (nested_ran != nested_before + 1) ++nested_late;
   };
-  for (int i = 0; i < 3; ++i)
-    iteration();  // the vectors grow to what an iteration needs
-  const std::size_t before = allocations_made;
-  for (int i = 0; i < 100; ++i)
-    iteration();
-  const std::size_t allocated = allocations_made - before;
-  CHECK(allocated == 0);
+  CHECK(allocations_once_warm(iteration) == 0);
   CHECK(ran == 16 * 103);
   CHECK(nested_ran == 103);
   CHECK(nested_late == 0);
@@ -206,13 +212,7 @@ TEST_CASE("a loop task that queues another in every iteration allocates nothing 
     loop.run_ready();  // the eight, which queue eight more
     loop.run_ready();  // those eight
   };
-  for (int i = 0; i < 3; ++i)
-    iteration();  // the vectors grow to what an iteration needs
-  const std::size_t before = allocations_made;
-  for (int i = 0; i < 100; ++i)
-    iteration();
-  const std::size_t allocated = allocations_made - before;
-  CHECK(allocated == 0);
+  CHECK(allocations_once_warm(iteration) == 0);
   CHECK(ran == 16 * 103);
 }
 
