@@ -16,6 +16,7 @@
 namespace sluice::examples {
 namespace {
 
+using http::HeaderName;
 using http::HeaderValue;
 using http::HttpRequest;
 using http::HttpResponse;
@@ -248,18 +249,9 @@ void FileHandler::serve_directory(HandlerContext& ctx, const HttpRequest& reques
   }
   // RFC 9110 §13.2.1: a listing is a 200 like any other, so the request's preconditions
   // hold for it too, though only "*" can name a representation without an entity-tag.
-  switch (evaluate_preconditions_without_validators(request.headers())) {
-    case Precondition::kNotModified: {
-      HttpResponse response(status::kNotModified);
-      common_headers(response).header("Cache-Control", "no-cache");  // as its 200 would have
-      send(ctx, std::move(response), exchange, 0);
-      return;
-    }
-    case Precondition::kFailed:
-      send_status(ctx, kPreconditionFailed, exchange);
-      return;
-    case Precondition::kProceed:
-      break;
+  if (answer_precondition(ctx, evaluate_preconditions_without_validators(request.headers()),
+                          "Cache-Control", "no-cache", exchange)) {  // as its 200 would have
+    return;
   }
   auto html = render_directory_listing(directory.fd.get(), path);
   if (!html) {
@@ -275,24 +267,35 @@ void FileHandler::serve_directory(HandlerContext& ctx, const HttpRequest& reques
   send(ctx, std::move(response), exchange, size);
 }
 
+bool FileHandler::answer_precondition(HandlerContext& ctx, Precondition outcome,
+                                      const HeaderName& name, const HeaderValue& value,
+                                      Exchange& exchange) {
+  switch (outcome) {
+    case Precondition::kNotModified: {
+      // RFC 9110 §15.4.5: a 304 repeats what a cache needs of the 200 it stands for (the
+      // ETag, or Cache-Control) and little else; it has no content (the codec writes no
+      // Content-Length for it).
+      HttpResponse response(status::kNotModified);
+      common_headers(response).header(name, value);
+      send(ctx, std::move(response), exchange, 0);
+      return true;
+    }
+    case Precondition::kFailed:
+      send_status(ctx, kPreconditionFailed, exchange);
+      return true;
+    case Precondition::kProceed:
+      break;
+  }
+  return false;
+}
+
 void FileHandler::serve_file(HandlerContext& ctx, const HttpRequest& request,
                              const OpenedFile& opened, Exchange& exchange) {
   const Validators& validators = opened.validators;
   const std::uint64_t size = opened.file->size();
-  switch (evaluate_preconditions(request.headers(), validators)) {
-    case Precondition::kNotModified: {
-      // RFC 9110 §15.4.5: a 304 repeats the ETag a 200 would carry and little else; it has
-      // no content (the codec writes no Content-Length for it).
-      HttpResponse response(status::kNotModified);
-      common_headers(response).header("ETag", opened.etag);
-      send(ctx, std::move(response), exchange, 0);
-      return;
-    }
-    case Precondition::kFailed:
-      send_status(ctx, kPreconditionFailed, exchange);
-      return;
-    case Precondition::kProceed:
-      break;
+  if (answer_precondition(ctx, evaluate_preconditions(request.headers(), validators), "ETag",
+                          opened.etag, exchange)) {
+    return;
   }
 
   RangeDecision range;

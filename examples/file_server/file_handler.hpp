@@ -10,6 +10,7 @@
 
 #include "access_log.hpp"
 #include "body_transfer.hpp"
+#include "conditional.hpp"
 #include "open_file_cache.hpp"
 #include "request_path.hpp"
 #include "root_directory.hpp"
@@ -92,6 +93,10 @@ class FileHandler final : public ChannelHandler {
   // `entry`, and the result is empty.
   std::optional<OpenedFile> open_file(const RequestPath& path, OpenedEntry& entry) const;
 
+  // Answers a request its preconditions stop (RFC 9110 §13.2.2): a 304 carrying `name:
+  // value` from the 200 it stands for, or a 412. False when the request proceeds.
+  bool answer_precondition(HandlerContext& ctx, Precondition outcome, const http::HeaderName& name,
+                           const http::HeaderValue& value, Exchange& exchange);
   // A response with a whole (small) body.
   void send(HandlerContext& ctx, http::HttpResponse&& response, Exchange& exchange,
             std::uint64_t body_bytes);
