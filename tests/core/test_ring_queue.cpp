@@ -94,3 +94,13 @@ TEST_CASE("a ring queue that has grown to its longest allocates nothing more") {
   CHECK(allocations_made == before);
   CHECK(queue.capacity() == 16);
 }
+
+TEST_CASE("a ring queue can push one of its own elements while it grows") {
+  RingQueue<int> queue;
+  for (int i = 0; i < 4; ++i)
+    queue.push_back(i);
+  REQUIRE(queue.size() == queue.capacity());  // full: the next push moves the elements
+  queue.push_back(queue.front());
+  CHECK(queue.back() == 0);
+  CHECK(queue.size() == 5);
+}

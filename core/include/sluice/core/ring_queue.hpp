@@ -37,7 +37,8 @@ class RingQueue {
   T& back() noexcept { return (*this)[size_ - 1]; }
   const T& back() const noexcept { return (*this)[size_ - 1]; }
 
-  void push_back(const T& value) {
+  // By value: an element of this queue, pushed again, stays valid across the growth.
+  void push_back(T value) {
     if (size_ == capacity_) grow();
     slots_[slot(size_)] = value;
     ++size_;
