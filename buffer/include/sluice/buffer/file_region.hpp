@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -58,7 +59,11 @@ class FileRegion {
   // The file offset the next byte comes from.
   std::uint64_t position() const noexcept { return offset_ + transferred_; }
   FileTransfer transfer() const noexcept { return transfer_; }
-  void advance(std::uint64_t bytes) noexcept { transferred_ += bytes; }
+  // `bytes` went out; at most remaining(), or remaining() would wrap around.
+  void advance(std::uint64_t bytes) noexcept {
+    assert(bytes <= remaining());
+    transferred_ += bytes;
+  }
 
  private:
   std::shared_ptr<const File> file_;
