@@ -77,6 +77,7 @@ void EmbeddedChannel::do_flush() {
   outbound_.mark_flushed();
   // Recorded before its callback runs: a callback that writes again must come after it.
   while (outbound_.has_flushed()) {
+    add_written(outbound_.front().message.bytes());
     outbound_messages_.push_back(std::move(outbound_.front().message));
     outbound_.complete_front();
   }

@@ -131,14 +131,16 @@ void FileHandler::on_user_event(HandlerContext& ctx, Message&& event) {
   }
   // Between requests, a silent client is dropped. During a download the client has nothing to
   // say, so silence alone is no reason: the connection goes only if the transfer also stopped
-  // moving over a whole idle period (the client stopped reading).
-  const std::size_t pending = ctx.channel().pending_write_bytes();
-  if (shared_->in_flight == 0 || (!idle->first && pending == idle_pending_)) {
+  // moving over a whole idle period (the client stopped reading). Moving is told by the bytes
+  // written, not the bytes pending: those can read the same at two checks while a slow client
+  // reads steadily (the copy path refills what drained).
+  const std::uint64_t written = ctx.channel().bytes_written();
+  if (shared_->in_flight == 0 || (!idle->first && written == idle_written_)) {
     logger().debug("{} idle, closing", ctx.channel().describe());
     ctx.close();
     return;
   }
-  idle_pending_ = pending;
+  idle_written_ = written;
 }
 
 void FileHandler::on_error(HandlerContext& ctx, const Error& error) {

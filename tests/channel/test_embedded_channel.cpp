@@ -103,3 +103,17 @@ TEST_CASE("after shutdown_output, writes fail with output_shutdown, as on a sock
   CHECK(channel->is_open());
   CHECK_FALSE(channel->finish());
 }
+
+TEST_CASE("an embedded channel counts the bytes of what it records as written") {
+  auto channel = EmbeddedChannel::create();
+  CHECK(channel->bytes_written() == 0);
+  REQUIRE(channel->write_outbound(Buffer::copy_of("hello"), Buffer::copy_of(", world")));
+  CHECK(channel->bytes_written() == 12);
+  channel->write(Buffer::copy_of("unflushed"));
+  CHECK(channel->bytes_written() == 12);  // nothing went out yet
+  channel->flush();
+  CHECK(channel->bytes_written() == 21);
+  while (channel->read_outbound()) {
+  }
+  CHECK(channel->finish() == false);
+}

@@ -178,6 +178,11 @@ TEST_CASE(
   socklen_t length = sizeof corked;
   REQUIRE(::getsockopt(server_fd, IPPROTO_TCP, TCP_CORK, &corked, &length) == 0);
   CHECK(corked == 0);
+  // Every byte the socket took is counted, the file's as well as the buffers'.
+  auto written = std::make_shared<Promise<std::uint64_t>>();
+  server_channel->loop().execute(
+      [written, server_channel] { written->set_value(server_channel->bytes_written()); });
+  CHECK(await(written->future()) == expected->size());
   transfer.client_channel->close();
   await(transfer.client_channel->close_future());
   CHECK(transfer.client_peer->received_count() == expected->size());

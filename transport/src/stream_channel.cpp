@@ -310,6 +310,7 @@ StreamChannel::WriteResult StreamChannel::write_gathered() {
   }
   const auto bytes = static_cast<std::size_t>(sent);
   loop().count_written(bytes);
+  add_written(bytes);
   outbound_.consume(bytes);
   return bytes < gathered.bytes ? WriteResult::kSocketFull : WriteResult::kDone;
 }
@@ -361,6 +362,7 @@ StreamChannel::WriteResult StreamChannel::write_sendfile(FileRegion& region) {
 bool StreamChannel::advance_file(FileRegion& region, std::size_t bytes) {
   region.advance(bytes);
   loop().count_written(bytes);
+  add_written(bytes);
   if (region.remaining() != 0) {
     outbound_.progress_front(bytes);
     return false;

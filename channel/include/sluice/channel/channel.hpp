@@ -49,6 +49,10 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   std::size_t pending_write_bytes() const noexcept {
     return outbound_.pending_bytes() + outbound_.foreign_bytes();
   }
+  // Bytes written to the peer so far: what the socket took (an EmbeddedChannel counts each
+  // flushed message's bytes). Loop thread. It moves whenever anything goes out, so two equal
+  // readings mean nothing did; pending_write_bytes() can read the same while bytes flow.
+  std::uint64_t bytes_written() const noexcept { return bytes_written_; }
   // Set once the channel is active; any thread after that.
   const SocketAddress& local_address() const noexcept { return local_address_; }
   const SocketAddress& remote_address() const noexcept { return remote_address_; }
@@ -112,6 +116,7 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   // The state is kClosed (set at the start of a close, before finish_close).
   void mark_closed() noexcept { state_.store(State::kClosed, std::memory_order_release); }
   bool close_requested_when_flushed() const noexcept { return close_when_flushed_; }
+  void add_written(std::uint64_t bytes) noexcept { bytes_written_ += bytes; }
 
   OutboundBuffer outbound_;
 
@@ -123,6 +128,7 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   void on_close_now() override;
 
   EventLoop* loop_;
+  std::uint64_t bytes_written_ = 0;
   std::uint64_t id_;
   ChannelOptions options_;
   Pipeline pipeline_;
