@@ -35,6 +35,21 @@ void run_guarded(EventLoop::Task& task, const char* what) noexcept {
   }
 }
 
+// Runs the tasks in `queue`, while what they queue collects in `spare`'s storage. The two
+// vectors take turns and each keeps its capacity, so steady work allocates nothing. The batch
+// is a local: were this re-entered, the nested call could not touch the tasks being run here
+// (it would find the spare taken and start an empty vector).
+void run_one_batch(std::vector<EventLoop::Task>& queue, std::vector<EventLoop::Task>& spare,
+                   const char* what) noexcept {
+  std::vector<EventLoop::Task> batch;
+  batch.swap(queue);
+  queue.swap(spare);  // empty, with the capacity of an earlier batch
+  for (EventLoop::Task& task : batch)
+    run_guarded(task, what);
+  batch.clear();  // the tasks die here, before the next pass
+  if (batch.capacity() > spare.capacity()) spare.swap(batch);
+}
+
 // sendfile and splice have no MSG_NOSIGNAL: a peer that resets would kill the process with
 // SIGPIPE. Blocked on the loop thread, the signal stays pending and the call fails with EPIPE.
 void block_sigpipe() noexcept {
@@ -259,33 +274,16 @@ void EventLoop::run_queued_tasks() {
 }
 
 void EventLoop::run_local_tasks() {
-  // Tasks may queue more; those run in the next pass, after libuv has polled once. local_ and
-  // local_spare_ take turns as run_deferred_tasks' vectors do, for the same reasons.
-  std::vector<Task> batch;
-  batch.swap(local_);
-  local_.swap(local_spare_);
-  for (Task& task : batch)
-    run_guarded(task, "a task");
-  batch.clear();
-  if (batch.capacity() > local_spare_.capacity()) local_spare_.swap(batch);
+  // Tasks may queue more; those run in the next pass, after libuv has polled once.
+  run_one_batch(local_, local_spare_, "a task");
   if (local_.empty()) uv_idle_stop(&keep_spinning_);
 }
 
 void EventLoop::run_deferred_tasks() {
   // Tasks deferred meanwhile (by these tasks or by their destructors) run in the next pass,
-  // still in this iteration. deferred_ and deferred_spare_ take turns: one collects while the
-  // other's tasks run, and each keeps its capacity, so steady work allocates nothing. The batch
-  // is a local: were this re-entered, the nested call could not touch the tasks being run here
-  // (it would find the spare taken and start an empty vector).
-  while (!deferred_.empty()) {
-    std::vector<Task> batch;
-    batch.swap(deferred_);
-    deferred_.swap(deferred_spare_);  // empty, with the capacity of an earlier batch
-    for (Task& task : batch)
-      run_guarded(task, "a deferred task");
-    batch.clear();  // the tasks die here, before the next pass, as they always did
-    if (batch.capacity() > deferred_spare_.capacity()) deferred_spare_.swap(batch);
-  }
+  // still in this iteration.
+  while (!deferred_.empty())
+    run_one_batch(deferred_, deferred_spare_, "a deferred task");
 }
 
 void EventLoop::end_iteration() {

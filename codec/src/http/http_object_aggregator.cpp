@@ -41,9 +41,10 @@ void HttpObjectAggregator::on_read(HandlerContext& ctx, Message&& message) {
     }
     current_->body.append(std::move(content->data));
     if (current_->body.component_count() > kMaxBodyComponents) {
-      // Room for as much again, so that a body joined repeatedly is copied O(1) times a byte.
+      // Room for as much again (within the limit), so that a body joined repeatedly is copied
+      // O(1) times a byte; make_contiguous never reserves less than the bytes it holds.
       const std::size_t size = current_->body.readable_bytes();
-      current_->body.make_contiguous(std::min(2 * size, std::max(size, max_content_length_)));
+      current_->body.make_contiguous(std::min(2 * size, max_content_length_));
     }
     if (!content->last) return;
     current_->trailers = std::move(content->trailers);
