@@ -127,7 +127,8 @@ void OutboundBuffer::consume(std::size_t written) noexcept {
 
 void OutboundBuffer::complete_front() noexcept {
   WriteCallback done = pop_front();
-  complete_write(done, Error());
+  // Most writes carry no callback: no success Error to make for them.
+  if (done) complete_write(done, Error());
 }
 
 Message OutboundBuffer::take_front() noexcept {

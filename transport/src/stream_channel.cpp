@@ -12,7 +12,6 @@
 #include <cstring>
 
 #include "direct_syscalls.hpp"
-#include "receive_sizer.hpp"
 #include "sluice/channel/channel_error.hpp"
 #include "sluice/core/log.hpp"
 
@@ -35,9 +34,7 @@ constexpr std::size_t kSplicePipeSize = 1024 * 1024;
 }  // namespace
 
 StreamChannel::StreamChannel(EventLoop& loop, Fd fd, const ChannelOptions& options)
-    : Channel(loop, options),
-      fd_(std::move(fd)),
-      sizer_(std::make_unique<detail::ReceiveSizer>(options.receive_sizing)) {}
+    : Channel(loop, options), fd_(std::move(fd)), sizer_(options.receive_sizing) {}
 
 StreamChannel::~StreamChannel() = default;
 
@@ -185,14 +182,14 @@ void StreamChannel::read_batch() {
   bool read_any = false;
   bool end_of_input = false;
   for (unsigned budget = options().max_messages_per_read; budget != 0;) {
-    Buffer buffer = Buffer::allocate(sizer_->next());
+    Buffer buffer = Buffer::allocate(sizer_.next());
     const std::span<std::byte> room = buffer.writable_span();
     const ssize_t received = detail::receive_bytes(fd_.get(), room.data(), room.size());
     if (received > 0) {
       const auto bytes = static_cast<std::size_t>(received);
       buffer.advance_writer(bytes);
       loop().count_read(bytes);
-      sizer_->record(bytes, room.size());
+      sizer_.record(bytes, room.size());
       read_any = true;
       pipeline().fire_read(std::move(buffer));
       // A read that did not fill its buffer drained the socket: another recv would only

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 
 #include "sluice/channel/channel_options.hpp"
 
@@ -15,18 +16,18 @@ class ReceiveSizer {
  public:
   explicit ReceiveSizer(const ReceiveBufferSizing& sizing) noexcept
       : minimum_(index_of(sizing.minimum)),
-        maximum_(index_of(sizing.maximum)),
+        maximum_(std::max(index_of(sizing.maximum), minimum_)),
         index_(std::clamp(index_of(sizing.initial), minimum_, maximum_)) {}
 
   std::size_t next() const noexcept { return kSizes[index_]; }
 
   void record(std::size_t bytes_read, std::size_t capacity) noexcept {
     if (bytes_read >= capacity) {
-      index_ = std::min(index_ + kGrowSteps, maximum_);
+      index_ = static_cast<Index>(std::min<unsigned>(index_ + kGrowSteps, maximum_));
       shrink_votes_ = 0;
-    } else if (index_ > minimum_ && bytes_read <= kSizes[std::max(index_, minimum_ + 1) - 1] / 2) {
+    } else if (index_ > minimum_ && bytes_read <= kSizes[index_ - 1] / 2) {
       if (++shrink_votes_ >= 2) {
-        index_ = std::max(index_ - 1, minimum_);
+        --index_;
         shrink_votes_ = 0;
       }
     } else {
@@ -35,7 +36,8 @@ class ReceiveSizer {
   }
 
  private:
-  static constexpr std::size_t kGrowSteps = 4;
+  using Index = std::uint8_t;
+  static constexpr unsigned kGrowSteps = 4;
   static constexpr auto kSizes = [] {
     std::array<std::size_t, 32 + 17> sizes{};
     std::size_t i = 0;
@@ -46,15 +48,15 @@ class ReceiveSizer {
     return sizes;
   }();
 
-  static std::size_t index_of(std::size_t size) noexcept {
+  static Index index_of(std::size_t size) noexcept {
     const auto* it = std::lower_bound(kSizes.begin(), kSizes.end(), size);
-    return it == kSizes.end() ? kSizes.size() - 1 : static_cast<std::size_t>(it - kSizes.begin());
+    return static_cast<Index>(it == kSizes.end() ? kSizes.size() - 1 : it - kSizes.begin());
   }
 
-  std::size_t minimum_;
-  std::size_t maximum_;
-  std::size_t index_;
-  unsigned shrink_votes_ = 0;
+  Index minimum_;
+  Index maximum_;
+  Index index_;
+  std::uint8_t shrink_votes_ = 0;
 };
 
 }  // namespace sluice::detail
