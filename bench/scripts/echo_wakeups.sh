@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # How often each echo server goes back to the kernel for more work, and what that does to the
 # load generator: per message, the server's epoll_wait calls and context switches (perf
-# tracepoints), its CPU time (/proc), and the client's CPU time. When the load generator's core
-# is the bottleneck, messages/s follows the client's cost per message, which includes waking a
-# server that sleeps. Rounds alternate the raw epoll, raw libuv and sluice servers; server on
-# CPU 0, load on CPU 1, 5 s per sample.
+# tracepoints), its CPU time split into user and kernel time (/proc), and the client's CPU
+# time. When the load generator's core is the bottleneck, messages/s follows the client's cost
+# per message, which includes waking a server that sleeps. Rounds alternate the raw epoll, raw
+# libuv and sluice servers; server on CPU 0, load on CPU 1, 5 s per sample.
 #   bench/scripts/echo_wakeups.sh [rounds] [loadgen args] [bin dir] [yardstick dir]
 #   bench/scripts/echo_wakeups.sh 3 "-s 16384 -c 16 -p 4"
 set -euo pipefail
@@ -35,17 +35,20 @@ measure() {  # name command... ; prints one row
   rate=$(grep -oE 'msgs_per_s=[0-9]+' "$work/$name.out" | cut -d= -f2)
   client_ms=$(awk -F, '/task-clock/ {print $1}' "$work/$name.client")
   awk -F, -v name="$name" -v rate="$rate" -v client_ms="$client_ms" -v hz="$(getconf CLK_TCK)" \
-      -v ticks=$((user1 - user0 + system1 - system0)) '
+      -v user=$((user1 - user0)) -v system=$((system1 - system0)) '
     /epoll_wait/ { waits = $1 } /context-switches/ { switches = $1 }
     END {
       n = rate * 5
-      printf "%-7s %9.0f %8.3f %8.3f %8.4f %8.4f\n", name, rate, ticks * 1e6 / hz / n,
-             client_ms * 1e3 / n, waits / n, switches / n
+      us = 1e6 / hz / n
+      printf "%-7s %9.0f %8.3f %8.4f %8.3f %8.3f %8.4f %8.4f\n", name, rate,
+             (user + system) * us, user * us, system * us, client_ms * 1e3 / n, waits / n,
+             switches / n
     }' "$work/$name.perf"
 }
 
-printf "%-7s %9s %8s %8s %8s %8s\n" server "msgs/s" "srv us" "cli us" "e_wait" "cswitch"
-printf "%-7s %9s %8s %8s %8s %8s\n" "" "" "/msg" "/msg" "/msg" "/msg"
+printf "%-7s %9s %8s %8s %8s %8s %8s %8s\n" server "msgs/s" "srv us" "user us" "sys us" \
+  "cli us" "e_wait" "cswitch"
+printf "%-7s %9s %8s %8s %8s %8s %8s %8s\n" "" "" "/msg" "/msg" "/msg" "/msg" "/msg" "/msg"
 for _ in $(seq "$rounds"); do
   measure epoll "$yardstick/build/epoll_echo" "$port"
   measure uv "$yardstick/build/uv_echo" "$port" -m write
