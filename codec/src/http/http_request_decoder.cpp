@@ -208,6 +208,7 @@ void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
   request.content_length_ = framing.content_length;
   request.keep_alive_ = framing.keep_alive;
   request.expects_continue_ = framing.expects_continue;
+  request.upgrade_ = framing.upgrade;
   keep_alive_ = request.keep_alive_;
   remaining_ = request.content_length_;
   const bool has_body = request.chunked_ || remaining_ != 0;

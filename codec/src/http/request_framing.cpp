@@ -13,6 +13,7 @@ constexpr std::string_view kTransferEncoding = "transfer-encoding";
 constexpr std::string_view kConnection = "connection";
 constexpr std::string_view kExpect = "expect";
 constexpr std::string_view kHost = "host";
+constexpr std::string_view kUpgrade = "upgrade";
 
 RequestFraming refused(std::uint16_t status, const char* why) noexcept {
   RequestFraming framing;
@@ -79,6 +80,8 @@ RequestFraming decide_request_framing(const HttpFields& headers, int version_min
   std::string_view content_length;
   bool connection_close = false;
   bool connection_keep_alive = false;
+  bool connection_upgrade = false;
+  bool upgrade_offered = false;
   std::optional<std::string_view> expect;
   // One pass over the fields, each name compared only with the framing name of its length:
   // this runs for every request.
@@ -106,7 +109,14 @@ RequestFraming decide_request_framing(const HttpFields& headers, int version_min
         for_each_list_element(field.value, [&](std::string_view option) {
           connection_close = connection_close || equals_ignore_case(option, "close");
           connection_keep_alive = connection_keep_alive || equals_ignore_case(option, "keep-alive");
+          connection_upgrade = connection_upgrade || equals_ignore_case(option, kUpgrade);
         });
+        break;
+      case kUpgrade.size():
+        // An Upgrade field that lists no protocol offers nothing to switch to.
+        if (!upgrade_offered && is_named(field.name, kUpgrade)) {
+          for_each_list_element(field.value, [&](std::string_view) { upgrade_offered = true; });
+        }
         break;
       case kExpect.size():
         if (!expect && is_named(field.name, kExpect)) expect = field.value;
@@ -154,6 +164,11 @@ RequestFraming decide_request_framing(const HttpFields& headers, int version_min
   // RFC 9112 §9.3: the close option ends the connection whatever the version; otherwise
   // HTTP/1.1 persists and HTTP/1.0 only with keep-alive.
   framing.keep_alive = !connection_close && (version_minor != 0 || connection_keep_alive);
+  // RFC 9110 §7.8: an HTTP/1.0 request's Upgrade is ignored, and Upgrade is hop-by-hop, so
+  // it counts only when named among the Connection options. A request that asks to close
+  // ends the connection after its answer (RFC 9112 §9.6): nothing follows to switch.
+  framing.upgrade =
+      version_minor >= 1 && upgrade_offered && connection_upgrade && framing.keep_alive;
   if (version_minor >= 1 && expect) {
     framing.expects_continue = equals_ignore_case(*expect, "100-continue");
   }

@@ -453,6 +453,37 @@ TEST_CASE("keep_alive follows the version and the Connection options") {
   }
 }
 
+TEST_CASE("upgrade() needs HTTP/1.1, a protocol in Upgrade and the upgrade connection option") {
+  // RFC 9110 §7.8. A request that asks to close ends the connection: nothing follows to switch.
+  struct Case {
+    std::string head;
+    bool upgrade;
+  };
+  const std::vector<Case> cases = {
+      {"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", true},
+      {"GET / HTTP/1.1\r\nconnection: keep-alive, UPGRADE\r\nUPGRADE: h2c\r\n\r\n", true},
+      {"GET / HTTP/1.1\r\nUpgrade: ,\r\nUpgrade: a/1\r\nConnection: upgrade\r\n\r\n", true},
+      {"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n", false},
+      {"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgraded\r\n\r\n", false},
+      {"GET / HTTP/1.1\r\nConnection: upgrade\r\n\r\n", false},
+      {"GET / HTTP/1.1\r\nUpgrade: , \r\nConnection: upgrade\r\n\r\n", false},
+      {"GET / HTTP/1.1\r\nUpgrade: h2c\r\nConnection: upgrade, close\r\n\r\n", false},
+      {"GET / HTTP/1.0\r\nUpgrade: h2c\r\nConnection: upgrade, keep-alive\r\n\r\n", false},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.head);
+    auto channel = test::request_decoder();
+    channel->write_inbound(bytes(c.head));
+    Message message = channel->read_inbound();
+    REQUIRE(message.is<HttpRequest>());
+    CHECK(message.as<HttpRequest>().upgrade() == c.upgrade);
+  }
+  // On its own the decoder cannot know the answer, so it goes on decoding.
+  CHECK(decode_requests("GET / HTTP/1.1\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n"
+                        "GET /next HTTP/1.1\r\n\r\n")
+            .size() == 4);
+}
+
 TEST_CASE("content_length, chunked and expects_continue describe the framing") {
   CHECK(decode_requests(kPost + "Content-Length: 005\r\n\r\nhello") ==
         Lines{"POST / HTTP/1.1 keep-alive length=5 [Content-Length: 005]", "body 'hello'"});

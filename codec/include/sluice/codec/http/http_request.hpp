@@ -35,6 +35,9 @@ class HttpRequest {
   bool chunked() const noexcept { return chunked_; }
   // "Expect: 100-continue" on an HTTP/1.1 request.
   bool expects_continue() const noexcept { return expects_continue_; }
+  // The request asks to switch protocols (RFC 9110 §7.8): HTTP/1.1, an Upgrade field that
+  // names a protocol, "upgrade" among the Connection options, and no "close".
+  bool upgrade() const noexcept { return upgrade_; }
 
  private:
   friend class HttpRequestDecoder;
@@ -55,6 +58,7 @@ class HttpRequest {
   bool chunked_ = false;
   bool keep_alive_ = true;
   bool expects_continue_ = false;
+  bool upgrade_ = false;
 };
 
 static_assert(sizeof(HttpRequest) <= 112, "an HttpRequest travels inline in a Message");

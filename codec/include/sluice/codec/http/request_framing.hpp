@@ -15,6 +15,10 @@ struct RequestFraming {
   bool chunked = false;
   bool keep_alive = true;
   bool expects_continue = false;
+  // The request asks to switch protocols (RFC 9110 §7.8): an HTTP/1.1 request with an Upgrade
+  // field naming a protocol and "upgrade" among its Connection options, which does not also
+  // ask to close. What follows it on the connection may be another protocol's, once answered.
+  bool upgrade = false;
   // Host (RFC 9112 §3.2): how many Host lines there are, and whether each value is a uri-host
   // with an optional port. HttpRequestDecoder refuses the request on these when
   // HttpLimits::require_host is set.
