@@ -59,7 +59,11 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
   Buffer& head = response.head_;
   const std::uint16_t status = response.status_;
   if (status < 200) {
-    head.write_bytes(std::string_view("\r\n"));
+    // Upgrade is hop-by-hop: a 101 names it among its Connection options (RFC 9110 §7.8), and
+    // WebSocket clients refuse a 101 without it (RFC 6455 §4.1). Connection is the encoder's
+    // to write; header() refuses it.
+    head.write_bytes(status == 101 ? std::string_view("Connection: upgrade\r\n\r\n")
+                                   : std::string_view("\r\n"));
     ctx.write(std::move(head), std::move(done));
     return Progress::kInformational;
   }

@@ -240,10 +240,20 @@ TEST_CASE("a FileRegion in a chunked body gets a size line and passes untouched"
         "12c\r\n<region>\r\n0\r\n\r\n");
 }
 
-TEST_CASE("1xx responses are the status line and an empty line, nothing else") {
+TEST_CASE("1xx responses but 101 are the status line and an empty line, nothing else") {
   auto channel = encoder_channel();
   channel->write_outbound(HttpResponse(100));
   CHECK(test::outbound_text(*channel) == "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+TEST_CASE("a 101 names upgrade among its Connection options, which the application cannot set") {
+  // RFC 9110 §7.8: Upgrade is hop-by-hop; RFC 6455 §4.1: a WebSocket client fails the
+  // handshake without "Connection: Upgrade".
+  auto channel = encoder_channel();
+  channel->write_outbound(HttpResponse(101).header("Upgrade", "websocket"));
+  CHECK(test::outbound_text(*channel) ==
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n");
+  CHECK_THROWS_AS(HttpResponse(101).header("Connection", "upgrade"), InvalidHeaderError);
 }
 
 TEST_CASE("204 and 304 responses carry no body; a 304 keeps its Content-Length") {

@@ -908,8 +908,10 @@ TEST_CASE("bytes written after a complete response fail and the connection close
     auto channel = test::server_channel();
     channel->write_inbound(
         bytes("GET / HTTP/1.1\r\nUpgrade: example\r\nConnection: upgrade\r\n\r\n"));
-    channel->write_outbound(HttpResponse(101), bytes("raw"));
-    CHECK(test::outbound_text(*channel) == "HTTP/1.1 101 Switching Protocols\r\n\r\nraw");
+    channel->write_outbound(HttpResponse(101).header("Upgrade", "example"), bytes("raw"));
+    CHECK(test::outbound_text(*channel) ==
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: example\r\nConnection: upgrade\r\n\r\n"
+          "raw");
     CHECK(channel->is_open());
   }
 }
