@@ -12,6 +12,8 @@ const char* describe(CodecErrc value) noexcept {
       return "too many undecoded bytes";
     case CodecErrc::body_length_mismatch:
       return "body length differs from the announced length";
+    case CodecErrc::invalid_protocol_switch:
+      return "switch of protocols not asked for";
   }
   return "unknown codec error";
 }

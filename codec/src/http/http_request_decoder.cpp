@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <utility>
 
 #include "char_classes.hpp"
 #include "sluice/codec/http/http_status.hpp"
@@ -125,6 +126,7 @@ void HttpRequestDecoder::fail(HandlerContext& ctx, CompositeBuffer& in, std::uin
                               std::string reason) {
   const bool in_body = receiving_;
   receiving_ = false;
+  switch_after_request_ = false;
   state_ = State::kDiscard;
   in.clear();
   emit_error(ctx, HttpDecodeError{status, std::move(reason), in_body});
@@ -153,6 +155,26 @@ void HttpRequestDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
     case State::kDiscard:
       in.clear();
       return;
+    case State::kRaw:
+      pass_on_raw(ctx, in);
+      return;
+  }
+}
+
+void HttpRequestDecoder::switch_protocols() noexcept {
+  // The switch takes effect where the request ends (RFC 9110 §7.8): its body is still HTTP.
+  if (receiving_) {
+    switch_after_request_ = true;
+  } else if (state_ == State::kHead) {
+    state_ = State::kRaw;
+  }
+}
+
+void HttpRequestDecoder::pass_on_raw(HandlerContext& ctx, CompositeBuffer& in) {
+  // A read at a time, as it arrived: no copy. A handler that takes the codec out of the
+  // pipeline meanwhile gets the rest passed on by on_removed.
+  while (!in.empty() && !ctx.is_removed()) {
+    ctx.fire_read(in.read_buffer(in.component(0).readable_bytes()));
   }
 }
 
@@ -161,6 +183,8 @@ void HttpRequestDecoder::decode_last(HandlerContext& ctx, CompositeBuffer& in) {
   // closed the channel, which ends the input at once); it is complete, its last content
   // follows when the handler returns. Empty lines before a request line are not a request
   // (RFC 9112 §2.2: ignored): input ending after them ends between requests.
+  // After a 101 the end of input is the new protocol's to judge: not an HTTP error.
+  if (state_ == State::kRaw) return pass_on_raw(ctx, in);
   const bool bodiless_in_hand = receiving_ && state_ == State::kHead;
   if (state_ == State::kDiscard || bodiless_in_hand || (!receiving_ && only_empty_lines(in))) {
     in.clear();
@@ -240,6 +264,7 @@ void HttpRequestDecoder::finish_request(HandlerContext& ctx, HttpContent&& last)
   // Still receiving while the last piece is handled: a refusal there answers this request.
   emit_content(ctx, std::move(last));
   receiving_ = false;
+  if (std::exchange(switch_after_request_, false) && state_ == State::kHead) state_ = State::kRaw;
 }
 
 void HttpRequestDecoder::decode_body(HandlerContext& ctx, CompositeBuffer& in, bool chunk) {

@@ -1,5 +1,8 @@
 #include "sluice/codec/http/http_server_codec.hpp"
 
+#include <string_view>
+#include <utility>
+
 #include "response_encoding.hpp"
 #include "sluice/channel/channel.hpp"
 #include "sluice/channel/channel_error.hpp"
@@ -8,6 +11,36 @@
 #include "sluice/codec/http/http_status.hpp"
 
 namespace sluice::http {
+namespace {
+
+// Whether the Upgrade field of a 101's head (as HttpResponse writes it: the status line, then
+// "Name: value" lines) names at least one protocol and only protocols among `offer`, the
+// request's Upgrade values. RFC 9110 §7.8: the server names in its 101 the protocols it
+// switches to, and MUST NOT switch to one the client did not offer. Names are compared
+// ignoring case, as WebSocket's is (RFC 6455 §4.2.1).
+bool names_offered_protocols(std::string_view head, std::string_view offer) {
+  bool named = false;
+  bool all_offered = true;
+  for (std::size_t end = head.find("\r\n"); end != std::string_view::npos;) {
+    const std::size_t start = end + 2;
+    end = head.find("\r\n", start);
+    const std::string_view line = head.substr(start, end - start);
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos || !equals_ignore_case(line.substr(0, colon), "upgrade"))
+      continue;
+    for_each_list_element(line.substr(colon + 1), [&](std::string_view protocol) {
+      named = true;
+      bool offered = false;
+      for_each_list_element(offer, [&](std::string_view candidate) {
+        offered = offered || equals_ignore_case(candidate, protocol);
+      });
+      all_offered = all_offered && offered;
+    });
+  }
+  return named && all_offered;
+}
+
+}  // namespace
 
 HttpServerCodec::HttpServerCodec(const HttpLimits& limits, std::chrono::milliseconds linger)
     : HttpRequestDecoder(limits),
@@ -19,7 +52,17 @@ HttpServerCodec::~HttpServerCodec() {
 }
 
 void HttpServerCodec::emit_request(HandlerContext& ctx, HttpRequest&& request) {
-  pending_.push_back({request.is_head(), request.version_minor() == 0, request.keep_alive()});
+  pending_.push_back(
+      {request.is_head(), request.version_minor() == 0, request.keep_alive(), request.upgrade()});
+  if (request.upgrade()) {
+    // Kept for the 101 to be checked against: only upgrade requests pay for it.
+    upgrade_offer_.clear();
+    for (const Field field : request.headers()) {
+      if (!equals_ignore_case(field.name, "upgrade")) continue;
+      upgrade_offer_ += field.value;
+      upgrade_offer_ += ',';
+    }
+  }
   ++requests_received_;
   HttpRequestDecoder::emit_request(ctx, std::move(request));
 }
@@ -61,19 +104,36 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
     return;
   }
   if (auto* response = message.get_if<HttpResponse>()) {
+    if (switched_protocols_) {
+      // The connection speaks another protocol now: an HTTP head would land inside its bytes.
+      throw Exception(
+          Error(ChannelErrc::unsupported_message, "an HttpResponse after 101 Switching Protocols"));
+    }
+    if (response->status() == 101) {
+      write_switching_protocols(ctx, std::move(*response), std::move(done));
+      return;
+    }
     if (response->status() < 200) {
       write_informational(ctx, std::move(*response), std::move(done));
       return;
     }
     detail::RequestContext request;
+    bool upgrade_declined = false;
     if (!pending_.empty()) {
-      request = {pending_.front().head, pending_.front().http10, pending_.front().keep_alive};
+      Pending& answered = pending_.front();
+      request = {answered.head, answered.http10, answered.keep_alive};
+      // A final status refuses the upgrade (RFC 9110 §7.8 lets the server ignore it): what
+      // was held after the request is HTTP and is decoded once a request may be taken.
+      upgrade_declined = std::exchange(answered.upgrade, false);
     }
     const auto progress =
         encoding_->write_response(ctx, std::move(*response), std::move(done), request);
     current_closes_ = response->closes_connection();
-    if (progress == detail::ResponseEncoding::Progress::kComplete)
+    if (progress == detail::ResponseEncoding::Progress::kComplete) {
       response_complete(ctx, current_closes_);
+    } else if (upgrade_declined && decoding_paused() && may_take_request(ctx)) {
+      resume_later(ctx);
+    }
     return;
   }
   if (auto* reject = message.get_if<HttpReject>()) {
@@ -146,7 +206,6 @@ void HttpServerCodec::write_informational(HandlerContext& ctx, HttpResponse&& re
     return;
   }
   if (pending_.size() == 1 && !encoding_->streaming()) {
-    switched_protocols_ = switched_protocols_ || response.status() == 101;
     encoding_->write_response(ctx, std::move(response), std::move(done), {});
     return;
   }
@@ -158,6 +217,39 @@ void HttpServerCodec::write_informational(HandlerContext& ctx, HttpResponse&& re
     held_for_ = requests_received_;
   }
   complete_write(done, Error());
+}
+
+void HttpServerCodec::write_switching_protocols(HandlerContext& ctx, HttpResponse&& response,
+                                                WriteCallback&& done) {
+  // RFC 9110 §15.2.2: a 101 answers a request that asked to upgrade, in that request's turn,
+  // and switches only to what it offered. Sent otherwise, the client would read the new
+  // protocol as HTTP, or the server read HTTP as the new protocol: like a body that breaks its
+  // framing, the write fails and the connection ends.
+  const char* refusal = nullptr;
+  if (pending_.empty()) {
+    refusal = "a 101 Switching Protocols when no request awaits an answer";
+  } else if (!pending_.front().upgrade) {
+    refusal = pending_.back().upgrade
+                  ? "a 101 Switching Protocols before the answers owed to earlier requests"
+                  : "a 101 Switching Protocols to a request that did not ask to upgrade "
+                    "(HTTP/1.1, Upgrade and Connection: upgrade, without close)";
+  } else if (!names_offered_protocols(response.head_text(), upgrade_offer_)) {
+    refusal =
+        "a 101 Switching Protocols whose Upgrade field does not name protocols the "
+        "request offered";
+  }
+  if (refusal != nullptr) {
+    close_gracefully(ctx);
+    throw CodecError(CodecErrc::invalid_protocol_switch, refusal);
+  }
+  pending_.pop_front();
+  switched_protocols_ = true;
+  held_informational_.reset();
+  encoding_->write_response(ctx, std::move(response), std::move(done), {});
+  switch_protocols();
+  // What arrived after the request goes on from the loop, not from inside this write (which
+  // usually runs inside on_read).
+  if (decoding_paused()) resume_later(ctx);
 }
 
 void HttpServerCodec::send_held_informational(HandlerContext& ctx) {
@@ -174,13 +266,27 @@ void HttpServerCodec::send_held_informational(HandlerContext& ctx) {
 // without bound, and a slow application would collect requests without bound: past the high
 // water mark or max_pipelined, the next request waits until answers drain or complete.
 bool HttpServerCodec::may_take_request(HandlerContext& ctx) const {
-  return ctx.channel().is_writable() && pending_.size() < limits().max_pipelined;
+  // After a 101 nothing is a request: no HTTP backpressure holds the new protocol's bytes.
+  if (switched_protocols_) return true;
+  return ctx.channel().is_writable() && pending_.size() < limits().max_pipelined &&
+         !awaiting_upgrade_answer();
 }
 
 bool HttpServerCodec::ready_for_request(HandlerContext& ctx) {
   if (may_take_request(ctx)) return true;
   pause_decoding(ctx);
   return false;
+}
+
+void HttpServerCodec::decode_last(HandlerContext& ctx, CompositeBuffer& in) {
+  // The connection closed before the upgrade request was answered (a half-close waits for the
+  // answer, decoding being paused): what came after it may be the new protocol's, and there is
+  // no one left to tell that it was not a whole request.
+  if (awaiting_upgrade_answer() && !receiving_request()) {
+    in.clear();
+    return;
+  }
+  HttpRequestDecoder::decode_last(ctx, in);
 }
 
 void HttpServerCodec::resume_if_ready(HandlerContext& ctx) {
@@ -210,6 +316,8 @@ void HttpServerCodec::on_user_event(HandlerContext& ctx, Message&& event) {
 // A client may half-close once it has sent its requests (RFC 9112 §9.6): the answers still
 // go out in full, and the connection ends after the last one.
 void HttpServerCodec::close_if_all_answered(HandlerContext& ctx) {
+  // After a 101 the connection's end is the new protocol's to decide.
+  if (switched_protocols_) return;
   if (input_finished() && pending_.empty() && !encoding_->streaming()) {
     close_gracefully(ctx);
   }

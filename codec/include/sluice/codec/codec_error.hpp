@@ -12,6 +12,9 @@ enum class CodecErrc {
   corrupted_frame,  // a length field that is negative, overflows, or is shorter than what it strips
   cumulation_limit,      // more undecoded bytes than the decoder may hold
   body_length_mismatch,  // a message body longer or shorter than the length its head announced
+  // a switch of protocols no request asked for: a 101 that answers no upgrade request, names no
+  // protocol or one the request did not offer
+  invalid_protocol_switch,
 };
 
 }  // namespace sluice

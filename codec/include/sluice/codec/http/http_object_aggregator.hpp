@@ -15,6 +15,8 @@ namespace sluice::http {
 // decided from Content-Length before any of it is read, or, for a chunked body, as soon as the
 // pieces pass the limit. "Expect: 100-continue" (RFC 9110 §10.1.1) is answered with
 // 100 Continue when the body will be accepted, or with the 413 at once when it will not.
+// Other messages pass on untouched: the Buffers that follow a 101 Switching Protocols are
+// another protocol's bytes, never a body, and no limit applies to them.
 class HttpObjectAggregator : public ChannelHandler {
  public:
   explicit HttpObjectAggregator(std::size_t max_content_length)

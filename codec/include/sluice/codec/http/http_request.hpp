@@ -36,7 +36,9 @@ class HttpRequest {
   // "Expect: 100-continue" on an HTTP/1.1 request.
   bool expects_continue() const noexcept { return expects_continue_; }
   // The request asks to switch protocols (RFC 9110 §7.8): HTTP/1.1, an Upgrade field that
-  // names a protocol, "upgrade" among the Connection options, and no "close".
+  // names a protocol, "upgrade" among the Connection options, and no "close". HttpServerCodec
+  // decodes nothing after it until it is answered; a 101 then hands the bytes after it on as
+  // they come (Buffers), any other answer lets HTTP go on.
   bool upgrade() const noexcept { return upgrade_; }
 
  private:

@@ -25,6 +25,11 @@ namespace sluice::http {
 // A bad request becomes one HttpDecodeError; the decoder then discards everything else the
 // connection sends. After a request that ends the connection (keep_alive() false) the rest of
 // the input is ignored too (RFC 9112 §9.6).
+//
+// A request that asks to switch protocols is marked (HttpRequest::upgrade()). On its own the
+// decoder has no way to know the answer and goes on decoding; HttpServerCodec holds the input
+// after such a request until it is answered, and after a 101 the bytes that follow the request
+// are no longer HTTP: they go on as Buffers, as they arrived (switch_protocols()).
 class HttpRequestDecoder : public ByteToMessageDecoder {
  public:
   explicit HttpRequestDecoder(const HttpLimits& limits = {});
@@ -47,9 +52,23 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
   virtual bool ready_for_request(HandlerContext&) { return true; }
   // A request has gone out and the last piece of its body has not: it is being received.
   bool receiving_request() const noexcept { return receiving_; }
+  // The request being received, or else the last one received, was answered 101 (RFC 9110
+  // §15.2.2): every byte after its end belongs to the new protocol and is passed on untouched
+  // as a Buffer, with no HTTP limit and no error at the end of input. Its body, if it has one,
+  // is still decoded first.
+  void switch_protocols() noexcept;
 
  private:
-  enum class State { kHead, kBody, kChunkSize, kChunkData, kChunkDataEnd, kTrailers, kDiscard };
+  enum class State {
+    kHead,
+    kBody,
+    kChunkSize,
+    kChunkData,
+    kChunkDataEnd,
+    kTrailers,
+    kDiscard,
+    kRaw,  // after a 101: another protocol's bytes, passed on
+  };
 
   void decode_head(HandlerContext& ctx, CompositeBuffer& in);
   void decode_body(HandlerContext& ctx, CompositeBuffer& in, bool chunk);
@@ -59,6 +78,7 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
   HttpFields take_fields(CompositeBuffer& in);
   void finish_request(HandlerContext& ctx, HttpContent&& last);
   void fail(HandlerContext& ctx, CompositeBuffer& in, std::uint16_t status, std::string reason);
+  static void pass_on_raw(HandlerContext& ctx, CompositeBuffer& in);
 
  protected:
   const HttpLimits& limits() const noexcept { return limits_; }
@@ -70,6 +90,7 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
   std::uint64_t remaining_ = 0;  // body or chunk bytes still to come
   bool keep_alive_ = true;       // of the request being decoded
   bool receiving_ = false;
+  bool switch_after_request_ = false;  // answered 101 while being received
 };
 
 }  // namespace sluice::http

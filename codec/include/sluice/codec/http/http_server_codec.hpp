@@ -3,6 +3,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "sluice/codec/http/http_request_decoder.hpp"
 #include "sluice/codec/http/http_response.hpp"
@@ -36,7 +37,14 @@ struct RequestContext;
 //     then the connection closes;
 //   - framing of responses is enforced: a body that goes past or falls short of its
 //     Content-Length, or body bytes written when no response awaits them (unless a 101 went
-//     out), fail with CodecErrc::body_length_mismatch and the connection closes.
+//     out), fail with CodecErrc::body_length_mismatch and the connection closes;
+//   - switching protocols (RFC 9110 §7.8): nothing after a request that asks to upgrade
+//     (HttpRequest::upgrade()) is decoded until its answer is written. A final status lets HTTP
+//     go on with what was held; a 101, whose Upgrade field must name protocols the request
+//     offered, makes every byte after the request (its body is still HTTP) go on inbound as
+//     Buffers, untouched, and outbound bytes pass untouched; HTTP responses are refused from
+//     then on. A 101 that answers no upgrade request, in its turn, fails with
+//     CodecErrc::invalid_protocol_switch and the connection closes.
 class HttpServerCodec : public HttpRequestDecoder {
  public:
   explicit HttpServerCodec(const HttpLimits& limits = {},
@@ -53,12 +61,14 @@ class HttpServerCodec : public HttpRequestDecoder {
   void emit_request(HandlerContext& ctx, HttpRequest&& request) override;
   void emit_error(HandlerContext& ctx, HttpDecodeError&& error) override;
   bool ready_for_request(HandlerContext& ctx) override;
+  void decode_last(HandlerContext& ctx, CompositeBuffer& in) override;
 
  private:
   struct Pending {
     bool head;
     bool http10;
     bool keep_alive;
+    bool upgrade;  // asked to switch protocols, and no final answer has begun
   };
 
   void reject_request(HandlerContext& ctx, HttpReject&& reject);
@@ -66,6 +76,12 @@ class HttpServerCodec : public HttpRequestDecoder {
   // request, so it goes without content).
   void take_error(HandlerContext& ctx, HttpDecodeError&& error, bool head);
   void write_informational(HandlerContext& ctx, HttpResponse&& response, WriteCallback&& done);
+  void write_switching_protocols(HandlerContext& ctx, HttpResponse&& response,
+                                 WriteCallback&& done);
+  // What follows the newest request may be another protocol's: it waits for that answer.
+  bool awaiting_upgrade_answer() const noexcept {
+    return !pending_.empty() && pending_.back().upgrade;
+  }
   // Sends the 1xx held back for the request being received once its turn has come.
   void send_held_informational(HandlerContext& ctx);
   bool may_take_request(HandlerContext& ctx) const;
@@ -91,6 +107,8 @@ class HttpServerCodec : public HttpRequestDecoder {
   std::optional<HttpResponse> held_informational_;
   std::uint64_t held_for_ = 0;
   std::uint64_t requests_received_ = 0;
+  // The Upgrade values of the request awaiting its answer, for the 101 to choose from.
+  std::string upgrade_offer_;
   std::chrono::milliseconds linger_;
   ScheduledTask linger_timer_;
   // Points at this codec while it is in a pipeline: a resume queued on the loop finds out
