@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 #include <ctime>
+#include <tuple>
 
 namespace sluice::examples {
 namespace {
@@ -110,6 +111,32 @@ std::optional<std::int64_t> to_seconds(std::int64_t year, unsigned month, unsign
   return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
 }
 
+// RFC 9110 §5.6.7: a recipient MUST take an rfc850-date that appears to be more than 50 years
+// in the future for the most recent year in the past with the same last two digits. So the
+// year is the latest one ending in `two_digits` whose instant is at most 50 years after `now`:
+// a window of a hundred years that slides with the clock, reaching into the next century once
+// now is past the middle of its own (in 2051, "00" is 2100, 49 years ahead, not 2000). Fifty
+// years are counted to the second, as the same month, day and time fifty years on.
+std::int64_t rfc850_year(unsigned two_digits, unsigned month, unsigned day, unsigned second_of_day,
+                         std::int64_t now) {
+  constexpr std::int64_t kSecondsPerDay = 86'400;
+  std::int64_t days = now / kSecondsPerDay;
+  std::int64_t now_second = now % kSecondsPerDay;
+  if (now_second < 0) {
+    now_second += kSecondsPerDay;
+    --days;
+  }
+  const CivilDate today = civil_from_days(days);
+  const std::int64_t limit = today.year + 50;
+  const std::int64_t below = ((limit - two_digits) % 100 + 100) % 100;
+  std::int64_t year = limit - below;  // the latest year ending in the digits, up to the limit
+  if (year == limit && std::tuple(month, day, second_of_day) >
+                           std::tuple(today.month, today.day, static_cast<unsigned>(now_second))) {
+    year -= 100;
+  }
+  return year;
+}
+
 }  // namespace
 
 HttpDateText format_http_date(std::int64_t seconds) {
@@ -159,7 +186,8 @@ HttpDateText format_http_date(std::int64_t seconds) {
   return date;
 }
 
-std::optional<std::int64_t> parse_http_date(std::string_view text) {
+std::optional<std::int64_t> parse_http_date(std::string_view text,
+                                            std::optional<std::int64_t> now_given) {
   unsigned weekday = 0, day = 0, month = 0, year = 0, hour = 0, minute = 0, second = 0;
   {
     // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
@@ -176,15 +204,10 @@ std::optional<std::int64_t> parse_http_date(std::string_view text) {
     if (in.one_of(kLongDays, weekday) && in.literal(", ") && in.digits(2, day) && in.literal("-") &&
         in.one_of(kMonths, month) && in.literal("-") && in.digits(2, year) && in.literal(" ") &&
         in.time_of_day(hour, minute, second) && in.literal(" GMT") && in.at_end()) {
-      // RFC 9110 §5.6.7: a two-digit year that would be more than 50 years in the future is
-      // the most recent past year with those digits.
-      const auto now = static_cast<std::int64_t>(std::time(nullptr));
-      std::time_t now_time = static_cast<std::time_t>(now);
-      std::tm parts{};
-      ::gmtime_r(&now_time, &parts);
-      const std::int64_t this_year = parts.tm_year + 1900;
-      std::int64_t full = this_year - this_year % 100 + year;
-      if (full > this_year + 50) full -= 100;
+      const std::int64_t now =
+          now_given ? *now_given : static_cast<std::int64_t>(std::time(nullptr));
+      const std::int64_t full =
+          rfc850_year(year, month + 1, day, hour * 3600 + minute * 60 + second, now);
       return to_seconds(full, month + 1, day, hour, minute, second);
     }
   }
