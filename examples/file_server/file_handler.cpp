@@ -182,12 +182,12 @@ void FileHandler::serve(HandlerContext& ctx, const HttpRequest& request, Exchang
       return;
     }
     serve_file(ctx, request, *file, exchange);
-  } else if (!entry.fd) {
-    send_status(ctx, status_for_open_error(entry.error), exchange);
-  } else if (S_ISDIR(entry.info.st_mode)) {
+  } else if (entry.fd && S_ISDIR(entry.info.st_mode)) {
     serve_directory(ctx, request, path, std::move(entry), exchange);
+  } else if (entry.error != 0) {
+    send_status(ctx, status_for_open_error(entry.error), exchange);
   } else {
-    // FIFOs, sockets, devices: only regular files are served.
+    // FIFOs, sockets, devices (never opened): only regular files are served.
     send_status(ctx, status::kNotFound, exchange);
   }
 }

@@ -6,7 +6,7 @@
 //   sluice-file-server --root DIR [--host 127.0.0.1] [--port 8080] [--threads 1]
 //                      [--transfer sendfile|splice|mmap|copy] [--access-log]
 //                      [--idle-seconds 30] [--max-connections 10000] [--no-openat2]
-//                      [--no-file-cache]
+//                      [--no-proc-reopen] [--no-file-cache]
 
 #include <fmt/format.h>
 
@@ -39,7 +39,8 @@ std::unique_ptr<IdleStateHandler> idle_handler(std::chrono::seconds idle) {
 ChannelInitializer configure(const CommandLine& args) {
   if (!args.has("root")) throw std::invalid_argument("--root DIR is required");
   auto config = std::make_shared<FileServerConfig>();
-  config->root = std::make_unique<RootDirectory>(args.get("root", ""), !args.has("no-openat2"));
+  config->root = std::make_unique<RootDirectory>(args.get("root", ""), !args.has("no-openat2"),
+                                                 !args.has("no-proc-reopen"));
   const std::string transfer = args.get("transfer", "sendfile");
   const auto parsed = parse_transfer(transfer);
   if (!parsed) {
@@ -54,9 +55,11 @@ ChannelInitializer configure(const CommandLine& args) {
   const auto idle = std::chrono::seconds(idle_seconds);
   auto limit = std::make_shared<ConnectionLimit>(static_cast<std::size_t>(max_connections));
   logger().info(
-      "sluice-file-server: serving {} by {} ({}), idle timeout {}, {} connections at most",
+      "sluice-file-server: serving {} by {} ({}, files opened {}), idle timeout {}, {} "
+      "connections at most",
       config->root->path(), transfer_name(config->transfer),
       config->root->uses_openat2() ? "openat2 RESOLVE_BENEATH" : "O_NOFOLLOW walk",
+      config->root->uses_proc_reopen() ? "through /proc" : "by a second lookup",
       idle_seconds == 0 ? std::string("off") : std::to_string(idle_seconds) + " s",
       max_connections == 0 ? std::string("unlimited") : std::to_string(max_connections));
 
@@ -86,6 +89,6 @@ ChannelInitializer configure(const CommandLine& args) {
 
 int main(int argc, char** argv) {
   return run_server(argc, argv, "sluice-file-server", 8080,
-                    {"access-log", "no-openat2", "no-file-cache"},
+                    {"access-log", "no-openat2", "no-proc-reopen", "no-file-cache"},
                     {"root", "transfer", "idle-seconds", "max-connections"}, configure);
 }

@@ -34,9 +34,10 @@ struct OpenedFile {
 
 // The regular files opened during the current iteration of this thread's event loop, by path
 // beneath the root. Requests read in one iteration (pipelined ones, or a hot file asked for
-// on many connections at once) share one open instead of each paying openat2, fstat, fcntl
-// and close: under wrk, 16 connections fetching a 64 KiB file, an iteration serves about 16
-// requests, and those four calls were four of the seven a response cost.
+// on many connections at once) share one open instead of each paying openat2, fstat, the
+// reopen through /proc and two closes: under wrk, 16 connections fetching a 64 KiB file, an
+// iteration serves about 16 requests, and the open and its fstat, fcntl and close were four of
+// the seven calls a response cost.
 //
 // The entries are dropped when the iteration ends, so nothing is served from the cache that a
 // request arriving later could tell apart: a file renamed, replaced or deleted is opened

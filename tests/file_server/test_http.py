@@ -10,7 +10,8 @@ of the file behind; a file truncated during its transfer ends the connection sho
 server keeps serving. Under the sendfile server, every status: 200, 206, 304, 301, 400, 403,
 404, 405, 412, 416; HEAD; conditional requests; If-Range; traversal attempts; the directory
 index and listing; keep-alive, pipelining, HTTP/1.0. Further servers check the idle timeout,
-the connection limit, the access log, and traversal with the openat2 fallback (--no-openat2).
+the connection limit, the access log, and traversal with the openat2 fallback (--no-openat2,
+with --no-proc-reopen). Under both lookups, a FIFO in the tree is refused without being opened.
 Each server must exit 0 on SIGTERM.
 """
 import argparse
@@ -24,6 +25,7 @@ import socket
 import struct
 import sys
 import tempfile
+import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -671,6 +673,45 @@ def test_traversal(checks, server, label=""):
                   "%sa refusal's body is the bare reason" % label, repr(response.body))
 
 
+def test_fifo_not_opened(checks, server, root, label=""):
+    """A FIFO in the tree is refused without being opened. The server used to open it for
+    reading (non-blocking) before seeing what it was: that lets a local writer waiting in
+    open(O_WRONLY) go on, and the server's close then breaks its next write (EPIPE), so any
+    client could disturb local programs."""
+    path = os.path.join(root, "waiting_fifo")
+    os.mkfifo(path)
+    opened = threading.Event()
+    descriptors = []
+
+    def writer():
+        descriptors.append(os.open(path, os.O_WRONLY))  # blocks until a reader comes
+        opened.set()
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        # Blocked in the open once the kernel says so; a pause where /proc does not tell.
+        def blocked():
+            try:
+                with open("/proc/self/task/%d/wchan" % thread.native_id) as wchan:
+                    return wchan.read().strip() == "wait_for_partner"
+            except OSError:
+                return False
+        if not wait_until(blocked, 10):
+            time.sleep(0.2)
+        response = fetch(server.port, "GET", "/waiting_fifo")
+        checks.expect(response.status in (403, 404), "%sGET a FIFO -> %d" % (label, response.status),
+                      repr(response))
+        checks.expect(not opened.wait(0.3), "%sa writer waiting on the FIFO is still waiting"
+                      % label, "the server opened the FIFO for reading")
+    finally:
+        reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # lets the writer go
+        thread.join(10)
+        for fd in descriptors + [reader]:
+            os.close(fd)
+        os.unlink(path)
+
+
 def test_keep_alive_and_pipelining(checks, server, content):
     # Three requests in one write; three responses in order on one connection.
     with RawConnection(server.port) as conn:
@@ -864,10 +905,13 @@ def test_unreadable_index(checks, binary, root):
 
 
 def test_fallback_resolution(checks, binary, root):
-    with FileServer(binary, root, ["--no-openat2"]) as server:
+    with FileServer(binary, root, ["--no-openat2", "--no-proc-reopen"]) as server:
         checks.expect("O_NOFOLLOW walk" in server.log(), "--no-openat2: the fallback walk is used",
                       server.log())
+        checks.expect("by a second lookup" in server.log(),
+                      "--no-proc-reopen: files are opened by a second lookup", server.log())
         test_traversal(checks, server, "[walk] ")
+        test_fifo_not_opened(checks, server, root, "[walk] ")
         response = fetch(server.port, "GET", "/sub/deeper/leaf.txt")
         checks.expect(response.status == 200 and response.body == b"leaf\n",
                       "[walk] nested files are served", repr(response))
@@ -915,6 +959,7 @@ def main():
                     test_directories(checks, server, content)
                     test_listing_preconditions(checks, server)
                     test_traversal(checks, server)
+                    test_fifo_not_opened(checks, server, root)
                     test_keep_alive_and_pipelining(checks, server, content)
                     response = fetch(server.port, "GET", "/link_inside.txt")
                     checks.expect(response.status == 200 and response.body == content["hello.txt"],
