@@ -6,8 +6,14 @@
 #include <cstring>
 
 #include "sluice/buffer/buffer_error.hpp"
+#include "sluice/core/debug.hpp"
 
 namespace sluice {
+namespace {
+
+thread_local std::uint64_t searched_bytes = 0;  // counted only with kDebugChecks
+
+}  // namespace
 
 void CompositeBuffer::append(Buffer buffer) {
   const std::size_t bytes = buffer.readable_bytes();
@@ -231,12 +237,20 @@ std::size_t CompositeBuffer::index_of(std::byte value, std::size_t from, std::si
       const void* found =
           std::memchr(bytes.data() + begin_here, static_cast<int>(value), end_here - begin_here);
       if (found != nullptr) {
-        return base + static_cast<std::size_t>(static_cast<const std::byte*>(found) - bytes.data());
+        const auto at =
+            static_cast<std::size_t>(static_cast<const std::byte*>(found) - bytes.data());
+        if constexpr (kDebugChecks) searched_bytes += at + 1 - begin_here;
+        return base + at;
       }
+      if constexpr (kDebugChecks) searched_bytes += end_here - begin_here;
     }
     base = end;
   }
   return npos;
+}
+
+std::uint64_t CompositeBuffer::searched_bytes_on_this_thread() noexcept {
+  return searched_bytes;
 }
 
 std::size_t CompositeBuffer::to_iovecs(std::span<iovec> out) const noexcept {

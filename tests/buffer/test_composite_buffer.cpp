@@ -21,6 +21,7 @@
 #include "sluice/buffer/buffer.hpp"
 #include "sluice/buffer/buffer_error.hpp"
 #include "sluice/buffer/composite_buffer.hpp"
+#include "sluice/core/debug.hpp"
 #include "support/allocation_hooks.hpp"
 
 using sluice::Buffer;
@@ -533,6 +534,17 @@ TEST_CASE("make_contiguous leaves a single component alone") {
 }
 
 // --- search ------------------------------------------------------------------------------------
+
+TEST_CASE("debug builds count the bytes index_of looks at, up to the one it finds") {
+  Pieces pieces = pieces_of({"ab\r", "\nc", "d\r\n"});
+  const CompositeBuffer& composite = pieces.composite;
+  const std::uint64_t before = CompositeBuffer::searched_bytes_on_this_thread();
+  CHECK(composite.index_of(std::byte{'\n'}, 1) == 3);                        // b, \r, \n
+  CHECK(composite.index_of(std::byte{'x'}, 2, 6) == CompositeBuffer::npos);  // four bytes
+  CHECK(composite.index_of(std::byte{'x'}, 9) == CompositeBuffer::npos);     // none
+  const std::uint64_t counted = CompositeBuffer::searched_bytes_on_this_thread() - before;
+  CHECK(counted == (sluice::kDebugChecks ? 7u : 0u));
+}
 
 TEST_CASE("index_of finds bytes across component boundaries within [from, to)") {
   Pieces pieces = pieces_of({"ab\r", "\nc", "d\r\n"});

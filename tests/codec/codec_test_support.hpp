@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
@@ -18,6 +19,7 @@
 #include "sluice/buffer/composite_buffer.hpp"
 #include "sluice/channel/embedded_channel.hpp"
 #include "sluice/channel/message.hpp"
+#include "sluice/core/debug.hpp"
 
 // Failed checks on lists of frames print the frames.
 template <>
@@ -106,6 +108,19 @@ inline void write_byte_by_byte(EmbeddedChannel& channel, std::string_view input)
   for (char c : input)
     channel.write_inbound(bytes(std::string_view(&c, 1)));
 }
+
+// Counts the bytes CompositeBuffer::index_of looks at on this thread from its construction on.
+// Only debug builds (kDebugChecks) count: elsewhere `at_most` holds for any bound, and the
+// tests that use it check only their frames.
+class SearchedBytes {
+ public:
+  SearchedBytes() : start_(CompositeBuffer::searched_bytes_on_this_thread()) {}
+  std::uint64_t count() const { return CompositeBuffer::searched_bytes_on_this_thread() - start_; }
+  bool at_most(std::uint64_t bound) const { return !kDebugChecks || count() <= bound; }
+
+ private:
+  std::uint64_t start_;
+};
 
 // Runs the embedded loop, sleeping a little between turns, until `done` holds or `limit` has
 // passed; returns whether it held. For timers: no precise timing is ever asserted.

@@ -301,3 +301,24 @@ TEST_CASE("a frame trickling in a byte per read is not held as one buffer per re
   expected.pop_back();
   CHECK(test::inbound_texts(*channel) == Frames{expected});
 }
+
+// Each read searches, for each delimiter, only where it could end in bytes new since the last
+// search; searching the whole pending frame again at every read made a frame trickling in a
+// byte per read cost the square of its length. Counted, not timed (debug builds count).
+TEST_CASE("a frame trickling in a byte per read has each byte searched a bounded number of times") {
+  auto channel = frames(1024, {"\r\n", "\n", "END"}, true, false);
+  const test::SearchedBytes searched;
+  std::string input;
+  for (int frame = 0; frame < 3; ++frame)
+    input += std::string(1000, static_cast<char>('a' + frame)) + (frame == 1 ? "END" : "\r\n");
+  input += std::string(4000, 'z') + "\n";  // too long: discarded as it arrives
+  input += "last\n";
+  test::write_byte_by_byte(*channel, input);
+  CHECK(test::inbound_texts(*channel) ==
+        Frames{std::string(1000, 'a'), std::string(1000, 'b'), std::string(1000, 'c'), "last"});
+  CHECK(too_long_errors(*channel) == 1);
+  CAPTURE(searched.count());
+  // Three delimiters, each looked for from up to two bytes back: at most about 3 + 2 + 1 per
+  // byte, whatever the length of the frames.
+  CHECK(searched.at_most(8 * input.size()));
+}

@@ -227,6 +227,27 @@ TEST_CASE("a line trickling in a byte per read is not held as one buffer per rea
   CHECK(test::inbound_texts(*channel) == Lines{expected});
 }
 
+// Each read searches only the bytes that are new since the last search (and the search starts
+// over once a line, or a too-long line's rest, has been taken): searching the whole pending
+// line again at every read made a line trickling in a byte per read cost the square of its
+// length. Counted, not timed (debug builds count).
+TEST_CASE("a line trickling in a byte per read has each byte searched a bounded number of times") {
+  auto channel = lines(1024);
+  const test::SearchedBytes searched;
+  std::string input;
+  for (int line = 0; line < 4; ++line)
+    input += std::string(1000, static_cast<char>('a' + line)) + (line % 2 == 0 ? "\r\n" : "\n");
+  input += std::string(4000, 'z') + "\n";  // too long: discarded as it arrives
+  input += "end\n";
+  test::write_byte_by_byte(*channel, input);
+  CHECK(test::inbound_texts(*channel) == Lines{std::string(1000, 'a'), std::string(1000, 'b'),
+                                               std::string(1000, 'c'), std::string(1000, 'd'),
+                                               "end"});
+  CHECK(too_long_errors(*channel) == 1);
+  CAPTURE(searched.count());
+  CHECK(searched.at_most(2 * input.size()));
+}
+
 // With auto-read off, the batches that only discarded a too-long line emitted nothing, yet asked
 // for no more bytes: the decoder waited for ever for the end of the line.
 TEST_CASE("with auto-read off a too-long line being discarded keeps asking for more bytes") {

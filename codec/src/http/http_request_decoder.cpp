@@ -128,6 +128,7 @@ void HttpRequestDecoder::fail(HandlerContext& ctx, CompositeBuffer& in, std::uin
   receiving_ = false;
   switch_after_request_ = false;
   state_ = State::kDiscard;
+  chunk_line_scanned_ = 0;
   in.clear();
   emit_error(ctx, HttpDecodeError{status, std::move(reason), in_body});
 }
@@ -284,13 +285,20 @@ void HttpRequestDecoder::decode_body(HandlerContext& ctx, CompositeBuffer& in, b
 }
 
 void HttpRequestDecoder::decode_chunk_size(HandlerContext& ctx, CompositeBuffer& in) {
-  const std::size_t newline = in.index_of(std::byte{'\n'});
+  // Only the bytes new since the last read are searched: a line (extensions make it up to
+  // max_chunk_line long) trickling in a byte per read was searched from its start each time,
+  // work that grew with the square of its length.
+  const std::size_t newline = in.index_of(std::byte{'\n'}, chunk_line_scanned_);
   if (newline == CompositeBuffer::npos) {
     if (in.readable_bytes() > limits_.max_chunk_line) {
       fail(ctx, in, status::kBadRequest, "chunk size line too long");
+      return;
     }
+    chunk_line_scanned_ = in.readable_bytes();
+    join_partial_frame(in, limits_.max_chunk_line);
     return;
   }
+  chunk_line_scanned_ = 0;  // the line is taken or refused below
   if (newline + 1 > limits_.max_chunk_line)
     return fail(ctx, in, status::kBadRequest, "chunk size line too long");
   if (newline == 0 || in.get_u8(newline - 1) != '\r') {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "http_test_support.hpp"
+#include "sluice/buffer/pooled_allocator.hpp"
 
 using namespace sluice;
 using namespace sluice::http;
@@ -600,6 +601,27 @@ TEST_CASE("chunk data arrives as slices of the reads, never copied") {
   CHECK(second.as<HttpContent>().data.readable_span().data() == start + kChunked.size() + 13);
   Message last = channel->read_inbound();
   CHECK(last.as<HttpContent>().last);
+}
+
+// A chunk-size line (with extensions, up to HttpLimits::max_chunk_line) trickling in a byte
+// per read was searched for its LF from its first byte at every read, and kept one read buffer
+// per read: work that grew with the square of its length. Each byte is now searched a bounded
+// number of times (counted in debug builds, not timed), and the line is joined as it grows.
+TEST_CASE("a chunk-size line trickling in a byte per read is not searched again at every read") {
+  auto channel = test::request_decoder();
+  channel->write_inbound(bytes(kChunked));
+  REQUIRE(channel->read_inbound().is<HttpRequest>());
+  const std::string extension = ";name=" + std::string(3000, 'v');
+  const std::string line = "5" + extension + "\r\n";
+  const std::string rest = "hello\r\n3" + extension + "\r\nabc\r\n0\r\n\r\n";
+  const auto live_before = PooledAllocator::metrics().live_buffers;
+  const test::SearchedBytes searched;
+  test::write_byte_by_byte(*channel, line.substr(0, line.size() - 1));
+  CHECK(PooledAllocator::metrics().live_buffers - live_before < 64);
+  test::write_byte_by_byte(*channel, "\n" + rest);
+  CHECK(test::describe_inbound(*channel) == Lines{"body 'helloabc'"});
+  CAPTURE(searched.count());
+  CHECK(searched.at_most(2 * (line.size() + rest.size())));
 }
 
 TEST_CASE("empty lines before a request line are skipped") {

@@ -88,7 +88,10 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
   HttpHeadParser parser_;
   State state_ = State::kHead;
   std::uint64_t remaining_ = 0;  // body or chunk bytes still to come
-  bool keep_alive_ = true;       // of the request being decoded
+  // Leading bytes of the pending chunk-size line already searched for its LF: back to 0 when a
+  // line is taken or refused, so that each line's search starts at its first byte.
+  std::size_t chunk_line_scanned_ = 0;
+  bool keep_alive_ = true;  // of the request being decoded
   bool receiving_ = false;
   bool switch_after_request_ = false;  // answered 101 while being received
 };
