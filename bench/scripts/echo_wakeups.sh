@@ -35,13 +35,13 @@ measure() {  # name command... ; prints one row
   rate=$(grep -oE 'msgs_per_s=[0-9]+' "$work/$name.out" | cut -d= -f2)
   client_ms=$(awk -F, '/task-clock/ {print $1}' "$work/$name.client")
   awk -F, -v name="$name" -v rate="$rate" -v client_ms="$client_ms" -v hz="$(getconf CLK_TCK)" \
-      -v user=$((user1 - user0)) -v system=$((system1 - system0)) '
+      -v user=$((user1 - user0)) -v kernel=$((system1 - system0)) '
     /epoll_wait/ { waits = $1 } /context-switches/ { switches = $1 }
     END {
       n = rate * 5
       us = 1e6 / hz / n
       printf "%-7s %9.0f %8.3f %8.4f %8.3f %8.3f %8.4f %8.4f\n", name, rate,
-             (user + system) * us, user * us, system * us, client_ms * 1e3 / n, waits / n,
+             (user + kernel) * us, user * us, kernel * us, client_ms * 1e3 / n, waits / n,
              switches / n
     }' "$work/$name.perf"
 }
