@@ -21,7 +21,7 @@ void validate(const ChannelOptions& options) {
   require(options.receive_buffer >= 0,
           "receive_buffer must not be negative (0: the kernel's default)");
   require(options.connect_timeout.count() >= 0, "connect_timeout must not be negative");
-  // Timers count in nanoseconds: a larger value would overflow on its way to the loop.
+  // Longer is no connect timeout at all: a peer that answers that late is gone.
   require(options.connect_timeout <= std::chrono::hours(24), "connect_timeout is over a day");
   const ReceiveBufferSizing& sizing = options.receive_sizing;
   require(

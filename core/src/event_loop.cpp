@@ -292,24 +292,13 @@ void EventLoop::end_iteration() {
   call_hooks(&LoopThreadHooks::iteration_ended);
 }
 
-ScheduledTask EventLoop::schedule(std::chrono::nanoseconds delay, Task task) {
+ScheduledTask EventLoop::schedule_timer(std::uint64_t delay_ms, std::uint64_t period_ms,
+                                        Task task) {
   Ref<detail::TimerState> state(new detail::TimerState);
   state->task = std::move(task);
   state->loop = alive_;
-  state->delay_ms = static_cast<std::uint64_t>(
-      std::chrono::ceil<std::chrono::milliseconds>(std::max(delay, std::chrono::nanoseconds(0)))
-          .count());
-  dispatch([state] { state->start_on_loop(); });
-  return ScheduledTask(state);
-}
-
-ScheduledTask EventLoop::schedule_every(std::chrono::nanoseconds period, Task task) {
-  Ref<detail::TimerState> state(new detail::TimerState);
-  state->task = std::move(task);
-  state->loop = alive_;
-  state->delay_ms = static_cast<std::uint64_t>(
-      std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::milliseconds>(period).count()));
-  state->period_ms = state->delay_ms;
+  state->delay_ms = delay_ms;
+  state->period_ms = period_ms;
   dispatch([state] { state->start_on_loop(); });
   return ScheduledTask(state);
 }

@@ -133,6 +133,49 @@ TEST_CASE("a periodic task repeats until cancelled") {
   loop.join();
 }
 
+// A delay is taken as nanoseconds: milliseconds::max(), seconds::max() or hours::max() (the
+// usual "never" or "as long as it takes") overflowed in the conversion into a negative delay
+// (UBSan reports it), which ran the task at once instead of never.
+TEST_CASE("a delay or period too long to count waits for ever instead of running at once") {
+  EventLoop loop("huge-delay");
+  loop.start();
+  std::atomic<int> ran{0};
+  std::vector<sluice::ScheduledTask> huge;
+  huge.push_back(loop.schedule(std::chrono::milliseconds::max(), [&] { ++ran; }));
+  huge.push_back(loop.schedule(std::chrono::seconds::max(), [&] { ++ran; }));
+  huge.push_back(loop.schedule(std::chrono::hours::max(), [&] { ++ran; }));
+  huge.push_back(loop.schedule(std::chrono::duration<double>(1e300), [&] { ++ran; }));
+  huge.push_back(loop.schedule_every(std::chrono::milliseconds::max(), [&] { ++ran; }));
+  huge.push_back(loop.schedule_every(std::chrono::hours::max(), [&] { ++ran; }));
+  // Timers fire in the order they fall due: one that fell due at once would run before this.
+  sluice::Promise<int> later;
+  loop.schedule(20ms, [&] { later.set_value(ran.load()); });
+  auto seen = later.future();
+  REQUIRE(seen.wait_for(5s));
+  CHECK(seen.get() == 0);
+  for (sluice::ScheduledTask& task : huge)
+    task.cancel();
+  loop.stop();
+  loop.join();
+  CHECK(ran.load() == 0);
+}
+
+// Fractions of a millisecond round up (a timer never fires before its delay), negative delays
+// are no delay, and a period under a millisecond is one.
+TEST_CASE("delays of any duration type are rounded up to the loop clock's milliseconds") {
+  EventLoop loop("small-delays");
+  loop.start();
+  std::atomic<int> ran{0};
+  loop.schedule(-5s, [&] { ++ran; });
+  loop.schedule(std::chrono::nanoseconds(1), [&] { ++ran; });
+  loop.schedule(std::chrono::duration<double, std::milli>(0.25), [&] { ++ran; });
+  auto ticker = loop.schedule_every(std::chrono::nanoseconds(0), [&] { ++ran; });
+  CHECK(eventually([&] { return ran.load() >= 5; }));
+  ticker.cancel();
+  loop.stop();
+  loop.join();
+}
+
 TEST_CASE("execute after the loop stopped is refused") {
   EventLoop loop;
   loop.start();

@@ -4,8 +4,10 @@
 
 #include <boost/intrusive/list.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -26,6 +28,23 @@ namespace detail {
 // In a catch block: logs the exception being handled as thrown by `what` ("a task"). For code
 // in headers that must swallow an exception without including the logger.
 void log_current_exception(const char* what) noexcept;
+
+// The longest delay a timer takes, in milliseconds: some 146 million years, far short of what
+// libuv's 64-bit millisecond deadlines can count (it saturates a deadline past them anyway).
+inline constexpr std::uint64_t kLongestTimerMs = std::uint64_t{1} << 62;
+
+// `duration` in whole milliseconds for a libuv timer: rounded up, so a timer never falls due
+// before its time; 0 when it is not positive; kLongestTimerMs when it is longer (or infinite).
+// Counted in long double, which holds any integer count of any standard unit in range without
+// overflow (an integer conversion of hours::max() to milliseconds overflows).
+template <typename Rep, typename Period>
+std::uint64_t timer_milliseconds(std::chrono::duration<Rep, Period> duration) noexcept {
+  const long double ms =
+      std::chrono::duration_cast<std::chrono::duration<long double, std::milli>>(duration).count();
+  if (!(ms > 0)) return 0;  // NaN too
+  if (!(ms < static_cast<long double>(kLongestTimerMs))) return kLongestTimerMs;
+  return static_cast<std::uint64_t>(std::ceil(ms));
+}
 
 // A loop's liveness token (EventLoop::liveness()), shared with what may outlive the loop: a
 // ScheduledTask, a Promise. It holds the loop's address until the loop's destructor clears it.
@@ -140,8 +159,19 @@ class EventLoop {
   void defer(Task task);
 
   // Any thread: runs `task` on the loop after `delay`, or every `period`, until cancelled.
-  ScheduledTask schedule(std::chrono::nanoseconds delay, Task task);
-  ScheduledTask schedule_every(std::chrono::nanoseconds period, Task task);
+  // Durations of any type are taken as they are, rounded up to the loop clock's milliseconds
+  // (a period to at least one): one too long to count (milliseconds::max(), hours::max())
+  // never falls due, where converting it to nanoseconds would overflow into a delay already
+  // past.
+  template <typename Rep, typename Period>
+  ScheduledTask schedule(std::chrono::duration<Rep, Period> delay, Task task) {
+    return schedule_timer(detail::timer_milliseconds(delay), 0, std::move(task));
+  }
+  template <typename Rep, typename Period>
+  ScheduledTask schedule_every(std::chrono::duration<Rep, Period> period, Task task) {
+    const std::uint64_t period_ms = std::max<std::uint64_t>(1, detail::timer_milliseconds(period));
+    return schedule_timer(period_ms, period_ms, std::move(task));
+  }
 
   // The loop's cached time in milliseconds, updated once per iteration (uv_now).
   std::uint64_t now_ms() const noexcept { return uv_now(&loop_); }
@@ -182,6 +212,7 @@ class EventLoop {
     counter.store(counter.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
   }
 
+  ScheduledTask schedule_timer(std::uint64_t delay_ms, std::uint64_t period_ms, Task task);
   void end_iteration();
   void run_deferred_tasks();
   // Another thread's task: queued unless the loop stopped taking tasks (then `task` is left
