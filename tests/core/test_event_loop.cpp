@@ -335,6 +335,30 @@ TEST_CASE("a temporary future gives its value by copy, a named one by reference"
   CHECK(kept == std::vector<int>{1, 2, 3});
 }
 
+// wait_for() passed its timeout to the condition variable, which adds it to the clock's now in
+// nanoseconds: milliseconds::max() or hours::max(), the usual "no limit", overflowed into a
+// deadline already past (UBSan reports it) and the wait gave up at once, its result on the way.
+TEST_CASE("a wait for a future with a timeout too long to count waits for the result") {
+  sluice::Promise<int> first;
+  sluice::Promise<int> second;
+  auto first_future = first.future();
+  auto second_future = second.future();
+  // Completed a while after the waits begin: a wait that gives up at once sees no result.
+  std::thread completer([&] {
+    std::this_thread::sleep_for(50ms);
+    first.set_value(1);
+    std::this_thread::sleep_for(50ms);
+    second.set_value(2);
+  });
+  const bool first_ready = first_future.wait_for(std::chrono::milliseconds::max());
+  const bool second_ready = second_future.wait_for(std::chrono::hours::max());
+  completer.join();
+  CHECK(first_ready);
+  CHECK(second_ready);
+  CHECK(first_future.get() == 1);
+  CHECK(second_future.get() == 2);
+}
+
 TEST_CASE("a future completed with an error throws it from get") {
   sluice::Promise<int> promise;
   promise.set_error(sluice::Error::from_errno(ETIMEDOUT, "connect"));

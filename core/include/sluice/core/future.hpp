@@ -197,12 +197,21 @@ class Future {
   // On a temporary (`connect(...).wait()`) the result is returned by copy: the future may be
   // the result's last owner, so a reference would dangle at the end of the statement.
   Result<T> wait() && { return std::as_const(*this).wait(); }
-  // Blocks up to `timeout`; true when the result is there.
+  // Blocks up to `timeout`; true when the result is there. A timeout of a century or more
+  // (milliseconds::max(), hours::max()) waits as long as it takes.
   template <typename Rep, typename Period>
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
     check_not_on_loop();
     std::unique_lock lock(state_->mutex);
-    return state_->done.wait_for(lock, timeout, [this] { return state_->result.has_value(); });
+    const auto ready = [this] { return state_->result.has_value(); };
+    // The condition variable adds the timeout to the clock's now in nanoseconds: one that long
+    // would overflow into a deadline already past, and the wait would give up at once.
+    constexpr std::chrono::hours kNoLimit(24 * 365 * 100);
+    if (timeout >= kNoLimit) {
+      state_->done.wait(lock, ready);
+      return true;
+    }
+    return state_->done.wait_for(lock, timeout, ready);
   }
   // wait(), then the value; an error is thrown as an Exception.
   decltype(auto) get() const& {
