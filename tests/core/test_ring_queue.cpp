@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <utility>
 
 #include "support/allocation_hooks.hpp"
 
@@ -103,4 +104,33 @@ TEST_CASE("a ring queue can push one of its own elements while it grows") {
   queue.push_back(queue.front());
   CHECK(queue.back() == 0);
   CHECK(queue.size() == 5);
+}
+
+// The implicit move took the array but left the count and capacity behind: the queue moved
+// from still said it held its elements, and its next push wrote through a null array.
+TEST_CASE("a ring queue moved from is empty and usable, and one moved into holds what was moved") {
+  RingQueue<int> queue;
+  std::deque<int> model;
+  for (int i = 0; i < 6; ++i) {
+    queue.push_back(i);
+    model.push_back(i);
+  }
+  queue.pop_front();  // its start one slot in: the move keeps the order, not just the array
+  model.pop_front();
+
+  RingQueue<int> moved(std::move(queue));
+  require_same(moved, model);
+  require_same(queue, {});  // NOLINT(bugprone-use-after-move): what this test is about
+  CHECK(queue.capacity() == 0);
+  queue.push_back(7);
+  require_same(queue, {7});
+
+  RingQueue<int> assigned;
+  assigned.push_back(99);
+  assigned = std::move(moved);
+  require_same(assigned, model);
+  require_same(moved, {});  // NOLINT(bugprone-use-after-move)
+  moved.push_back(8);
+  moved.push_back(9);
+  require_same(moved, {8, 9});
 }

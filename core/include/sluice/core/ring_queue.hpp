@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <memory>
 #include <type_traits>
+#include <utility>
 
 namespace sluice {
 
@@ -19,6 +20,24 @@ class RingQueue {
                 "RingQueue holds plain values");
 
  public:
+  RingQueue() = default;
+  // The queue moved from is left empty, without an array, and usable: moved member by member,
+  // it would keep its count and capacity and push through the array it gave away.
+  RingQueue(RingQueue&& other) noexcept
+      : slots_(std::move(other.slots_)),
+        capacity_(std::exchange(other.capacity_, 0)),
+        first_(std::exchange(other.first_, 0)),
+        size_(std::exchange(other.size_, 0)) {}
+  RingQueue& operator=(RingQueue&& other) noexcept {
+    if (this != &other) {
+      slots_ = std::move(other.slots_);
+      capacity_ = std::exchange(other.capacity_, 0);
+      first_ = std::exchange(other.first_, 0);
+      size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+  }
+
   bool empty() const noexcept { return size_ == 0; }
   std::size_t size() const noexcept { return size_; }
   std::size_t capacity() const noexcept { return capacity_; }
