@@ -8,11 +8,16 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
+#include <future>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sluice/channel/socket_address.hpp"
@@ -305,4 +310,105 @@ TEST_CASE(
   CHECK(initialized == 1);
   loops.shutdown_gracefully();
   CHECK(loops.metrics().active_channels == 0);
+}
+
+namespace {
+
+// Starts libuv's thread pool, whose threads live as long as the process: started inside a test,
+// they would count as threads the test left running.
+void start_libuv_thread_pool() {
+  static const bool started = [] {
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    uv_work_t work{};
+    REQUIRE(uv_queue_work(
+                &loop, &work, [](uv_work_t*) {}, [](uv_work_t*, int) {}) == 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return true;
+  }();
+  (void)started;
+}
+
+// Occupies every thread of libuv's pool until released, so that work queued meanwhile (a name
+// lookup) waits in the pool's queue, where uv_cancel can still take it back.
+class BlockedThreadPool {
+ public:
+  BlockedThreadPool() {
+    // libuv's own reading of the variable: 4 unless set, at least 1.
+    const char* configured = std::getenv("UV_THREADPOOL_SIZE");
+    threads_ = configured != nullptr ? std::max(1, std::atoi(configured)) : 4;
+    runner_ = std::thread([this] {
+      uv_loop_t loop;
+      uv_loop_init(&loop);
+      std::vector<uv_work_t> work(static_cast<std::size_t>(threads_));
+      for (uv_work_t& item : work) {
+        item.data = this;
+        uv_queue_work(
+            &loop, &item,
+            [](uv_work_t* request) {
+              auto* self = static_cast<BlockedThreadPool*>(request->data);
+              self->busy_.fetch_add(1);
+              self->released_.wait();
+            },
+            [](uv_work_t*, int) {});
+      }
+      uv_run(&loop, UV_RUN_DEFAULT);
+      uv_loop_close(&loop);
+    });
+    if (!eventually([&] { return busy_.load() == threads_; })) {
+      release();
+      runner_.join();
+      FAIL("the pool's threads did not all start the blocking work");
+    }
+  }
+  BlockedThreadPool(const BlockedThreadPool&) = delete;
+  BlockedThreadPool& operator=(const BlockedThreadPool&) = delete;
+  ~BlockedThreadPool() {
+    release();
+    if (runner_.joinable()) runner_.join();
+  }
+
+  void release() {
+    if (!released_once_) {
+      released_once_ = true;
+      release_.set_value();
+    }
+  }
+
+ private:
+  int threads_ = 4;
+  std::atomic<int> busy_{0};
+  std::promise<void> release_;
+  std::shared_future<void> released_ = release_.get_future().share();
+  bool released_once_ = false;
+  std::thread runner_;
+};
+
+}  // namespace
+
+TEST_CASE("a name still being resolved when its loop stops fails the connect, and the loop stops") {
+  // The lookup, queued on libuv's pool, was nothing the loop knew of: stopping, the loop waited
+  // in its final uv_run for the pool to get round to it (a slow resolver held the shutdown),
+  // and then connected from a loop that had closed every handle, which a connect that
+  // succeeded kept running, so the shutdown never returned.
+  start_libuv_thread_pool();
+  ProcessHealth health;
+  const std::uint16_t port = unused_port();
+  std::optional<Future<ChannelPtr>> connect;
+  {
+    BlockedThreadPool pool;
+    EventLoopGroup loops(1, "resolving");
+    Bootstrap client;
+    client.group(loops);
+    connect = client.connect("localhost", port);  // a name: resolved on the pool
+    auto shutdown = std::async(std::launch::async, [&] { loops.shutdown_gracefully(); });
+    const bool stopped = shutdown.wait_for(kShortWait) == std::future_status::ready;
+    CHECK_MESSAGE(stopped, "the shutdown waited for the name lookup");
+    pool.release();
+    shutdown.get();
+  }
+  const Error error = await_error(*connect);
+  CHECK_MESSAGE(error == std::errc::operation_canceled, error.message());
+  CHECK_MESSAGE(error.message().find("localhost") != std::string::npos, error.message());
 }

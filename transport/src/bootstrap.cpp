@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "sluice/core/loop_resource.hpp"
 #include "socket_ops.hpp"
 
 namespace sluice {
@@ -58,10 +59,48 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
   }
 };
 
-struct Resolution {
+// A name being looked up on libuv's thread pool, one of its loop's resources meanwhile: a loop
+// that stops knows nothing else of it, and would wait in its final run for the pool to get
+// round to the lookup (for as long as the resolver takes), then connect from a loop that has
+// closed its handles. Stopping, the loop abandons it: the lookup is cancelled unless the pool
+// has begun it, and either way the connect fails when it comes back.
+struct Resolution final : LoopResource {
   uv_getaddrinfo_t request{};
   std::shared_ptr<Attempt> attempt;
   std::string host;
+  bool abandoned = false;
+
+  void on_close_gracefully() override { abandon(); }
+  void on_close_now() override { abandon(); }
+
+  void abandon() {
+    if (abandoned) return;
+    abandoned = true;
+    attempt->loop->unregister_resource(*this);
+    // Fails (EBUSY) for a lookup already running: the pool cannot interrupt getaddrinfo.
+    (void)uv_cancel(reinterpret_cast<uv_req_t*>(&request));
+  }
+
+  // The lookup's callback: the candidates, or the error the connect fails with.
+  void resolved(int status, addrinfo* found) {
+    if (!abandoned) attempt->loop->unregister_resource(*this);
+    if (abandoned || status == UV_EAI_CANCELED) {
+      if (found != nullptr) uv_freeaddrinfo(found);
+      attempt->promise.set_error(Error(std::make_error_code(std::errc::operation_canceled),
+                                       "connect " + host + ": the event loop is stopping"));
+      return;
+    }
+    if (status != 0) {
+      attempt->promise.set_error(Error(std::make_error_code(std::errc::address_not_available),
+                                       "resolve " + host + ": " + uv_strerror(status)));
+      return;
+    }
+    for (addrinfo* entry = found; entry != nullptr; entry = entry->ai_next) {
+      attempt->candidates.emplace_back(entry->ai_addr, entry->ai_addrlen);
+    }
+    uv_freeaddrinfo(found);
+    attempt->try_next();
+  }
 };
 
 }  // namespace
@@ -119,18 +158,8 @@ Future<Ref<Channel>> Bootstrap::connect(const std::string& host, std::uint16_t p
     const int rc = uv_getaddrinfo(
         attempt->loop->native(), &resolution->request,
         [](uv_getaddrinfo_t* request, int status, addrinfo* found) {
-          std::unique_ptr<Resolution> done(static_cast<Resolution*>(request->data));
-          if (status != 0) {
-            done->attempt->promise.set_error(
-                Error(std::make_error_code(std::errc::address_not_available),
-                      "resolve " + done->host + ": " + uv_strerror(status)));
-            return;
-          }
-          for (addrinfo* entry = found; entry != nullptr; entry = entry->ai_next) {
-            done->attempt->candidates.emplace_back(entry->ai_addr, entry->ai_addrlen);
-          }
-          uv_freeaddrinfo(found);
-          done->attempt->try_next();
+          const std::unique_ptr<Resolution> done(static_cast<Resolution*>(request->data));
+          done->resolved(status, found);
         },
         host.c_str(), service.c_str(), &hints);
     if (rc != 0) {
@@ -138,7 +167,9 @@ Future<Ref<Channel>> Bootstrap::connect(const std::string& host, std::uint16_t p
                                        "resolve " + host + ": " + uv_strerror(rc)));
       return;
     }
-    resolution.release();  // owned by the request until its callback
+    // Owned by the request until its callback; registered, so that a loop stopping meanwhile
+    // abandons it (an abrupt stop, or a graceful one once it closes what is open).
+    attempt->loop->register_resource(*resolution.release());
   });
   if (!queued) {
     attempt->promise.set_error(Error(std::make_error_code(std::errc::operation_canceled),

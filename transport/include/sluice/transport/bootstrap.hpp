@@ -16,7 +16,8 @@ namespace sluice {
 //
 // Names resolve through libuv's getaddrinfo on its thread pool (numeric addresses directly);
 // the addresses are tried in order. A refused, unreachable or timed-out connect (after
-// ChannelOptions::connect_timeout) fails the future with an Error naming the address.
+// ChannelOptions::connect_timeout) fails the future with an Error naming the address; a loop
+// that stops while the name is being looked up fails it with std::errc::operation_canceled.
 class Bootstrap {
  public:
   Bootstrap& group(EventLoopGroup& loops);
