@@ -311,6 +311,9 @@ void detail::TimerState::start_on_loop() {
   timer.data = this;
   intrusive_ptr_add_ref(this);  // held by the open handle
   owner->timers_.push_back(*this);
+  // libuv counts the delay from the loop's cached time, read when the iteration began: after a
+  // long callback it lies in the past, and the timer would fall due early, or at once.
+  uv_update_time(owner->native());
   uv_timer_start(
       &timer,
       [](uv_timer_t* handle) {

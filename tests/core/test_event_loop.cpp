@@ -176,6 +176,29 @@ TEST_CASE("delays of any duration type are rounded up to the loop clock's millis
   loop.join();
 }
 
+// A timer counted its delay from the loop's cached time, read once per iteration: scheduled at
+// the end of a long iteration, it was due the moment it started and ran at once, its delay
+// spent before it was asked for.
+TEST_CASE("a delay counts from the schedule() call, not from the start of a busy iteration") {
+  EventLoop loop("stale-clock");
+  loop.start();
+  using Clock = std::chrono::steady_clock;
+  std::atomic<std::int64_t> waited_ms{-1};
+  loop.execute([&] {
+    std::this_thread::sleep_for(100ms);  // a long iteration: the loop's time is 100 ms behind
+    const Clock::time_point asked = Clock::now();
+    loop.schedule(50ms, [&waited_ms, asked] {
+      waited_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - asked).count();
+    });
+  });
+  CHECK(eventually([&] { return waited_ms.load() >= 0; }));
+  loop.stop();
+  loop.join();
+  // Not early, to within the loop clock's millisecond (libuv's coarse clock may lag one more).
+  CHECK(waited_ms.load() >= 48);
+}
+
 TEST_CASE("execute after the loop stopped is refused") {
   EventLoop loop;
   loop.start();

@@ -159,10 +159,11 @@ class EventLoop {
   void defer(Task task);
 
   // Any thread: runs `task` on the loop after `delay`, or every `period`, until cancelled.
-  // Durations of any type are taken as they are, rounded up to the loop clock's milliseconds
-  // (a period to at least one): one too long to count (milliseconds::max(), hours::max())
-  // never falls due, where converting it to nanoseconds would overflow into a delay already
-  // past.
+  // The delay counts from when the loop starts the timer (at once on the loop's own thread),
+  // to within the loop clock's millisecond. Durations of any type are taken as they are,
+  // rounded up to whole milliseconds (a period to at least one): one too long to count
+  // (milliseconds::max(), hours::max()) never falls due, where converting it to nanoseconds
+  // would overflow into a delay already past.
   template <typename Rep, typename Period>
   ScheduledTask schedule(std::chrono::duration<Rep, Period> delay, Task task) {
     return schedule_timer(detail::timer_milliseconds(delay), 0, std::move(task));
