@@ -319,12 +319,23 @@ void detail::TimerState::start_on_loop() {
       [](uv_timer_t* handle) {
         auto* self = static_cast<TimerState*>(handle->data);
         Ref<TimerState> keep(self);
-        if (!self->cancelled.load(std::memory_order_acquire)) run_guarded(self->task, "a timer");
+        if (!self->cancelled.load(std::memory_order_acquire)) self->run_task();
         if (self->period_ms == 0 || self->cancelled.load(std::memory_order_acquire)) {
           self->close_on_loop();
         }
       },
       delay_ms, period_ms);
+}
+
+void detail::TimerState::run_task() noexcept {
+  try {
+    task();
+  } catch (...) {
+    // Dropped, as any task that throws: a periodic one would otherwise fail again at every
+    // tick, filling the log for as long as the process runs.
+    log_current_exception(period_ms == 0 ? "a timer" : "a periodic timer (cancelled)");
+    cancelled.store(true, std::memory_order_release);
+  }
 }
 
 void detail::TimerState::close_on_loop() {

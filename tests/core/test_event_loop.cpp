@@ -199,6 +199,28 @@ TEST_CASE("a delay counts from the schedule() call, not from the start of a busy
   CHECK(waited_ms.load() >= 48);
 }
 
+// A periodic task that threw was logged and run again, every period, for ever: one that fails
+// each time filled the log at every tick. Like any task that throws, it is dropped.
+TEST_CASE("a periodic task that throws is logged once and runs no more") {
+  EventLoop loop("periodic-throws");
+  loop.start();
+  std::atomic<int> runs{0};
+  sluice::ScheduledTask failing = loop.schedule_every(1ms, [&] {
+    ++runs;
+    throw std::runtime_error("periodic failure");
+  });
+  std::atomic<int> healthy_runs{0};
+  sluice::ScheduledTask healthy = loop.schedule_every(1ms, [&] { ++healthy_runs; });
+  // A timer runs at most once per pass over the due timers, so a task that kept running would
+  // run once for each of the healthy one's runs.
+  CHECK(eventually([&] { return healthy_runs.load() >= 20; }));
+  CHECK(runs.load() == 1);
+  CHECK(failing.is_cancelled());
+  healthy.cancel();
+  loop.stop();
+  loop.join();
+}
+
 TEST_CASE("execute after the loop stopped is refused") {
   EventLoop loop;
   loop.start();

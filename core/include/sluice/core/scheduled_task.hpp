@@ -35,6 +35,8 @@ struct TimerState : RefCounted<TimerState> {
 
   void start_on_loop();  // loop thread
   void close_on_loop();  // loop thread
+  // Loop thread: runs the task; one that throws is logged and cancelled.
+  void run_task() noexcept;
 };
 
 }  // namespace detail
@@ -47,7 +49,8 @@ class ScheduledTask {
   explicit ScheduledTask(Ref<detail::TimerState> state) : state_(std::move(state)) {}
 
   // Any thread. A task that has not started will not run; a periodic task stops repeating. A
-  // task already running finishes.
+  // task already running finishes. A task that throws is logged and cancelled (a periodic one
+  // runs no more).
   void cancel();
   bool is_cancelled() const noexcept {
     return state_ && state_->cancelled.load(std::memory_order_acquire);
