@@ -1,6 +1,8 @@
 // Client connects that fail: refused, never accepted (timeout), no socket file.
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -14,10 +16,12 @@
 #include <cstdlib>
 #include <functional>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "sluice/channel/socket_address.hpp"
@@ -26,6 +30,62 @@
 
 using namespace sluice;
 using namespace sluice::test;
+
+// getaddrinfo(3) as libuv calls it for a Bootstrap: a name made up for a test resolves to the
+// addresses the test gives it, each with its own port (this machine's names resolve to one
+// address each, so no real name can show the connect moving from one address to the next).
+// Every other name goes to libc. The entries come from libc's numeric resolution, chained, so
+// that freeaddrinfo frees them as it frees its own.
+namespace {
+std::mutex fake_name_mutex;
+std::string fake_name;                      // guarded by fake_name_mutex; "" when unarmed
+std::vector<SocketAddress> fake_addresses;  // guarded by fake_name_mutex
+
+// Resolves `name` to `addresses` for the length of a scope.
+class FakeName {
+ public:
+  FakeName(std::string name, std::vector<SocketAddress> addresses) {
+    std::lock_guard lock(fake_name_mutex);
+    fake_name = std::move(name);
+    fake_addresses = std::move(addresses);
+  }
+  FakeName(const FakeName&) = delete;
+  FakeName& operator=(const FakeName&) = delete;
+  ~FakeName() {
+    std::lock_guard lock(fake_name_mutex);
+    fake_name.clear();
+    fake_addresses.clear();
+  }
+};
+}  // namespace
+
+extern "C" int getaddrinfo(const char* node, const char* service, const addrinfo* hints,
+                           addrinfo** result) {
+  using GetAddrInfo = int (*)(const char*, const char*, const addrinfo*, addrinfo**);
+  static const auto real = reinterpret_cast<GetAddrInfo>(::dlsym(RTLD_NEXT, "getaddrinfo"));
+  std::vector<SocketAddress> addresses;
+  {
+    std::lock_guard lock(fake_name_mutex);
+    if (node != nullptr && !fake_name.empty() && fake_name == node) addresses = fake_addresses;
+  }
+  if (addresses.empty()) return real(node, service, hints, result);
+  addrinfo numeric{};
+  numeric.ai_socktype = SOCK_STREAM;
+  numeric.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  addrinfo* head = nullptr;
+  addrinfo** tail = &head;
+  for (const SocketAddress& address : addresses) {
+    const std::string port = std::to_string(address.port());
+    if (const int rc = real(address.host().c_str(), port.c_str(), &numeric, tail); rc != 0) {
+      if (head != nullptr) ::freeaddrinfo(head);
+      return rc;
+    }
+    while (*tail != nullptr)
+      tail = &(*tail)->ai_next;
+  }
+  *result = head;
+  return 0;
+}
 
 namespace {
 
@@ -307,7 +367,7 @@ TEST_CASE(
   const std::vector<Error> errors = peer->error_list();
   REQUIRE(errors.size() == 1);
   CHECK(errors[0] == write_error.code());
-  CHECK(initialized == 1);
+  CHECK(initialized.load() == 1);
   loops.shutdown_gracefully();
   CHECK(loops.metrics().active_channels == 0);
 }
@@ -411,4 +471,113 @@ TEST_CASE("a name still being resolved when its loop stops fails the connect, an
   const Error error = await_error(*connect);
   CHECK_MESSAGE(error == std::errc::operation_canceled, error.message());
   CHECK_MESSAGE(error.message().find("localhost") != std::string::npos, error.message());
+}
+
+namespace {
+
+// A socket listening on numeric `host` that never accepts (connects complete in its queue), and
+// its address.
+std::pair<Fd, SocketAddress> queue_only_listener(const char* host) {
+  const auto wanted = SocketAddress::from_numeric(host, 0);
+  REQUIRE(wanted);
+  Fd fd(::socket(wanted->family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(fd);
+  REQUIRE(::bind(fd.get(), wanted->native(), wanted->length()) == 0);
+  REQUIRE(::listen(fd.get(), 8) == 0);
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length) == 0);
+  return {std::move(fd), SocketAddress(reinterpret_cast<sockaddr*>(&bound), length)};
+}
+
+// An address on numeric `host` that nothing listens on: bound, then closed.
+SocketAddress refusing_address(const char* host) {
+  const auto wanted = SocketAddress::from_numeric(host, 0);
+  REQUIRE(wanted);
+  const Fd fd(::socket(wanted->family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(fd);
+  REQUIRE(::bind(fd.get(), wanted->native(), wanted->length()) == 0);
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length) == 0);
+  return SocketAddress(reinterpret_cast<sockaddr*>(&bound), length);
+}
+
+// True when a connection waits in `listener`'s queue.
+bool has_queued_connection(const Fd& listener) {
+  pollfd queue{listener.get(), POLLIN, 0};
+  return ::poll(&queue, 1, 0) == 1;
+}
+
+}  // namespace
+
+TEST_CASE("a name whose first address refuses is connected on its next: IPv6, then IPv4") {
+  ProcessHealth health;
+  const SocketAddress refused = refusing_address("::1");
+  auto [listener, listening] = queue_only_listener("127.0.0.1");
+  FakeName name("v6-then-v4.sluice.test", {refused, listening});
+  EventLoopGroup loops(1, "fallback");
+  std::atomic<int> initialized{0};
+  Bootstrap client;
+  client.group(loops).initializer([&](Channel&) { ++initialized; });
+  const ChannelPtr channel = await(client.connect("v6-then-v4.sluice.test", 9));
+  CHECK(channel->remote_address().to_string() == listening.to_string());
+  CHECK(initialized.load() == 1);
+  channel->close();
+  await(channel->close_future());
+  loops.shutdown_gracefully();
+}
+
+TEST_CASE("a name whose first address never answers is connected on its next after the timeout") {
+  ProcessHealth health;
+  // A listener whose queue is full drops further SYNs: a connect neither completes nor fails.
+  Fd stalled_listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(stalled_listener);
+  const sockaddr_in any_port = loopback_v4(0);
+  REQUIRE(::bind(stalled_listener.get(), reinterpret_cast<const sockaddr*>(&any_port),
+                 sizeof any_port) == 0);
+  REQUIRE(::listen(stalled_listener.get(), 0) == 0);
+  const std::uint16_t stalled_port = port_of(stalled_listener.get());
+  std::vector<Fd> queued;
+  bool stalled = false;
+  for (int i = 0; i < 8 && !stalled; ++i)
+    stalled = !raw_connect(queued, stalled_port, 200ms);
+  REQUIRE_MESSAGE(stalled, "the listener's queue never filled up");
+  auto [listener, listening] = queue_only_listener("::1");
+  FakeName name("stalled-then-v6.sluice.test",
+                {*SocketAddress::from_numeric("127.0.0.1", stalled_port), listening});
+  EventLoopGroup loops(1, "timeout-next");
+  ChannelOptions options;
+  options.connect_timeout = 200ms;
+  Bootstrap client;
+  client.group(loops).options(options);
+  const ChannelPtr channel = await(client.connect("stalled-then-v6.sluice.test", 9));
+  CHECK(channel->remote_address().to_string() == listening.to_string());
+  channel->close();
+  await(channel->close_future());
+  loops.shutdown_gracefully();
+}
+
+TEST_CASE("an initializer that fails on a name's first address ends the connect there") {
+  // The connection was made; what failed was this side's set-up. The bootstrap went on to the
+  // name's next address all the same: it connected to a second server, ran the initializer a
+  // second time, and reported what became of that.
+  ProcessHealth health;
+  auto [first, first_address] = queue_only_listener("::1");
+  auto [second, second_address] = queue_only_listener("127.0.0.1");
+  FakeName name("two-servers.sluice.test", {first_address, second_address});
+  EventLoopGroup loops(1, "init-fails");
+  std::atomic<int> initialized{0};
+  Bootstrap client;
+  client.group(loops).initializer([&](Channel&) {
+    ++initialized;
+    throw std::runtime_error("no handler for this peer");
+  });
+  const Error error = await_error(client.connect("two-servers.sluice.test", 9));
+  CHECK_MESSAGE(error.message().find("no handler for this peer") != std::string::npos,
+                error.message());
+  CHECK(initialized.load() == 1);
+  CHECK(has_queued_connection(first));
+  CHECK_FALSE_MESSAGE(has_queued_connection(second), "the second server was connected to");
+  loops.shutdown_gracefully();
 }

@@ -23,6 +23,8 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
   std::vector<SocketAddress> candidates;
   std::size_t next = 0;
   Error last_error;
+  // The initializer has run: a connect completed, and what failed after it was this side's.
+  bool initialized = false;
 
   // Loop thread: tries the next candidate, or fails with the last error.
   void try_next() {
@@ -42,15 +44,28 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
         last_error = Error::from_errno(errno, "connect " + address.to_string());
         continue;
       }
-      StreamChannel::connecting(*loop, std::move(fd), options, initializer, address,
-                                [self = shared_from_this()](Result<Ref<Channel>> result) {
-                                  if (result.ok()) {
-                                    self->promise.set_value(std::move(result).value());
-                                    return;
-                                  }
-                                  self->last_error = std::move(result).error();
-                                  self->try_next();
-                                });
+      auto self = shared_from_this();
+      StreamChannel::connecting(
+          *loop, std::move(fd), options,
+          [self](Channel& channel) {
+            self->initialized = true;
+            if (self->initializer) self->initializer(channel);
+          },
+          address,
+          [self](Result<Ref<Channel>> result) {
+            if (result.ok()) {
+              self->promise.set_value(std::move(result).value());
+              return;
+            }
+            // An initializer that threw or closed the channel would fail the same way on the
+            // next address, after connecting to another server and running it again.
+            if (self->initialized) {
+              self->promise.set_error(std::move(result).error());
+              return;
+            }
+            self->last_error = std::move(result).error();
+            self->try_next();
+          });
       return;
     }
     promise.set_error(last_error ? last_error

@@ -15,9 +15,11 @@ namespace sluice {
 //   auto channel = Bootstrap().group(loops).initializer(setup).connect("localhost", 7007).get();
 //
 // Names resolve through libuv's getaddrinfo on its thread pool (numeric addresses directly);
-// the addresses are tried in order. A refused, unreachable or timed-out connect (after
-// ChannelOptions::connect_timeout) fails the future with an Error naming the address; a loop
-// that stops while the name is being looked up fails it with std::errc::operation_canceled.
+// the addresses are tried in order, each given ChannelOptions::connect_timeout, until one
+// connects. When none does, the future fails with the last one's Error (refused, unreachable,
+// timed out), naming the address. An initializer that throws or closes the channel ends the
+// connect with its own error: the other addresses are not tried. A loop that stops while the
+// name is being looked up fails the future with std::errc::operation_canceled.
 class Bootstrap {
  public:
   Bootstrap& group(EventLoopGroup& loops);
