@@ -1,5 +1,8 @@
 // Channels used from threads that are not their loop's.
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -219,4 +222,57 @@ TEST_CASE("a write from another thread to a channel whose loop has stopped fails
   CHECK(channel->pending_write_bytes() == 0);
   channel.reset();  // the last reference, dropped here: the loop is gone
   server->close();
+}
+
+namespace {
+
+// A blocking client socket connected to `address`.
+Fd connect_blocking(const SocketAddress& address) {
+  Fd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(fd);
+  REQUIRE(::connect(fd.get(), address.native(), address.length()) == 0);
+  return fd;
+}
+
+// True when the server closes `fd` (end of stream, or a reset) within the bound.
+bool closed_by_server(const Fd& fd) {
+  pollfd readable{fd.get(), POLLIN, 0};
+  if (::poll(&readable, 1, static_cast<int>(kShortWait.count())) != 1) return false;
+  char byte;
+  return ::recv(fd.get(), &byte, 1, 0) <= 0;
+}
+
+}  // namespace
+
+// An acceptor loop handed its connections to the worker loops through their group: a worker
+// group destroyed before the acceptor's (declared after it, it is destroyed first) was read
+// after it was freed at the next accept (ASan: heap-use-after-free).
+TEST_CASE("a server whose worker group is gone closes what its acceptor loop accepts") {
+  ProcessHealth health;
+  EventLoopGroup acceptor(1, "acceptor");
+  auto workers = std::make_unique<EventLoopGroup>(2, "workers");
+  const EventLoop* worker_loops[] = {&workers->at(0), &workers->at(1)};
+  std::atomic<int> on_workers{0};
+  std::atomic<int> elsewhere{0};
+  ServerBootstrap bootstrap;
+  bootstrap.group(acceptor, *workers).child_initializer([&](Channel& channel) {
+    const bool on_worker = &channel.loop() == worker_loops[0] || &channel.loop() == worker_loops[1];
+    ++(on_worker ? on_workers : elsewhere);
+  });
+  const Ref<Server> server = await(bootstrap.bind("127.0.0.1", 0));
+  const SocketAddress address = server->local_address();
+  {
+    const Fd first = connect_blocking(address);
+    const Fd second = connect_blocking(address);
+    CHECK(eventually([&] { return on_workers.load() == 2; }));
+    workers.reset();  // closes both connections as its loops stop
+    CHECK(closed_by_server(first));
+    CHECK(closed_by_server(second));
+  }
+  const Fd late = connect_blocking(address);  // accepted, with no worker loop left to run it
+  CHECK(closed_by_server(late));
+  CHECK(on_workers.load() == 2);
+  CHECK(elsewhere.load() == 0);
+  await(server->close());
+  acceptor.shutdown_gracefully();
 }

@@ -1,7 +1,9 @@
 #include "sluice/transport/server_bootstrap.hpp"
 
 #include <atomic>
+#include <memory>
 #include <stdexcept>
+#include <vector>
 
 #include "sluice/core/log.hpp"
 #include "socket_ops.hpp"
@@ -9,11 +11,27 @@
 namespace sluice {
 namespace {
 
-// What every accepted connection of a server needs, shared by its listeners.
+// What every accepted connection of a server needs, shared by its listeners. The worker loops
+// are reached through their liveness tokens, not their group: an acceptor loop's listener may
+// outlive the worker group (declared after the acceptor's, it is destroyed first), and what it
+// accepts then is closed rather than handed through a group that is gone.
 struct ChildSetup {
+  ChildSetup(const ChannelOptions& child_options, ChannelInitializer child_initializer,
+             EventLoopGroup& group)
+      : options(child_options), initializer(std::move(child_initializer)) {
+    workers.reserve(group.size());
+    for (std::size_t i = 0; i < group.size(); ++i)
+      workers.push_back(group.at(i).liveness());
+  }
+
   ChannelOptions options;
   ChannelInitializer initializer;
-  EventLoopGroup* workers;
+  std::vector<std::shared_ptr<detail::LoopLiveness>> workers;
+  std::atomic<std::size_t> next{0};  // round-robin over workers
+
+  const std::shared_ptr<detail::LoopLiveness>& next_worker() noexcept {
+    return workers[next.fetch_add(1, std::memory_order_relaxed) % workers.size()];
+  }
 };
 
 void adopt(EventLoop& loop, Fd fd, const SocketAddress& remote, const ChildSetup& setup) {
@@ -104,8 +122,7 @@ Future<Ref<Server>> ServerBootstrap::bind_unix(const std::string& path) {
 
 Future<Ref<Server>> ServerBootstrap::bind_address(const SocketAddress& requested) {
   if (workers_ == nullptr) throw std::logic_error("ServerBootstrap::bind: no group set");
-  auto setup =
-      std::make_shared<ChildSetup>(ChildSetup{child_options_, child_initializer_, workers_});
+  auto setup = std::make_shared<ChildSetup>(child_options_, child_initializer_, *workers_);
   Promise<Ref<Server>> promise;
 
   // Open every socket here, on the calling thread, so bind errors come back at once; each
@@ -160,15 +177,21 @@ Future<Ref<Server>> ServerBootstrap::bind_address(const SocketAddress& requested
   for (Planned& plan : planned) {
     EventLoop* loop = plan.loop;
     auto on_accept = [setup, loop, per_worker](Fd fd, const SocketAddress& remote) {
-      EventLoop& worker = per_worker ? *loop : setup->workers->next();
-      if (worker.in_loop()) {
-        adopt(worker, std::move(fd), remote, *setup);
+      if (per_worker) {  // the listener's own loop
+        adopt(*loop, std::move(fd), remote, *setup);
         return;
       }
-      // The Fd travels in the task: if the worker has stopped, dropping the task closes it.
-      worker.execute([&worker, fd = std::move(fd), remote, setup]() mutable {
-        adopt(worker, std::move(fd), remote, *setup);
+      const std::shared_ptr<detail::LoopLiveness>& worker = setup->next_worker();
+      if (EventLoop* here = worker->loop_if_current()) {
+        adopt(*here, std::move(fd), remote, *setup);
+        return;
+      }
+      // The Fd travels in the task: refused by a worker that has stopped or is gone, the task
+      // is dropped here, and closes it.
+      EventLoop::Task task([fd = std::move(fd), remote, setup]() mutable {
+        adopt(*EventLoop::current(), std::move(fd), remote, *setup);
       });
+      (void)worker->execute(task);
     };
     const bool queued = loop->dispatch([loop, fd = std::move(plan.fd), file = plan.file, on_accept,
                                         startup, options = listen_options_]() mutable {
