@@ -9,6 +9,23 @@
 namespace sluice::examples {
 namespace {
 
+constexpr std::int64_t kSecondsPerDay = 86'400;
+
+struct DayAndSecond {
+  std::int64_t day;     // days since 1970-01-01
+  std::int64_t second;  // within that day, 0 to 86,399
+};
+
+// Floors, so that an instant before 1970 lands in its own day rather than the one after.
+DayAndSecond split_days(std::int64_t seconds) noexcept {
+  DayAndSecond split{seconds / kSecondsPerDay, seconds % kSecondsPerDay};
+  if (split.second < 0) {
+    split.second += kSecondsPerDay;
+    --split.day;
+  }
+  return split;
+}
+
 constexpr std::array<std::string_view, 7> kDays{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 constexpr std::array<std::string_view, 7> kLongDays{"Sunday",   "Monday", "Tuesday", "Wednesday",
                                                     "Thursday", "Friday", "Saturday"};
@@ -108,7 +125,7 @@ std::optional<std::int64_t> to_seconds(std::int64_t year, unsigned month, unsign
     return std::nullopt;
   }
   if (second == 60) second = 59;
-  return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  return days_from_civil(year, month, day) * kSecondsPerDay + hour * 3600 + minute * 60 + second;
 }
 
 // RFC 9110 §5.6.7: a recipient MUST take an rfc850-date that appears to be more than 50 years
@@ -119,13 +136,7 @@ std::optional<std::int64_t> to_seconds(std::int64_t year, unsigned month, unsign
 // years are counted to the second, as the same month, day and time fifty years on.
 std::int64_t rfc850_year(unsigned two_digits, unsigned month, unsigned day, unsigned second_of_day,
                          std::int64_t now) {
-  constexpr std::int64_t kSecondsPerDay = 86'400;
-  std::int64_t days = now / kSecondsPerDay;
-  std::int64_t now_second = now % kSecondsPerDay;
-  if (now_second < 0) {
-    now_second += kSecondsPerDay;
-    --days;
-  }
+  const auto [days, now_second] = split_days(now);
   const CivilDate today = civil_from_days(days);
   const std::int64_t limit = today.year + 50;
   const std::int64_t below = ((limit - two_digits) % 100 + 100) % 100;
@@ -142,14 +153,8 @@ std::int64_t rfc850_year(unsigned two_digits, unsigned month, unsigned day, unsi
 HttpDateText format_http_date(std::int64_t seconds) {
   constexpr std::int64_t kFirst = -62'167'219'200;  // 0000-01-01T00:00:00Z
   constexpr std::int64_t kLast = 253'402'300'799;   // 9999-12-31T23:59:59Z
-  constexpr std::int64_t kSecondsPerDay = 86'400;
   seconds = std::clamp(seconds, kFirst, kLast);
-  std::int64_t days = seconds / kSecondsPerDay;
-  std::int64_t second_of_day = seconds % kSecondsPerDay;
-  if (second_of_day < 0) {
-    second_of_day += kSecondsPerDay;
-    --days;
-  }
+  const auto [days, second_of_day] = split_days(seconds);
   const CivilDate civil = civil_from_days(days);
   // 1970-01-01 was a Thursday.
   const auto weekday = static_cast<std::size_t>(((days % 7) + 7 + 4) % 7);

@@ -227,6 +227,15 @@ void check_rule(std::string_view rule) {
   REQUIRE(checked > 0);
 }
 
+// The request the decoder makes of `head`, one whole request head.
+HttpRequest first_request(const std::string& head) {
+  auto channel = sluice::test::request_decoder();
+  channel->write_inbound(bytes(head));
+  Message message = channel->read_inbound();
+  REQUIRE(message.is<HttpRequest>());
+  return std::move(message.as<HttpRequest>());
+}
+
 }  // namespace
 
 // --- request smuggling vectors and RFC 9112 rules -------------------------------------------
@@ -446,11 +455,7 @@ TEST_CASE("keep_alive follows the version and the Connection options") {
   };
   for (const Case& c : cases) {
     CAPTURE(c.head);
-    auto channel = test::request_decoder();
-    channel->write_inbound(bytes(c.head));
-    Message message = channel->read_inbound();
-    REQUIRE(message.is<HttpRequest>());
-    CHECK(message.as<HttpRequest>().keep_alive() == c.keep_alive);
+    CHECK(first_request(c.head).keep_alive() == c.keep_alive);
   }
 }
 
@@ -473,11 +478,7 @@ TEST_CASE("upgrade() needs HTTP/1.1, a protocol in Upgrade and the upgrade conne
   };
   for (const Case& c : cases) {
     CAPTURE(c.head);
-    auto channel = test::request_decoder();
-    channel->write_inbound(bytes(c.head));
-    Message message = channel->read_inbound();
-    REQUIRE(message.is<HttpRequest>());
-    CHECK(message.as<HttpRequest>().upgrade() == c.upgrade);
+    CHECK(first_request(c.head).upgrade() == c.upgrade);
   }
   // On its own the decoder cannot know the answer, so it goes on decoding.
   CHECK(decode_requests("GET / HTTP/1.1\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n"
