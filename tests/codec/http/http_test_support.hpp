@@ -81,6 +81,16 @@ inline std::vector<std::string> describe_inbound(EmbeddedChannel& channel) {
 
 // The limits the tests decode with unless they say otherwise: their requests mostly come
 // without Host, whose check (HttpLimits::require_host) has tests of its own.
+// `text` with every Date field's value replaced by "<date>", so that output compares exactly.
+inline std::string without_dates(std::string text) {
+  for (std::size_t at = text.find("\r\nDate: "); at != std::string::npos;
+       at = text.find("\r\nDate: ", at + 2)) {
+    const std::size_t value = at + 8;
+    text.replace(value, text.find("\r\n", value) - value, "<date>");
+  }
+  return text;
+}
+
 inline http::HttpLimits test_limits() {
   http::HttpLimits limits;
   limits.require_host = false;

@@ -14,19 +14,10 @@ using namespace sluice::http;
 using namespace std::chrono_literals;
 using sluice::test::bytes;
 using sluice::test::describe_inbound;
+using sluice::test::without_dates;
 using Lines = std::vector<std::string>;
 
 namespace {
-
-// The output with every Date line's value replaced by "<date>".
-std::string without_dates(std::string text) {
-  for (std::size_t at = text.find("\r\nDate: "); at != std::string::npos;
-       at = text.find("\r\nDate: ", at + 2)) {
-    const std::size_t value = at + 8;
-    text.replace(value, text.find("\r\n", value) - value, "<date>");
-  }
-  return text;
-}
 
 std::size_t occurrences(const std::string& text, const std::string& what) {
   std::size_t count = 0;

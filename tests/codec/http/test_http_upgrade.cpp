@@ -19,6 +19,7 @@ using namespace std::chrono_literals;
 using namespace std::string_literals;
 using sluice::test::bytes;
 using sluice::test::text_of;
+using sluice::test::without_dates;
 using Lines = std::vector<std::string>;
 
 namespace {
@@ -43,15 +44,6 @@ HttpResponse switching() {
 
 HttpResponse ok(std::string_view body) {
   return HttpResponse(200).body(bytes(body));
-}
-
-std::string without_dates(std::string text) {
-  for (std::size_t at = text.find("\r\nDate: "); at != std::string::npos;
-       at = text.find("\r\nDate: ", at + 2)) {
-    const std::size_t value = at + 8;
-    text.replace(value, text.find("\r\n", value) - value, "<date>");
-  }
-  return text;
 }
 
 // What reached the application: one line per request head, whole body or aggregated request,
