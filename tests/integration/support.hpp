@@ -133,7 +133,9 @@ class ProcessHealth {
     // A joined thread leaves /proc/self/task a moment after join() returns; give it that.
     CHECK_MESSAGE(eventually([&] { return count_open_fds() == fds_; }, 5s),
                   "open fds: ", count_open_fds(), ", before the test: ", fds_);
-    CHECK_MESSAGE(eventually([&] { return count_threads() == threads_; }, 5s),
+    // At most as many as before: the previous test's last joined thread can still be listed
+    // when this one takes its count, and be gone by the end (seen in CI: 1 against 2).
+    CHECK_MESSAGE(eventually([&] { return count_threads() <= threads_; }, 5s),
                   "threads: ", count_threads(), ", before the test: ", threads_);
   }
 
