@@ -121,9 +121,8 @@ void ByteToMessageDecoder::on_inactive(HandlerContext& ctx) {
     end_input(ctx);
   } else if (end_deferred_) {
     // The input ended while paused and no resume came: the end of input is still owed.
-    end_deferred_ = false;
     paused_ = false;
-    end_input(ctx);
+    end_deferred_input(ctx);
   }
   ctx.fire_inactive();
 }
@@ -131,14 +130,22 @@ void ByteToMessageDecoder::on_inactive(HandlerContext& ctx) {
 void ByteToMessageDecoder::on_user_event(HandlerContext& ctx, Message&& event) {
   if (event.is<ChannelInputShutdown>() && !input_ended_) {
     input_ended_ = true;
-    // The peer's last requests are still owed their answers: they are decoded on resume.
+    // The peer's last requests are still owed their answers: they are decoded on resume, and
+    // the event waits for them. Passed on now, it would tell the handlers after this one that
+    // the input had ended before the messages held back reached them.
     if (paused_) {
       end_deferred_ = true;
-    } else {
-      end_input(ctx);
+      return;
     }
+    end_input(ctx);
   }
   ctx.fire_user_event(std::move(event));
+}
+
+void ByteToMessageDecoder::end_deferred_input(HandlerContext& ctx) {
+  end_deferred_ = false;
+  end_input(ctx);
+  if (!ctx.is_removed()) ctx.fire_user_event(ChannelInputShutdown{});
 }
 
 void ByteToMessageDecoder::end_input(HandlerContext& ctx) {
@@ -172,10 +179,7 @@ void ByteToMessageDecoder::resume_decoding(HandlerContext& ctx) {
   }
   decode_all(ctx);
   if (ctx.is_removed()) return;
-  if (end_deferred_ && !paused_) {
-    end_deferred_ = false;
-    end_input(ctx);
-  }
+  if (end_deferred_ && !paused_) end_deferred_input(ctx);
   // What was decoded here came out of no read batch: end it as one, so that handlers that
   // flush once per batch send the answers. (Not if a frame closed the channel: nothing comes
   // after on_inactive.)
@@ -200,6 +204,8 @@ void ByteToMessageDecoder::on_removed(HandlerContext& ctx) {
   }
   paused_ = false;
   pass_on_leftover(ctx);
+  // The half-close it held back goes on after the bytes, for the handlers after it to decode.
+  if (std::exchange(end_deferred_, false)) ctx.fire_user_event(ChannelInputShutdown{});
 }
 
 void ByteToMessageDecoder::pass_on_leftover(HandlerContext& ctx) {

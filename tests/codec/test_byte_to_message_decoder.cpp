@@ -534,6 +534,54 @@ TEST_CASE("decode_last runs when the channel closes after a half-close while pau
   CHECK(texts(*channel) == std::vector<std::string>{"abcd", "last:ef"});
 }
 
+namespace {
+
+// Records, in the order they arrive, the messages read (as text) and the half-close.
+class Sequence : public ChannelHandler {
+ public:
+  std::vector<std::string> seen;
+  void on_read(HandlerContext&, Message&& message) override {
+    seen.push_back(message.is<std::string>() ? message.as<std::string>()
+                                             : sluice::test::text_of(message));
+  }
+  void on_user_event(HandlerContext& ctx, Message&& event) override {
+    if (event.is<ChannelInputShutdown>()) seen.emplace_back("input shutdown");
+    ctx.fire_user_event(std::move(event));
+  }
+};
+
+}  // namespace
+
+// A handler after the decoder must not hear that the input ended and then receive frames.
+TEST_CASE("a half-close while paused goes on after the frames held back") {
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("frames", std::make_unique<PausableFrames>());
+    p.add_last("sequence", std::make_unique<Sequence>());
+  });
+  auto& decoder = handler<PausableFrames>(*channel, "frames");
+  auto& sequence = handler<Sequence>(*channel, "sequence");
+  decoder.pause();
+  channel->write_inbound(bytes("abcdef"));
+  channel->pipeline().fire_user_event(ChannelInputShutdown{});
+  CHECK(sequence.seen.empty());
+  CHECK(channel->take_user_events().empty());
+  SUBCASE("resumed") {
+    decoder.resume();
+    CHECK(sequence.seen == std::vector<std::string>{"abcd", "last:ef", "input shutdown"});
+    channel->finish();  // the end of input was handled once
+    CHECK(decoder.decode_last_calls == 1);
+  }
+  SUBCASE("closed before any resume") {
+    channel->finish();
+    CHECK(sequence.seen == std::vector<std::string>{"abcd", "last:ef", "input shutdown"});
+  }
+  SUBCASE("taken out of the pipeline before any resume") {
+    channel->pipeline().remove("frames");
+    CHECK(sequence.seen == std::vector<std::string>{"abcdef", "input shutdown"});
+  }
+  CHECK(channel->take_user_events().size() == 1);
+}
+
 TEST_CASE("decode_last runs when the channel closes while paused") {
   auto channel = EmbeddedChannel::create(
       [](Pipeline& p) { p.add_last("frames", std::make_unique<PausableFrames>()); });

@@ -63,7 +63,9 @@ class ByteToMessageDecoder : public ChannelHandler {
   // reading (auto_read off) until resume_decoding(), which decodes what was held back and
   // restores auto_read. For a decoder whose frames make the application write (requests that
   // are answered) when the channel stops being writable: a peer that sends without reading
-  // what comes back then fills its own socket, not this process's memory.
+  // what comes back then fills its own socket, not this process's memory. A half-close
+  // (ChannelInputShutdown) that arrives while paused is held too, and passed on after what was
+  // held back has been decoded.
   void pause_decoding(HandlerContext& ctx);
   void resume_decoding(HandlerContext& ctx);
   bool decoding_paused() const noexcept { return paused_; }
@@ -74,6 +76,7 @@ class ByteToMessageDecoder : public ChannelHandler {
   void cumulate(Buffer&& bytes);
   void decode_all(HandlerContext& ctx);
   void end_input(HandlerContext& ctx);
+  void end_deferred_input(HandlerContext& ctx);
   void pass_on_leftover(HandlerContext& ctx);
 
   CompositeBuffer cumulation_;
@@ -83,7 +86,7 @@ class ByteToMessageDecoder : public ChannelHandler {
   bool input_ended_ = false;
   bool paused_ = false;
   bool paused_auto_read_ = false;  // pause_decoding() turned auto_read off
-  bool end_deferred_ = false;      // the input ended while paused: decode_last on resume
+  bool end_deferred_ = false;  // the input ended while paused: decode_last and the event on resume
   bool input_finished_ = false;
   bool read_owed_ = false;  // a batch ended while paused without the read it needed
 };
