@@ -172,7 +172,8 @@ void OutboundBuffer::set_pending(std::size_t pending) noexcept {
   if (writable && total > high_water_mark_) {
     writable_.store(false, std::memory_order_relaxed);
     listener_.on_writability_changed(false);
-  } else if (!writable && total < low_water_mark_) {
+  } else if (!writable && (total < low_water_mark_ || total == 0)) {
+    // An empty buffer is writable whatever the low mark: with a mark of 0 nothing is below it.
     writable_.store(true, std::memory_order_relaxed);
     listener_.on_writability_changed(true);
   }

@@ -115,3 +115,18 @@ TEST_CASE("failing all entries reports the error to every callback, flushed or n
   CHECK(errors[1] == ChannelErrc::closed);
   CHECK(outbound.pending_bytes() == 0);
 }
+
+TEST_CASE("with a low water mark of 0, writability comes back once everything is written") {
+  // Nothing is below 0: the buffer turned unwritable for good, emptied or not.
+  Listener listener;
+  OutboundBuffer outbound(listener, 0, 64);
+  outbound.add(Buffer::copy_of(std::string(70, 'x')), {});
+  CHECK_FALSE(outbound.is_writable());
+  outbound.mark_flushed();
+  outbound.consume(69);
+  CHECK_FALSE(outbound.is_writable());
+  outbound.consume(1);
+  CHECK(outbound.pending_bytes() == 0);
+  CHECK(outbound.is_writable());
+  CHECK(listener.changes == std::vector<bool>{false, true});
+}

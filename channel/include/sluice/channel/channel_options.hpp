@@ -32,7 +32,7 @@ struct ChannelOptions {
   int send_buffer = 0;      // SO_SNDBUF; 0 keeps the kernel's default (and autotuning)
   int receive_buffer = 0;   // SO_RCVBUF; 0 keeps the kernel's default (and autotuning)
   // Above the high mark is_writable() turns false (and on_writability_changed fires); below
-  // the low mark it turns true again.
+  // the low mark, or with nothing pending, it turns true again.
   std::size_t write_high_water_mark = 64 * 1024;
   std::size_t write_low_water_mark = 32 * 1024;
   bool auto_read = true;            // false: read one batch per read() call
