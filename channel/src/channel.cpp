@@ -80,9 +80,10 @@ void Channel::write(Message message, WriteCallback done) {
     return;
   }
   const std::size_t bytes = message.bytes();
-  outbound_.add_foreign(bytes);
   auto pending = std::unique_ptr<ForeignWrite>(
       new ForeignWrite{Ref<Channel>(this), std::move(message), std::move(done), bytes, &outbound_});
+  // Counted only once the write exists: from here its destructor takes the bytes back out.
+  outbound_.add_foreign(bytes);
   loop_->execute([pending = std::move(pending)]() mutable {
     pending->delivered = true;
     pending->outbound->remove_foreign(pending->bytes);

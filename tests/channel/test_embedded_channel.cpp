@@ -2,13 +2,16 @@
 // write callbacks may do.
 #include <doctest/doctest.h>
 
+#include <new>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sluice/channel/channel_error.hpp"
 #include "sluice/channel/embedded_channel.hpp"
 #include "sluice/channel/handler_context.hpp"
 #include "sluice/channel/pipeline.hpp"
+#include "support/allocation_hooks.hpp"
 
 using namespace sluice;
 
@@ -116,4 +119,26 @@ TEST_CASE("an embedded channel counts the bytes of what it records as written") 
   while (channel->read_outbound()) {
   }
   CHECK(channel->finish() == false);
+}
+
+TEST_CASE(
+    "a write from another thread that runs out of memory leaves the pending bytes as they were") {
+  // Its bytes were counted before the queued write was made, and nothing took them back out:
+  // the channel reported them pending, and itself unwritable, for good.
+  auto channel = EmbeddedChannel::create();
+  bool refused = false;
+  std::thread([&] {
+    Message message = Buffer::copy_of(std::string(100 * 1024, 'x'));
+    test::refuse_next_allocation = true;
+    try {
+      channel->write(std::move(message));
+    } catch (const std::bad_alloc&) {
+      refused = true;
+    }
+    test::refuse_next_allocation = false;
+  }).join();
+  CHECK(refused);
+  CHECK(channel->pending_write_bytes() == 0);
+  CHECK(channel->is_writable());
+  CHECK_FALSE(channel->finish());
 }
