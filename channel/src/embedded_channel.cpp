@@ -77,8 +77,10 @@ void EmbeddedChannel::do_flush() {
   outbound_.mark_flushed();
   // Recorded before its callback runs: a callback that writes again must come after it.
   while (outbound_.has_flushed()) {
-    add_written(outbound_.front().message.bytes());
+    const std::uint64_t bytes = outbound_.front().message.bytes();
     outbound_messages_.push_back(std::move(outbound_.front().message));
+    // Counted once recorded: a push that throws leaves the message queued for the next flush.
+    add_written(bytes);
     outbound_.complete_front();
   }
 }

@@ -142,3 +142,24 @@ TEST_CASE(
   CHECK(channel->is_writable());
   CHECK_FALSE(channel->finish());
 }
+
+TEST_CASE("a flush that runs out of memory while recording counts only what it recorded") {
+  // The bytes were counted before the message was recorded: the one that failed counted once
+  // then, and again when the next flush recorded it.
+  auto channel = EmbeddedChannel::create();
+  std::vector<Buffer> parts;
+  for (int i = 0; i < 8; ++i)
+    parts.push_back(Buffer::copy_of("12345"));
+  for (Buffer& part : parts)
+    channel->pipeline().write(std::move(part));
+  test::refuse_allocations_from = 512;  // the recorded queue's next block, not the error's text
+  channel->pipeline().flush();
+  test::refuse_allocations_from = 0;
+  REQUIRE(channel->outbound_count() < 8);
+  CHECK(channel->bytes_written() == 5 * channel->outbound_count());
+  channel->pipeline().flush();
+  CHECK(channel->outbound_count() == 8);
+  CHECK(channel->bytes_written() == 40);
+  CHECK(channel->take_errors().size() == 1);
+  CHECK(channel->finish());
+}
