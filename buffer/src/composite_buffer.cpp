@@ -23,6 +23,12 @@ void CompositeBuffer::append(Buffer buffer) {
 }
 
 void CompositeBuffer::append(CompositeBuffer other) {
+  // Room for every component before the first moves: a vector that failed to grow halfway
+  // would leave this composite holding only the start of what was appended. It grows by
+  // doubling, as push_back does, so that appending one component at a time stays linear.
+  const std::size_t needed = components_.size() + other.component_count();
+  if (needed > components_.capacity())
+    components_.reserve(std::max(needed, 2 * components_.capacity()));
   for (std::size_t c = other.head_; c < other.components_.size(); ++c) {
     append(std::move(other.components_[c]));
   }

@@ -380,6 +380,20 @@ TEST_CASE("a split or read_slice that runs out of memory leaves the composite un
   CHECK(live_buffers() == live_before);
 }
 
+TEST_CASE("appending a composite that runs out of memory leaves the composite unchanged") {
+  // It took the components one at a time: the first fit the inline slots, the next needed the
+  // heap, and the composite was left holding part of what was appended.
+  CompositeBuffer composite(Buffer::copy_of("ab"));
+  CompositeBuffer other;
+  other.append(Buffer::copy_of("cd"));
+  other.append(Buffer::copy_of("ef"));
+  refuse_next_allocation = true;
+  CHECK_THROWS_AS(composite.append(std::move(other)), std::bad_alloc);
+  refuse_next_allocation = false;
+  CHECK(composite.component_count() == 1);
+  CHECK(contents(composite) == "ab");
+}
+
 TEST_CASE("read_slice removes the first bytes and returns them, without copying") {
   const std::string all = "abcdefghij";
   for (std::size_t count = 0; count <= all.size(); ++count) {
