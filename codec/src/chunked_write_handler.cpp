@@ -36,8 +36,21 @@ void ChunkedWriteHandler::on_removed(HandlerContext&) {
 }
 
 void ChunkedWriteHandler::pump(HandlerContext& ctx) {
-  if (pumping_) return;  // a write callback may flush again from inside pump()
+  // A write callback may flush again from inside pump(): the pass under way takes what it
+  // queued, or, if that was its last flush, one more pass does.
+  if (pumping_) {
+    pump_again_ = true;
+    return;
+  }
   pumping_ = true;
+  do {
+    pump_again_ = false;
+    pump_once(ctx);
+  } while (pump_again_);
+  pumping_ = false;
+}
+
+void ChunkedWriteHandler::pump_once(HandlerContext& ctx) {
   Channel& channel = ctx.channel();
   // Written after the close (on_inactive failed what was queued then): nothing will pump it.
   if (!channel.is_open()) discard(Error(ChannelErrc::closed, channel.describe()));
@@ -79,7 +92,6 @@ void ChunkedWriteHandler::pump(HandlerContext& ctx) {
     ctx.flush();
   }
   ctx.flush();
-  pumping_ = false;
 }
 
 void ChunkedWriteHandler::discard(const Error& error) {

@@ -140,6 +140,35 @@ TEST_CASE("a stream written after the close fails when flushed, with what waits 
   CHECK(channel->outbound_count() == 0);
 }
 
+// A write's callback runs inside the flush that sends it, the last one of a pump included: a
+// stream written and flushed from there (the next response of a pipelined connection) found
+// the handler still pumping and waited for a flush that never came.
+TEST_CASE("a stream written and flushed from the callback of the stream before it goes out") {
+  std::vector<Error> first_results, second_results, tail_results;  // outlive the channel
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("chunked", std::make_unique<ChunkedWriteHandler>()); });
+  channel->pipeline().write(
+      ChunkedStream{std::make_unique<ListInput>(std::vector<std::string>{"ab", "cd"}, false)},
+      [&](const Error& e) {
+        first_results.push_back(e);
+        channel->pipeline().write(
+            ChunkedStream{std::make_unique<ListInput>(std::vector<std::string>{"ef"}, false)},
+            [&](const Error& e2) { second_results.push_back(e2); });
+        channel->pipeline().write(bytes("tail"),
+                                  [&](const Error& e3) { tail_results.push_back(e3); });
+        channel->pipeline().flush();
+      });
+  channel->pipeline().flush();
+  channel->run_pending();
+  CHECK(outbound_texts(*channel) == std::vector<std::string>{"ab", "cd", "", "ef", "", "tail"});
+  REQUIRE(first_results.size() == 1);
+  CHECK(!first_results[0]);
+  REQUIRE(second_results.size() == 1);
+  CHECK(!second_results[0]);
+  REQUIRE(tail_results.size() == 1);
+  CHECK(!tail_results[0]);
+}
+
 TEST_CASE("a ChunkedFile with a chunk size of 0 is refused") {
   auto opened = File::open("/proc/self/exe");
   REQUIRE(opened);

@@ -27,10 +27,12 @@ class ChunkedWriteHandler final : public ChannelHandler {
   };
 
   void pump(HandlerContext& ctx);
+  void pump_once(HandlerContext& ctx);
   void discard(const Error& error);
 
   std::deque<Queued> queue_;
   bool pumping_ = false;
+  bool pump_again_ = false;  // pump() was called again while pumping
 };
 
 }  // namespace sluice
