@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "sluice/core/fd.hpp"
 #include "sluice/core/result.hpp"
@@ -45,8 +46,24 @@ class FileRegion {
   FileRegion(std::shared_ptr<const File> file, std::uint64_t offset, std::uint64_t count,
              FileTransfer transfer = FileTransfer::kSendfile) noexcept
       : file_(std::move(file)), offset_(offset), count_(count), transfer_(transfer) {}
-  FileRegion(FileRegion&&) noexcept = default;
-  FileRegion& operator=(FileRegion&&) noexcept = default;
+  // The source is left with nothing to send: its file is gone, so its size must go too, or it
+  // would be written and counted as pending bytes with no file to send them from.
+  FileRegion(FileRegion&& other) noexcept
+      : file_(std::move(other.file_)),
+        offset_(other.offset_),
+        count_(std::exchange(other.count_, 0)),
+        transferred_(std::exchange(other.transferred_, 0)),
+        transfer_(other.transfer_) {}
+  FileRegion& operator=(FileRegion&& other) noexcept {
+    if (this != &other) {
+      file_ = std::move(other.file_);
+      offset_ = other.offset_;
+      count_ = std::exchange(other.count_, 0);
+      transferred_ = std::exchange(other.transferred_, 0);
+      transfer_ = other.transfer_;
+    }
+    return *this;
+  }
   FileRegion(const FileRegion&) = delete;
   FileRegion& operator=(const FileRegion&) = delete;
 
