@@ -98,8 +98,16 @@ void DelimiterBasedFrameDecoder::decode_last(HandlerContext& ctx, CompositeBuffe
   while (!in.empty() && !ctx.is_removed()) {
     const std::size_t before = in.readable_bytes();
     decode_frame(ctx, in, true);
-    if (in.readable_bytes() == before) return;
+    if (in.readable_bytes() == before) break;
   }
+  if (!discarding_ || ctx.is_removed()) return;
+  // The input ended inside a frame already over the limit (the bytes kept back as a possible
+  // delimiter's start belong to it): without fail_fast no delimiter will come to report it.
+  const std::size_t length = discarded_ + in.readable_bytes();
+  in.clear();
+  discarding_ = false;
+  discarded_ = 0;
+  if (!fail_fast_) report_too_long(ctx, length);
 }
 
 void DelimiterBasedFrameDecoder::decode_frame(HandlerContext& ctx, CompositeBuffer& in,

@@ -69,6 +69,21 @@ void LengthFieldBasedFrameDecoder::give_up(HandlerContext& ctx, CompositeBuffer&
   ctx.close();
 }
 
+Error LengthFieldBasedFrameDecoder::too_long_error() const {
+  return Error(CodecErrc::too_long_frame, fmt::format("frame of {} bytes exceeds the maximum of {}",
+                                                      too_long_length_, options_.max_frame_length));
+}
+
+void LengthFieldBasedFrameDecoder::decode_last(HandlerContext& ctx, CompositeBuffer& in) {
+  ByteToMessageDecoder::decode_last(ctx, in);
+  // The peer stopped inside a frame already over the limit: without fail_fast it has not been
+  // reported yet, and the rest of its bytes will not come to report it.
+  if (discarding_ && !failed_ && !ctx.is_removed()) {
+    discarding_ = false;
+    give_up(ctx, in, too_long_error());
+  }
+}
+
 void LengthFieldBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
   if (failed_) {
     in.clear();  // the channel is closing: what follows a bad frame has no meaning
@@ -81,12 +96,7 @@ void LengthFieldBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& 
     bytes_to_discard_ -= here;
     if (bytes_to_discard_ == 0) {
       discarding_ = false;
-      if (!options_.fail_fast) {
-        give_up(ctx, in,
-                Error(CodecErrc::too_long_frame,
-                      fmt::format("frame of {} bytes exceeds the maximum of {}", too_long_length_,
-                                  options_.max_frame_length)));
-      }
+      if (!options_.fail_fast) give_up(ctx, in, too_long_error());
     }
     return;
   }
@@ -117,18 +127,15 @@ void LengthFieldBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& 
     const auto length = static_cast<std::uint64_t>(
         std::min<detail::WideInt>(frame, static_cast<detail::WideInt>(UINT64_MAX)));
     const std::size_t available = in.readable_bytes();
-    const Error error(CodecErrc::too_long_frame,
-                      fmt::format("frame of {} bytes exceeds the maximum of {}", length,
-                                  options_.max_frame_length));
+    too_long_length_ = length;
     if (length <= available) {
-      give_up(ctx, in, error);
+      give_up(ctx, in, too_long_error());
       return;
     }
     in.clear();
     discarding_ = true;
     bytes_to_discard_ = length - available;
-    too_long_length_ = length;
-    if (options_.fail_fast) give_up(ctx, in, error);
+    if (options_.fail_fast) give_up(ctx, in, too_long_error());
     return;
   }
   const auto frame_length = static_cast<std::size_t>(frame);

@@ -68,4 +68,15 @@ void LineBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
   }
 }
 
+void LineBasedFrameDecoder::decode_last(HandlerContext& ctx, CompositeBuffer& in) {
+  ByteToMessageDecoder::decode_last(ctx, in);
+  if (!discarding_ || ctx.is_removed()) return;
+  // The peer stopped inside a line already over the limit: without fail_fast it has not been
+  // reported yet, and no line ending will come to report it.
+  const std::size_t length = discarded_;
+  discarding_ = false;
+  discarded_ = 0;
+  if (!fail_fast_) report_too_long(ctx, length);
+}
+
 }  // namespace sluice

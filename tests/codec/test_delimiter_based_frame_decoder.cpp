@@ -124,6 +124,39 @@ TEST_CASE("without fail_fast a too-long frame is reported once its delimiter has
   CHECK(test::inbound_texts(*channel) == Frames{"ok"});
 }
 
+TEST_CASE("without fail_fast a too-long frame cut off by the end of input is still reported") {
+  for (const bool half_close : {false, true}) {
+    CAPTURE(half_close);
+    // The frame ends in ";;" cut short: the ";" kept back as a possible delimiter's start is
+    // part of the frame the error counts.
+    auto channel = frames(4, {";;"}, true, false);
+    channel->write_inbound(bytes("ok;;abcdefg"));
+    channel->write_inbound(bytes("hij;"));
+    CHECK(too_long_errors(*channel) == 0);
+    if (half_close) {
+      channel->pipeline().fire_user_event(ChannelInputShutdown{});
+    } else {
+      channel->finish();
+    }
+    const auto errors = channel->take_errors();
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] == CodecErrc::too_long_frame);
+    CHECK(errors[0].message().find("frame of 11 bytes") != std::string::npos);
+    CHECK(test::inbound_texts(*channel) == Frames{"ok"});
+    CHECK(decoder_of(*channel).cumulated_bytes() == 0);
+    channel->finish();  // the end of input was handled once
+    CHECK(too_long_errors(*channel) == 0);
+  }
+}
+
+TEST_CASE("with fail_fast a too-long frame cut off by the end of input is reported only once") {
+  auto channel = frames(4, {";"}, true, true);
+  channel->write_inbound(bytes("abcdefg"));
+  CHECK(too_long_errors(*channel) == 1);
+  channel->finish();
+  CHECK(too_long_errors(*channel) == 0);
+}
+
 TEST_CASE("decoding resumes after a too-long frame whose delimiter arrives split") {
   for (const bool fail_fast : {true, false}) {
     CAPTURE(fail_fast);

@@ -287,6 +287,40 @@ TEST_CASE("without fail_fast a too-long frame is discarded as it streams in, the
   CHECK(channel->inbound_count() == 0);
 }
 
+TEST_CASE("without fail_fast a too-long frame cut off by the end of input is still reported") {
+  for (const bool half_close : {false, true}) {
+    CAPTURE(half_close);
+    LengthFieldFrameOptions options;
+    options.max_frame_length = 16;
+    options.length_field_length = 2;
+    options.fail_fast = false;
+    auto channel = decoder_channel(options);
+    channel->write_inbound(bytes(field(1, 2) + "a" + field(100, 2) + "01234567"));
+    CHECK(channel->take_errors().empty());
+    if (half_close) {
+      channel->pipeline().fire_user_event(ChannelInputShutdown{});
+    } else {
+      channel->finish();
+    }
+    CHECK(test::error_codes(*channel) == codes({CodecErrc::too_long_frame}));
+    CHECK_FALSE(channel->is_open());
+    CHECK(test::inbound_texts(*channel) == std::vector<std::string>{field(1, 2) + "a"});
+    channel->finish();
+    CHECK(channel->take_errors().empty());
+  }
+}
+
+TEST_CASE("with fail_fast a too-long frame cut off by the end of input is reported only once") {
+  LengthFieldFrameOptions options;
+  options.max_frame_length = 16;
+  options.length_field_length = 2;
+  auto channel = decoder_channel(options);
+  channel->write_inbound(bytes(field(100, 2) + "0123"));
+  CHECK(test::error_codes(*channel) == codes({CodecErrc::too_long_frame}));
+  channel->finish();
+  CHECK(channel->take_errors().empty());
+}
+
 TEST_CASE("a too-long frame whose bytes are all there is refused at once either way") {
   for (const bool fail_fast : {true, false}) {
     CAPTURE(fail_fast);

@@ -113,6 +113,33 @@ TEST_CASE("without fail_fast a too-long line is reported once its end has arrive
   CHECK(test::inbound_texts(*channel) == Lines{"ok"});
 }
 
+TEST_CASE("without fail_fast a too-long line cut off by the end of input is still reported") {
+  for (const bool half_close : {false, true}) {
+    CAPTURE(half_close);
+    auto channel = lines(4, true, false);
+    channel->write_inbound(bytes("ok\nabcdefg"));
+    channel->write_inbound(bytes("hij\r"));
+    CHECK(too_long_errors(*channel) == 0);
+    if (half_close) {
+      channel->pipeline().fire_user_event(ChannelInputShutdown{});
+    } else {
+      channel->finish();
+    }
+    CHECK(too_long_errors(*channel) == 1);
+    CHECK(test::inbound_texts(*channel) == Lines{"ok"});
+    channel->finish();  // the end of input was handled once
+    CHECK(too_long_errors(*channel) == 0);
+  }
+}
+
+TEST_CASE("with fail_fast a too-long line cut off by the end of input is reported only once") {
+  auto channel = lines(4, true, true);
+  channel->write_inbound(bytes("abcdefg"));
+  CHECK(too_long_errors(*channel) == 1);
+  channel->finish();
+  CHECK(too_long_errors(*channel) == 0);
+}
+
 TEST_CASE("a too-long line streaming in is never held past the limit") {
   for (const bool fail_fast : {false, true}) {
     CAPTURE(fail_fast);

@@ -22,7 +22,7 @@ struct LengthFieldFrameOptions {
   std::size_t initial_bytes_to_strip = 0;
   std::endian byte_order = std::endian::big;
   // true: report a too-long frame as soon as its length field is read; false: once its bytes
-  // have all been discarded.
+  // have all been discarded, or the input ends before they have.
   bool fail_fast = true;
   // true: frames are Buffers (copied only when they straddle reads); false: CompositeBuffers,
   // never copied.
@@ -43,10 +43,12 @@ class LengthFieldBasedFrameDecoder : public ByteToMessageDecoder {
 
  protected:
   void decode(HandlerContext& ctx, CompositeBuffer& in) override;
+  void decode_last(HandlerContext& ctx, CompositeBuffer& in) override;
 
  private:
   std::uint64_t read_length_field(const CompositeBuffer& in) const;
   void give_up(HandlerContext& ctx, CompositeBuffer& in, const Error& error);
+  Error too_long_error() const;
 
   LengthFieldFrameOptions options_;
   std::size_t header_end_;

@@ -11,7 +11,7 @@ namespace sluice {
 // A line longer than max_length is discarded as its bytes arrive (they are never buffered past
 // the limit), a TooLongFrameError goes through on_error, and decoding resumes after the next
 // line ending. fail_fast reports as soon as the limit is crossed; otherwise when the end of
-// the long line is found.
+// the long line is found, or the input ends before it.
 class LineBasedFrameDecoder : public ByteToMessageDecoder {
  public:
   explicit LineBasedFrameDecoder(std::size_t max_length, bool strip_delimiter = true,
@@ -20,6 +20,7 @@ class LineBasedFrameDecoder : public ByteToMessageDecoder {
 
  protected:
   void decode(HandlerContext& ctx, CompositeBuffer& in) override;
+  void decode_last(HandlerContext& ctx, CompositeBuffer& in) override;
 
  private:
   void report_too_long(HandlerContext& ctx, std::size_t length);
