@@ -85,8 +85,12 @@ void HandlerContext::deliver_error(const Error& error) noexcept {
   } catch (...) {
     // An error handler that fails passes the new error on rather than recursing into itself.
     const Error nested = error_from_exception(std::current_exception());
-    logger().warn("{} handler '{}' threw from on_error: {}", channel().describe(), name_,
-                  nested.message());
+    try {
+      logger().warn("{} handler '{}' threw from on_error: {}", channel().describe(), name_,
+                    nested.message());
+    } catch (...) {
+      // Out of memory for the log line: the error itself still goes on.
+    }
     if (next_[kErrorIndex] != nullptr) next_[kErrorIndex]->invoke_error(nested);
   }
 }

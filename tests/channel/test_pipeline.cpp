@@ -5,13 +5,17 @@
 
 #include <csignal>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "sluice/channel/channel_error.hpp"
 #include "sluice/channel/embedded_channel.hpp"
 #include "sluice/channel/inbound_handler_for.hpp"
+#include "support/allocation_hooks.hpp"
 
 using namespace sluice;
 
@@ -193,6 +197,61 @@ TEST_CASE("an exception from a handler reaches its own on_error and then the tai
   const auto errors = channel->take_errors();
   REQUIRE(errors.size() == 1);
   CHECK(errors[0] == ChannelErrc::handler_exception);
+}
+
+namespace {
+
+// Throws from on_read with operator new refusing every allocation, as when memory runs out,
+// and records the errors that reach its on_error.
+template <typename MakeException>
+struct ThrowsOutOfMemory : ChannelHandler {
+  explicit ThrowsOutOfMemory(MakeException maker) : make(maker) {}
+  void on_read(HandlerContext&, Message&&) override {
+    auto exception = make();  // made while there is memory for its text
+    test::refuse_allocations_from = 1;
+    throw std::move(exception);
+  }
+  void on_error(HandlerContext&, const Error& error) override {
+    test::refuse_allocations_from = 0;
+    errors.push_back(error);
+  }
+  MakeException make;
+  std::vector<Error> errors;
+};
+
+template <typename MakeException>
+std::vector<Error> errors_out_of_memory(MakeException make) {
+  auto channel = EmbeddedChannel::create([&](Pipeline& pipeline) {
+    pipeline.add_last("throws", std::make_unique<ThrowsOutOfMemory<MakeException>>(make));
+  });
+  channel->write_inbound(std::string("x"));
+  test::refuse_allocations_from = 0;
+  return static_cast<ThrowsOutOfMemory<MakeException>*>(channel->pipeline().get("throws"))->errors;
+}
+
+}  // namespace
+
+// Turning the exception into an Error copied its text on a noexcept path: with no memory for
+// the copy the process ended in std::terminate.
+TEST_CASE("a handler that throws when memory has run out still reaches on_error") {
+  SUBCASE("an exception with a long text arrives without it") {
+    const auto errors = errors_out_of_memory(
+        [] { return std::runtime_error("a text far too long for a short-string buffer"); });
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] == ChannelErrc::handler_exception);
+    CHECK(errors[0].context().empty());
+  }
+  SUBCASE("a sluice exception keeps its code") {
+    const auto errors = errors_out_of_memory(
+        [] { return PipelineError("a handler name that is long enough to need the heap"); });
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] == ChannelErrc::pipeline_misuse);
+  }
+  SUBCASE("std::bad_alloc is not_enough_memory") {
+    const auto errors = errors_out_of_memory([] { return std::bad_alloc(); });
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] == std::errc::not_enough_memory);
+  }
 }
 
 TEST_CASE("handlers can be added, removed and replaced while events flow") {

@@ -39,8 +39,9 @@ class PipelineError : public Exception {
 };
 
 // The Error a handler's exception becomes on its way to on_error: a sluice::Exception keeps its
-// Error, a std::system_error its code, anything else is ChannelErrc::handler_exception with the
-// what() text as context.
-Error error_from_exception(std::exception_ptr exception);
+// Error, a std::system_error its code, std::bad_alloc is std::errc::not_enough_memory, anything
+// else is ChannelErrc::handler_exception with the what() text as context. It cannot fail: out of
+// memory, the error goes without its context.
+Error error_from_exception(std::exception_ptr exception) noexcept;
 
 }  // namespace sluice
