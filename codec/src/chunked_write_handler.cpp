@@ -10,7 +10,7 @@ void ChunkedWriteHandler::write(HandlerContext& ctx, Message&& message, WriteCal
     ctx.write(std::move(message), std::move(done));
     return;
   }
-  queue_.push_back({std::move(message), std::move(done)});
+  queue_.push_back({std::move(message), std::move(done), nullptr});
 }
 
 void ChunkedWriteHandler::flush(HandlerContext& ctx) {
@@ -63,6 +63,15 @@ void ChunkedWriteHandler::pump_once(HandlerContext& ctx) {
       ctx.write(std::move(item.message), std::move(item.done));
       continue;
     }
+    if (front.chunk_writes && front.chunk_writes->failure) {
+      // A refused chunk is queued nowhere, so the channel stays writable: the rest of the
+      // input would be read as fast as it can be, only to be refused in turn.
+      const Error error = front.chunk_writes->failure;
+      Queued item = std::move(front);
+      queue_.pop_front();
+      complete_write(item.done, error);
+      continue;
+    }
     if (!channel.is_writable()) break;  // resumed by on_writability_changed
     // An input that throws ends its stream like one that returns an error (and must not leave
     // pumping_ set, which would stall every later write).
@@ -88,7 +97,10 @@ void ChunkedWriteHandler::pump_once(HandlerContext& ctx) {
       ctx.write(Buffer(), std::move(item.done));
       continue;
     }
-    ctx.write(std::move(*chunk.value()));
+    if (!front.chunk_writes) front.chunk_writes = std::make_shared<ChunkWrites>();
+    ctx.write(std::move(*chunk.value()), [writes = front.chunk_writes](const Error& error) {
+      if (error && !writes->failure) writes->failure = error;
+    });
     ctx.flush();
   }
   ctx.flush();

@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "codec_test_support.hpp"
@@ -46,6 +47,32 @@ class ThrowingInput : public ChunkedInput {
   Result<std::optional<Buffer>> next_chunk() override { throw std::runtime_error("disk on fire"); }
   std::uint64_t length() const override { return 0; }
   std::uint64_t progress() const override { return 0; }
+};
+
+// Hands out one-byte chunks, `total` of them, counting how many were asked for.
+class CountingInput : public ChunkedInput {
+ public:
+  CountingInput(std::size_t total, std::size_t& pulled) : total_(total), pulled_(pulled) {}
+  Result<std::optional<Buffer>> next_chunk() override {
+    if (pulled_ == total_) return std::optional<Buffer>();
+    ++pulled_;
+    return std::optional<Buffer>(Buffer::copy_of(std::string_view("x")));
+  }
+  std::uint64_t length() const override { return total_; }
+  std::uint64_t progress() const override { return pulled_; }
+
+ private:
+  std::size_t total_;
+  std::size_t& pulled_;
+};
+
+// Fails every write at once and leaves the channel open, as the HTTP codec does once its
+// connection is ending (and the transport after shutdown_output()).
+class RefusingWrites : public ChannelHandler {
+ public:
+  void write(HandlerContext&, Message&&, WriteCallback&& done) override {
+    complete_write(done, Error(ChannelErrc::output_shutdown, "output is shut down"));
+  }
 };
 
 std::vector<std::string> outbound_texts(EmbeddedChannel& channel) {
@@ -167,6 +194,29 @@ TEST_CASE("a stream written and flushed from the callback of the stream before i
   CHECK(!second_results[0]);
   REQUIRE(tail_results.size() == 1);
   CHECK(!tail_results[0]);
+}
+
+// Nothing queues a refused chunk, so the channel stays writable: the pump used to read the
+// whole input, as fast as it could be read, only to have every chunk refused (a multi-GiB file
+// read in one go on the loop thread, for a client whose connection was already ending).
+TEST_CASE("a chunk whose write fails ends its stream with that error; the rest is not read") {
+  std::size_t pulled = 0;
+  std::vector<Error> stream_results, tail_results;  // outlive the channel
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("refusing", std::make_unique<RefusingWrites>());
+    p.add_last("chunked", std::make_unique<ChunkedWriteHandler>());
+  });
+  channel->pipeline().write(ChunkedStream{std::make_unique<CountingInput>(1000, pulled)},
+                            [&](const Error& e) { stream_results.push_back(e); });
+  channel->pipeline().write(bytes("tail"), [&](const Error& e) { tail_results.push_back(e); });
+  channel->pipeline().flush();
+  channel->run_pending();
+  CHECK(pulled == 1);
+  REQUIRE(stream_results.size() == 1);
+  CHECK(stream_results[0] == ChannelErrc::output_shutdown);
+  REQUIRE(tail_results.size() == 1);
+  CHECK(tail_results[0] == ChannelErrc::output_shutdown);
+  CHECK(channel->is_open());
 }
 
 TEST_CASE("a ChunkedFile with a chunk size of 0 is refused") {
