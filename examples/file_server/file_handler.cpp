@@ -182,7 +182,10 @@ void FileHandler::serve(HandlerContext& ctx, const HttpRequest& request, Exchang
       return;
     }
     serve_file(ctx, request, *file, exchange);
-  } else if (entry.fd && S_ISDIR(entry.info.st_mode)) {
+  } else if (S_ISDIR(entry.info.st_mode)) {
+    // Even when it would not open for reading: a directory that may be searched but not read
+    // (mode 0711) still has its index served and its URL redirected; only a listing needs
+    // the directory open.
     serve_directory(ctx, request, path, std::move(entry), exchange);
   } else if (entry.error != 0) {
     send_status(ctx, status_for_open_error(entry.error), exchange);
@@ -248,6 +251,10 @@ void FileHandler::serve_directory(HandlerContext& ctx, const HttpRequest& reques
       send_status(ctx, code, exchange);
       return;
     }
+  }
+  if (!directory.fd) {
+    send_status(ctx, status_for_open_error(directory.error), exchange);
+    return;
   }
   // RFC 9110 §13.2.1: a listing is a 200 like any other, so the request's preconditions
   // hold for it too, though only "*" can name a representation without an entity-tag.
