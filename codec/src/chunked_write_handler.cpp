@@ -75,9 +75,11 @@ void ChunkedWriteHandler::pump_once(HandlerContext& ctx) {
     if (!channel.is_writable()) break;  // resumed by on_writability_changed
     // An input that throws ends its stream like one that returns an error (and must not leave
     // pumping_ set, which would stall every later write).
+    // A stream without an input (moved from, or made empty) has nothing to send, as a
+    // moved-from FileRegion has: it completes in its turn.
     Result<std::optional<Buffer>> chunk = std::optional<Buffer>();
     try {
-      chunk = stream->input->next_chunk();
+      if (stream->input) chunk = stream->input->next_chunk();
     } catch (...) {
       chunk = error_from_exception(std::current_exception());
     }

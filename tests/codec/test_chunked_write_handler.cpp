@@ -219,6 +219,26 @@ TEST_CASE("a chunk whose write fails ends its stream with that error; the rest i
   CHECK(channel->is_open());
 }
 
+// A moved-from stream reached next_chunk() through a null input and crashed the loop thread.
+TEST_CASE("a stream without an input is empty: it completes in its turn") {
+  std::vector<Error> stream_results, tail_results;  // outlive the channel
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("chunked", std::make_unique<ChunkedWriteHandler>()); });
+  ChunkedStream stream{std::make_unique<ListInput>(std::vector<std::string>{"ab"}, false)};
+  ChunkedStream taken = std::move(stream);
+  channel->pipeline().write(std::move(stream),
+                            [&](const Error& e) { stream_results.push_back(e); });
+  channel->pipeline().write(bytes("tail"), [&](const Error& e) { tail_results.push_back(e); });
+  channel->pipeline().flush();
+  channel->run_pending();
+  CHECK(outbound_texts(*channel) == std::vector<std::string>{"", "tail"});
+  REQUIRE(stream_results.size() == 1);
+  CHECK(!stream_results[0]);
+  REQUIRE(tail_results.size() == 1);
+  CHECK(!tail_results[0]);
+  CHECK(channel->is_open());
+}
+
 TEST_CASE("a ChunkedFile with a chunk size of 0 is refused") {
   auto opened = File::open("/proc/self/exe");
   REQUIRE(opened);

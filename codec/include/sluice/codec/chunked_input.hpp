@@ -23,7 +23,8 @@ class ChunkedInput {
   virtual std::uint64_t progress() const = 0;
 };
 
-// The message that carries a ChunkedInput down the pipeline.
+// The message that carries a ChunkedInput down the pipeline. Without an input (moved from) it
+// is an empty stream.
 struct ChunkedStream {
   std::unique_ptr<ChunkedInput> input;
 };
