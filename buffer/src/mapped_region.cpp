@@ -5,7 +5,9 @@
 
 #include <cerrno>
 #include <new>
+#include <string>
 
+#include "sluice/buffer/buffer_error.hpp"
 #include "sluice/buffer/detail/storage_header.hpp"
 
 namespace sluice {
@@ -31,6 +33,14 @@ Result<Buffer> map_file_region(const File& file, std::uint64_t offset, std::size
   if (length > kMaxMappedWindow) {
     return Error(std::make_error_code(std::errc::value_too_large),
                  "map " + file.path() + ": window over 1 GiB");
+  }
+  if (offset > file.size() || length > file.size() - offset) {
+    // Past its end a file maps as nothing readable: the rest of its last page reads as zeros,
+    // the pages after it fault (SIGBUS) when the process reads them. Handed out, such a window
+    // was written to a socket as zeros the file never held, or killed whoever read it.
+    return Error(BufferErrc::index_out_of_bounds,
+                 "map " + file.path() + ": " + std::to_string(length) + " bytes at " +
+                     std::to_string(offset) + ", past its end at " + std::to_string(file.size()));
   }
   static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
   const std::uint64_t aligned = offset - offset % page;

@@ -6,6 +6,7 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "sluice/buffer/buffer_error.hpp"
 #include "sluice/buffer/mapped_region.hpp"
@@ -98,4 +99,25 @@ TEST_CASE("discarding read bytes of a mapped region moves its start, not its byt
   CHECK(buffer.readable_view() == kContent.substr(7));
   CHECK(buffer.writable_bytes() == 0);
   CHECK(file_text(*file) == kContent);
+}
+
+// Past the end a mapping reads as zeros to the end of the last page, and faults (SIGBUS in the
+// process) after it: such a window used to be handed out all the same.
+TEST_CASE("a window reaching past the end of the file is refused") {
+  const auto file = content_file();
+  for (const auto& [offset, length] :
+       {std::pair<std::uint64_t, std::size_t>{0, kContent.size() + 1},
+        {kContent.size(), 1},
+        {1, kContent.size()},
+        {std::uint64_t{1} << 62, 1},
+        {~std::uint64_t{0}, 2}}) {
+    CAPTURE(offset);
+    CAPTURE(length);
+    const auto buffer = map_file_region(*file, offset, length);
+    REQUIRE_FALSE(buffer);
+    CHECK(buffer.error() == BufferErrc::index_out_of_bounds);
+  }
+  // The whole file, and its last byte, still map.
+  CHECK(map_file_region(*file, 0, kContent.size()));
+  CHECK(map_file_region(*file, kContent.size() - 1, 1));
 }

@@ -19,6 +19,8 @@ inline constexpr std::size_t kMaxMappedWindow = std::size_t{1} << 30;
 // are read-only (Buffer::is_external): set() and set_bytes() throw ReadOnlyBufferError, an
 // append throws CapacityExceededError (the buffer is full), and after clear() writes go to a
 // new pooled block. `offset` need not be page-aligned; `length` is at most kMaxMappedWindow.
+// A window reaching past file.size() (the size when the file was opened) is refused with
+// BufferErrc::index_out_of_bounds.
 //
 // If the file shrinks while mapped, the kernel refuses to copy the vanished pages (the write
 // fails with EFAULT) rather than the process faulting, since only the kernel reads them.
