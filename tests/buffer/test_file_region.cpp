@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <memory>
+#include <stdexcept>
 #include <utility>
 
 #include "sluice/buffer/file_region.hpp"
@@ -42,4 +44,15 @@ TEST_CASE("a moved-from region has nothing left to send") {
   CHECK(assigned.remaining() == 400);
   CHECK(assigned.file().size() == 1000);
   CHECK(moved.remaining() == 0);  // NOLINT(bugprone-use-after-move)
+}
+
+// A region without a file passed as one with nothing to send until the transport reached for
+// its descriptor through a null pointer; one ending past the largest offset wrapped round.
+TEST_CASE("a region with bytes but no file, or ending past the largest offset, is refused") {
+  CHECK_THROWS_AS(FileRegion(nullptr, 0, 1), std::invalid_argument);
+  CHECK_NOTHROW(FileRegion(nullptr, 0, 0));
+  CHECK_THROWS_AS(FileRegion(unopened_file(10), kMaxFileOffset, 1), std::invalid_argument);
+  CHECK_THROWS_AS(FileRegion(unopened_file(10), 1, std::numeric_limits<std::uint64_t>::max()),
+                  std::invalid_argument);
+  CHECK(FileRegion(unopened_file(10), kMaxFileOffset - 5, 5).remaining() == 5);
 }

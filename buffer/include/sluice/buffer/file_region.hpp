@@ -2,7 +2,9 @@
 
 #include <cassert>
 #include <cstdint>
+#include <limits>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -32,6 +34,10 @@ class File {
   std::uint64_t size_;
 };
 
+// The largest offset a file can have (off_t is signed).
+inline constexpr std::uint64_t kMaxFileOffset =
+    static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+
 // How a transport moves a FileRegion's bytes to a socket.
 enum class FileTransfer : std::uint8_t {
   kSendfile,  // sendfile(2): page cache to socket, no copy through user space (the default)
@@ -43,9 +49,17 @@ enum class FileTransfer : std::uint8_t {
 // ChannelErrc::file_truncated and closes the channel. Move-only, like every message.
 class FileRegion {
  public:
+  // Throws std::invalid_argument for bytes without a file to send them from, or a region whose
+  // end lies past the largest file offset: the transport would dereference the one and wrap
+  // its position round on the other.
   FileRegion(std::shared_ptr<const File> file, std::uint64_t offset, std::uint64_t count,
-             FileTransfer transfer = FileTransfer::kSendfile) noexcept
-      : file_(std::move(file)), offset_(offset), count_(count), transfer_(transfer) {}
+             FileTransfer transfer = FileTransfer::kSendfile)
+      : file_(std::move(file)), offset_(offset), count_(count), transfer_(transfer) {
+    if (count_ != 0 && !file_) throw std::invalid_argument("FileRegion: bytes without a file");
+    if (count_ > kMaxFileOffset - offset_) {
+      throw std::invalid_argument("FileRegion: ends past the largest file offset");
+    }
+  }
   // The source is left with nothing to send: its file is gone, so its size must go too, or it
   // would be written and counted as pending bytes with no file to send them from.
   FileRegion(FileRegion&& other) noexcept
