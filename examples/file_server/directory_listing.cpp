@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "http_time.hpp"
@@ -28,13 +29,14 @@ std::optional<std::vector<Entry>> read_entries(int dir_fd) {
   // fdopendir takes the descriptor it is given: a duplicate keeps the caller's.
   const int copy = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) return std::nullopt;
-  DIR* dir = ::fdopendir(copy);
-  if (dir == nullptr) {
+  // Owned from here, so that an entry that runs out of memory does not leak the descriptor.
+  const std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(copy), &::closedir);
+  if (!dir) {
     ::close(copy);
     return std::nullopt;
   }
   std::vector<Entry> entries;
-  while (const dirent* raw = ::readdir(dir)) {
+  while (const dirent* raw = ::readdir(dir.get())) {
     const std::string_view name = raw->d_name;
     if (name == "." || name == "..") continue;
     Entry entry;
@@ -49,7 +51,6 @@ std::optional<std::vector<Entry>> read_entries(int dir_fd) {
     }
     entries.push_back(std::move(entry));
   }
-  ::closedir(dir);
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     if (a.directory != b.directory) return a.directory;
     return a.name < b.name;
