@@ -581,3 +581,44 @@ TEST_CASE("an initializer that fails on a name's first address ends the connect 
   CHECK_FALSE_MESSAGE(has_queued_connection(second), "the second server was connected to");
   loops.shutdown_gracefully();
 }
+
+TEST_CASE(
+    "a connect its loop closes while shutting down fails as cancelled and tries no other "
+    "address") {
+  // Closed by its loop before it completed, the connect failed with "closed" as if the address
+  // had refused it: the bootstrap went on to the name's next address and connected to a second
+  // server while its loop was shutting down.
+  start_libuv_thread_pool();
+  ProcessHealth health;
+  Fd stalled_listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(stalled_listener);
+  const sockaddr_in any_port = loopback_v4(0);
+  REQUIRE(::bind(stalled_listener.get(), reinterpret_cast<const sockaddr*>(&any_port),
+                 sizeof any_port) == 0);
+  REQUIRE(::listen(stalled_listener.get(), 0) == 0);
+  const std::uint16_t stalled_port = port_of(stalled_listener.get());
+  std::vector<Fd> queued;
+  bool stalled = false;
+  for (int i = 0; i < 8 && !stalled; ++i)
+    stalled = !raw_connect(queued, stalled_port, 200ms);
+  REQUIRE_MESSAGE(stalled, "the listener's queue never filled up");
+  auto [second, second_address] = queue_only_listener("127.0.0.1");
+  FakeName name("stalled-then-second.sluice.test",
+                {*SocketAddress::from_numeric("127.0.0.1", stalled_port), second_address});
+  std::optional<Future<ChannelPtr>> connect;
+  {
+    EventLoopGroup loops(1, "stop-connect");
+    Bootstrap client;
+    client.group(loops);  // the default timeout: the first connect is still waiting at shutdown
+    connect = client.connect("stalled-then-second.sluice.test", 9);
+    // The name is resolved and its first address being connected to.
+    REQUIRE(eventually([&] { return loops.metrics().active_channels == 1; }));
+    loops.shutdown_gracefully();
+  }
+  const Error error = await_error(*connect);
+  CHECK_MESSAGE(error == std::errc::operation_canceled, error.message());
+  CHECK_MESSAGE(
+      error.message().find("127.0.0.1:" + std::to_string(stalled_port)) != std::string::npos,
+      error.message());
+  CHECK_FALSE_MESSAGE(has_queued_connection(second), "the second server was connected to");
+}

@@ -58,8 +58,9 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
               return;
             }
             // An initializer that threw or closed the channel would fail the same way on the
-            // next address, after connecting to another server and running it again.
-            if (self->initialized) {
+            // next address, after connecting to another server and running it again. A connect
+            // cancelled by its loop shutting down must not open another connection either.
+            if (self->initialized || result.error() == std::errc::operation_canceled) {
               self->promise.set_error(std::move(result).error());
               return;
             }

@@ -450,6 +450,14 @@ void StreamChannel::do_read() {
 }
 
 void StreamChannel::do_close() {
+  if (connecting_) {
+    // Only its loop reaches a channel still connecting (the pipeline is set up once it is
+    // connected), to close it as it shuts down: the connect is cancelled, not refused, and the
+    // bootstrap must not take it as a cue to connect to the name's next address.
+    close_with(Error(std::make_error_code(std::errc::operation_canceled),
+                     "connect " + connect_->remote.to_string() + ": the event loop is stopping"));
+    return;
+  }
   close_with(Error(ChannelErrc::closed));
 }
 

@@ -19,7 +19,8 @@ namespace sluice {
 // connects. When none does, the future fails with the last one's Error (refused, unreachable,
 // timed out), naming the address. An initializer that throws or closes the channel ends the
 // connect with its own error: the other addresses are not tried. A loop that stops while the
-// name is being looked up fails the future with std::errc::operation_canceled.
+// name is being looked up, or while an address is being connected to, fails the future with
+// std::errc::operation_canceled (and tries no other address).
 class Bootstrap {
  public:
   Bootstrap& group(EventLoopGroup& loops);

@@ -39,7 +39,8 @@ class StreamChannel final : public Channel {
   // initializer, fires active and calls `connected` with the channel (closed already, if a
   // handler closed it from on_active or its first write failed); on failure, after
   // options.connect_timeout, or if the initializer closes it, closes and calls `connected`
-  // with the error. Loop thread only.
+  // with the error. Closed by its loop (shutting down or stopping) before the connect
+  // completed, the error is std::errc::operation_canceled. Loop thread only.
   static void connecting(EventLoop& loop, Fd fd, const ChannelOptions& options,
                          ChannelInitializer initializer, SocketAddress remote,
                          std::function<void(Result<Ref<Channel>>)> connected);
