@@ -20,7 +20,9 @@ void validate(const ChannelOptions& options) {
   require(options.send_buffer >= 0, "send_buffer must not be negative (0: the kernel's default)");
   require(options.receive_buffer >= 0,
           "receive_buffer must not be negative (0: the kernel's default)");
-  require(options.connect_timeout.count() >= 0, "connect_timeout must not be negative");
+  // Zero is no "no timeout" (as it is in Netty): the timer falls due before the socket is ever
+  // polled, so every connect, even one the peer accepted at once, would time out.
+  require(options.connect_timeout.count() > 0, "connect_timeout must be positive");
   // Longer is no connect timeout at all: a peer that answers that late is gone.
   require(options.connect_timeout <= std::chrono::hours(24), "connect_timeout is over a day");
   const ReceiveBufferSizing& sizing = options.receive_sizing;

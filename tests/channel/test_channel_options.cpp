@@ -42,6 +42,11 @@ TEST_CASE("options that could only spin or flap are refused, naming the field") 
   CHECK(refused([](ChannelOptions& o) {
           o.connect_timeout = std::chrono::milliseconds(-1);
         }).find("connect_timeout") != std::string::npos);
+  // Zero does not mean "no timeout": every connect, even to a peer that accepts at once, timed
+  // out before its socket was polled (the server saw each connection opened and dropped).
+  CHECK(refused([](ChannelOptions& o) {
+          o.connect_timeout = std::chrono::milliseconds(0);
+        }).find("connect_timeout") != std::string::npos);
   CHECK(refused([](ChannelOptions& o) {
           o.receive_sizing = ReceiveBufferSizing::fixed(0);
         }).find("receive_sizing") != std::string::npos);

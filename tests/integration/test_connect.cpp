@@ -267,6 +267,9 @@ TEST_CASE("the bootstraps refuse options that cannot work when they are handed o
   spinning.write_spin_count = 0;
   CHECK_THROWS_AS(Bootstrap().options(spinning), std::invalid_argument);
   CHECK_THROWS_AS(ServerBootstrap().child_options(spinning), std::invalid_argument);
+  ChannelOptions no_time;
+  no_time.connect_timeout = std::chrono::milliseconds(0);
+  CHECK_THROWS_AS(Bootstrap().options(no_time), std::invalid_argument);
   ListenOptions no_accepts;
   no_accepts.max_accepts_per_wakeup = 0;
   CHECK_THROWS_AS(ServerBootstrap().listen_options(no_accepts), std::invalid_argument);

@@ -39,7 +39,7 @@ struct ChannelOptions {
   bool allow_half_closure = false;  // on EOF: keep the output open and fire an input-shutdown event
   unsigned max_messages_per_read = 16;  // reads per wake-up before yielding to other channels
   unsigned write_spin_count = 16;       // write calls per flush before yielding
-  std::chrono::milliseconds connect_timeout{30'000};
+  std::chrono::milliseconds connect_timeout{30'000};  // per address; positive (0 is not "none")
   ReceiveBufferSizing receive_sizing = ReceiveBufferSizing::adaptive();
 };
 
@@ -54,7 +54,8 @@ struct ListenOptions {
 // Throw std::invalid_argument, naming the field, for values that cannot work: a read or write
 // budget of 0 (the poll would fire forever with nothing done), a low water mark above the high
 // one (writability would flip on every write), receive sizes that are not
-// 0 < minimum <= initial <= maximum, a negative buffer size, timeout or backlog. The
+// 0 < minimum <= initial <= maximum, a negative buffer size or backlog, a connect timeout that
+// is not positive (zero would time every connect out before it is polled). The
 // bootstraps call these when handed options, so a mistake surfaces in the caller, not on a loop.
 void validate(const ChannelOptions& options);
 void validate(const ListenOptions& options);
