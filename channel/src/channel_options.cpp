@@ -20,7 +20,7 @@ void validate(const ChannelOptions& options) {
   require(options.send_buffer >= 0, "send_buffer must not be negative (0: the kernel's default)");
   require(options.receive_buffer >= 0,
           "receive_buffer must not be negative (0: the kernel's default)");
-  // Zero is no "no timeout" (as it is in Netty): the timer falls due before the socket is ever
+  // Netty reads zero as "no timeout"; here the timer would fall due before the socket is ever
   // polled, so every connect, even one the peer accepted at once, would time out.
   require(options.connect_timeout.count() > 0, "connect_timeout must be positive");
   // Longer is no connect timeout at all: a peer that answers that late is gone.
