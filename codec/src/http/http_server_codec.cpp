@@ -126,8 +126,15 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
       // was held after the request is HTTP and is decoded once a request may be taken.
       upgrade_declined = std::exchange(answered.upgrade, false);
     }
-    const auto progress =
-        encoding_->write_response(ctx, std::move(*response), std::move(done), request);
+    detail::ResponseEncoding::Progress progress;
+    try {
+      progress = encoding_->write_response(ctx, std::move(*response), std::move(done), request);
+    } catch (...) {
+      // The response before it was never ended: its body is cut short, as for any response
+      // that cannot be completed as framed.
+      close_gracefully(ctx);
+      throw;
+    }
     current_closes_ = response->closes_connection();
     if (progress == detail::ResponseEncoding::Progress::kComplete) {
       response_complete(ctx, current_closes_);

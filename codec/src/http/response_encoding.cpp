@@ -56,6 +56,12 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
                                                             HttpResponse&& response,
                                                             WriteCallback&& done,
                                                             const RequestContext& request) {
+  if (streaming()) {
+    // The response before has not been ended (HttpEnd): this head would go out inside its
+    // body, where the client reads it as body bytes, and every later answer is off by one.
+    throw CodecError(CodecErrc::body_length_mismatch,
+                     "a response written before the one before it was ended with HttpEnd");
+  }
   Buffer& head = response.head_;
   const std::uint16_t status = response.status_;
   if (status < 200) {

@@ -18,7 +18,8 @@ class ResponseEncoding {
  public:
   enum class Progress { kInformational, kStreaming, kComplete };
 
-  // Writes the head (and the body, for a whole response).
+  // Writes the head (and the body, for a whole response). Throws a CodecError
+  // (body_length_mismatch) while the previous response is still streaming.
   Progress write_response(HandlerContext& ctx, HttpResponse&& response, WriteCallback&& done,
                           const RequestContext& request);
   // A Buffer, CompositeBuffer or FileRegion of a streamed body. Throws a CodecError

@@ -14,6 +14,7 @@
 #include "sluice/buffer/file_region.hpp"
 #include "sluice/buffer/mapped_region.hpp"
 #include "sluice/channel/channel_error.hpp"
+#include "sluice/codec/codec_error.hpp"
 #include "sluice/codec/http/http_date.hpp"
 #include "sluice/codec/http/http_header.hpp"
 #include "sluice/codec/http/http_response.hpp"
@@ -315,6 +316,23 @@ TEST_CASE("a chunked body part that is not bytes fails its write instead of vani
   // The refused part fails at once; the head completes when flushed.
   CHECK(done == std::vector<std::string>{"string unsupported", "head"});
   CHECK(test::outbound_text(*channel).find("not bytes") == std::string::npos);
+}
+
+TEST_CASE("a response written before the one before it ended fails instead of going out") {
+  // A head inside a chunked body would be read as body bytes.
+  auto channel = encoder_channel();
+  std::vector<Error> results;
+  channel->pipeline().write(HttpResponse(200).streamed());
+  channel->pipeline().write(bytes("piece"));
+  channel->pipeline().write(HttpResponse(200).body(bytes("next")),
+                            [&](const Error& error) { results.push_back(error); });
+  channel->pipeline().write(HttpEnd{});
+  channel->pipeline().flush();
+  REQUIRE(results.size() == 1);
+  CHECK(results[0].code() == CodecErrc::body_length_mismatch);
+  CHECK(without_date(test::outbound_text(*channel)) ==
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nDate: <date>\r\n\r\n"
+        "5\r\npiece\r\n0\r\n\r\n");
 }
 
 TEST_CASE("buffers written outside a response pass through untouched") {

@@ -906,3 +906,20 @@ TEST_CASE("bytes written after a complete response fail and the connection close
     CHECK(channel->is_open());
   }
 }
+
+TEST_CASE("a response written before the one before it ended fails and the connection closes") {
+  // Without HttpEnd the first body has not ended: the second head would go out inside it, and
+  // it would be encoded for the first request (here a GET's body sent to a HEAD request).
+  auto channel = test::server_channel();
+  channel->write_inbound(bytes("GET /1 HTTP/1.1\r\n\r\nHEAD /2 HTTP/1.1\r\n\r\n"));
+  std::vector<Error> results;
+  channel->pipeline().write(HttpResponse(200).streamed());
+  channel->pipeline().write(bytes("abc"));
+  channel->pipeline().write(ok("second"), [&](const Error& error) { results.push_back(error); });
+  const auto outcome = test::finish_exchange(*channel);
+  REQUIRE(results.size() == 1);
+  CHECK(results[0].code() == CodecErrc::body_length_mismatch);
+  CHECK(without_dates(outcome.output) ==
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nDate: <date>\r\n\r\n3\r\nabc");
+  CHECK(outcome.closed);
+}

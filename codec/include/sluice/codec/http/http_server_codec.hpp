@@ -36,8 +36,9 @@ struct RequestContext;
 //   - a peer that half-closes after its requests (allow_half_closure on) gets every answer,
 //     then the connection closes;
 //   - framing of responses is enforced: a body that goes past or falls short of its
-//     Content-Length, or body bytes written when no response awaits them (unless a 101 went
-//     out), fail with CodecErrc::body_length_mismatch and the connection closes;
+//     Content-Length, body bytes written when no response awaits them (unless a 101 went
+//     out), or a response written before the one before it was ended with HttpEnd, fail with
+//     CodecErrc::body_length_mismatch and the connection closes;
 //   - switching protocols (RFC 9110 §7.8): nothing after a request that asks to upgrade
 //     (HttpRequest::upgrade()) is decoded until its answer is written. A final status lets HTTP
 //     go on with what was held; a 101, whose Upgrade field must name protocols the request
