@@ -99,7 +99,15 @@ HttpHeadParser::Outcome HttpHeadParser::parse_request(std::span<const std::byte>
     if (newline == nullptr) {
       const std::size_t line_limit =
           limits_.max_method + limits_.max_target + sizeof(" HTTP/1.1\r") + 1;
-      return reject_partial(data, size, status::kUriTooLong, line_limit, position_);
+      const Outcome outcome =
+          reject_partial(data, size, status::kUriTooLong, line_limit, position_);
+      // Past its limit, what has arrived already breaks a rule a whole line is judged by:
+      // judged so, it gets the status it would get whole (400 for a method too long, not 414),
+      // whether or not its end came in the same read.
+      if (outcome == Outcome::kError && error_status_ == status::kUriTooLong) {
+        parse_request_line(data, size);
+      }
+      return outcome;
     }
     const auto end = static_cast<std::size_t>(static_cast<const char*>(newline) - data);
     if (end == position_ || data[end - 1] != '\r') {

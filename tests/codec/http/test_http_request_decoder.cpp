@@ -382,6 +382,32 @@ TEST_CASE("a malformed request split at every byte position gives the same error
   }
 }
 
+TEST_CASE("a request line over its limit gets the status of its whole form however it is split") {
+  // Judged before its end arrived, such a line was a 414 whatever was wrong with it; whole, a
+  // method too long is a 400, and so is a target that stops at an octet no target may hold.
+  const std::string long_target(9000, 'a');
+  const std::vector<std::string> lines = {
+      std::string(40, 'M') + " /" + long_target + " HTTP/1.1\r\n\r\n",
+      "GET /\xff" + long_target + " HTTP/1.1\r\n\r\n",
+      "GET /" + long_target + " HTTP/1.1\r\n\r\n",
+  };
+  for (const std::string& raw : lines) {
+    CAPTURE(raw.substr(0, 48));
+    const Lines whole = decode_requests(raw);
+    REQUIRE(whole.size() == 1);
+    for (const std::size_t cut : {std::size_t{100}, std::size_t{8300}, raw.size() - 4}) {
+      CAPTURE(cut);
+      CHECK(test::decode_requests_in_pieces(raw, {cut}) == whole);
+    }
+    auto channel = test::request_decoder();
+    test::write_byte_by_byte(*channel, raw);
+    CHECK(test::describe_inbound(*channel) == whole);
+  }
+  CHECK(decode_requests(lines[0]) == Lines{"error 400"});
+  CHECK(decode_requests(lines[1]) == Lines{"error 400"});
+  CHECK(decode_requests(lines[2]) == Lines{"error 414"});
+}
+
 // --- valid requests -------------------------------------------------------------------------
 
 TEST_CASE("method, target and version are views into the buffer the head arrived in") {
