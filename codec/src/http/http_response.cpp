@@ -17,6 +17,7 @@ constexpr std::string_view kContentLength = "Content-Length";
 constexpr std::string_view kTransferEncoding = "Transfer-Encoding";
 constexpr std::string_view kConnection = "Connection";
 constexpr std::string_view kDate = "Date";
+constexpr std::string_view kUpgrade = "Upgrade";
 
 bool equals_name(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
@@ -66,6 +67,9 @@ HttpResponse& HttpResponse::header(const HeaderName& name, const HeaderValue& va
       break;
     case kDate.size():
       if (equals_name(n, kDate)) has_date_ = true;
+      break;
+    case kUpgrade.size():
+      if (equals_name(n, kUpgrade)) has_upgrade_ = true;
       break;
     default:
       break;

@@ -31,10 +31,10 @@ std::size_t byte_size_of(const Message& part, std::string_view framing) {
 }
 
 // The end of a head, assembled on the stack: the longest is a 20-digit Content-Length line, a
-// Date line and "Connection: keep-alive", then the blank line.
+// Date line and "Connection: keep-alive, upgrade", then the blank line.
 class HeadTail {
  public:
-  static constexpr std::size_t kCapacity = (16 + 20 + 2) + (6 + 31 + 2) + 24 + 2;
+  static constexpr std::size_t kCapacity = (16 + 20 + 2) + (6 + 31 + 2) + 33 + 2;
 
   void add(std::string_view text) noexcept {
     std::memcpy(end_, text.data(), text.size());
@@ -104,10 +104,16 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
     tail.add("\r\n");
   }
   const bool close = response.close_ || !request.keep_alive;
-  if (close) {
-    tail.add("Connection: close\r\n");
-  } else if (request.http10) {
-    tail.add("Connection: keep-alive\r\n");  // HTTP/1.0 persistence is opt-in on both sides
+  // HTTP/1.0 persistence is opt-in on both sides.
+  const std::string_view persistence = close ? "close" : request.http10 ? "keep-alive" : "";
+  // RFC 9110 §7.8: a sender of Upgrade (a 426 must send it, any response may advertise it)
+  // also names it among the Connection options, so that no intermediary passes it on; the
+  // application cannot, Connection being the encoder's.
+  if (!persistence.empty() || response.has_upgrade_) {
+    tail.add("Connection: ");
+    tail.add(persistence);
+    if (response.has_upgrade_) tail.add(persistence.empty() ? "upgrade" : ", upgrade");
+    tail.add("\r\n");
   }
   tail.add("\r\n");
   head.write_bytes(tail.view());

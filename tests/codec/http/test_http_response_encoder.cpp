@@ -257,6 +257,22 @@ TEST_CASE("a 101 names upgrade among its Connection options, which the applicati
   CHECK_THROWS_AS(HttpResponse(101).header("Connection", "upgrade"), InvalidHeaderError);
 }
 
+TEST_CASE("any response with an Upgrade field names upgrade among its Connection options") {
+  // RFC 9110 §7.8: a 426 must carry Upgrade, and a sender of Upgrade must name it in
+  // Connection, which only the encoder may write.
+  auto channel = encoder_channel();
+  channel->write_outbound(HttpResponse(426).header("Upgrade", "websocket"));
+  const std::string upgrade_required = without_date(test::outbound_text(*channel));
+  CHECK(upgrade_required.rfind("HTTP/1.1 426 ", 0) == 0);
+  CHECK(upgrade_required.substr(upgrade_required.find("\r\n")) ==
+        "\r\nUpgrade: websocket\r\nContent-Length: 0\r\nDate: <date>\r\n"
+        "Connection: upgrade\r\n\r\n");
+  channel->write_outbound(HttpResponse(200).header("upgrade", "h2c").close_connection());
+  CHECK(without_date(test::outbound_text(*channel)) ==
+        "HTTP/1.1 200 OK\r\nupgrade: h2c\r\nContent-Length: 0\r\nDate: <date>\r\n"
+        "Connection: close, upgrade\r\n\r\n");
+}
+
 TEST_CASE("204 and 304 responses carry no body; a 304 keeps its Content-Length") {
   auto no_content = encoder_channel();
   no_content->write_outbound(HttpResponse(204).body(bytes("ignored")));

@@ -28,7 +28,8 @@ class ResponseEncoding;
 // A body of unknown length is announced with streamed() and sent chunked (or, to an HTTP/1.0
 // client, delimited by closing the connection). Header names and values are validated types:
 // no CR or LF can get into the head; the framing headers (Content-Length, Transfer-Encoding,
-// Connection) belong to the encoder and are refused by header(). The server codec adds Date,
+// Connection) belong to the encoder and are refused by header(); a response with an Upgrade
+// field gets the upgrade option in Connection (RFC 9110 §7.8). The server codec adds Date,
 // Connection and, for HEAD requests, drops the body.
 class HttpResponse {
  public:
@@ -84,6 +85,7 @@ class HttpResponse {
   bool has_length_ = false;
   bool close_ = false;
   bool has_date_ = false;
+  bool has_upgrade_ = false;  // an Upgrade field, which Connection must name (RFC 9110 §7.8)
   bool streamed_ = false;
 };
 
