@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <string>
 #include <utility>
 
 #include "char_classes.hpp"
+#include "sluice/channel/channel.hpp"
 #include "sluice/codec/http/http_status.hpp"
 #include "sluice/codec/http/request_framing.hpp"
+#include "sluice/core/event_loop.hpp"
 
 namespace sluice::http {
 namespace {
@@ -112,6 +115,68 @@ bool only_empty_lines(const CompositeBuffer& in) noexcept {
 HttpRequestDecoder::HttpRequestDecoder(const HttpLimits& limits)
     : limits_(limits), parser_(limits) {}
 
+HttpRequestDecoder::~HttpRequestDecoder() {
+  if (self_for_timer_) *self_for_timer_ = nullptr;
+  head_timer_.cancel();
+}
+
+void HttpRequestDecoder::on_inactive(HandlerContext& ctx) {
+  head_timer_.cancel();
+  head_timer_set_ = false;
+  ByteToMessageDecoder::on_inactive(ctx);
+}
+
+void HttpRequestDecoder::on_removed(HandlerContext& ctx) {
+  head_timer_.cancel();
+  head_timer_set_ = false;
+  if (self_for_timer_) *self_for_timer_ = nullptr;
+  ByteToMessageDecoder::on_removed(ctx);
+}
+
+void HttpRequestDecoder::head_begun(HandlerContext& ctx) {
+  head_waiting_ = true;
+  head_began_ms_ = ctx.loop().now_ms();
+  if (!head_timer_set_) watch_head(ctx, static_cast<std::uint64_t>(limits_.head_timeout.count()));
+}
+
+void HttpRequestDecoder::watch_head(HandlerContext& ctx, std::uint64_t delay_ms) {
+  if (!self_for_timer_) self_for_timer_ = std::make_shared<HttpRequestDecoder*>(this);
+  head_timer_set_ = true;
+  head_timer_ =
+      ctx.loop().schedule(std::chrono::milliseconds(delay_ms), [self = self_for_timer_, &ctx] {
+        HttpRequestDecoder* decoder = *self;
+        if (decoder != nullptr) decoder->head_deadline(ctx);
+      });
+}
+
+void HttpRequestDecoder::head_deadline(HandlerContext& ctx) {
+  head_timer_set_ = false;
+  if (!head_waiting_ || state_ != State::kHead || !ctx.channel().is_active()) return;
+  const auto timeout = static_cast<std::uint64_t>(limits_.head_timeout.count());
+  const std::uint64_t now = ctx.loop().now_ms();
+  if (decoding_paused()) {
+    // The server is not reading (answers owed, backpressure): not the client's time. The
+    // clock starts again when the head can be read.
+    head_began_ms_ = now;
+    watch_head(ctx, timeout);
+    return;
+  }
+  const std::uint64_t elapsed = now - head_began_ms_;
+  if (elapsed < timeout) {
+    watch_head(ctx, timeout - elapsed);  // the head that began after the timer was set
+    return;
+  }
+  head_waiting_ = false;
+  receiving_ = false;
+  switch_after_request_ = false;
+  state_ = State::kDiscard;
+  drop_undecoded();
+  emit_error(ctx, HttpDecodeError{status::kRequestTimeout,
+                                  "request head not received within " +
+                                      std::to_string(limits_.head_timeout.count()) + " ms",
+                                  false});
+}
+
 void HttpRequestDecoder::emit_request(HandlerContext& ctx, HttpRequest&& request) {
   ctx.fire_read(std::move(request));
 }
@@ -203,7 +268,15 @@ void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
     in.make_contiguous(2 * in.readable_bytes());
     outcome = parser_.parse_request(in.component(0).readable_span());
   }
-  if (outcome == HttpHeadParser::Outcome::kIncomplete) return;
+  if (outcome == HttpHeadParser::Outcome::kIncomplete) {
+    // Empty lines before a request line (RFC 9112 §2.2, some clients send one after a body)
+    // begin no head: an idle keep-alive connection is the idle timeout's to close.
+    if (!head_waiting_ && limits_.head_timeout.count() > 0 && !only_empty_lines(in)) {
+      head_begun(ctx);
+    }
+    return;
+  }
+  head_waiting_ = false;
   if (outcome == HttpHeadParser::Outcome::kError) {
     fail(ctx, in, parser_.error_status(), std::string(parser_.error_reason()));
     return;

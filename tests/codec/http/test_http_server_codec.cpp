@@ -923,3 +923,70 @@ TEST_CASE("a response written before the one before it ended fails and the conne
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nDate: <date>\r\n\r\n3\r\nabc");
   CHECK(outcome.closed);
 }
+
+namespace {
+
+HttpLimits limits_with_head_timeout(std::chrono::milliseconds timeout) {
+  HttpLimits limits = test::test_limits();
+  limits.head_timeout = timeout;
+  return limits;
+}
+
+}  // namespace
+
+// Each byte well inside any idle timeout, a head trickled in kept its connection for as long
+// as the client liked ("slowloris"): only the time to the head's end bounds it.
+TEST_CASE("a request head trickled in a byte at a time is answered 408 and the connection closes") {
+  auto channel = test::server_channel(limits_with_head_timeout(30ms));
+  const std::string head = "GET / HTTP/1.1\r\nX-Slow: " + std::string(4000, 'a');
+  std::size_t sent = 0;
+  const bool answered = test::poll_until(*channel, [&] {
+    if (!channel->is_open() || channel->outbound_count() > 0) return true;
+    if (sent < head.size()) channel->write_inbound(bytes(head.substr(sent++, 1)));
+    return false;
+  });
+  REQUIRE(answered);
+  CHECK(sent < head.size());  // cut off before the head could end
+  const auto outcome = test::finish_exchange(*channel);
+  CHECK(test::first_status(outcome.output) == 408);
+  CHECK(outcome.output.find("Connection: close\r\n") != std::string::npos);
+  CHECK(outcome.output_shutdown);
+  CHECK(outcome.closed);
+}
+
+TEST_CASE("the request decoder alone hands a head cut off by its deadline on as a 408 error") {
+  auto channel = test::request_decoder(limits_with_head_timeout(10ms));
+  channel->write_inbound(bytes("GET / HTTP/1.1\r\nHost: a"));
+  std::vector<std::string> decoded;
+  REQUIRE(test::poll_until(*channel, [&] {
+    decoded = describe_inbound(*channel);
+    return !decoded.empty();
+  }));
+  REQUIRE(decoded.size() == 1);
+  CHECK(decoded[0].rfind("error 408", 0) == 0);
+  // The connection is done: what follows is not decoded.
+  channel->write_inbound(bytes("\r\n\r\nGET /after HTTP/1.1\r\n\r\n"));
+  CHECK(describe_inbound(*channel).empty());
+}
+
+TEST_CASE("a head that ends in time is answered, and no 408 follows it") {
+  constexpr auto timeout = 200ms;
+  auto channel = test::server_channel(limits_with_head_timeout(timeout));
+  const auto start = std::chrono::steady_clock::now();
+  channel->write_inbound(bytes("GET /a HTTP/1.1\r\n"));
+  channel->write_inbound(bytes("\r\n"));
+  const auto gap = std::chrono::steady_clock::now() - start;
+  CHECK(targets(*channel) == std::vector<std::string>{"/a"});
+  channel->write_outbound(ok("a"));
+  // Empty lines after the answer (as some clients send after a body) begin no head either.
+  channel->write_inbound(bytes("\r\n"));
+  test::poll_until(
+      *channel, [] { return false; }, 3 * timeout);
+  const std::string output = test::outbound_text(*channel);
+  CHECK(test::first_status(output) == 200);
+  // Checked only if the machine let the head's two reads come well inside the deadline.
+  if (gap < timeout / 2) {
+    CHECK(output.find(" 408 ") == std::string::npos);
+    CHECK(channel->is_open());
+  }
+}

@@ -71,6 +71,9 @@ class ByteToMessageDecoder : public ChannelHandler {
   bool decoding_paused() const noexcept { return paused_; }
   // The input has ended and every byte of it has been decoded (or dropped by decode_last).
   bool input_finished() const noexcept { return input_finished_; }
+  // Drops the undecoded bytes, outside decode() (from a timer: the frame they began will never
+  // be taken).
+  void drop_undecoded() noexcept { cumulation_.clear(); }
 
  private:
   void cumulate(Buffer&& bytes);

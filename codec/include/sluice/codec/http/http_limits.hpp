@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 
 namespace sluice::http {
@@ -16,6 +17,11 @@ struct HttpLimits {
   // Requests received and not yet answered on one connection (HttpServerCodec): past it, the
   // next pipelined request waits, unread, until an answer completes.
   std::size_t max_pipelined = 64;
+  // From the first byte of a request head to its end (408): a client that trickles a head a
+  // byte at a time, each well inside any idle timeout, would otherwise hold its connection
+  // for as long as it likes (the "slowloris" attack). Time the server spends not reading
+  // (answers owed, backpressure) is not counted. Zero: no limit.
+  std::chrono::milliseconds head_timeout = std::chrono::seconds(30);
   // RFC 9112 §3.2: an HTTP/1.1 request without Host, and any request with several Host lines
   // or an invalid one, is answered 400. Off for a server that must take requests as they come
   // (sluice-http-echo, whose conformance contract sends requests without Host).

@@ -1,11 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "sluice/codec/byte_to_message_decoder.hpp"
 #include "sluice/codec/http/http_head_parser.hpp"
 #include "sluice/codec/http/http_limits.hpp"
 #include "sluice/codec/http/http_request.hpp"
+#include "sluice/core/scheduled_task.hpp"
 
 namespace sluice::http {
 
@@ -26,6 +28,10 @@ namespace sluice::http {
 // connection sends. After a request that ends the connection (keep_alive() false) the rest of
 // the input is ignored too (RFC 9112 §9.6).
 //
+// A request head must arrive whole within HttpLimits::head_timeout of its first byte: one that
+// does not becomes an HttpDecodeError with status 408. The clock runs only while a partial
+// head waits for bytes; a head that arrives in one read costs no timer.
+//
 // A request that asks to switch protocols is marked (HttpRequest::upgrade()). On its own the
 // decoder has no way to know the answer and goes on decoding; HttpServerCodec holds the input
 // after such a request until it is answered, and after a 101 the bytes that follow the request
@@ -33,6 +39,10 @@ namespace sluice::http {
 class HttpRequestDecoder : public ByteToMessageDecoder {
  public:
   explicit HttpRequestDecoder(const HttpLimits& limits = {});
+  ~HttpRequestDecoder() override;
+
+  void on_inactive(HandlerContext& ctx) override;
+  void on_removed(HandlerContext& ctx) override;
 
  protected:
   void decode(HandlerContext& ctx, CompositeBuffer& in) override;
@@ -79,6 +89,11 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
   void finish_request(HandlerContext& ctx, HttpContent&& last);
   void fail(HandlerContext& ctx, CompositeBuffer& in, std::uint16_t status, std::string reason);
   static void pass_on_raw(HandlerContext& ctx, CompositeBuffer& in);
+  // A head has begun to arrive and not ended: its clock starts (the timer is set unless one
+  // is already due).
+  void head_begun(HandlerContext& ctx);
+  void watch_head(HandlerContext& ctx, std::uint64_t delay_ms);
+  void head_deadline(HandlerContext& ctx);
 
  protected:
   const HttpLimits& limits() const noexcept { return limits_; }
@@ -94,6 +109,16 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
   bool keep_alive_ = true;  // of the request being decoded
   bool receiving_ = false;
   bool switch_after_request_ = false;  // answered 101 while being received
+  // The partial head's clock (HttpLimits::head_timeout): when its first byte was decoded, in
+  // the loop's milliseconds, and whether one is waiting for its end.
+  bool head_waiting_ = false;
+  std::uint64_t head_began_ms_ = 0;
+  // One timer at a time, never cancelled as heads come and go: when it falls due it looks at
+  // the head waiting then, if any, and sets itself again for that head's deadline.
+  ScheduledTask head_timer_;
+  bool head_timer_set_ = false;
+  // Points at this decoder while it is in a pipeline, for the timer to find out.
+  std::shared_ptr<HttpRequestDecoder*> self_for_timer_;
 };
 
 }  // namespace sluice::http
