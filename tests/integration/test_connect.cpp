@@ -127,6 +127,30 @@ bool raw_connect(std::vector<Fd>& sockets, std::uint16_t port, std::chrono::mill
   return completed;
 }
 
+// A loopback listener with backlog 0 that never accepts, its accept queue filled: the kernel
+// drops further SYNs, so a connect to it neither completes nor fails.
+struct StalledListener {
+  Fd listener;
+  std::vector<Fd> queued;  // the connections that filled its queue
+  std::uint16_t port = 0;
+};
+
+StalledListener stalled_listener() {
+  StalledListener stalled;
+  stalled.listener = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(stalled.listener);
+  const sockaddr_in any_port = loopback_v4(0);
+  REQUIRE(::bind(stalled.listener.get(), reinterpret_cast<const sockaddr*>(&any_port),
+                 sizeof any_port) == 0);
+  REQUIRE(::listen(stalled.listener.get(), 0) == 0);
+  stalled.port = port_of(stalled.listener.get());
+  bool full = false;
+  for (int i = 0; i < 8 && !full; ++i)
+    full = !raw_connect(stalled.queued, stalled.port, 200ms);
+  REQUIRE_MESSAGE(full, "the listener's queue never filled up");
+  return stalled;
+}
+
 }  // namespace
 
 TEST_CASE("connecting to a loopback port nobody listens on fails with ECONNREFUSED") {
@@ -143,19 +167,8 @@ TEST_CASE("connecting to a loopback port nobody listens on fails with ECONNREFUS
 
 TEST_CASE("a connect the listener never accepts fails with connect_timeout after its timeout") {
   ProcessHealth health;
-  // A listener with backlog 0 that never accepts: once its accept queue holds one connection,
-  // the kernel drops further SYNs, so a connect neither completes nor fails.
-  Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  REQUIRE(listener);
-  const sockaddr_in address = loopback_v4(0);
-  REQUIRE(::bind(listener.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::listen(listener.get(), 0) == 0);
-  const std::uint16_t port = port_of(listener.get());
-  std::vector<Fd> queued;
-  bool stalled = false;
-  for (int i = 0; i < 8 && !stalled; ++i)
-    stalled = !raw_connect(queued, port, 200ms);
-  REQUIRE_MESSAGE(stalled, "the listener's queue never filled up");
+  const StalledListener stalled = stalled_listener();
+  const std::uint16_t port = stalled.port;
 
   EventLoopGroup loops(1, "connect");
   ChannelOptions options;
@@ -533,22 +546,10 @@ TEST_CASE("a name whose first address refuses is connected on its next: IPv6, th
 
 TEST_CASE("a name whose first address never answers is connected on its next after the timeout") {
   ProcessHealth health;
-  // A listener whose queue is full drops further SYNs: a connect neither completes nor fails.
-  Fd stalled_listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  REQUIRE(stalled_listener);
-  const sockaddr_in any_port = loopback_v4(0);
-  REQUIRE(::bind(stalled_listener.get(), reinterpret_cast<const sockaddr*>(&any_port),
-                 sizeof any_port) == 0);
-  REQUIRE(::listen(stalled_listener.get(), 0) == 0);
-  const std::uint16_t stalled_port = port_of(stalled_listener.get());
-  std::vector<Fd> queued;
-  bool stalled = false;
-  for (int i = 0; i < 8 && !stalled; ++i)
-    stalled = !raw_connect(queued, stalled_port, 200ms);
-  REQUIRE_MESSAGE(stalled, "the listener's queue never filled up");
+  const StalledListener stalled = stalled_listener();
   auto [listener, listening] = queue_only_listener("::1");
   FakeName name("stalled-then-v6.sluice.test",
-                {*SocketAddress::from_numeric("127.0.0.1", stalled_port), listening});
+                {*SocketAddress::from_numeric("127.0.0.1", stalled.port), listening});
   EventLoopGroup loops(1, "timeout-next");
   ChannelOptions options;
   options.connect_timeout = 200ms;
@@ -593,21 +594,10 @@ TEST_CASE(
   // server while its loop was shutting down.
   start_libuv_thread_pool();
   ProcessHealth health;
-  Fd stalled_listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  REQUIRE(stalled_listener);
-  const sockaddr_in any_port = loopback_v4(0);
-  REQUIRE(::bind(stalled_listener.get(), reinterpret_cast<const sockaddr*>(&any_port),
-                 sizeof any_port) == 0);
-  REQUIRE(::listen(stalled_listener.get(), 0) == 0);
-  const std::uint16_t stalled_port = port_of(stalled_listener.get());
-  std::vector<Fd> queued;
-  bool stalled = false;
-  for (int i = 0; i < 8 && !stalled; ++i)
-    stalled = !raw_connect(queued, stalled_port, 200ms);
-  REQUIRE_MESSAGE(stalled, "the listener's queue never filled up");
+  const StalledListener stalled = stalled_listener();
   auto [second, second_address] = queue_only_listener("127.0.0.1");
   FakeName name("stalled-then-second.sluice.test",
-                {*SocketAddress::from_numeric("127.0.0.1", stalled_port), second_address});
+                {*SocketAddress::from_numeric("127.0.0.1", stalled.port), second_address});
   std::optional<Future<ChannelPtr>> connect;
   {
     EventLoopGroup loops(1, "stop-connect");
@@ -621,7 +611,7 @@ TEST_CASE(
   const Error error = await_error(*connect);
   CHECK_MESSAGE(error == std::errc::operation_canceled, error.message());
   CHECK_MESSAGE(
-      error.message().find("127.0.0.1:" + std::to_string(stalled_port)) != std::string::npos,
+      error.message().find("127.0.0.1:" + std::to_string(stalled.port)) != std::string::npos,
       error.message());
   CHECK_FALSE_MESSAGE(has_queued_connection(second), "the second server was connected to");
 }
