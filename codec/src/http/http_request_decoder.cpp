@@ -116,8 +116,13 @@ HttpRequestDecoder::HttpRequestDecoder(const HttpLimits& limits)
     : limits_(limits), parser_(limits) {}
 
 HttpRequestDecoder::~HttpRequestDecoder() {
-  if (self_for_timer_) *self_for_timer_ = nullptr;
+  if (presence_) *presence_ = nullptr;
   head_timer_.cancel();
+}
+
+const std::shared_ptr<HttpRequestDecoder*>& HttpRequestDecoder::presence() {
+  if (!presence_) presence_ = std::make_shared<HttpRequestDecoder*>(this);
+  return presence_;
 }
 
 void HttpRequestDecoder::on_inactive(HandlerContext& ctx) {
@@ -129,7 +134,7 @@ void HttpRequestDecoder::on_inactive(HandlerContext& ctx) {
 void HttpRequestDecoder::on_removed(HandlerContext& ctx) {
   head_timer_.cancel();
   head_timer_set_ = false;
-  if (self_for_timer_) *self_for_timer_ = nullptr;
+  if (presence_) *presence_ = nullptr;
   ByteToMessageDecoder::on_removed(ctx);
 }
 
@@ -140,13 +145,11 @@ void HttpRequestDecoder::head_begun(HandlerContext& ctx) {
 }
 
 void HttpRequestDecoder::watch_head(HandlerContext& ctx, std::uint64_t delay_ms) {
-  if (!self_for_timer_) self_for_timer_ = std::make_shared<HttpRequestDecoder*>(this);
   head_timer_set_ = true;
-  head_timer_ =
-      ctx.loop().schedule(std::chrono::milliseconds(delay_ms), [self = self_for_timer_, &ctx] {
-        HttpRequestDecoder* decoder = *self;
-        if (decoder != nullptr) decoder->head_deadline(ctx);
-      });
+  head_timer_ = ctx.loop().schedule(std::chrono::milliseconds(delay_ms), [self = presence(), &ctx] {
+    HttpRequestDecoder* decoder = *self;
+    if (decoder != nullptr) decoder->head_deadline(ctx);
+  });
 }
 
 void HttpRequestDecoder::head_deadline(HandlerContext& ctx) {
@@ -167,14 +170,10 @@ void HttpRequestDecoder::head_deadline(HandlerContext& ctx) {
     return;
   }
   head_waiting_ = false;
-  receiving_ = false;
-  switch_after_request_ = false;
-  state_ = State::kDiscard;
   drop_undecoded();
-  emit_error(ctx, HttpDecodeError{status::kRequestTimeout,
-                                  "request head not received within " +
-                                      std::to_string(limits_.head_timeout.count()) + " ms",
-                                  false});
+  refuse(
+      ctx, status::kRequestTimeout,
+      "request head not received within " + std::to_string(limits_.head_timeout.count()) + " ms");
 }
 
 void HttpRequestDecoder::emit_request(HandlerContext& ctx, HttpRequest&& request) {
@@ -189,12 +188,16 @@ void HttpRequestDecoder::emit_error(HandlerContext& ctx, HttpDecodeError&& error
 
 void HttpRequestDecoder::fail(HandlerContext& ctx, CompositeBuffer& in, std::uint16_t status,
                               std::string reason) {
+  in.clear();
+  refuse(ctx, status, std::move(reason));
+}
+
+void HttpRequestDecoder::refuse(HandlerContext& ctx, std::uint16_t status, std::string reason) {
   const bool in_body = receiving_;
   receiving_ = false;
   switch_after_request_ = false;
   state_ = State::kDiscard;
   chunk_line_scanned_ = 0;
-  in.clear();
   emit_error(ctx, HttpDecodeError{status, std::move(reason), in_body});
 }
 

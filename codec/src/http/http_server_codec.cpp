@@ -47,9 +47,7 @@ HttpServerCodec::HttpServerCodec(const HttpLimits& limits, std::chrono::millisec
       encoding_(std::make_unique<detail::ResponseEncoding>()),
       linger_(linger) {}
 
-HttpServerCodec::~HttpServerCodec() {
-  if (self_) *self_ = nullptr;
-}
+HttpServerCodec::~HttpServerCodec() = default;
 
 void HttpServerCodec::emit_request(HandlerContext& ctx, HttpRequest&& request) {
   pending_.push_back(
@@ -334,10 +332,9 @@ void HttpServerCodec::close_if_all_answered(HandlerContext& ctx) {
 // next request there would call on_read again from within itself. It is resumed from the loop.
 void HttpServerCodec::resume_later(HandlerContext& ctx) {
   if (resume_queued_) return;
-  if (!self_) self_ = std::make_shared<HttpServerCodec*>(this);
   resume_queued_ = true;
-  ctx.loop().execute([self = self_, &ctx] {
-    HttpServerCodec* codec = *self;
+  ctx.loop().execute([self = presence(), &ctx] {
+    auto* codec = static_cast<HttpServerCodec*>(*self);
     if (codec == nullptr) return;  // removed from the pipeline meanwhile
     codec->resume_queued_ = false;
     codec->resume_if_ready(ctx);
@@ -403,7 +400,6 @@ void HttpServerCodec::on_inactive(HandlerContext& ctx) {
 
 void HttpServerCodec::on_removed(HandlerContext& ctx) {
   linger_timer_.cancel();
-  if (self_) *self_ = nullptr;
   HttpRequestDecoder::on_removed(ctx);
 }
 

@@ -88,6 +88,9 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
   HttpFields take_fields(CompositeBuffer& in);
   void finish_request(HandlerContext& ctx, HttpContent&& last);
   void fail(HandlerContext& ctx, CompositeBuffer& in, std::uint16_t status, std::string reason);
+  // The state fail() leaves, and the error, for a refusal made outside decode() (whose caller
+  // drops the undecoded bytes itself).
+  void refuse(HandlerContext& ctx, std::uint16_t status, std::string reason);
   static void pass_on_raw(HandlerContext& ctx, CompositeBuffer& in);
   // A head has begun to arrive and not ended: its clock starts (the timer is set unless one
   // is already due).
@@ -97,6 +100,10 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
 
  protected:
   const HttpLimits& limits() const noexcept { return limits_; }
+  // Points at this decoder while it is in a pipeline, null once it is removed or destroyed:
+  // work queued on the loop (a timer, a deferred resume) holds it to find out whether the
+  // decoder is still there. Made the first time it is asked for.
+  const std::shared_ptr<HttpRequestDecoder*>& presence();
 
  private:
   HttpLimits limits_;
@@ -117,8 +124,7 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
   // the head waiting then, if any, and sets itself again for that head's deadline.
   ScheduledTask head_timer_;
   bool head_timer_set_ = false;
-  // Points at this decoder while it is in a pipeline, for the timer to find out.
-  std::shared_ptr<HttpRequestDecoder*> self_for_timer_;
+  std::shared_ptr<HttpRequestDecoder*> presence_;  // see presence()
 };
 
 }  // namespace sluice::http

@@ -112,9 +112,6 @@ class HttpServerCodec : public HttpRequestDecoder {
   std::string upgrade_offer_;
   std::chrono::milliseconds linger_;
   ScheduledTask linger_timer_;
-  // Points at this codec while it is in a pipeline: a resume queued on the loop finds out
-  // whether the codec is still there (made the first time one is queued).
-  std::shared_ptr<HttpServerCodec*> self_;
   bool resume_queued_ = false;
   bool current_closes_ = false;      // the response being streamed ends the connection
   bool switched_protocols_ = false;  // a 101 went out: what follows is not HTTP
