@@ -189,6 +189,7 @@ void EventLoop::close_all_handles() {
     std::lock_guard lock(queue_mutex_);
     accepting_tasks_ = false;
   }
+  closing_handles_ = true;
   while (!timers_.empty())
     timers_.front().close_on_loop();
   uv_walk(
@@ -299,14 +300,24 @@ ScheduledTask EventLoop::schedule_timer(std::uint64_t delay_ms, std::uint64_t pe
   state->loop = alive_;
   state->delay_ms = delay_ms;
   state->period_ms = period_ms;
-  dispatch([state] { state->start_on_loop(); });
+  if (!dispatch([state] { state->start_on_loop(); })) {
+    state->cancelled.store(true, std::memory_order_release);
+  }
   return ScheduledTask(state);
 }
 
 void detail::TimerState::start_on_loop() {
   if (cancelled.load(std::memory_order_acquire) || started) return;
-  started = true;
   EventLoop* owner = loop->loop_on_its_thread();
+  if (owner->closing_handles_) {
+    // Scheduled while the loop closes its last handles (by a close callback, a deferred
+    // destruction): it would never fire, and its open handle would keep the loop from closing.
+    // Like a task executed after the loop stopped, it is dropped; its task is released here.
+    cancelled.store(true, std::memory_order_release);
+    task = nullptr;
+    return;
+  }
+  started = true;
   uv_timer_init(owner->native(), &timer);
   timer.data = this;
   intrusive_ptr_add_ref(this);  // held by the open handle

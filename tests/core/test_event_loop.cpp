@@ -544,6 +544,34 @@ TEST_CASE("then() callbacks run in the order they were registered") {
   CHECK(order2 == std::vector<int>{1, 2});
 }
 
+// A timer scheduled while the stopping loop closed its last handles (here by a deferred task
+// that a timer's released task left behind) was started on the loop: it never fired, its open
+// handle made uv_loop_close fail (EBUSY), and it kept its task, and whatever that held, for
+// ever.
+TEST_CASE(
+    "a timer scheduled while the loop closes its last handles is dropped, its task released") {
+  EventLoop loop("closing");
+  loop.start();
+  std::atomic<bool> late_task_released{false};
+  sluice::ScheduledTask late;
+  // Released on the loop thread when the loop closes this timer's handle.
+  std::shared_ptr<int> schedules_when_released(new int(0), [&](int* value) {
+    delete value;
+    loop.defer([&] {
+      std::shared_ptr<int> held(new int(0), [&](int* held_value) {
+        delete held_value;
+        late_task_released = true;
+      });
+      late = loop.schedule(std::chrono::hours(1), [held] {});
+    });
+  });
+  loop.schedule(std::chrono::hours(1), [owned = std::move(schedules_when_released)] {});
+  loop.stop();
+  loop.join();
+  CHECK(late.is_cancelled());
+  CHECK(late_task_released.load());
+}
+
 TEST_CASE("a ScheduledTask kept past its loop's destruction can still be cancelled") {
   // cancel() used the destroyed loop (heap-use-after-free).
   sluice::ScheduledTask kept;

@@ -163,7 +163,8 @@ class EventLoop {
   // to within the loop clock's millisecond. Durations of any type are taken as they are,
   // rounded up to whole milliseconds (a period to at least one): one too long to count
   // (milliseconds::max(), hours::max()) never falls due, where converting it to nanoseconds
-  // would overflow into a delay already past.
+  // would overflow into a delay already past. Work scheduled once the loop has stopped, or
+  // while it closes its last handles, never runs: the handle comes back cancelled.
   template <typename Rep, typename Period>
   ScheduledTask schedule(std::chrono::duration<Rep, Period> delay, Task task) {
     return schedule_timer(detail::timer_milliseconds(delay), 0, std::move(task));
@@ -267,6 +268,9 @@ class EventLoop {
   Clock::time_point shutdown_deadline_{};
   bool accepting_stopped_ = false;  // begin_shutdown told the resources to stop accepting
   bool closing_resources_ = false;
+  // close_all_handles() has begun: a timer started from now on would hold its handle open past
+  // the loop's last run (uv_loop_close fails with EBUSY, the timer and its task leak).
+  bool closing_handles_ = false;
 
   std::atomic<std::int64_t> active_channels_{0};
   std::atomic<std::int64_t> accepted_{0};
