@@ -1,5 +1,6 @@
 // Closing: half-closure both ways, a peer that resets mid-write, handler exceptions.
 
+#include <linux/net_tstamp.h>
 #include <sys/socket.h>
 
 #include <doctest/doctest.h>
@@ -499,5 +500,42 @@ TEST_CASE("closing a channel fails the writes it had not sent with ChannelErrc::
   CHECK(server_peer->error_list().empty());  // a close asked for is not an error
   client_channel->close();  // it does not read, so it would never see the server's FIN
   await(client_channel->close_future());
+  server->close();
+}
+
+// POLLERR comes with a pending socket error (SO_ERROR), or with entries on the socket's error
+// queue and none pending: here, transmit timestamps asked for on the descriptor. libuv reports
+// every POLLERR as UV_EBADF, and that was the error the channel closed with, though its
+// descriptor was fine.
+TEST_CASE("a poll error with no error pending on the socket closes the channel with io_error") {
+  ProcessHealth health;
+  Peers server_peers;
+  Peers client_peers;
+  EventLoopGroup loops(1, "error-queue");
+  Endpoint endpoint(Family::kIPv4);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  Bootstrap client;
+  client.group(loops).initializer(client_peers.collecting_initializer());
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  std::shared_ptr<Peer> client_peer = client_peers.first();
+  REQUIRE(client_peer->wait_active());
+
+  auto timestamping = std::make_shared<Promise<int>>();
+  client_channel->loop().execute([timestamping, client_channel] {
+    const int flags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+    const int fd = static_cast<StreamChannel&>(*client_channel).fd();
+    const int rc = ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags);
+    timestamping->set_value(rc == 0 ? 0 : errno);
+    client_channel->write_and_flush(to_buffer("stamped"));
+  });
+  REQUIRE(await(timestamping->future()) == 0);
+
+  CHECK(client_peer->wait_inactive(kLongWait));
+  const std::vector<Error> errors = client_peer->error_list();
+  REQUIRE(errors.size() == 1);
+  CHECK_MESSAGE(errors[0] == std::errc::io_error, errors[0].message());
+  CHECK(server_peers.first()->wait_inactive());
   server->close();
 }

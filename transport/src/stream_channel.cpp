@@ -129,14 +129,18 @@ void StreamChannel::set_write_interest(bool wanted) {
 
 void StreamChannel::on_poll(int status, int events) {
   if (status < 0) {
-    // libuv stopped the watcher (POLLERR); the socket's own error says what happened.
+    // libuv stopped the watcher (POLLERR) and names every such error UV_EBADF; the socket's
+    // own error says what happened. With none pending, the POLLERR came from entries on the
+    // socket's error queue (transmit timestamps, zero-copy notices asked for on its
+    // descriptor), which the transport does not read: watched again, it would fire at once.
     armed_events_ = 0;
-    const int error = detail::pending_error(fd_.get());
+    const int pending = detail::pending_error(fd_.get());
+    const int error = pending != 0 ? pending : EIO;
+    const char* what = pending != 0 ? "poll" : "poll: an error reported with none pending";
     if (connecting_) {
-      close_with(Error::from_errno(error != 0 ? error : -status,
-                                   "connect " + connect_->remote.to_string()));
+      close_with(Error::from_errno(error, "connect " + connect_->remote.to_string()));
     } else {
-      fail(error != 0 ? error : -status, "poll");
+      fail(error, what);
     }
     return;
   }
