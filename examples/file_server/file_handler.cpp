@@ -214,9 +214,10 @@ std::optional<OpenedFile> FileHandler::open_file(const RequestPath& path,
 void FileHandler::serve_directory(HandlerContext& ctx, const HttpRequest& request,
                                   const RequestPath& path, OpenedEntry&& directory,
                                   Exchange& exchange) {
-  if (!path.directory_form) {
+  if (!path.slash_terminated) {
     // Relative links in the directory's page resolve against its URL, so that URL must end
-    // in '/': redirect, keeping the query (RFC 9110 §15.4.2).
+    // in '/' (and hold no dot segment at its end: "/a/b/.." would have them resolve beneath
+    // "/a/b/", RFC 3986 §5.2.3): redirect, keeping the query (RFC 9110 §15.4.2).
     std::string location = path.encoded(true);
     if (!path.query.empty()) {
       location += '?';

@@ -112,6 +112,7 @@ ParsedPath parse_request_path(std::string_view target) {
     return result;
   }
 
+  result.path.slash_terminated = path.back() == '/';
   std::vector<std::string>& segments = result.path.segments;
   bool directory_form = true;  // "/" alone names the root directory
   std::size_t start = 1;       // past the leading '/'

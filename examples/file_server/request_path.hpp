@@ -15,6 +15,10 @@ struct RequestPath {
   // The path ends in '/' (or in a "." or ".." segment, which resolve to a directory, RFC 3986
   // §5.2.4): it names a directory.
   bool directory_form = false;
+  // The path as sent ends in '/'. A directory is served only at such a URL, the one its page's
+  // relative links resolve against: "/a/b/.." names directory "a" but its links would resolve
+  // beneath "/a/b/".
+  bool slash_terminated = false;
   // The query, without its '?', as received (it plays no part in the lookup).
   std::string query;
 

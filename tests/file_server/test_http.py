@@ -606,6 +606,13 @@ def test_directories(checks, server, content):
     response = fetch(server.port, "GET", "/docs")
     checks.expect(response.status == 301 and response.header("Location") == "/docs/",
                   "/docs -> 301 Location: /docs/", repr(response))
+    # Dot segments at the end name a directory, but its page's relative links would resolve
+    # against the URL as sent ("/docs/../sub/." puts them beneath "/docs/../sub/"): redirected.
+    for target, location in (("/docs/../sub/.", "/sub/"), ("/sub/x/..", "/sub/"),
+                             ("/sub/%2e", "/sub/"), ("/sub/..?q", "/?q")):
+        response = fetch(server.port, "GET", target)
+        checks.expect(response.status == 301 and response.header("Location") == location,
+                      "%s -> 301 Location: %s" % (target, location), repr(response))
     rc, out, err = curl(["--location", server.base + "/sub"])
     checks.expect(rc == 0 and out == content["sub/index.html"],
                   "curl --location /sub: follows to /sub/ and gets its index.html", err)
