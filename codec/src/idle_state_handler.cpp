@@ -8,7 +8,7 @@ namespace sluice {
 
 IdleStateHandler::IdleStateHandler(std::chrono::milliseconds reader_idle,
                                    std::chrono::milliseconds writer_idle,
-                                   std::chrono::milliseconds all_idle)
+                                   std::chrono::milliseconds all_idle, OutputProgress output)
     : checks_{{IdleState::kReaderIdle,
                static_cast<std::uint64_t>(std::max<std::int64_t>(0, reader_idle.count())),
                {}},
@@ -17,7 +17,8 @@ IdleStateHandler::IdleStateHandler(std::chrono::milliseconds reader_idle,
                {}},
               {IdleState::kAllIdle,
                static_cast<std::uint64_t>(std::max<std::int64_t>(0, all_idle.count())),
-               {}}} {}
+               {}}},
+      output_counts_(output == OutputProgress::kCountsAsWrite) {}
 
 void IdleStateHandler::on_added(HandlerContext& ctx) {
   if (ctx.channel().is_active()) start(ctx);
@@ -65,6 +66,7 @@ void IdleStateHandler::start(HandlerContext& ctx) {
   if (started_) return;
   started_ = true;
   last_read_ms_ = last_write_ms_ = ctx.loop().now_ms();
+  bytes_written_seen_ = ctx.channel().bytes_written();
   for (Check& check : checks_) {
     if (check.timeout_ms != 0) arm(ctx, check, check.timeout_ms);
   }
@@ -88,6 +90,17 @@ std::uint64_t IdleStateHandler::last_activity(const Check& check) const noexcept
   return last_read_ms_;
 }
 
+void IdleStateHandler::note_output_progress(HandlerContext& ctx, std::uint64_t now) noexcept {
+  const std::uint64_t written = ctx.channel().bytes_written();
+  if (written == bytes_written_seen_) return;
+  bytes_written_seen_ = written;
+  // The bytes left at some point since the previous check; taking the latest moment errs
+  // towards keeping a connection that is still moving.
+  last_write_ms_ = now;
+  checks_[1].first = true;
+  checks_[2].first = true;
+}
+
 void IdleStateHandler::arm(HandlerContext& ctx, Check& check, std::uint64_t delay_ms) {
   // The context outlives the timer: stop() cancels it when the handler leaves or the channel
   // closes.
@@ -99,6 +112,7 @@ void IdleStateHandler::arm(HandlerContext& ctx, Check& check, std::uint64_t dela
 void IdleStateHandler::expire(HandlerContext& ctx, Check& check) {
   if (!started_ || !ctx.channel().is_open()) return;
   const std::uint64_t now = ctx.loop().now_ms();
+  if (output_counts_ && check.state != IdleState::kReaderIdle) note_output_progress(ctx, now);
   const bool reading_now = reading_ && check.state != IdleState::kWriterIdle;
   const std::uint64_t idle_for = now - last_activity(check);
   if (reading_now || idle_for < check.timeout_ms) {

@@ -17,6 +17,10 @@ struct IdleStateEvent {
   bool first;
 };
 
+// Whether bytes leaving the channel (Channel::bytes_written()) count as writing for the
+// writer-idle and all-idle checks; see IdleStateHandler.
+enum class OutputProgress : std::uint8_t { kIgnored, kCountsAsWrite };
+
 // Fires IdleStateEvent when nothing was read (reader idle), nothing was written (writer idle),
 // or neither (all idle) for the given time; a zero or negative time turns that check off. An
 // idle stretch fires once per period: `first` on its first event, then again each period it
@@ -34,19 +38,33 @@ struct IdleStateEvent {
 //   write, and wrapping a caller's own callback allocates (unique_function keeps 32 bytes
 //   inline), so sluice counts requests. Hence a write that waits behind a peer that does not
 //   read still counts: that peer shows as the channel staying unwritable
-//   (on_writability_changed), and, when it sends nothing either, as reader idle.
+//   (on_writability_changed), and, when it sends nothing either, as reader idle, or, with
+//   output progress counted (below), as writer and all idle.
 // - With auto_read off nothing is read unless asked for, and the reader idles as it would
 //   otherwise: a handler that pauses reading for longer than the reader timeout sees
 //   reader-idle events (Netty does the same).
+// - With OutputProgress::kCountsAsWrite (Netty's observeOutput), bytes that left the channel
+//   count too: a writer-idle or all-idle check that finds Channel::bytes_written() moved since
+//   the previous check takes it as a write at that moment and re-arms instead of firing. So a
+//   large response draining to a slow reader keeps the channel busy for as long as it moves,
+//   and a peer that stops reading leaves it idle once the bytes stop. The moment a byte left is
+//   only known to within a check, so the event comes one to two periods after the last one.
+//   Reader idle is left alone, as in Netty: it says the peer sent nothing, which stays true
+//   while the peer downloads, and a handler that watches for a silent peer (a heartbeat, a
+//   request deadline) must still hear it. To drop connections on which nothing happens either
+//   way, use all-idle with output counted: a client that sends nothing but keeps downloading
+//   is then never idle; one that stops reading, or stays silent between requests, is.
 //
 // The checks start when the channel becomes active, or at once when the handler is added to
 // an active channel; they stop when it goes inactive or the handler is removed, and no event
 // fires after that. Each check is one timer per idle kind, re-armed for the time left when it
-// expires, so steady traffic costs a timestamp per event and no timer work.
+// expires, so steady traffic costs a timestamp per event and no timer work. Counting output
+// adds nothing per read or write: a check reads the channel's counter when it expires.
 class IdleStateHandler : public ChannelHandler {
  public:
   IdleStateHandler(std::chrono::milliseconds reader_idle, std::chrono::milliseconds writer_idle,
-                   std::chrono::milliseconds all_idle);
+                   std::chrono::milliseconds all_idle,
+                   OutputProgress output = OutputProgress::kIgnored);
 
   void on_added(HandlerContext& ctx) override;
   void on_removed(HandlerContext& ctx) override;
@@ -69,12 +87,15 @@ class IdleStateHandler : public ChannelHandler {
   void arm(HandlerContext& ctx, Check& check, std::uint64_t delay_ms);
   void expire(HandlerContext& ctx, Check& check);
   std::uint64_t last_activity(const Check& check) const noexcept;
+  void note_output_progress(HandlerContext& ctx, std::uint64_t now) noexcept;
 
   Check checks_[3];
   std::uint64_t last_read_ms_ = 0;
   std::uint64_t last_write_ms_ = 0;
+  std::uint64_t bytes_written_seen_ = 0;  // at the previous check, when output counts
   bool reading_ = false;
   bool started_ = false;
+  bool output_counts_;
 };
 
 }  // namespace sluice
