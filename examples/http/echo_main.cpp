@@ -1,7 +1,7 @@
 // sluice-http-echo: the echo contract of the HTTP/1.1 conformance suite
 // (../shared/conformance/http1/README.md): each well-formed request is answered 200 with a
 // JSON description of it as parsed; each malformed one with its error status and a close.
-// Bodies up to 1 MiB; a connection idle for 30 s mid-request is closed.
+// Bodies up to 1 MiB; a connection on which nothing moves either way for 30 s is closed.
 //
 //   sluice-http-echo --host 127.0.0.1 --port 19080 [--threads 1] [--idle-seconds 30]
 
@@ -50,7 +50,8 @@ class EchoRequest final : public ChannelHandler {
     ctx.flush();
     ctx.fire_read_complete();
   }
-  // A client that stops half-way through a request is dropped.
+  // A client that stops half-way through a request, or stops reading its response, is
+  // dropped; one still downloading a response is not, though it sends nothing meanwhile.
   void on_user_event(HandlerContext& ctx, Message&& event) override {
     if (event.is<IdleStateEvent>()) {
       ctx.close();
@@ -70,9 +71,12 @@ int main(int argc, char** argv) {
         const auto idle = std::chrono::seconds(args.get_int("idle-seconds", 30, 0, 86400));
         return [idle](Channel& channel) {
           auto& pipeline = channel.pipeline();
-          pipeline.add_last("idle",
-                            std::make_unique<IdleStateHandler>(idle, std::chrono::milliseconds(0),
-                                                               std::chrono::milliseconds(0)));
+          // All-idle with output counted rather than reader idle: while a large echo drains to
+          // a slow reader, the codec stops reading (the channel is not writable), and a reader
+          // timeout would cut the transfer half-way.
+          pipeline.add_last("idle", std::make_unique<IdleStateHandler>(
+                                        std::chrono::milliseconds(0), std::chrono::milliseconds(0),
+                                        idle, OutputProgress::kCountsAsWrite));
           pipeline.add_last("http", std::make_unique<HttpServerCodec>(echo_limits()));
           pipeline.add_last("aggregator", std::make_unique<HttpObjectAggregator>(kMaxBody));
           pipeline.add_last("echo", std::make_unique<EchoRequest>());
