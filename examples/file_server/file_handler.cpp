@@ -123,24 +123,16 @@ void FileHandler::resume(HandlerContext& ctx) {
   if (served) ctx.flush();
 }
 
+// The idle handler watches all-idle with output counted (main.cpp): a client silent between
+// requests, or one that stopped reading its download, is idle; one still downloading is not,
+// though it has nothing to say meanwhile.
 void FileHandler::on_user_event(HandlerContext& ctx, Message&& event) {
-  const auto* idle = event.get_if<IdleStateEvent>();
-  if (idle == nullptr || idle->state != IdleState::kReaderIdle) {
+  if (!event.is<IdleStateEvent>()) {
     ctx.fire_user_event(std::move(event));
     return;
   }
-  // Between requests, a silent client is dropped. During a download the client has nothing to
-  // say, so silence alone is no reason: the connection goes only if the transfer also stopped
-  // moving over a whole idle period (the client stopped reading). Moving is told by the bytes
-  // written, not the bytes pending: those can read the same at two checks while a slow client
-  // reads steadily (the copy path refills what drained).
-  const std::uint64_t written = ctx.channel().bytes_written();
-  if (shared_->in_flight == 0 || (!idle->first && written == idle_written_)) {
-    logger().debug("{} idle, closing", ctx.channel().describe());
-    ctx.close();
-    return;
-  }
-  idle_written_ = written;
+  logger().debug("{} idle, closing", ctx.channel().describe());
+  ctx.close();
 }
 
 void FileHandler::on_error(HandlerContext& ctx, const Error& error) {

@@ -107,8 +107,7 @@ class FileHandler final : public ChannelHandler {
 
   std::shared_ptr<const FileServerConfig> config_;
   std::shared_ptr<Shared> shared_;
-  std::deque<Message> waiting_;     // pipelined requests (HttpRequest) not yet served, in order
-  std::uint64_t idle_written_ = 0;  // bytes written by the previous reader-idle event
+  std::deque<Message> waiting_;  // pipelined requests (HttpRequest) not yet served, in order
 };
 
 }  // namespace sluice::examples

@@ -31,9 +31,12 @@ namespace {
 using namespace sluice;
 using namespace sluice::examples;
 
+// All-idle with output counted, not reader idle: a client downloading a file has nothing to
+// say, and must not be dropped for it while the bytes keep moving.
 std::unique_ptr<IdleStateHandler> idle_handler(std::chrono::seconds idle) {
-  return std::make_unique<IdleStateHandler>(idle, std::chrono::milliseconds(0),
-                                            std::chrono::milliseconds(0));
+  return std::make_unique<IdleStateHandler>(std::chrono::milliseconds(0),
+                                            std::chrono::milliseconds(0), idle,
+                                            OutputProgress::kCountsAsWrite);
 }
 
 ChannelInitializer configure(const CommandLine& args) {

@@ -808,7 +808,7 @@ def test_idle_timeout(checks, binary, root):
                       "a slow download (%.1f s) outlasting the idle time completes" % elapsed,
                       "%d of %d bytes" % (received, 24 * MiB))
         # ... but one the client stopped reading is dropped after an idle period without
-        # progress (the first idle event notes where the transfer is, the next finds it there).
+        # progress (one to two periods once the bytes stop leaving the server).
         with RawConnection(server.port, timeout=10) as conn:
             conn.send(request_bytes("GET", "/slow.bin"))
             time.sleep(7)
