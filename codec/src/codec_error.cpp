@@ -14,6 +14,8 @@ const char* describe(CodecErrc value) noexcept {
       return "body length differs from the announced length";
     case CodecErrc::invalid_protocol_switch:
       return "switch of protocols not asked for";
+    case CodecErrc::unsolicited_response:
+      return "response that answers no request";
   }
   return "unknown codec error";
 }

@@ -115,15 +115,22 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
       write_informational(ctx, std::move(*response), std::move(done));
       return;
     }
-    detail::RequestContext request;
-    bool upgrade_declined = false;
-    if (!pending_.empty()) {
-      Pending& answered = pending_.front();
-      request = {answered.head, answered.http10, answered.keep_alive};
-      // A final status refuses the upgrade (RFC 9110 §7.8 lets the server ignore it): what
-      // was held after the request is HTTP and is decoded once a request may be taken.
-      upgrade_declined = std::exchange(answered.upgrade, false);
+    if (pending_.empty()) {
+      // Every request has its answer, or none has arrived whole: a pipelining client would
+      // take this response for the answer to its next request (responses go in the order of
+      // the requests, RFC 9112 §9.3.2), and every answer after it would be off by one. As for
+      // body bytes outside a response, nothing goes out and the connection ends, so that the
+      // body and HttpEnd written after it fail as well instead of going out on their own.
+      close_gracefully(ctx);
+      throw CodecError(CodecErrc::unsolicited_response,
+                       "a final response when no request awaits an answer (every request "
+                       "answered, or none received whole)");
     }
+    Pending& answered = pending_.front();
+    const detail::RequestContext request{answered.head, answered.http10, answered.keep_alive};
+    // A final status refuses the upgrade (RFC 9110 §7.8 lets the server ignore it): what was
+    // held after the request is HTTP and is decoded once a request may be taken.
+    const bool upgrade_declined = std::exchange(answered.upgrade, false);
     detail::ResponseEncoding::Progress progress;
     try {
       progress = encoding_->write_response(ctx, std::move(*response), std::move(done), request);

@@ -907,6 +907,63 @@ TEST_CASE("bytes written after a complete response fail and the connection close
   }
 }
 
+TEST_CASE("a final response when no request awaits an answer fails, and nothing of it goes out") {
+  // It answers no request: a client that pipelined would take it for the answer to its next
+  // request, and every answer after it would be off by one.
+  const auto refused = [](EmbeddedChannel& channel) {
+    std::vector<Error> results;
+    channel.pipeline().write(ok("stray"), [&](const Error& error) { results.push_back(error); });
+    // What the application writes next for it fails too: the connection is ending.
+    channel.pipeline().write(HttpEnd{}, [&](const Error& error) { results.push_back(error); });
+    channel.pipeline().flush();
+    REQUIRE(results.size() == 2);
+    CHECK(results[0].code() == CodecErrc::unsolicited_response);
+    CHECK(results[1] == ChannelErrc::output_shutdown);
+  };
+  SUBCASE("every request already answered") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("GET /1 HTTP/1.1\r\n\r\n"));
+    channel->write_outbound(ok("1"));
+    refused(*channel);
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(occurrences(outcome.output, "HTTP/1.1 ") == 1);
+    CHECK(occurrences(outcome.output, "stray") == 0);
+    CHECK(outcome.output_shutdown);
+    CHECK(outcome.closed);
+  }
+  SUBCASE("no request received yet") {
+    auto channel = test::server_channel();
+    refused(*channel);
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(outcome.output.empty());
+    CHECK(outcome.closed);
+  }
+  SUBCASE("only part of a request head received") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("GET /1 HTTP/1.1\r\nHo"));
+    refused(*channel);
+    // The rest of that request is read and dropped, never handled.
+    channel->write_inbound(bytes("st: x\r\n\r\n"));
+    CHECK(channel->inbound_count() == 0);
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(outcome.output.empty());
+    CHECK(outcome.closed);
+  }
+}
+
+TEST_CASE("a response to a request whose body is still arriving is an answer, not refused") {
+  auto channel = test::server_channel();
+  channel->write_inbound(bytes("POST /a HTTP/1.1\r\nContent-Length: 4\r\n\r\nab"));
+  channel->write_outbound(ok("a"));
+  channel->write_inbound(bytes("cdGET /b HTTP/1.1\r\n\r\n"));
+  CHECK(targets(*channel) == std::vector<std::string>{"/a", "/b"});
+  channel->write_outbound(ok("b"));
+  CHECK(without_dates(test::outbound_text(*channel)) ==
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nDate: <date>\r\n\r\na"
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nDate: <date>\r\n\r\nb");
+  CHECK(channel->is_open());
+}
+
 TEST_CASE("a response written before the one before it ended fails and the connection closes") {
   // Without HttpEnd the first body has not ended: the second head would go out inside it, and
   // it would be encoded for the first request (here a GET's body sent to a HEAD request).

@@ -15,6 +15,9 @@ enum class CodecErrc {
   // a switch of protocols no request asked for: a 101 that answers no upgrade request, names no
   // protocol or one the request did not offer
   invalid_protocol_switch,
+  // a final response written when no request awaits an answer: a pipelining client would take
+  // it for the answer to its next request
+  unsolicited_response,
 };
 
 }  // namespace sluice

@@ -39,6 +39,11 @@ struct RequestContext;
 //     Content-Length, body bytes written when no response awaits them (unless a 101 went
 //     out), or a response written before the one before it was ended with HttpEnd, fail with
 //     CodecErrc::body_length_mismatch and the connection closes;
+//   - a final response written when no request awaits one (every request answered, or none
+//     received whole) would be taken by a pipelining client for the answer to its next
+//     request: nothing of it goes out, it fails with CodecErrc::unsolicited_response and the
+//     connection closes (the codec's own error answers do not count: they answer the request
+//     that failed);
 //   - switching protocols (RFC 9110 §7.8): nothing after a request that asks to upgrade
 //     (HttpRequest::upgrade()) is decoded until its answer is written. A final status lets HTTP
 //     go on with what was held; a 101, whose Upgrade field must name protocols the request
