@@ -50,8 +50,9 @@ HttpServerCodec::HttpServerCodec(const HttpLimits& limits, std::chrono::millisec
 HttpServerCodec::~HttpServerCodec() = default;
 
 void HttpServerCodec::emit_request(HandlerContext& ctx, HttpRequest&& request) {
-  pending_.push_back(
-      {request.is_head(), request.version_minor() == 0, request.keep_alive(), request.upgrade()});
+  const bool body_due = request.chunked() || request.content_length().value_or(0) != 0;
+  pending_.push_back({request.is_head(), request.version_minor() == 0, request.keep_alive(),
+                      request.upgrade(), request.expects_continue() && body_due});
   if (request.upgrade()) {
     // Kept for the 101 to be checked against: only upgrade requests pay for it.
     upgrade_offer_.clear();
@@ -63,6 +64,14 @@ void HttpServerCodec::emit_request(HandlerContext& ctx, HttpRequest&& request) {
   }
   ++requests_received_;
   HttpRequestDecoder::emit_request(ctx, std::move(request));
+}
+
+void HttpServerCodec::emit_content(HandlerContext& ctx, HttpContent&& content) {
+  // The body is in: whatever the answer, the bytes after it are the next request. The request
+  // being received is the newest remembered, unless its answer is complete already (then
+  // every earlier one's is too, and none is left).
+  if (content.last && !pending_.empty()) pending_.back().continue_awaited = false;
+  HttpRequestDecoder::emit_content(ctx, std::move(content));
 }
 
 void HttpServerCodec::emit_error(HandlerContext& ctx, HttpDecodeError&& error) {
@@ -127,7 +136,14 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
                        "answered, or none received whole)");
     }
     Pending& answered = pending_.front();
-    const detail::RequestContext request{answered.head, answered.http10, answered.keep_alive};
+    detail::RequestContext request{answered.head, answered.http10, answered.keep_alive};
+    if (answered.continue_awaited) {
+      // RFC 9110 §10.1.1: told no 100 Continue, a client that expects it may never send the
+      // body, which the decoder would wait for until an idle timeout; or it may send it after
+      // all. Unable to tell which, the response says "close" and the connection ends after it,
+      // whatever of the body comes being read and dropped (RFC 9112 §9.6).
+      request.keep_alive = false;
+    }
     // A final status refuses the upgrade (RFC 9110 §7.8 lets the server ignore it): what was
     // held after the request is HTTP and is decoded once a request may be taken.
     const bool upgrade_declined = std::exchange(answered.upgrade, false);
@@ -218,6 +234,8 @@ void HttpServerCodec::write_informational(HandlerContext& ctx, HttpResponse&& re
     return;
   }
   if (pending_.size() == 1 && !encoding_->streaming()) {
+    // Only a 100 tells the client to send the body it holds back (RFC 9110 §10.1.1).
+    if (response.status() == status::kContinue) pending_.back().continue_awaited = false;
     encoding_->write_response(ctx, std::move(response), std::move(done), {});
     return;
   }
@@ -270,6 +288,7 @@ void HttpServerCodec::send_held_informational(HandlerContext& ctx) {
   held_informational_.reset();
   // Once the body is in, the 1xx is no use (RFC 9110 §10.1.1 lets it be omitted).
   if (pending_.size() == 1 && receiving_request() && requests_received_ == held_for_) {
+    if (response.status() == status::kContinue) pending_.front().continue_awaited = false;
     encoding_->write_response(ctx, std::move(response), {}, {});
   }
 }

@@ -769,10 +769,10 @@ TEST_CASE("a request answered before its body arrived gets no second answer if t
 
 TEST_CASE("a 1xx written after every request has its final answer is dropped") {
   // It would go out ahead of the next response, to a request it was never meant for, and to
-  // an HTTP/1.0 client too if the next request is one (RFC 9110 §15.2).
+  // an HTTP/1.0 client too if the next request is one (RFC 9110 §15.2). The request has no
+  // Expect: answered this early, one that expects 100-continue would end the connection.
   auto channel = test::server_channel();
-  channel->write_inbound(
-      bytes("POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"));
+  channel->write_inbound(bytes("POST /a HTTP/1.1\r\nContent-Length: 4\r\n\r\n"));
   channel->write_outbound(ok("no"));
   channel->write_outbound(HttpResponse(100));
   channel->write_inbound(bytes("abcdGET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
@@ -819,6 +819,104 @@ TEST_CASE("a 1xx held behind an earlier answer goes out in its turn while the bo
     channel->write_outbound(HttpResponse(200).body(bytes("1")).close_connection());
     const auto outcome = test::finish_exchange(*channel);
     CHECK(occurrences(outcome.output, "HTTP/1.1 ") == 1);
+  }
+}
+
+TEST_CASE("a final answer given before 100 Continue and before the body closes the connection") {
+  // RFC 9110 §10.1.1: a client that expects 100-continue and gets a final status instead may
+  // never send its body; the decoder would wait for it until an idle timeout. Or the client
+  // sends it anyway. Unable to tell which, the server answers "close" and ends the connection.
+  const std::string head = "PUT /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n";
+  SUBCASE("a whole response") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes(head));
+    channel->write_outbound(HttpResponse(417));
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(without_dates(outcome.output) ==
+          "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\nDate: <date>\r\n"
+          "Connection: close\r\n\r\n");
+    CHECK(outcome.output_shutdown);
+    CHECK(outcome.closed);
+  }
+  SUBCASE("a streamed response, ended while the body has not come") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes(head));
+    channel->write_outbound(HttpResponse(401).streamed(), bytes("no"));
+    CHECK(test::outbound_text(*channel).find("\r\nConnection: close\r\n") != std::string::npos);
+    channel->write_outbound(HttpEnd{});
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(outcome.output == "\r\n0\r\n\r\n");
+    CHECK(outcome.output_shutdown);
+    CHECK(outcome.closed);
+  }
+  SUBCASE("a chunked body") {
+    auto channel = test::server_channel();
+    channel->write_inbound(
+        bytes("PUT /a HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    channel->write_outbound(HttpResponse(413));
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(outcome.output.find("\r\nConnection: close\r\n") != std::string::npos);
+    CHECK(outcome.closed);
+  }
+  SUBCASE("the body sent anyway is read and dropped, and no request after it is handled") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes(head));
+    CHECK(targets(*channel) == std::vector<std::string>{"/a"});
+    channel->write_outbound(HttpResponse(417));
+    channel->write_inbound(bytes("0123456789GET /b HTTP/1.1\r\n\r\n"));
+    CHECK(targets(*channel).empty());
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(occurrences(outcome.output, "HTTP/1.1 ") == 1);
+    CHECK(outcome.closed);
+  }
+}
+
+TEST_CASE("a final answer after 100 Continue or after the whole body keeps the connection") {
+  // The client sends the body (told to, or already has): the next bytes are the next request.
+  const std::string head = "PUT /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+  const auto keeps_serving = [](EmbeddedChannel& channel) {
+    channel.write_inbound(bytes("GET /b HTTP/1.1\r\n\r\n"));
+    CHECK(targets(channel) == std::vector<std::string>{"/b"});
+    channel.write_outbound(ok("b"));
+    CHECK(without_dates(test::outbound_text(channel)) ==
+          "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nDate: <date>\r\n\r\nb");
+    CHECK_FALSE(saw_fin(channel));
+    CHECK(channel.is_open());
+  };
+  SUBCASE("100 Continue went out first") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes(head));
+    channel->write_outbound(HttpResponse(100), HttpResponse(417));
+    CHECK(without_dates(test::outbound_text(*channel)) ==
+          "HTTP/1.1 100 Continue\r\n\r\n"
+          "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\nDate: <date>\r\n\r\n");
+    channel->write_inbound(bytes("body"));
+    CHECK(describe_inbound(*channel) ==
+          Lines{"PUT /a HTTP/1.1 keep-alive length=4 expects-continue [Expect: 100-continue] "
+                "[Content-Length: 4]",
+                "body 'body'"});
+    keeps_serving(*channel);
+  }
+  SUBCASE("100 Continue held behind an earlier answer went out in its turn") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("GET /1 HTTP/1.1\r\n\r\n" + head));
+    channel->write_outbound(HttpResponse(100), ok("1"), HttpResponse(417));
+    CHECK(without_dates(test::outbound_text(*channel)) ==
+          "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nDate: <date>\r\n\r\n1"
+          "HTTP/1.1 100 Continue\r\n\r\n"
+          "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\nDate: <date>\r\n\r\n");
+    channel->write_inbound(bytes("body"));
+    CHECK(targets(*channel) == std::vector<std::string>{"/1", "/a"});
+    keeps_serving(*channel);
+  }
+  SUBCASE("the whole body arrived first") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes(head + "body"));
+    channel->write_outbound(HttpResponse(417));
+    CHECK(without_dates(test::outbound_text(*channel)) ==
+          "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\nDate: <date>\r\n\r\n");
+    CHECK(targets(*channel) == std::vector<std::string>{"/a"});
+    keeps_serving(*channel);
   }
 }
 

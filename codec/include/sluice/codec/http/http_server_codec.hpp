@@ -44,6 +44,10 @@ struct RequestContext;
 //     request: nothing of it goes out, it fails with CodecErrc::unsolicited_response and the
 //     connection closes (the codec's own error answers do not count: they answer the request
 //     that failed);
+//   - Expect: 100-continue (RFC 9110 §10.1.1): a final response to such a request written
+//     before any 100 Continue went out and before its body arrived whole says "Connection:
+//     close" and the connection closes after it, as the client may never send that body;
+//     after a 100 Continue, or once the body is in, keep-alive goes on as for any request;
 //   - switching protocols (RFC 9110 §7.8): nothing after a request that asks to upgrade
 //     (HttpRequest::upgrade()) is decoded until its answer is written. A final status lets HTTP
 //     go on with what was held; a 101, whose Upgrade field must name protocols the request
@@ -65,6 +69,7 @@ class HttpServerCodec : public HttpRequestDecoder {
 
  protected:
   void emit_request(HandlerContext& ctx, HttpRequest&& request) override;
+  void emit_content(HandlerContext& ctx, HttpContent&& content) override;
   void emit_error(HandlerContext& ctx, HttpDecodeError&& error) override;
   bool ready_for_request(HandlerContext& ctx) override;
   void decode_last(HandlerContext& ctx, CompositeBuffer& in) override;
@@ -75,6 +80,9 @@ class HttpServerCodec : public HttpRequestDecoder {
     bool http10;
     bool keep_alive;
     bool upgrade;  // asked to switch protocols, and no final answer has begun
+    // Expects 100-continue for a body that has not arrived whole, and no 100 Continue went
+    // out: the client may be holding the body back until it sees one.
+    bool continue_awaited;
   };
 
   void reject_request(HandlerContext& ctx, HttpReject&& reject);
