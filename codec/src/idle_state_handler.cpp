@@ -66,7 +66,7 @@ void IdleStateHandler::start(HandlerContext& ctx) {
   if (started_) return;
   started_ = true;
   last_read_ms_ = last_write_ms_ = ctx.loop().now_ms();
-  bytes_written_seen_ = ctx.channel().bytes_written();
+  if (output_counts_) bytes_delivered_seen_ = ctx.channel().bytes_delivered();
   for (Check& check : checks_) {
     if (check.timeout_ms != 0) arm(ctx, check, check.timeout_ms);
   }
@@ -91,10 +91,10 @@ std::uint64_t IdleStateHandler::last_activity(const Check& check) const noexcept
 }
 
 void IdleStateHandler::note_output_progress(HandlerContext& ctx, std::uint64_t now) noexcept {
-  const std::uint64_t written = ctx.channel().bytes_written();
-  if (written == bytes_written_seen_) return;
-  bytes_written_seen_ = written;
-  // The bytes left at some point since the previous check; taking the latest moment errs
+  const std::uint64_t delivered = ctx.channel().bytes_delivered();
+  if (delivered == bytes_delivered_seen_) return;
+  bytes_delivered_seen_ = delivered;
+  // The bytes arrived at some point since the previous check; taking the latest moment errs
   // towards keeping a connection that is still moving.
   last_write_ms_ = now;
   checks_[1].first = true;

@@ -347,3 +347,74 @@ TEST_CASE("with auto_read off, a read() asked for while a batch is handled start
   }
   server->close();
 }
+
+namespace {
+
+struct Delivery {
+  std::uint64_t written = 0;
+  std::uint64_t delivered = 0;
+};
+
+// Reads the channel's two counters on its loop.
+Delivery delivery_of(const ChannelPtr& channel) {
+  auto sampled = std::make_shared<Promise<Delivery>>();
+  channel->loop().execute([sampled, channel] {
+    sampled->set_value(Delivery{channel->bytes_written(), channel->bytes_delivered()});
+  });
+  return await(sampled->future());
+}
+
+}  // namespace
+
+// bytes_written() moves only when the kernel takes more, which a full socket buffer does once
+// a third of it has drained; bytes_delivered() is what the peer's side took, so it follows a
+// slow reader (the idle handler's output progress counts it).
+TEST_CASE("bytes_delivered() falls short of bytes_written() while the peer does not read") {
+  constexpr std::size_t kPayload = 4 * kMiB;
+  for (const Family family : {Family::kIPv4, Family::kUnix}) {
+    INFO(family_name(family));
+    ProcessHealth health;
+    Peers server_peers;
+    EventLoopGroup loops(1, "delivered");
+    Endpoint endpoint(family);
+    ServerBootstrap server_bootstrap;
+    server_bootstrap.group(loops).child_initializer(server_peers.collecting_initializer());
+    Ref<Server> server = endpoint.bind(server_bootstrap);
+    auto client_peer = std::make_shared<Peer>();
+    client_peer->keep_bytes = false;
+    ChannelOptions client_options;
+    client_options.auto_read = false;
+    client_options.receive_buffer = 64 * kKiB;
+    Bootstrap client;
+    client.group(loops).options(client_options).initializer([client_peer](Channel& channel) {
+      channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
+    });
+    ChannelPtr client_channel = await(endpoint.connect(client));
+    std::shared_ptr<Peer> server_peer = server_peers.first();
+    REQUIRE(server_peer->wait_active());
+    ChannelPtr server_channel = server_peer->active_channel();
+    REQUIRE(server_channel);
+    server_channel->write_and_flush(to_buffer(make_pattern(kPayload, 3)));
+
+    // The kernel takes what fits and holds it for a peer that does not read.
+    Delivery stalled;
+    REQUIRE(eventually([&] {
+      stalled = delivery_of(server_channel);
+      return stalled.written > 0 && server_channel->pending_write_bytes() > 0;
+    }));
+    CHECK(stalled.delivered < stalled.written);
+
+    client_channel->set_auto_read(true);
+    REQUIRE(client_peer->wait_received(kPayload, kLongWait));
+    Delivery drained;
+    CHECK(eventually([&] {
+      drained = delivery_of(server_channel);
+      return drained.delivered == kPayload;
+    }));
+    CHECK(drained.written == kPayload);
+
+    client_channel->close();
+    await(server_channel->close_future());
+    server->close();
+  }
+}

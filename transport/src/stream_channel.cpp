@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <limits.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 
@@ -125,6 +127,13 @@ void StreamChannel::set_write_interest(bool wanted) {
   if (want_write_ == wanted) return;
   want_write_ = wanted;
   update_interest();
+}
+
+std::uint64_t StreamChannel::bytes_delivered() const noexcept {
+  int queued = 0;
+  // A closed channel's socket has gone with its queue: what it wrote is all there is to say.
+  if (!fd_ || ::ioctl(fd_.get(), SIOCOUTQ, &queued) != 0 || queued < 0) return bytes_written();
+  return bytes_written() - std::min<std::uint64_t>(bytes_written(), queued);
 }
 
 void StreamChannel::on_poll(int status, int events) {

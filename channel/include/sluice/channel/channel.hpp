@@ -53,6 +53,13 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   // flushed message's bytes). Loop thread. It moves whenever anything goes out, so two equal
   // readings mean nothing did; pending_write_bytes() can read the same while bytes flow.
   std::uint64_t bytes_written() const noexcept { return bytes_written_; }
+  // Bytes the peer's side has taken: bytes_written() less what the kernel still holds for it
+  // (unsent, or sent and not yet acknowledged; for a Unix-domain socket, not yet read). It
+  // follows a slow reader a segment at a time, where bytes_written() moves only when the
+  // kernel takes more, and a full socket buffer takes more only once about a third of it has
+  // drained. A socket pays one ioctl per call; an EmbeddedChannel delivers what it writes.
+  // Loop thread.
+  virtual std::uint64_t bytes_delivered() const noexcept { return bytes_written_; }
   // Set once the channel is active; any thread after that.
   const SocketAddress& local_address() const noexcept { return local_address_; }
   const SocketAddress& remote_address() const noexcept { return remote_address_; }

@@ -17,7 +17,7 @@ struct IdleStateEvent {
   bool first;
 };
 
-// Whether bytes leaving the channel (Channel::bytes_written()) count as writing for the
+// Whether bytes reaching the peer (Channel::bytes_delivered()) count as writing for the
 // writer-idle and all-idle checks; see IdleStateHandler.
 enum class OutputProgress : std::uint8_t { kIgnored, kCountsAsWrite };
 
@@ -43,16 +43,17 @@ enum class OutputProgress : std::uint8_t { kIgnored, kCountsAsWrite };
 // - With auto_read off nothing is read unless asked for, and the reader idles as it would
 //   otherwise: a handler that pauses reading for longer than the reader timeout sees
 //   reader-idle events (Netty does the same).
-// - With OutputProgress::kCountsAsWrite (Netty's observeOutput), bytes that left the channel
-//   count too: a writer-idle or all-idle check that finds Channel::bytes_written() moved since
-//   the previous check takes it as a write at that moment and re-arms instead of firing. So a
-//   large response draining to a slow reader keeps the channel busy for as long as it moves,
-//   and a peer that stops reading leaves it idle once the bytes stop. The moment a byte left is
-//   only known to within a check, so the event comes one to two periods after the last one.
-//   Progress is what the kernel took, and a full socket buffer takes more only once a good
-//   part of it has drained (Linux wakes a writer once about a third of it is free): a reader so
-//   slow that this takes longer than a period looks stalled. On loopback, with 4 MiB send
-//   buffers, that is about 45 KB/s for a 30 s timeout.
+// - With OutputProgress::kCountsAsWrite (Netty's observeOutput), bytes that reached the peer
+//   count too: a writer-idle or all-idle check that finds Channel::bytes_delivered() moved
+//   since the previous check takes it as a write at that moment and re-arms instead of firing.
+//   So a large response draining to a slow reader keeps the channel busy for as long as it
+//   moves, and a peer that stops reading leaves it idle once the bytes stop. The moment a byte
+//   arrived is only known to within a check, so the event comes one to two periods after the
+//   last one. Delivered bytes, not written ones: the kernel takes more into a full socket
+//   buffer only once about a third of it has drained, so the bytes written could stand still
+//   for a whole period under a reader that reads steadily but slowly (on loopback, with 4 MiB
+//   send buffers, any reader under about 45 KB/s for a 30 s timeout), while the bytes
+//   delivered move a segment at a time.
 //   Reader idle is left alone, as in Netty: it says the peer sent nothing, which stays true
 //   while the peer downloads, and a handler that watches for a silent peer (a heartbeat, a
 //   request deadline) must still hear it. To drop connections on which nothing happens either
@@ -63,7 +64,7 @@ enum class OutputProgress : std::uint8_t { kIgnored, kCountsAsWrite };
 // an active channel; they stop when it goes inactive or the handler is removed, and no event
 // fires after that. Each check is one timer per idle kind, re-armed for the time left when it
 // expires, so steady traffic costs a timestamp per event and no timer work. Counting output
-// adds nothing per read or write: a check reads the channel's counter when it expires.
+// adds nothing per read or write: a check asks the channel when it expires (one ioctl).
 class IdleStateHandler : public ChannelHandler {
  public:
   IdleStateHandler(std::chrono::milliseconds reader_idle, std::chrono::milliseconds writer_idle,
@@ -96,7 +97,7 @@ class IdleStateHandler : public ChannelHandler {
   Check checks_[3];
   std::uint64_t last_read_ms_ = 0;
   std::uint64_t last_write_ms_ = 0;
-  std::uint64_t bytes_written_seen_ = 0;  // at the previous check, when output counts
+  std::uint64_t bytes_delivered_seen_ = 0;  // at the previous check, when output counts
   bool reading_ = false;
   bool started_ = false;
   bool output_counts_;

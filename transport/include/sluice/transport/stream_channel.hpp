@@ -46,6 +46,8 @@ class StreamChannel final : public Channel {
                          std::function<void(Result<Ref<Channel>>)> connected);
 
   int fd() const noexcept { return fd_.get(); }
+  // bytes_written() less the socket's send queue (SIOCOUTQ).
+  std::uint64_t bytes_delivered() const noexcept override;
 
  private:
   enum class WriteResult { kDone, kSocketFull, kFailed };
