@@ -3,6 +3,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "sluice/codec/http/detail/octet_words.hpp"
 
@@ -51,6 +52,38 @@ inline bool is_reg_name(char c) noexcept {
 }
 inline bool is_forbidden_in_head(unsigned char c) noexcept {
   return kClasses[c] & kForbidden;
+}
+inline bool is_hex_digit(char c) noexcept {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+inline constexpr std::size_t kNoUriHost = static_cast<std::size_t>(-1);
+
+// uri-host (RFC 3986 §3.2.2) at the start of `value`: an IP-literal in brackets (hex digits,
+// ':' and '.'), or a reg-name / IPv4address (unreserved, pct-encoded and sub-delims). Returns
+// where it ends (the index of the ':' before a port, or the end of `value`; the caller judges
+// what follows), or kNoUriHost when the octets before that are not a uri-host. An empty
+// reg-name is a uri-host: whether it will do is the caller's to say. The Host field and the
+// authority-form of CONNECT share it, so that both read a host the same way.
+inline std::size_t uri_host_end(std::string_view value) noexcept {
+  if (!value.empty() && value[0] == '[') {
+    const std::size_t close = value.find(']');
+    if (close == std::string_view::npos || close == 1) return kNoUriHost;
+    for (char c : value.substr(1, close - 1)) {
+      if (!is_hex_digit(c) && c != ':' && c != '.') return kNoUriHost;
+    }
+    return close + 1;
+  }
+  std::size_t i = 0;
+  for (; i < value.size() && value[i] != ':'; ++i) {
+    if (is_reg_name(value[i])) continue;
+    if (value[i] != '%' || i + 2 >= value.size() || !is_hex_digit(value[i + 1]) ||
+        !is_hex_digit(value[i + 2])) {
+      return kNoUriHost;
+    }
+    i += 2;
+  }
+  return i;
 }
 
 // The index of the first octet in [begin, end) that cannot be in a request target, or `end`.

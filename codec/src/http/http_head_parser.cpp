@@ -22,8 +22,8 @@ bool is_digit(char c) noexcept {
   return c >= '0' && c <= '9';
 }
 
-// absolute-form: scheme "://" ... (RFC 9112 §3.2.2, RFC 3986 §3.1). A bare "host:port"
-// (authority-form) is only for CONNECT, which this server does not implement.
+// absolute-form: scheme "://" ... (RFC 9112 §3.2.2, RFC 3986 §3.1). A bare "host:port" is
+// the authority-form, which only CONNECT uses.
 bool is_absolute_form(std::string_view target) noexcept {
   if (target.empty() || !is_alpha(target[0])) return false;
   std::size_t i = 1;
@@ -34,6 +34,31 @@ bool is_absolute_form(std::string_view target) noexcept {
   return target.substr(i, 3) == "://";
 }
 
+// authority-form = uri-host ":" port (RFC 9112 §3.2.3), the one form CONNECT takes. The host
+// may not be empty (RFC 9110 §4.2.1: an http URI without one is invalid, and there is nothing
+// to connect to), and the port, which a tunnel cannot do without, must be given: a TCP port
+// in decimal.
+bool is_authority_form(std::string_view target) noexcept {
+  const std::size_t host_end = detail::uri_host_end(target);
+  if (host_end == 0 || host_end == detail::kNoUriHost || host_end == target.size() ||
+      target[host_end] != ':') {
+    return false;
+  }
+  const std::string_view port = target.substr(host_end + 1);
+  if (port.empty() || port.size() > 5) return false;
+  std::uint32_t number = 0;
+  for (char c : port) {
+    if (!is_digit(c)) return false;
+    number = number * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  return number <= 65535;
+}
+
+// RFC 9110 §9.1: method names are case-sensitive.
+bool is_connect_method(const char* method, std::size_t length) noexcept {
+  return length == 7 && std::memcmp(method, "CONNECT", 7) == 0;
+}
+
 }  // namespace
 
 void HttpHeadParser::reset() noexcept {
@@ -41,6 +66,7 @@ void HttpHeadParser::reset() noexcept {
   position_ = scanned_ = section_start_ = 0;
   method_offset_ = method_length_ = target_offset_ = target_length_ = version_offset_ = 0;
   version_minor_ = 1;
+  connect_ = false;
   fields_.clear();
   error_status_ = 0;
   error_reason_ = {};
@@ -150,7 +176,17 @@ HttpHeadParser::Outcome HttpHeadParser::parse_request_line(const char* data, std
   if (i == end) return fail(status::kBadRequest, "missing HTTP version");
   if (data[i] != ' ') return fail(status::kBadRequest, "invalid character in the request target");
   const std::string_view target(data + target_offset_, target_length_);
-  if (target[0] != '/' && target != "*" && !is_absolute_form(target)) {
+  // RFC 9112 §3.2.3: CONNECT takes the authority-form and nothing else, and no other method
+  // takes it. Every origin-form request pays only for the method's length.
+  const char* method = data + method_offset_;
+  if (target[0] == '/') {
+    if (is_connect_method(method, method_length_))
+      return fail(status::kBadRequest, "CONNECT request target is not host:port");
+  } else if (is_connect_method(method, method_length_)) {
+    if (!is_authority_form(target))
+      return fail(status::kBadRequest, "CONNECT request target is not host:port");
+    connect_ = true;
+  } else if (target != "*" && !is_absolute_form(target)) {
     return fail(status::kBadRequest, "request target is not origin-form, absolute-form or *");
   }
   version_offset_ = ++i;

@@ -292,11 +292,21 @@ void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
   request.target_length_ = static_cast<std::uint32_t>(parser_.target_length());
   request.version_offset_ = static_cast<std::uint32_t>(parser_.version_offset());
   request.version_minor_ = static_cast<std::uint8_t>(parser_.version_minor());
+  request.connect_ = parser_.is_connect();
   request.headers_ = take_fields(in);
   const HttpFields& headers = request.headers_;
 
   const RequestFraming framing = decide_request_framing(headers, request.version_minor_);
   if (framing.error != nullptr) return fail(ctx, in, framing.error_status, framing.error);
+  if (request.connect_ && (framing.chunked || framing.content_length != 0)) {
+    // RFC 9110 §9.3.6: a CONNECT has no content. Were a body announced, the bytes after the
+    // head could be read as that body or as the tunnel's first bytes, and a front end and this
+    // server could take them differently: a smuggling door.
+    return fail(ctx, in, status::kBadRequest, "CONNECT with content");
+  }
+  // A CONNECT's Host (if any) is not checked against its target: the authority-form names the
+  // tunnel's destination, and the target URI is made from it alone (RFC 9112 §3.3). A Host is
+  // still required of HTTP/1.1 and judged like any other (§3.2).
   if (limits_.require_host) {
     if (framing.host_lines > 1) return fail(ctx, in, status::kBadRequest, "more than one Host");
     if (!framing.host_valid) return fail(ctx, in, status::kBadRequest, "invalid Host");
@@ -310,7 +320,11 @@ void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
   request.keep_alive_ = framing.keep_alive;
   request.expects_continue_ = framing.expects_continue;
   request.upgrade_ = framing.upgrade;
-  keep_alive_ = request.keep_alive_;
+  // After a CONNECT the answer decides whether the connection goes on: a 2xx makes it the
+  // tunnel even when the request asked to close (an HTTP/1.0 client's does, unless it says
+  // keep-alive). What follows it is kept rather than dropped; HttpServerCodec closes the
+  // connection after an answer that refuses the tunnel and closes.
+  keep_alive_ = request.keep_alive_ || request.connect_;
   remaining_ = request.content_length_;
   const bool has_body = request.chunked_ || remaining_ != 0;
   // The state moves on before the request goes out: a handler that refuses it while it is

@@ -33,32 +33,12 @@ bool is_named(std::string_view token, std::string_view lower_case) noexcept {
   return true;
 }
 
-bool is_hex_digit(char c) noexcept {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-// Host = uri-host [ ":" port ] (RFC 9110 §7.2), where uri-host is an IP-literal in brackets or
-// a reg-name / IPv4address (unreserved, pct-encoded and sub-delims, RFC 3986 §3.2.2); empty
-// is allowed (a target without authority). Anything else (userinfo, a path, spaces) is
-// refused: proxies and virtual hosts disagree about what such a value means.
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2); empty is allowed (a target without authority).
+// Anything else (userinfo, a path, spaces) is refused: proxies and virtual hosts disagree about
+// what such a value means.
 bool is_valid_host(std::string_view value) noexcept {
-  std::size_t i = 0;
-  if (!value.empty() && value[0] == '[') {
-    const std::size_t close = value.find(']');
-    if (close == std::string_view::npos || close == 1) return false;
-    for (char c : value.substr(1, close - 1)) {
-      if (!is_hex_digit(c) && c != ':' && c != '.') return false;
-    }
-    i = close + 1;
-  } else {
-    for (; i < value.size() && value[i] != ':'; ++i) {
-      if (detail::is_reg_name(value[i])) continue;
-      if (value[i] != '%') return false;
-      if (i + 2 >= value.size() || !is_hex_digit(value[i + 1]) || !is_hex_digit(value[i + 2]))
-        return false;
-      i += 2;
-    }
-  }
+  std::size_t i = detail::uri_host_end(value);
+  if (i == detail::kNoUriHost) return false;
   if (i == value.size()) return true;
   if (value[i] != ':') return false;
   for (++i; i < value.size(); ++i) {

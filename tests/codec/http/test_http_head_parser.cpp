@@ -254,3 +254,100 @@ TEST_CASE("the header limits are enforced as the bytes arrive") {
   CHECK(parse("GET / HTTP/1.1\r\nA: " + std::string(50, 'a'), limits).outcome ==
         Outcome::kIncomplete);
 }
+
+TEST_CASE("CONNECT takes the authority-form, whole or byte by byte") {
+  // RFC 9112 §3.2.3: authority-form = uri-host ":" port.
+  const std::vector<std::string> targets = {
+      "example.com:443",
+      "EXAMPLE.com:80",
+      "192.0.2.1:8080",
+      "[2001:db8::1]:443",
+      "[::ffff:192.0.2.1]:1",
+      "under_score.test:0",
+      "xn--bcher-kva.ch:65535",
+      "a%2Db.test:1",
+      "sub-delims!$&'()*+,;=.test:22",
+      "h:00443",
+  };
+  for (const std::string& target : targets) {
+    CAPTURE(target);
+    for (const std::string version : {"HTTP/1.1", "HTTP/1.0"}) {
+      const std::string head =
+          "CONNECT " + target + " " + version + "\r\nHost: " + target + "\r\n\r\n";
+      HttpHeadParser parser({});
+      for (std::size_t size = 0; size < head.size(); ++size) {
+        REQUIRE(parser.parse_request(span_of(std::string_view(head).substr(0, size))) ==
+                Outcome::kIncomplete);
+      }
+      REQUIRE(parser.parse_request(span_of(head)) == Outcome::kComplete);
+      CHECK(parser.is_connect());
+      CHECK(head.substr(parser.target_offset(), parser.target_length()) == target);
+      const Parsed whole = parse(head);
+      REQUIRE(whole.outcome == Outcome::kComplete);
+      CHECK(whole.method == "CONNECT");
+      CHECK(whole.target == target);
+      CHECK(whole.minor == (version == "HTTP/1.1" ? 1 : 0));
+    }
+  }
+}
+
+TEST_CASE("CONNECT with any other target, or the authority-form with any other method, is 400") {
+  const std::vector<std::string> bad = {
+      // CONNECT names host and port, nothing else (RFC 9112 §3.2.3).
+      "CONNECT / HTTP/1.1\r\n\r\n",
+      "CONNECT /example.com:443 HTTP/1.1\r\n\r\n",
+      "CONNECT * HTTP/1.1\r\n\r\n",
+      "CONNECT http://example.com:443/ HTTP/1.1\r\n\r\n",
+      "CONNECT https://example.com:443 HTTP/1.1\r\n\r\n",
+      "CONNECT example.com HTTP/1.1\r\n\r\n",         // no port
+      "CONNECT example.com: HTTP/1.1\r\n\r\n",        // an empty port
+      "CONNECT :443 HTTP/1.1\r\n\r\n",                // no host
+      "CONNECT example.com:https HTTP/1.1\r\n\r\n",   // not decimal
+      "CONNECT example.com:65536 HTTP/1.1\r\n\r\n",   // not a TCP port
+      "CONNECT example.com:000443 HTTP/1.1\r\n\r\n",  // six digits
+      "CONNECT example.com:443:1 HTTP/1.1\r\n\r\n",
+      "CONNECT example.com:+443 HTTP/1.1\r\n\r\n",
+      "CONNECT user@example.com:443 HTTP/1.1\r\n\r\n",  // userinfo
+      "CONNECT example.com:443/ HTTP/1.1\r\n\r\n",
+      "CONNECT example.com:443? HTTP/1.1\r\n\r\n",
+      "CONNECT exa%2mple.com:443 HTTP/1.1\r\n\r\n",
+      "CONNECT [2001:db8::1:443 HTTP/1.1\r\n\r\n",  // no closing bracket
+      "CONNECT []:443 HTTP/1.1\r\n\r\n",
+      "CONNECT [::1] HTTP/1.1\r\n\r\n",
+      "CONNECT [::1]x:443 HTTP/1.1\r\n\r\n",
+      "CONNECT [fe80::1%25eth0]:443 HTTP/1.1\r\n\r\n",
+      "CONNECT 2001:db8::1:443 HTTP/1.1\r\n\r\n",  // an IPv6 literal without brackets
+      // Method names are case-sensitive (RFC 9110 §9.1): these are not CONNECT.
+      "connect example.com:443 HTTP/1.1\r\n\r\n",
+      "Connect example.com:443 HTTP/1.1\r\n\r\n",
+      "CONNECTX example.com:443 HTTP/1.1\r\n\r\n",
+      // The authority-form is CONNECT's alone.
+      "GET example.com:443 HTTP/1.1\r\n\r\n",
+      "POST example.com:443 HTTP/1.1\r\n\r\n",
+      "OPTIONS example.com:443 HTTP/1.1\r\n\r\n",
+      "GET [::1]:443 HTTP/1.1\r\n\r\n",
+  };
+  for (const std::string& head : bad) {
+    CAPTURE(head);
+    const Parsed whole = parse(head);
+    CHECK(whole.outcome == Outcome::kError);
+    CHECK(whole.status == 400);
+    const Parsed growing = parse_growing(head);
+    CHECK(growing.outcome == Outcome::kError);
+    CHECK(growing.status == 400);
+  }
+}
+
+TEST_CASE("only a CONNECT is marked as one, and reset clears the mark") {
+  HttpHeadParser parser({});
+  REQUIRE(parser.parse_request(span_of("CONNECT h:1 HTTP/1.1\r\n\r\n")) == Outcome::kComplete);
+  CHECK(parser.is_connect());
+  parser.reset();
+  for (const char* head : {"GET / HTTP/1.1\r\n\r\n", "GET http://h:1/ HTTP/1.1\r\n\r\n",
+                           "OPTIONS * HTTP/1.1\r\n\r\n", "CONNECTS / HTTP/1.1\r\n\r\n"}) {
+    CAPTURE(head);
+    REQUIRE(parser.parse_request(span_of(head)) == Outcome::kComplete);
+    CHECK_FALSE(parser.is_connect());
+    parser.reset();
+  }
+}

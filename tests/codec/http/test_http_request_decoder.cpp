@@ -201,7 +201,16 @@ const std::vector<Vector>& vectors() {
       // RFC 9112 §3.2: origin-form, absolute-form or "*"; octets 0x21-0x7E.
       {"target-form", "GET foo HTTP/1.1\r\n\r\n", 400},
       {"target-form", "GET 127.0.0.1:80 HTTP/1.1\r\n\r\n", 400},
-      {"target-form", "CONNECT example.com:443 HTTP/1.1\r\n\r\n", 400},
+      {"target-form", "CONNECT / HTTP/1.1\r\n\r\n", 400},
+      {"target-form", "CONNECT example.com HTTP/1.1\r\n\r\n", 400},
+      {"target-form", "CONNECT http://example.com:443/ HTTP/1.1\r\n\r\n", 400},
+      // RFC 9110 §9.3.6: a CONNECT has no content; announced, its bytes could be read as a
+      // body or as the tunnel's.
+      {"connect-content", "CONNECT example.com:443 HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+       400},
+      {"connect-content", "CONNECT example.com:443 HTTP/1.0\r\nContent-Length: 1\r\n\r\nx", 400},
+      {"connect-content",
+       "CONNECT example.com:443 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
       {"target-form", "GET http:/x HTTP/1.1\r\n\r\n", 400},
       {"target-form", "GET *x HTTP/1.1\r\n\r\n", 400},
       {"target-form", "GET /a\x7f HTTP/1.1\r\n\r\n", 400},
@@ -314,6 +323,9 @@ TEST_CASE("a request line with other than one SP between its parts is rejected")
 }
 TEST_CASE("a target not in origin, absolute or asterisk form is rejected") {
   check_rule("target-form");
+}
+TEST_CASE("a CONNECT that announces content is rejected") {
+  check_rule("connect-content");
 }
 TEST_CASE("a request target over 8 KiB is answered 414") {
   check_rule("target-too-long");
@@ -510,6 +522,52 @@ TEST_CASE("upgrade() needs HTTP/1.1, a protocol in Upgrade and the upgrade conne
   CHECK(decode_requests("GET / HTTP/1.1\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n"
                         "GET /next HTTP/1.1\r\n\r\n")
             .size() == 4);
+}
+
+TEST_CASE("is_connect() marks a CONNECT, which has no content and may be HTTP/1.0") {
+  const HttpRequest connect = first_request("CONNECT example.com:443 HTTP/1.1\r\n\r\n");
+  CHECK(connect.is_connect());
+  CHECK(connect.method() == "CONNECT");
+  CHECK(connect.target() == "example.com:443");
+  CHECK_FALSE(connect.upgrade());
+  CHECK_FALSE(first_request("GET / HTTP/1.1\r\n\r\n").is_connect());
+  CHECK_FALSE(first_request("GET http://example.com:443/ HTTP/1.1\r\n\r\n").is_connect());
+  // Content-Length: 0 announces no content.
+  CHECK(decode_requests("CONNECT [::1]:8443 HTTP/1.1\r\nContent-Length: 0\r\n\r\n") ==
+        Lines{"CONNECT [::1]:8443 HTTP/1.1 keep-alive length=0 [Content-Length: 0]", "body ''"});
+  // Old clients send HTTP/1.0 without keep-alive: only the answer says whether the connection
+  // goes on (a 2xx makes it the tunnel), so what follows is not dropped but, on the decoder
+  // alone, decoded.
+  const HttpRequest old = first_request("CONNECT example.com:443 HTTP/1.0\r\n\r\n");
+  CHECK(old.is_connect());
+  CHECK_FALSE(old.keep_alive());
+  CHECK(decode_requests("CONNECT h:1 HTTP/1.0\r\n\r\nGET /next HTTP/1.1\r\n\r\n") ==
+        Lines{"CONNECT h:1 HTTP/1.0 close", "body ''", "GET /next HTTP/1.1 keep-alive", "body ''"});
+}
+
+TEST_CASE("a CONNECT needs a Host like any HTTP/1.1 request, but not one that matches") {
+  // RFC 9112 §3.2 requires Host of every HTTP/1.1 request; §3.3 makes a CONNECT's target URI
+  // from its authority-form alone, so Host says nothing about the destination.
+  const HttpLimits strict;
+  for (const char* good : {
+           // curl -p -x
+           "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n"
+           "User-Agent: curl/8.5.0\r\nProxy-Connection: Keep-Alive\r\n\r\n",
+           "CONNECT example.com:443 HTTP/1.1\r\nHost: proxy.local:3128\r\n\r\n",
+           "CONNECT [2001:db8::1]:443 HTTP/1.1\r\nHost: [2001:db8::1]:443\r\n\r\n",
+           "CONNECT example.com:443 HTTP/1.0\r\n\r\n",
+       }) {
+    CAPTURE(good);
+    const Lines lines = decode_requests(good, strict);
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0].rfind("CONNECT ", 0) == 0);
+  }
+  for (const char* bad : {"CONNECT example.com:443 HTTP/1.1\r\n\r\n",
+                          "CONNECT example.com:443 HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+                          "CONNECT example.com:443 HTTP/1.1\r\nHost: a/b\r\n\r\n"}) {
+    CAPTURE(bad);
+    check_rejected(bad, 400, strict);
+  }
 }
 
 TEST_CASE("content_length, chunked and expects_continue describe the framing") {

@@ -18,7 +18,8 @@ namespace sluice::http {
 //   - empty lines before the request line are skipped (§2.2), up to a few;
 //   - request-line = token SP request-target SP "HTTP/" DIGIT "." DIGIT, one SP each (§3);
 //     a major version other than 1 is 505; the target is origin-form, absolute-form or "*",
-//     every octet in 0x21-0x7E (§3.2);
+//     every octet in 0x21-0x7E (§3.2), except that CONNECT takes only the authority-form
+//     (host:port with the port given, §3.2.3), which no other method may use;
 //   - field-line = token ":" OWS value OWS; whitespace before the colon (§5.1, a smuggling
 //     vector), obs-fold (§5.2), and NUL, CR, LF or other controls in a value (RFC 9110 §5.5)
 //     are errors.
@@ -48,6 +49,8 @@ class HttpHeadParser {
   std::size_t target_length() const noexcept { return target_length_; }
   std::size_t version_offset() const noexcept { return version_offset_; }
   int version_minor() const noexcept { return version_minor_; }
+  // A CONNECT request, its target in authority-form.
+  bool is_connect() const noexcept { return connect_; }
   const std::vector<FieldRef>& fields() const noexcept { return fields_; }
 
   // After kError.
@@ -74,6 +77,7 @@ class HttpHeadParser {
   std::size_t target_length_ = 0;
   std::size_t version_offset_ = 0;
   int version_minor_ = 1;
+  bool connect_ = false;
   std::vector<FieldRef> fields_;
   std::uint16_t error_status_ = 0;
   std::string_view error_reason_;

@@ -27,7 +27,9 @@ class HttpRequest {
 
   bool is_head() const noexcept { return method() == "HEAD"; }
   // Whether the connection persists after this request (RFC 9112 §9.3): HTTP/1.1 unless
-  // "Connection: close"; HTTP/1.0 only with "Connection: keep-alive".
+  // "Connection: close"; HTTP/1.0 only with "Connection: keep-alive". For a CONNECT it is
+  // whether the connection persists after an answer that refuses the tunnel: a 2xx makes the
+  // rest of the connection the tunnel whatever it says.
   bool keep_alive() const noexcept { return keep_alive_; }
   std::optional<std::uint64_t> content_length() const noexcept {
     return has_content_length_ ? std::optional(content_length_) : std::nullopt;
@@ -40,6 +42,11 @@ class HttpRequest {
   // decodes nothing after it until it is answered; a 101 then hands the bytes after it on as
   // they come (Buffers), any other answer lets HTTP go on.
   bool upgrade() const noexcept { return upgrade_; }
+  // The request asks for a tunnel (RFC 9110 §9.3.6): method CONNECT, its target() the
+  // authority-form "host:port" (RFC 9112 §3.2.3) the tunnel is to reach; a Host field, if any,
+  // is not that destination. It has no content: one that announces a body is refused (400)
+  // before it gets here.
+  bool is_connect() const noexcept { return connect_; }
 
  private:
   friend class HttpRequestDecoder;
@@ -61,6 +68,7 @@ class HttpRequest {
   bool keep_alive_ = true;
   bool expects_continue_ = false;
   bool upgrade_ = false;
+  bool connect_ = false;
 };
 
 static_assert(sizeof(HttpRequest) <= 112, "an HttpRequest travels inline in a Message");

@@ -23,6 +23,8 @@ namespace sluice::http {
 //   - chunk sizes that are not hex, have whitespace, overflow or run past 16 digits, malformed
 //     chunk extensions, chunk data not followed by CRLF: 400 (§7.1, CVE-2023-44487-era
 //     desync bugs in lenient parsers);
+//   - a CONNECT that announces content (Content-Length other than 0, or Transfer-Encoding):
+//     400, as its bytes could be read as a body or as the tunnel's (RFC 9110 §9.3.6);
 //   - and everything HttpHeadParser rejects in the head.
 // A bad request becomes one HttpDecodeError; the decoder then discards everything else the
 // connection sends. After a request that ends the connection (keep_alive() false) the rest of
@@ -32,10 +34,12 @@ namespace sluice::http {
 // does not becomes an HttpDecodeError with status 408. The clock runs only while a partial
 // head waits for bytes; a head that arrives in one read costs no timer.
 //
-// A request that asks to switch protocols is marked (HttpRequest::upgrade()). On its own the
-// decoder has no way to know the answer and goes on decoding; HttpServerCodec holds the input
-// after such a request until it is answered, and after a 101 the bytes that follow the request
-// are no longer HTTP: they go on as Buffers, as they arrived (switch_protocols()).
+// A request that asks to switch protocols is marked (HttpRequest::upgrade()), and so is one
+// that asks for a tunnel (HttpRequest::is_connect()). On its own the decoder has no way to
+// know the answer and goes on decoding (after a CONNECT even when it asked to close: only the
+// answer says whether the connection goes on); HttpServerCodec holds the input after an
+// upgrade request until it is answered, and after a 101 the bytes that follow the request are
+// no longer HTTP: they go on as Buffers, as they arrived (switch_protocols()).
 class HttpRequestDecoder : public ByteToMessageDecoder {
  public:
   explicit HttpRequestDecoder(const HttpLimits& limits = {});
