@@ -13,7 +13,7 @@ const char* describe(CodecErrc value) noexcept {
     case CodecErrc::body_length_mismatch:
       return "body length differs from the announced length";
     case CodecErrc::invalid_protocol_switch:
-      return "switch of protocols not asked for";
+      return "switch of protocols or tunnel not asked for, or not as asked";
     case CodecErrc::unsolicited_response:
       return "response that answers no request";
   }

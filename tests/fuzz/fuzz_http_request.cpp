@@ -2,8 +2,8 @@
 //
 // Input: 2 + 2 bytes of cut offsets, 1 byte of options, then the bytes a client sends.
 //   1. HttpServerCodec + HttpObjectAggregator + a handler answering each request, fed the bytes
-//      in three reads: the whole server side (pipelining, errors, graceful close) runs under
-//      ASan/UBSan.
+//      in three reads: the whole server side (pipelining, errors, graceful close, CONNECT
+//      tunnels) runs under ASan/UBSan.
 //   2. HttpRequestDecoder fed the bytes in one read, and again in three: both must decode the
 //      same requests, bodies, trailers and errors (incremental parsing must not change the
 //      result), and what is decoded must satisfy the grammar it was checked against.
@@ -85,12 +85,18 @@ class Transcript {
         fail("bad version " + std::string(version));
       }
       if (request->chunked() && request->content_length()) fail("chunked with a length");
+      if (request->is_connect() &&
+          (request->method() != "CONNECT" || target.front() == '/' || request->chunked() ||
+           request->content_length().value_or(0) != 0)) {
+        fail("a CONNECT that is not one, or with content");
+      }
       expected_length_ = request->content_length();
       std::string line = "request " + std::string(request->method()) + " " + std::string(target) +
                          " " + std::string(version) +
                          (request->keep_alive() ? " keep-alive" : " close") +
                          (request->chunked() ? " chunked" : "") +
-                         (request->expects_continue() ? " expect-100" : "");
+                         (request->expects_continue() ? " expect-100" : "") +
+                         (request->is_connect() ? " connect" : "");
       if (expected_length_) line += " length=" + std::to_string(*expected_length_);
       line += "\n" + describe_fields(request->headers());
       log_.push_back(std::move(line));
@@ -164,12 +170,17 @@ std::vector<std::string> decode(const HttpLimits& limits,
   return transcript.finish();
 }
 
-// Answers every aggregated request with its body, as the echo example does.
+// Answers every aggregated request with its body, as the echo example does, and a CONNECT
+// with a 200 that opens the tunnel (what follows reaches it as Buffers, dropped here).
 class Responder final : public ChannelHandler {
  public:
   void on_read(HandlerContext& ctx, Message&& message) override {
     auto* request = message.get_if<FullHttpRequest>();
     if (request == nullptr) return;
+    if (request->head.is_connect()) {
+      ctx.write(HttpResponse(200));
+      return;
+    }
     Buffer body = request->body.coalesce();
     ctx.write(HttpResponse(200).header("Content-Type", "text/plain").body(std::move(body)));
   }

@@ -52,7 +52,8 @@ HttpServerCodec::~HttpServerCodec() = default;
 void HttpServerCodec::emit_request(HandlerContext& ctx, HttpRequest&& request) {
   const bool body_due = request.chunked() || request.content_length().value_or(0) != 0;
   pending_.push_back({request.is_head(), request.version_minor() == 0, request.keep_alive(),
-                      request.upgrade(), request.expects_continue() && body_due});
+                      request.upgrade() || request.is_connect(), request.is_connect(),
+                      request.expects_continue() && body_due});
   if (request.upgrade()) {
     // Kept for the 101 to be checked against: only upgrade requests pay for it.
     upgrade_offer_.clear();
@@ -112,9 +113,11 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
   }
   if (auto* response = message.get_if<HttpResponse>()) {
     if (switched_protocols_) {
-      // The connection speaks another protocol now: an HTTP head would land inside its bytes.
-      throw Exception(
-          Error(ChannelErrc::unsupported_message, "an HttpResponse after 101 Switching Protocols"));
+      // The connection speaks another protocol now, or is a tunnel: an HTTP head would land
+      // inside its bytes.
+      throw Exception(Error(ChannelErrc::unsupported_message,
+                            "an HttpResponse after 101 Switching Protocols or a 2xx that "
+                            "opened a CONNECT tunnel"));
     }
     if (response->status() == 101) {
       write_switching_protocols(ctx, std::move(*response), std::move(done));
@@ -136,6 +139,10 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
                        "answered, or none received whole)");
     }
     Pending& answered = pending_.front();
+    if (answered.connect && answered.switch_awaited && response->status() < 300) {
+      open_tunnel(ctx, std::move(*response), std::move(done));
+      return;
+    }
     detail::RequestContext request{answered.head, answered.http10, answered.keep_alive};
     if (answered.continue_awaited) {
       // RFC 9110 §10.1.1: told no 100 Continue, a client that expects it may never send the
@@ -144,9 +151,10 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
       // whatever of the body comes being read and dropped (RFC 9112 §9.6).
       request.keep_alive = false;
     }
-    // A final status refuses the upgrade (RFC 9110 §7.8 lets the server ignore it): what was
-    // held after the request is HTTP and is decoded once a request may be taken.
-    const bool upgrade_declined = std::exchange(answered.upgrade, false);
+    // A final status refuses the upgrade (RFC 9110 §7.8 lets the server ignore it), and one
+    // other than 2xx the tunnel (§9.3.6: only a 2xx opens it): what was held after the request
+    // is HTTP and is decoded once a request may be taken.
+    const bool switch_declined = std::exchange(answered.switch_awaited, false);
     detail::ResponseEncoding::Progress progress;
     try {
       progress = encoding_->write_response(ctx, std::move(*response), std::move(done), request);
@@ -159,7 +167,7 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
     current_closes_ = response->closes_connection();
     if (progress == detail::ResponseEncoding::Progress::kComplete) {
       response_complete(ctx, current_closes_);
-    } else if (upgrade_declined && decoding_paused() && may_take_request(ctx)) {
+    } else if (switch_declined && decoding_paused() && may_take_request(ctx)) {
       resume_later(ctx);
     }
     return;
@@ -181,7 +189,8 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
         message.is<Buffer>() || message.is<CompositeBuffer>() || message.is<FileRegion>();
     if (bytes && message.bytes() != 0 && encoding_->idle() && !switched_protocols_) {
       // No response is waiting for a body: the client would read these bytes as the next
-      // response, which one response's writer could forge.
+      // response, which one response's writer could forge. (After a 101 or a tunnel's 2xx
+      // they are the new protocol's or the tunnel's, and go out untouched.)
       throw CodecError(CodecErrc::body_length_mismatch,
                        "body bytes written outside a response (after a complete one, or "
                        "before any)");
@@ -258,8 +267,9 @@ void HttpServerCodec::write_switching_protocols(HandlerContext& ctx, HttpRespons
   const char* refusal = nullptr;
   if (pending_.empty()) {
     refusal = "a 101 Switching Protocols when no request awaits an answer";
-  } else if (!pending_.front().upgrade) {
-    refusal = pending_.back().upgrade
+  } else if (!pending_.front().switch_awaited || pending_.front().connect) {
+    // A CONNECT awaits a switch too, but to a tunnel, which a 2xx opens (RFC 9110 §9.3.6).
+    refusal = pending_.back().switch_awaited && !pending_.back().connect
                   ? "a 101 Switching Protocols before the answers owed to earlier requests"
                   : "a 101 Switching Protocols to a request that did not ask to upgrade "
                     "(HTTP/1.1, Upgrade and Connection: upgrade, without close)";
@@ -272,10 +282,30 @@ void HttpServerCodec::write_switching_protocols(HandlerContext& ctx, HttpRespons
     close_gracefully(ctx);
     throw CodecError(CodecErrc::invalid_protocol_switch, refusal);
   }
+  leave_http(ctx, std::move(response), std::move(done), {});
+}
+
+void HttpServerCodec::open_tunnel(HandlerContext& ctx, HttpResponse&& response,
+                                  WriteCallback&& done) {
+  // RFC 9110 §9.3.6: the connection is the tunnel from the end of the 2xx's head, so the head
+  // can frame nothing: a body, or bytes announced to follow, would be read as the tunnel's
+  // first bytes, the way one response forges another. Like a 101 that breaks its rules, the
+  // write fails and the connection ends.
+  if (const char* refusal = detail::ResponseEncoding::tunnel_refusal(response)) {
+    close_gracefully(ctx);
+    throw CodecError(CodecErrc::invalid_protocol_switch, refusal);
+  }
+  leave_http(ctx, std::move(response), std::move(done), {.tunnel = true});
+}
+
+void HttpServerCodec::leave_http(HandlerContext& ctx, HttpResponse&& last_head,
+                                 WriteCallback&& done, const detail::RequestContext& request) {
   pending_.pop_front();
+  // Set before the head goes out: a write callback that runs at once may already send the
+  // new protocol's bytes.
   switched_protocols_ = true;
   held_informational_.reset();
-  encoding_->write_response(ctx, std::move(response), std::move(done), {});
+  encoding_->write_response(ctx, std::move(last_head), std::move(done), request);
   switch_protocols();
   // What arrived after the request goes on from the loop, not from inside this write (which
   // usually runs inside on_read).
@@ -297,10 +327,11 @@ void HttpServerCodec::send_held_informational(HandlerContext& ctx) {
 // without bound, and a slow application would collect requests without bound: past the high
 // water mark or max_pipelined, the next request waits until answers drain or complete.
 bool HttpServerCodec::may_take_request(HandlerContext& ctx) const {
-  // After a 101 nothing is a request: no HTTP backpressure holds the new protocol's bytes.
+  // After a 101 or a tunnel's 2xx nothing is a request: no HTTP backpressure holds the new
+  // protocol's bytes.
   if (switched_protocols_) return true;
   return ctx.channel().is_writable() && pending_.size() < limits().max_pipelined &&
-         !awaiting_upgrade_answer();
+         !awaiting_switch_answer();
 }
 
 bool HttpServerCodec::ready_for_request(HandlerContext& ctx) {
@@ -310,10 +341,10 @@ bool HttpServerCodec::ready_for_request(HandlerContext& ctx) {
 }
 
 void HttpServerCodec::decode_last(HandlerContext& ctx, CompositeBuffer& in) {
-  // The connection closed before the upgrade request was answered (a half-close waits for the
-  // answer, decoding being paused): what came after it may be the new protocol's, and there is
-  // no one left to tell that it was not a whole request.
-  if (awaiting_upgrade_answer() && !receiving_request()) {
+  // The connection closed before the upgrade or CONNECT request was answered (a half-close
+  // waits for the answer, decoding being paused): what came after it may be the new protocol's
+  // or the tunnel's, and there is no one left to tell that it was not a whole request.
+  if (awaiting_switch_answer() && !receiving_request()) {
     in.clear();
     return;
   }
@@ -347,7 +378,8 @@ void HttpServerCodec::on_user_event(HandlerContext& ctx, Message&& event) {
 // A client may half-close once it has sent its requests (RFC 9112 §9.6): the answers still
 // go out in full, and the connection ends after the last one.
 void HttpServerCodec::close_if_all_answered(HandlerContext& ctx) {
-  // After a 101 the connection's end is the new protocol's to decide.
+  // After a 101 or a tunnel's 2xx the connection's end is the new protocol's or the tunnel's
+  // to decide.
   if (switched_protocols_) return;
   if (input_finished() && pending_.empty() && !encoding_->streaming()) {
     close_gracefully(ctx);

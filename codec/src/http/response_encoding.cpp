@@ -52,6 +52,15 @@ class HeadTail {
 
 }  // namespace
 
+const char* ResponseEncoding::tunnel_refusal(const HttpResponse& response) noexcept {
+  if (response.streamed_ || (response.has_length_ && response.length_ != 0) ||
+      (response.has_body_ && response.body_.readable_bytes() != 0)) {
+    return "a 2xx to CONNECT with content: the bytes after its head are the tunnel's";
+  }
+  if (response.close_) return "a 2xx to CONNECT that closes the connection it makes a tunnel";
+  return nullptr;
+}
+
 ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
                                                             HttpResponse&& response,
                                                             WriteCallback&& done,
@@ -72,6 +81,21 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
                                    : std::string_view("\r\n"));
     ctx.write(std::move(head), std::move(done));
     return Progress::kInformational;
+  }
+  if (request.tunnel) {
+    // RFC 9110 §9.3.6: a server MUST NOT send Content-Length or Transfer-Encoding in a 2xx to
+    // CONNECT; what follows the head is the tunnel's (tunnel_refusal() kept content out).
+    HeadTail tail;
+    if (!response.has_date_) {
+      tail.add("Date: ");
+      tail.add(http_date_now());
+      tail.add("\r\n");
+    }
+    tail.add("\r\n");
+    head.write_bytes(tail.view());
+    mode_ = Mode::kIdle;
+    ctx.write(std::move(head), std::move(done));
+    return Progress::kComplete;
   }
   const bool allows_body = response.status_allows_body();
   // A response is complete with its head unless a body is announced to follow: a length

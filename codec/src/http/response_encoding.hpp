@@ -10,6 +10,9 @@ struct RequestContext {
   bool head = false;       // a HEAD request: send the head, never a body
   bool http10 = false;     // an HTTP/1.0 client: no chunked encoding
   bool keep_alive = true;  // the connection persists after this response
+  // A 2xx to CONNECT, which makes the connection a tunnel: the head alone, with no framing
+  // (RFC 9110 §9.3.6) and no Connection (the tunnel lasts as long as the connection).
+  bool tunnel = false;
 };
 
 // Writes responses: finishes and sends the head, passes body pieces through untouched
@@ -18,6 +21,8 @@ class ResponseEncoding {
  public:
   enum class Progress { kInformational, kStreaming, kComplete };
 
+  // Why `response` cannot be a 2xx that opens a tunnel (it has content or closes), or null.
+  static const char* tunnel_refusal(const HttpResponse& response) noexcept;
   // Writes the head (and the body, for a whole response). Throws a CodecError
   // (body_length_mismatch) while the previous response is still streaming.
   Progress write_response(HandlerContext& ctx, HttpResponse&& response, WriteCallback&& done,

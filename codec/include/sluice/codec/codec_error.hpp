@@ -13,7 +13,8 @@ enum class CodecErrc {
   cumulation_limit,      // more undecoded bytes than the decoder may hold
   body_length_mismatch,  // a message body longer or shorter than the length its head announced
   // a switch of protocols no request asked for: a 101 that answers no upgrade request, names no
-  // protocol or one the request did not offer
+  // protocol or one the request did not offer; or a 2xx that opens a CONNECT tunnel with content
+  // or a close, which the tunnel's bytes would follow
   invalid_protocol_switch,
   // a final response written when no request awaits an answer: a pipelining client would take
   // it for the answer to its next request

@@ -45,7 +45,9 @@ class HttpRequest {
   // The request asks for a tunnel (RFC 9110 §9.3.6): method CONNECT, its target() the
   // authority-form "host:port" (RFC 9112 §3.2.3) the tunnel is to reach; a Host field, if any,
   // is not that destination. It has no content: one that announces a body is refused (400)
-  // before it gets here.
+  // before it gets here. HttpServerCodec decodes nothing after it until it is answered; a 2xx
+  // then makes the connection the tunnel (the bytes after the request go on as Buffers, as
+  // they come), any other answer lets HTTP go on.
   bool is_connect() const noexcept { return connect_; }
 
  private:

@@ -37,9 +37,9 @@ namespace sluice::http {
 // A request that asks to switch protocols is marked (HttpRequest::upgrade()), and so is one
 // that asks for a tunnel (HttpRequest::is_connect()). On its own the decoder has no way to
 // know the answer and goes on decoding (after a CONNECT even when it asked to close: only the
-// answer says whether the connection goes on); HttpServerCodec holds the input after an
-// upgrade request until it is answered, and after a 101 the bytes that follow the request are
-// no longer HTTP: they go on as Buffers, as they arrived (switch_protocols()).
+// answer says whether the connection goes on); HttpServerCodec holds the input after such a
+// request until it is answered, and after a 101, or a 2xx to CONNECT, the bytes that follow
+// the request are no longer HTTP: they go on as Buffers, as they arrived (switch_protocols()).
 class HttpRequestDecoder : public ByteToMessageDecoder {
  public:
   explicit HttpRequestDecoder(const HttpLimits& limits = {});
@@ -67,9 +67,9 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
   // A request has gone out and the last piece of its body has not: it is being received.
   bool receiving_request() const noexcept { return receiving_; }
   // The request being received, or else the last one received, was answered 101 (RFC 9110
-  // §15.2.2): every byte after its end belongs to the new protocol and is passed on untouched
-  // as a Buffer, with no HTTP limit and no error at the end of input. Its body, if it has one,
-  // is still decoded first.
+  // §15.2.2), or 2xx to its CONNECT (§9.3.6): every byte after its end belongs to the new
+  // protocol or the tunnel and is passed on untouched as a Buffer, with no HTTP limit and no
+  // error at the end of input. Its body, if it has one, is still decoded first.
   void switch_protocols() noexcept;
 
  private:

@@ -54,7 +54,21 @@ struct RequestContext;
 //     offered, makes every byte after the request (its body is still HTTP) go on inbound as
 //     Buffers, untouched, and outbound bytes pass untouched; HTTP responses are refused from
 //     then on. A 101 that answers no upgrade request, in its turn, fails with
-//     CodecErrc::invalid_protocol_switch and the connection closes.
+//     CodecErrc::invalid_protocol_switch and the connection closes;
+//   - tunnels (RFC 9110 §9.3.6, for a forward proxy): nothing after a CONNECT
+//     (HttpRequest::is_connect(), its target "host:port") is decoded until its answer is
+//     written, as for an upgrade request; bytes the client sends ahead of the answer (tunnel
+//     data, which clients send optimistically) are held. A 2xx opens the tunnel: its head goes
+//     out without Content-Length, Transfer-Encoding or Connection, then every byte after the
+//     request goes on inbound as Buffers, untouched, and outbound bytes pass untouched; HTTP
+//     responses are refused from then on, and the tunnel ends when the connection does (a
+//     2xx opens it even when the request asked to close, as HTTP/1.0 clients do). A 2xx that
+//     has content (a non-empty body(), a content_length() other than 0, streamed()) or says
+//     close_connection() fails with CodecErrc::invalid_protocol_switch and the connection
+//     closes, nothing of it sent. As after a 101, an HttpEnd written after the 2xx sends
+//     nothing. Any other final status (403, 407, 502...) is an ordinary response: HTTP goes on
+//     with what was held, or the connection closes if the request or the response says so.
+//     A 1xx before the final answer goes out as for any request; a 101 is refused.
 class HttpServerCodec : public HttpRequestDecoder {
  public:
   explicit HttpServerCodec(const HttpLimits& limits = {},
@@ -79,7 +93,10 @@ class HttpServerCodec : public HttpRequestDecoder {
     bool head;
     bool http10;
     bool keep_alive;
-    bool upgrade;  // asked to switch protocols, and no final answer has begun
+    // Asked to switch protocols or for a tunnel, and no final answer has begun: what follows
+    // the request may not be HTTP, so nothing after it is decoded until that answer.
+    bool switch_awaited;
+    bool connect;  // a CONNECT: a 2xx opens the tunnel (RFC 9110 §9.3.6), a 101 is refused
     // Expects 100-continue for a body that has not arrived whole, and no 100 Continue went
     // out: the client may be holding the body back until it sees one.
     bool continue_awaited;
@@ -92,9 +109,16 @@ class HttpServerCodec : public HttpRequestDecoder {
   void write_informational(HandlerContext& ctx, HttpResponse&& response, WriteCallback&& done);
   void write_switching_protocols(HandlerContext& ctx, HttpResponse&& response,
                                  WriteCallback&& done);
-  // What follows the newest request may be another protocol's: it waits for that answer.
-  bool awaiting_upgrade_answer() const noexcept {
-    return !pending_.empty() && pending_.back().upgrade;
+  // A 2xx to the CONNECT awaiting its answer.
+  void open_tunnel(HandlerContext& ctx, HttpResponse&& response, WriteCallback&& done);
+  // Sends the last HTTP head, which answers the oldest request (a 101, a tunnel's 2xx): every
+  // byte after the request, either way, is passed through untouched from then on.
+  void leave_http(HandlerContext& ctx, HttpResponse&& last_head, WriteCallback&& done,
+                  const detail::RequestContext& request);
+  // What follows the newest request may be another protocol's or a tunnel's: it waits for
+  // that answer.
+  bool awaiting_switch_answer() const noexcept {
+    return !pending_.empty() && pending_.back().switch_awaited;
   }
   // Sends the 1xx held back for the request being received once its turn has come.
   void send_held_informational(HandlerContext& ctx);
@@ -126,8 +150,9 @@ class HttpServerCodec : public HttpRequestDecoder {
   std::chrono::milliseconds linger_;
   ScheduledTask linger_timer_;
   bool resume_queued_ = false;
-  bool current_closes_ = false;      // the response being streamed ends the connection
-  bool switched_protocols_ = false;  // a 101 went out: what follows is not HTTP
+  bool current_closes_ = false;  // the response being streamed ends the connection
+  // A 101, or a 2xx to CONNECT, went out: what follows is not HTTP.
+  bool switched_protocols_ = false;
   bool closing_ = false;
 };
 
