@@ -134,6 +134,8 @@ TEST_CASE(
 
 TEST_CASE("status lines: three digits and the reason phrase; other codes are refused") {
   CHECK(HttpResponse(404).head_text() == "HTTP/1.1 404 Not Found\r\n");
+  // A proxy's refusal of a tunnel it has not been authorised for (RFC 9110 §15.5.8).
+  CHECK(HttpResponse(407).head_text() == "HTTP/1.1 407 Proxy Authentication Required\r\n");
   CHECK(HttpResponse(599).head_text().substr(0, 13) == "HTTP/1.1 599 ");
   CHECK_THROWS_AS(HttpResponse(99), std::out_of_range);
   CHECK_THROWS_AS(HttpResponse(1000), std::out_of_range);
