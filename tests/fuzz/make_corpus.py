@@ -21,6 +21,8 @@ HAND_WRITTEN_REQUESTS = [
     b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
     b"PUT /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
     b"GET http://x/y?z#f HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+    b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n\x16\x03\x01 GET / HTTP/1.1\r\n\r\n",
+    b"CONNECT [::1]:8080 HTTP/1.0\r\n\r\ntunnel",
 ]
 
 
