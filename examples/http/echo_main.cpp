@@ -1,6 +1,7 @@
 // sluice-http-echo: the echo contract of the HTTP/1.1 conformance suite
 // (../shared/conformance/http1/README.md): each well-formed request is answered 200 with a
-// JSON description of it as parsed; each malformed one with its error status and a close.
+// JSON description of it as parsed; each malformed one with its error status and a close; a
+// CONNECT (which the contract leaves out) with 501, the connection staying HTTP.
 // Bodies up to 1 MiB; a connection on which nothing moves either way for 30 s is closed.
 //
 //   sluice-http-echo --host 127.0.0.1 --port 19080 [--threads 1] [--idle-seconds 30]
@@ -35,6 +36,15 @@ class EchoRequest final : public ChannelHandler {
     auto* request = message.get_if<FullHttpRequest>();
     if (request == nullptr) {
       ctx.fire_read(std::move(message));
+      return;
+    }
+    if (request->head.is_connect()) {
+      // A 2xx would open a tunnel (RFC 9110 §9.3.6), which an echo cannot be: the method is
+      // one this server does not implement (§15.6.2), and the connection stays HTTP.
+      const std::string text = "CONNECT is not implemented by this server\n";
+      HttpResponse refusal(status::kNotImplemented);
+      refusal.header("Content-Type", "text/plain; charset=utf-8");
+      ctx.write(std::move(refusal.body(Buffer::copy_of(text))));
       return;
     }
     const std::string json = examples::echo_json(*request);

@@ -10,6 +10,7 @@ exited cleanly. Exits 77 (ctest SKIP_RETURN_CODE) when the suite directory is ab
 import argparse
 import os
 import re
+import socket
 import sys
 import time
 
@@ -17,6 +18,26 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sluice_server import ServerError, SluiceServer, run_bounded, skip  # noqa: E402
 
 SUMMARY_RE = re.compile(r"^(\d+) passed, (\d+) failed$", re.M)
+
+
+def check_connect_refused(port):
+    """The suite leaves CONNECT out; the echo server answers it 501 and stays HTTP, where a
+    200 would have opened a tunnel (and, before CONNECT was parsed, a 400 closed it)."""
+    request = (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+               b"GET /after HTTP/1.1\r\nHost: a\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while received.count(b"HTTP/1.1 ") < 2 or not received.endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    statuses = re.findall(rb"^HTTP/1\.1 (\d{3})", received, re.M)
+    if statuses != [b"501", b"200"] or b'"/after"' not in received:
+        return ["CONNECT: expected 501 and then the pipelined GET echoed, got %r" % received[:400]]
+    print("CONNECT: 501, then the pipelined GET answered on the same connection", flush=True)
+    return []
 
 
 def main():
@@ -55,6 +76,8 @@ def main():
             if not server.alive():
                 failures.append("the server died during --split %s" % split)
                 break
+        if server.alive():
+            failures += check_connect_refused(server.port)
     if server.exit_status not in (0, None):
         failures.append("the server exited with status %s after SIGTERM" % server.exit_status)
     if failures:
