@@ -68,10 +68,14 @@ void HttpServerCodec::emit_request(HandlerContext& ctx, HttpRequest&& request) {
 }
 
 void HttpServerCodec::emit_content(HandlerContext& ctx, HttpContent&& content) {
-  // The body is in: whatever the answer, the bytes after it are the next request. The request
+  // The body has begun: a client that sends some of it has chosen to send all of it (the
+  // message must end as framed), so whatever the answer, the bytes after it are the next
+  // request (RFC 9110 §10.1.1 lets the 100 go unsent once content has arrived). The request
   // being received is the newest remembered, unless its answer is complete already (then
   // every earlier one's is too, and none is left).
-  if (content.last && !pending_.empty()) pending_.back().continue_awaited = false;
+  if ((content.last || content.data.readable_bytes() != 0) && !pending_.empty()) {
+    pending_.back().continue_awaited = false;
+  }
   HttpRequestDecoder::emit_content(ctx, std::move(content));
 }
 

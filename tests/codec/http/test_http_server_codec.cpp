@@ -871,7 +871,7 @@ TEST_CASE("a final answer given before 100 Continue and before the body closes t
   }
 }
 
-TEST_CASE("a final answer after 100 Continue or after the whole body keeps the connection") {
+TEST_CASE("a final answer after 100 Continue or after the body began keeps the connection") {
   // The client sends the body (told to, or already has): the next bytes are the next request.
   const std::string head = "PUT /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
   const auto keeps_serving = [](EmbeddedChannel& channel) {
@@ -907,6 +907,16 @@ TEST_CASE("a final answer after 100 Continue or after the whole body keeps the c
           "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\nDate: <date>\r\n\r\n");
     channel->write_inbound(bytes("body"));
     CHECK(targets(*channel) == std::vector<std::string>{"/1", "/a"});
+    keeps_serving(*channel);
+  }
+  SUBCASE("part of the body arrived first: the client has chosen to send it all") {
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes(head + "bo"));
+    channel->write_outbound(HttpResponse(417));
+    CHECK(without_dates(test::outbound_text(*channel)) ==
+          "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\nDate: <date>\r\n\r\n");
+    channel->write_inbound(bytes("dy"));
+    CHECK(targets(*channel) == std::vector<std::string>{"/a"});
     keeps_serving(*channel);
   }
   SUBCASE("the whole body arrived first") {

@@ -45,9 +45,10 @@ struct RequestContext;
 //     connection closes (the codec's own error answers do not count: they answer the request
 //     that failed);
 //   - Expect: 100-continue (RFC 9110 §10.1.1): a final response to such a request written
-//     before any 100 Continue went out and before its body arrived whole says "Connection:
+//     before any 100 Continue went out and before any of its body arrived says "Connection:
 //     close" and the connection closes after it, as the client may never send that body;
-//     after a 100 Continue, or once the body is in, keep-alive goes on as for any request;
+//     after a 100 Continue, or once the body has begun (the client then sends all of it),
+//     keep-alive goes on as for any request;
 //   - switching protocols (RFC 9110 §7.8): nothing after a request that asks to upgrade
 //     (HttpRequest::upgrade()) is decoded until its answer is written. A final status lets HTTP
 //     go on with what was held; a 101, whose Upgrade field must name protocols the request
@@ -97,7 +98,7 @@ class HttpServerCodec : public HttpRequestDecoder {
     // the request may not be HTTP, so nothing after it is decoded until that answer.
     bool switch_awaited;
     bool connect;  // a CONNECT: a 2xx opens the tunnel (RFC 9110 §9.3.6), a 101 is refused
-    // Expects 100-continue for a body that has not arrived whole, and no 100 Continue went
+    // Expects 100-continue for a body none of which has arrived, and no 100 Continue went
     // out: the client may be holding the body back until it sees one.
     bool continue_awaited;
   };
