@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "http_test_support.hpp"
+#include "protocol_switch_support.hpp"
 #include "sluice/channel/channel_error.hpp"
 #include "sluice/codec/codec_error.hpp"
 #include "sluice/codec/http/http_response.hpp"
@@ -18,8 +19,11 @@ using namespace sluice::http;
 using namespace std::chrono_literals;
 using namespace std::string_literals;
 using sluice::test::bytes;
+using sluice::test::collect;
+using sluice::test::Inbound;
 using sluice::test::text_of;
 using sluice::test::without_dates;
+using sluice::test::write_result;
 using Lines = std::vector<std::string>;
 
 namespace {
@@ -34,37 +38,6 @@ const std::string kTunnelData =
     "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1 GET /not-http HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\n"
     "Content-Length: 9\r\n\r\n\r\n\n\r bare LF\n and \x00\x00 HTTP/9.9\r\n"s;
 const std::string kTunnelHead = "HTTP/1.1 200 OK\r\nDate: <date>\r\n\r\n";
-
-// What reached the application: one line per request head (" connect" when it asks for a
-// tunnel) and per whole body, and "raw" for a run of Buffers, whose bytes are joined in `raw`.
-struct Inbound {
-  Lines lines;
-  std::string raw;
-};
-
-Inbound collect(EmbeddedChannel& channel, Inbound seen = {}) {
-  std::string body;
-  for (Message m = channel.read_inbound(); m; m = channel.read_inbound()) {
-    if (const auto* buffer = m.get_if<Buffer>()) {
-      if (seen.lines.empty() || seen.lines.back() != "raw") seen.lines.emplace_back("raw");
-      seen.raw += text_of(*buffer);
-    } else if (const auto* request = m.get_if<HttpRequest>()) {
-      seen.lines.push_back(std::string(request->method()) + " " + std::string(request->target()) +
-                           (request->is_connect() ? " connect" : ""));
-    } else if (auto* content = m.get_if<HttpContent>()) {
-      body += text_of(content->data);
-      if (content->last) {
-        seen.lines.push_back("body '" + body + "'");
-        body.clear();
-      }
-    } else if (const auto* error = m.get_if<HttpDecodeError>()) {
-      seen.lines.push_back("error " + std::to_string(error->status));
-    } else {
-      seen.lines.push_back("other " + std::string(m.type_name()));
-    }
-  }
-  return seen;
-}
 
 // Answers each request from on_read, as a proxy does once it has connected out: 200 to a
 // CONNECT, 200 with the target as body to any other request.
@@ -81,22 +54,6 @@ class Answerer final : public ChannelHandler {
     ctx.fire_read(std::move(message));
   }
 };
-
-Ref<EmbeddedChannel> answering_server() {
-  return EmbeddedChannel::create([](Pipeline& p) {
-    p.add_last("http", std::make_unique<HttpServerCodec>(test::test_limits(), 5ms));
-    p.add_last("app", std::make_unique<Answerer>());
-  });
-}
-
-// Writes `message` from the tail and returns what its write completed with.
-Error write_result(EmbeddedChannel& channel, Message&& message) {
-  Error result(std::make_error_code(std::errc::operation_in_progress), "not completed");
-  channel.pipeline().write(std::move(message), [&](const Error& error) { result = error; });
-  channel.pipeline().flush();
-  channel.run_pending();
-  return result;
-}
 
 }  // namespace
 
@@ -132,7 +89,7 @@ TEST_CASE("tunnel data sent right after a CONNECT is held, then after a 200 goes
     // so the tunnel data comes in the CONNECT's read and in later ones.
     for (std::size_t cut = 0; cut <= input.size() + 1; ++cut) {
       CAPTURE(cut);
-      auto channel = answering_server();
+      auto channel = test::answering_server<Answerer>();
       if (cut <= input.size()) {
         test::write_in_pieces(*channel, input, {cut});
       } else {

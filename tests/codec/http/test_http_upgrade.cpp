@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "http_test_support.hpp"
+#include "protocol_switch_support.hpp"
 #include "sluice/channel/channel_error.hpp"
 #include "sluice/codec/codec_error.hpp"
 #include "sluice/codec/http/http_object_aggregator.hpp"
@@ -18,8 +19,11 @@ using namespace sluice::http;
 using namespace std::chrono_literals;
 using namespace std::string_literals;
 using sluice::test::bytes;
+using sluice::test::collect;
+using sluice::test::Inbound;
 using sluice::test::text_of;
 using sluice::test::without_dates;
+using sluice::test::write_result;
 using Lines = std::vector<std::string>;
 
 namespace {
@@ -46,40 +50,6 @@ HttpResponse ok(std::string_view body) {
   return HttpResponse(200).body(bytes(body));
 }
 
-// What reached the application: one line per request head, whole body or aggregated request,
-// and "raw" for a run of Buffers, whose bytes are joined in `raw`.
-struct Inbound {
-  Lines lines;
-  std::string raw;
-  std::size_t raw_messages = 0;
-};
-
-Inbound collect(EmbeddedChannel& channel, Inbound seen = {}) {
-  std::string body;
-  for (Message m = channel.read_inbound(); m; m = channel.read_inbound()) {
-    if (const auto* buffer = m.get_if<Buffer>()) {
-      if (seen.lines.empty() || seen.lines.back() != "raw") seen.lines.emplace_back("raw");
-      seen.raw += text_of(*buffer);
-      ++seen.raw_messages;
-    } else if (const auto* request = m.get_if<HttpRequest>()) {
-      seen.lines.push_back(std::string(request->method()) + " " + std::string(request->target()) +
-                           (request->upgrade() ? " upgrade" : ""));
-    } else if (auto* content = m.get_if<HttpContent>()) {
-      body += text_of(content->data);
-      if (content->last) {
-        seen.lines.push_back("body '" + body + "'");
-        body.clear();
-      }
-    } else if (const auto* full = m.get_if<FullHttpRequest>()) {
-      seen.lines.push_back("full " + std::string(full->head.target()) + " '" + text_of(full->body) +
-                           "'");
-    } else {
-      seen.lines.push_back("other " + std::string(m.type_name()));
-    }
-  }
-  return seen;
-}
-
 // Answers each request from on_read, as an application does: 101 to an upgrade request (before
 // its body arrives), 200 to any other.
 class Answerer final : public ChannelHandler {
@@ -98,13 +68,6 @@ class Answerer final : public ChannelHandler {
   }
 };
 
-Ref<EmbeddedChannel> answering_server() {
-  return EmbeddedChannel::create([](Pipeline& p) {
-    p.add_last("http", std::make_unique<HttpServerCodec>(test::test_limits(), 5ms));
-    p.add_last("app", std::make_unique<Answerer>());
-  });
-}
-
 // The requests whose heads reached the application.
 std::vector<std::string> targets(EmbeddedChannel& channel) {
   std::vector<std::string> found;
@@ -112,15 +75,6 @@ std::vector<std::string> targets(EmbeddedChannel& channel) {
     if (const auto* request = m.get_if<HttpRequest>()) found.emplace_back(request->target());
   }
   return found;
-}
-
-// Writes `message` from the tail and returns what its write completed with.
-Error write_result(EmbeddedChannel& channel, Message&& message) {
-  Error result(std::make_error_code(std::errc::operation_in_progress), "not completed");
-  channel.pipeline().write(std::move(message), [&](const Error& error) { result = error; });
-  channel.pipeline().flush();
-  channel.run_pending();
-  return result;
 }
 
 }  // namespace
@@ -155,7 +109,7 @@ TEST_CASE("after a 101 the bytes that follow the upgrade request reach the appli
     // a byte per read), so the raw bytes come in the request's read and in later ones.
     for (std::size_t cut = 0; cut <= input.size() + 1; ++cut) {
       CAPTURE(cut);
-      auto channel = answering_server();
+      auto channel = test::answering_server<Answerer>();
       if (cut <= input.size()) {
         test::write_in_pieces(*channel, input, {cut});
       } else {
