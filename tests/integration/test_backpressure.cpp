@@ -91,6 +91,20 @@ class BlockingClient {
   int fd_;
 };
 
+// Connects a client that reads nothing until set_auto_read(true), into `peer`, with a small
+// receive buffer so that little of what is sent to it fits in its kernel.
+ChannelPtr connect_not_reading(Endpoint& endpoint, EventLoopGroup& loops,
+                               const std::shared_ptr<Peer>& peer) {
+  ChannelOptions options;
+  options.auto_read = false;
+  options.receive_buffer = 64 * kKiB;
+  Bootstrap client;
+  client.group(loops).options(options).initializer([peer](Channel& channel) {
+    channel.pipeline().add_last("collector", std::make_unique<Collector>(peer));
+  });
+  return await(endpoint.connect(client));
+}
+
 struct FillResult {
   std::size_t written = 0;
   std::size_t pending = 0;
@@ -125,14 +139,7 @@ TEST_CASE(
   auto client_peer = std::make_shared<Peer>();
   client_peer->expected = payload;
   client_peer->keep_bytes = false;
-  ChannelOptions client_options;
-  client_options.auto_read = false;
-  client_options.receive_buffer = 64 * kKiB;
-  Bootstrap client;
-  client.group(client_loops).options(client_options).initializer([client_peer](Channel& channel) {
-    channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
-  });
-  ChannelPtr client_channel = await(endpoint.connect(client));
+  ChannelPtr client_channel = connect_not_reading(endpoint, client_loops, client_peer);
   std::shared_ptr<Peer> server_peer = server_peers.first();
   REQUIRE(server_peer->wait_active());
   ChannelPtr server_channel = server_peer->active_channel();
@@ -382,14 +389,7 @@ TEST_CASE("bytes_delivered() falls short of bytes_written() while the peer does 
     Ref<Server> server = endpoint.bind(server_bootstrap);
     auto client_peer = std::make_shared<Peer>();
     client_peer->keep_bytes = false;
-    ChannelOptions client_options;
-    client_options.auto_read = false;
-    client_options.receive_buffer = 64 * kKiB;
-    Bootstrap client;
-    client.group(loops).options(client_options).initializer([client_peer](Channel& channel) {
-      channel.pipeline().add_last("collector", std::make_unique<Collector>(client_peer));
-    });
-    ChannelPtr client_channel = await(endpoint.connect(client));
+    ChannelPtr client_channel = connect_not_reading(endpoint, loops, client_peer);
     std::shared_ptr<Peer> server_peer = server_peers.first();
     REQUIRE(server_peer->wait_active());
     ChannelPtr server_channel = server_peer->active_channel();
