@@ -70,4 +70,64 @@ inline Error write_result(EmbeddedChannel& channel, Message&& message) {
   return result;
 }
 
+// Requests ending with one that asks to leave HTTP (an upgrade or a CONNECT), followed by
+// `raw`, the other protocol's or the tunnel's bytes.
+struct SwitchExchange {
+  std::string name;
+  std::string requests;
+  std::vector<std::string> http;  // what the application sees of the requests
+  std::string answers;            // what goes out, the switching answer included
+};
+
+// The exchange answered from on_read by `Application`, the input cut at every position (one
+// cut, then a byte per read), so the raw bytes come in the last request's read and in later
+// ones: the application sees the requests, then the raw bytes untouched.
+template <typename Application>
+void check_switch_answered_on_read(const SwitchExchange& exchange, const std::string& raw) {
+  CAPTURE(exchange.name);
+  const std::string input = exchange.requests + raw;
+  std::vector<std::string> expected = exchange.http;
+  expected.emplace_back("raw");
+  for (std::size_t cut = 0; cut <= input.size() + 1; ++cut) {
+    CAPTURE(cut);
+    auto channel = answering_server<Application>();
+    if (cut <= input.size()) {
+      write_in_pieces(*channel, input, {cut});
+    } else {
+      write_byte_by_byte(*channel, input);
+    }
+    const Inbound seen = collect(*channel);
+    CHECK(seen.lines == expected);
+    CHECK(seen.raw == raw);
+    CHECK(without_dates(outbound_text(*channel)) == exchange.answers);
+    CHECK(channel->is_open());
+  }
+}
+
+// The exchange answered by `answer(channel, cut)` once the last request has been seen, the
+// first `cut` bytes of the input in: what came with the request is held until then, what comes
+// after goes on as it arrives.
+template <typename Answer>
+void check_switch_answered_later(const SwitchExchange& exchange, const std::string& raw,
+                                 Answer answer) {
+  CAPTURE(exchange.name);
+  const std::string input = exchange.requests + raw;
+  std::vector<std::string> expected = exchange.http;
+  expected.emplace_back("raw");
+  for (std::size_t cut = exchange.requests.size(); cut <= input.size(); ++cut) {
+    CAPTURE(cut);
+    auto channel = server_channel();
+    channel->write_inbound(bytes(input.substr(0, cut)));
+    Inbound seen = collect(*channel);
+    CHECK(seen.raw.empty());  // held until the answer is known
+    answer(*channel, cut);
+    if (cut < input.size()) channel->write_inbound(bytes(input.substr(cut)));
+    seen = collect(*channel, std::move(seen));
+    CHECK(seen.lines == expected);
+    CHECK(seen.raw == raw);
+    CHECK(without_dates(outbound_text(*channel)) == exchange.answers);
+    CHECK(channel->is_open());
+  }
+}
+
 }  // namespace sluice::test

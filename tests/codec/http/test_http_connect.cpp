@@ -58,13 +58,7 @@ class Answerer final : public ChannelHandler {
 }  // namespace
 
 TEST_CASE("tunnel data sent right after a CONNECT is held, then after a 200 goes on untouched") {
-  struct Exchange {
-    std::string name;
-    std::string requests;  // ending with the CONNECT
-    Lines http;            // what the application sees of them
-    std::string answers;   // what goes out, the tunnel's 200 included
-  };
-  const std::vector<Exchange> exchanges = {
+  const std::vector<test::SwitchExchange> exchanges = {
       {"curl", kConnect, {"CONNECT example.com:443 connect", "body ''"}, kTunnelHead},
       // Old clients send HTTP/1.0 without keep-alive: the 2xx makes a tunnel all the same.
       {"HTTP/1.0",
@@ -80,47 +74,18 @@ TEST_CASE("tunnel data sent right after a CONNECT is held, then after a 200 goes
        {"GET /first", "body ''", "CONNECT example.com:443 connect", "body ''"},
        "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nDate: <date>\r\n\r\n/first" + kTunnelHead},
   };
-  for (const Exchange& exchange : exchanges) {
-    CAPTURE(exchange.name);
-    const std::string input = exchange.requests + kTunnelData;
-    Lines expected = exchange.http;
-    expected.emplace_back("raw");
-    // Answered from on_read; the input cut at every position (one cut, then a byte per read),
-    // so the tunnel data comes in the CONNECT's read and in later ones.
-    for (std::size_t cut = 0; cut <= input.size() + 1; ++cut) {
-      CAPTURE(cut);
-      auto channel = test::answering_server<Answerer>();
-      if (cut <= input.size()) {
-        test::write_in_pieces(*channel, input, {cut});
-      } else {
-        test::write_byte_by_byte(*channel, input);
-      }
-      const Inbound seen = collect(*channel);
-      CHECK(seen.lines == expected);
-      CHECK(seen.raw == kTunnelData);
-      CHECK(without_dates(test::outbound_text(*channel)) == exchange.answers);
-      CHECK(channel->is_open());
-    }
-    // Answered by the test once the CONNECT has been seen (a proxy answers when it has
-    // connected out): what came with it is held, what comes after goes on as it arrives.
-    for (std::size_t cut = exchange.requests.size(); cut <= input.size(); ++cut) {
-      CAPTURE(cut);
-      auto channel = test::server_channel();
-      channel->write_inbound(bytes(input.substr(0, cut)));
-      Inbound seen = collect(*channel);
-      CHECK(seen.raw.empty());  // held until the answer is known
-      if (cut > exchange.requests.size()) CHECK_FALSE(channel->auto_read());  // reading waits too
-      if (exchange.http.size() > 2)
-        channel->write_outbound(HttpResponse(200).body(bytes("/first")));
-      CHECK(write_result(*channel, HttpResponse(200)).code() == std::error_code());
-      CHECK(channel->auto_read());
-      if (cut < input.size()) channel->write_inbound(bytes(input.substr(cut)));
-      seen = collect(*channel, std::move(seen));
-      CHECK(seen.lines == expected);
-      CHECK(seen.raw == kTunnelData);
-      CHECK(without_dates(test::outbound_text(*channel)) == exchange.answers);
-      CHECK(channel->is_open());
-    }
+  for (const test::SwitchExchange& exchange : exchanges) {
+    test::check_switch_answered_on_read<Answerer>(exchange, kTunnelData);
+    // Answered once the CONNECT has been seen, as a proxy answers when it has connected out.
+    test::check_switch_answered_later(
+        exchange, kTunnelData, [&](EmbeddedChannel& channel, std::size_t cut) {
+          if (cut > exchange.requests.size()) CHECK_FALSE(channel.auto_read());  // reading waits
+          if (exchange.http.size() > 2) {
+            channel.write_outbound(HttpResponse(200).body(bytes("/first")));
+          }
+          CHECK(write_result(channel, HttpResponse(200)).code() == std::error_code());
+          CHECK(channel.auto_read());
+        });
   }
 }
 

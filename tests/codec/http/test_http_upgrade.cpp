@@ -80,13 +80,7 @@ std::vector<std::string> targets(EmbeddedChannel& channel) {
 }  // namespace
 
 TEST_CASE("after a 101 the bytes that follow the upgrade request reach the application as sent") {
-  struct Exchange {
-    std::string name;
-    std::string requests;  // ending with the upgrade request
-    Lines http;            // what the application sees of them
-    std::string answers;   // what goes out, 101 included
-  };
-  const std::vector<Exchange> exchanges = {
+  const std::vector<test::SwitchExchange> exchanges = {
       {"bodiless", kUpgradeGet, {"GET /chat upgrade", "body ''"}, kSwitchHead},
       {"with a body, which is still HTTP",
        kUpgradePost,
@@ -97,48 +91,15 @@ TEST_CASE("after a 101 the bytes that follow the upgrade request reach the appli
        {"GET /first", "body ''", "GET /chat upgrade", "body ''"},
        "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nDate: <date>\r\n\r\n/first" + kSwitchHead},
   };
-  for (const Exchange& exchange : exchanges) {
-    CAPTURE(exchange.name);
-    const std::string input = exchange.requests + kRaw;
-    const Lines expected = [&] {
-      Lines lines = exchange.http;
-      lines.emplace_back("raw");
-      return lines;
-    }();
-    // The application answers from on_read; the input is cut at every position (one cut and
-    // a byte per read), so the raw bytes come in the request's read and in later ones.
-    for (std::size_t cut = 0; cut <= input.size() + 1; ++cut) {
-      CAPTURE(cut);
-      auto channel = test::answering_server<Answerer>();
-      if (cut <= input.size()) {
-        test::write_in_pieces(*channel, input, {cut});
-      } else {
-        test::write_byte_by_byte(*channel, input);
-      }
-      const Inbound seen = collect(*channel);
-      CHECK(seen.lines == expected);
-      CHECK(seen.raw == kRaw);
-      CHECK(without_dates(test::outbound_text(*channel)) == exchange.answers);
-      CHECK(channel->is_open());
-    }
-    // The 101 written by the test once the upgrade request has been seen: what came with it
-    // was held, what comes after goes on as it arrives.
-    for (std::size_t cut = exchange.requests.size(); cut <= input.size(); ++cut) {
-      CAPTURE(cut);
-      auto channel = test::server_channel();
-      channel->write_inbound(bytes(input.substr(0, cut)));
-      Inbound seen = collect(*channel);
-      CHECK(seen.raw.empty());  // held until the answer is known
+  for (const test::SwitchExchange& exchange : exchanges) {
+    test::check_switch_answered_on_read<Answerer>(exchange, kRaw);
+    // The 101 written by the test once the upgrade request has been seen.
+    test::check_switch_answered_later(exchange, kRaw, [&](EmbeddedChannel& channel, std::size_t) {
       for (std::size_t i = 0; i + 2 < exchange.http.size(); i += 2) {
-        channel->write_outbound(ok("/first"));
+        channel.write_outbound(ok("/first"));
       }
-      channel->write_outbound(switching());
-      if (cut < input.size()) channel->write_inbound(bytes(input.substr(cut)));
-      seen = collect(*channel, std::move(seen));
-      CHECK(seen.lines == expected);
-      CHECK(seen.raw == kRaw);
-      CHECK(without_dates(test::outbound_text(*channel)) == exchange.answers);
-    }
+      channel.write_outbound(switching());
+    });
   }
 }
 
