@@ -56,10 +56,14 @@ void IdleStateHandler::on_read_complete(HandlerContext& ctx) {
 }
 
 void IdleStateHandler::write(HandlerContext& ctx, Message&& message, WriteCallback&& done) {
-  last_write_ms_ = ctx.loop().now_ms();
+  note_write(ctx.loop().now_ms());
+  ctx.write(std::move(message), std::move(done));
+}
+
+void IdleStateHandler::note_write(std::uint64_t now) noexcept {
+  last_write_ms_ = now;
   checks_[1].first = true;
   checks_[2].first = true;
-  ctx.write(std::move(message), std::move(done));
 }
 
 void IdleStateHandler::start(HandlerContext& ctx) {
@@ -96,9 +100,7 @@ void IdleStateHandler::note_output_progress(HandlerContext& ctx, std::uint64_t n
   bytes_delivered_seen_ = delivered;
   // The bytes arrived at some point since the previous check; taking the latest moment errs
   // towards keeping a connection that is still moving.
-  last_write_ms_ = now;
-  checks_[1].first = true;
-  checks_[2].first = true;
+  note_write(now);
 }
 
 void IdleStateHandler::arm(HandlerContext& ctx, Check& check, std::uint64_t delay_ms) {

@@ -176,17 +176,14 @@ HttpHeadParser::Outcome HttpHeadParser::parse_request_line(const char* data, std
   if (i == end) return fail(status::kBadRequest, "missing HTTP version");
   if (data[i] != ' ') return fail(status::kBadRequest, "invalid character in the request target");
   const std::string_view target(data + target_offset_, target_length_);
-  // RFC 9112 §3.2.3: CONNECT takes the authority-form and nothing else, and no other method
-  // takes it. Every origin-form request pays only for the method's length.
-  const char* method = data + method_offset_;
-  if (target[0] == '/') {
-    if (is_connect_method(method, method_length_))
-      return fail(status::kBadRequest, "CONNECT request target is not host:port");
-  } else if (is_connect_method(method, method_length_)) {
+  // RFC 9112 §3.2.3: CONNECT takes the authority-form and nothing else (an origin-form
+  // target, beginning with '/', is no uri-host), and no other method takes it. Every
+  // origin-form request pays only for the method's length.
+  if (is_connect_method(data + method_offset_, method_length_)) {
     if (!is_authority_form(target))
       return fail(status::kBadRequest, "CONNECT request target is not host:port");
     connect_ = true;
-  } else if (target != "*" && !is_absolute_form(target)) {
+  } else if (target[0] != '/' && target != "*" && !is_absolute_form(target)) {
     return fail(status::kBadRequest, "request target is not origin-form, absolute-form or *");
   }
   version_offset_ = ++i;

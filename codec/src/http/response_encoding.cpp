@@ -82,21 +82,6 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
     ctx.write(std::move(head), std::move(done));
     return Progress::kInformational;
   }
-  if (request.tunnel) {
-    // RFC 9110 §9.3.6: a server MUST NOT send Content-Length or Transfer-Encoding in a 2xx to
-    // CONNECT; what follows the head is the tunnel's (tunnel_refusal() kept content out).
-    HeadTail tail;
-    if (!response.has_date_) {
-      tail.add("Date: ");
-      tail.add(http_date_now());
-      tail.add("\r\n");
-    }
-    tail.add("\r\n");
-    head.write_bytes(tail.view());
-    mode_ = Mode::kIdle;
-    ctx.write(std::move(head), std::move(done));
-    return Progress::kComplete;
-  }
   const bool allows_body = response.status_allows_body();
   // A response is complete with its head unless a body is announced to follow: a length
   // without the bytes, or streamed().
@@ -106,7 +91,11 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
   // The rest of the head (framing, Date, Connection, the blank line) is put together here and
   // appended with one write: it runs for every response.
   HeadTail tail;
-  if (response.has_length_ && (allows_body || status == 304)) {
+  if (request.tunnel) {
+    // RFC 9110 §9.3.6: a server MUST NOT send Content-Length or Transfer-Encoding in a 2xx to
+    // CONNECT; what follows the head is the tunnel's (tunnel_refusal() kept content out, so
+    // the response is whole).
+  } else if (response.has_length_ && (allows_body || status == 304)) {
     tail.add("Content-Length: ");
     tail.add_decimal(response.length_);
     tail.add("\r\n");
@@ -133,7 +122,8 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
   // RFC 9110 §7.8: a sender of Upgrade (a 426 must send it, any response may advertise it)
   // also names it among the Connection options, so that no intermediary passes it on; the
   // application cannot, Connection being the encoder's.
-  if (!persistence.empty() || response.has_upgrade_) {
+  // A tunnel lasts as long as the connection: no Connection options.
+  if (!request.tunnel && (!persistence.empty() || response.has_upgrade_)) {
     tail.add("Connection: ");
     tail.add(persistence);
     if (response.has_upgrade_) tail.add(persistence.empty() ? "upgrade" : ", upgrade");

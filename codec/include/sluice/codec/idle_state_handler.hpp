@@ -92,6 +92,8 @@ class IdleStateHandler : public ChannelHandler {
   void arm(HandlerContext& ctx, Check& check, std::uint64_t delay_ms);
   void expire(HandlerContext& ctx, Check& check);
   std::uint64_t last_activity(const Check& check) const noexcept;
+  // A write at `now`: writer and all idle start a new stretch.
+  void note_write(std::uint64_t now) noexcept;
   void note_output_progress(HandlerContext& ctx, std::uint64_t now) noexcept;
 
   Check checks_[3];
