@@ -182,16 +182,19 @@ def served_fds(server, path):
     O_PATH descriptor for a moment before it opens the file (so that a FIFO is never opened);
     that one reads nothing and is not counted."""
     return [fd for fd, target in open_fds(server.pid).items()
-            if target == path and not path_only(server.pid, fd)]
+            if target == path and open_for_reading(server.pid, fd)]
 
 
-def path_only(pid, fd):
+def open_for_reading(pid, fd):
+    """Whether descriptor `fd` is still open, and not O_PATH. One closed between the listing
+    and this look (a lookup's O_PATH descriptor, gone once the file is open) is not counted:
+    counted, it made 16 open responses look like 17."""
     o_path = 0o10000000
     try:
         with open("/proc/%d/fdinfo/%d" % (pid, fd)) as info:
             for line in info:
                 if line.startswith("flags:"):
-                    return int(line.split()[1], 8) & o_path != 0
+                    return int(line.split()[1], 8) & o_path == 0
     except OSError:
         pass  # closed meanwhile
     return False
