@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "char_classes.hpp"
@@ -394,9 +395,18 @@ void HttpRequestDecoder::decode_chunk_size(HandlerContext& ctx, CompositeBuffer&
   if (newline == 0 || in.get_u8(newline - 1) != '\r') {
     return fail(ctx, in, status::kBadRequest, "chunk size line not ended by CRLF");
   }
-  std::string line(newline - 1, '\0');
-  in.get_bytes(0, std::as_writable_bytes(std::span(line)));
-  if (line.find('\r') != std::string::npos)
+  // The line is read in place when one read holds it all, as it nearly always does; only a
+  // line split between reads is copied out.
+  std::string joined;
+  std::string_view line = in.component(0).readable_view();
+  if (line.size() >= newline - 1) {
+    line = line.substr(0, newline - 1);
+  } else {
+    joined.resize(newline - 1);
+    in.get_bytes(0, std::as_writable_bytes(std::span(joined)));
+    line = joined;
+  }
+  if (line.find('\r') != std::string_view::npos)
     return fail(ctx, in, status::kBadRequest, "bare CR in a chunk size line");
   const std::optional<std::uint64_t> size = parse_chunk_line(line);
   if (!size) return fail(ctx, in, status::kBadRequest, "invalid chunk size or extension");
