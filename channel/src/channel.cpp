@@ -144,7 +144,11 @@ void Channel::on_unhandled_read(Message&& message) {
 }
 
 void Channel::on_unhandled_error(const Error& error) {
-  logger().warn("{} {} (no handler took the error; closing)", describe(), error.message());
+  if (is_connection_lost(error)) {
+    logger().debug("{} {} (connection lost; closing)", describe(), error.message());
+  } else {
+    logger().warn("{} {} (no handler took the error; closing)", describe(), error.message());
+  }
   pipeline_.close();
 }
 

@@ -1,5 +1,6 @@
 #include "sluice/channel/channel_error.hpp"
 
+#include <cerrno>
 #include <new>
 
 namespace sluice {
@@ -27,6 +28,25 @@ const char* describe(ChannelErrc value) noexcept {
 const std::error_category& channel_category() noexcept {
   static const detail::EnumCategory<ChannelErrc> category("sluice.channel");
   return category;
+}
+
+bool is_connection_lost(const Error& error) noexcept {
+  const std::error_code& code = error.code();
+  if (code.category() != std::generic_category() && code.category() != std::system_category())
+    return false;
+  switch (code.value()) {
+    case ECONNRESET:
+    case ECONNABORTED:
+    case EPIPE:
+    case ENOTCONN:
+    case ETIMEDOUT:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case ENETDOWN:
+      return true;
+    default:
+      return false;
+  }
 }
 
 namespace {

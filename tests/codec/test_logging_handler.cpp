@@ -1,6 +1,5 @@
 #include <doctest/doctest.h>
 
-#include <spdlog/sinks/ringbuffer_sink.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -16,9 +15,11 @@
 #include "sluice/codec/logging_handler.hpp"
 #include "sluice/core/log.hpp"
 #include "support/allocation_hooks.hpp"
+#include "support/captured_log.hpp"
 
 using namespace sluice;
 using sluice::test::bytes;
+using sluice::test::CapturedLog;
 using sluice::test::text_of;
 
 // This program's operator new (support/allocation_hooks.hpp) counts the allocations made on
@@ -28,35 +29,6 @@ using sluice::test::allocations_made;
 using sluice::test::refuse_allocations_from;
 
 namespace {
-
-// Sends sluice's log into a ring buffer for the life of the test, then puts the old logger back.
-class CapturedLog {
- public:
-  CapturedLog() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)) {
-    logger();  // make sure the default logger exists, so that it can be put back
-    previous_ = spdlog::get("sluice");
-    auto capture = std::make_shared<spdlog::logger>("sluice-test-capture", sink_);
-    capture->set_level(spdlog::level::trace);
-    capture->set_pattern("%v");
-    set_logger(capture);
-  }
-  ~CapturedLog() {
-    if (previous_) set_logger(previous_);
-  }
-  CapturedLog(const CapturedLog&) = delete;
-  CapturedLog& operator=(const CapturedLog&) = delete;
-
-  std::string text() const {
-    std::string all;
-    for (const auto& line : sink_->last_formatted())
-      all += line;
-    return all;
-  }
-
- private:
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
 
 // Records every event that reaches it, with what it carried, then passes it on.
 class Recorder : public ChannelHandler {

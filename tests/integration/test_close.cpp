@@ -1,6 +1,9 @@
-// Closing: half-closure both ways, a peer that resets mid-write, handler exceptions.
+// Closing: half-closure both ways, a peer that resets mid-write or before a shutdown, handler
+// exceptions.
 
 #include <linux/net_tstamp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <doctest/doctest.h>
@@ -14,6 +17,7 @@
 
 #include "sluice/transport/stream_channel.hpp"
 #include "support.hpp"
+#include "support/captured_log.hpp"
 
 using namespace sluice;
 using namespace sluice::test;
@@ -47,6 +51,28 @@ class ReplyOnInputShutdown final : public ChannelHandler {
   std::shared_ptr<Promise<WriteOutcome>> reply_written_;
   std::size_t count_ = 0;
 };
+
+// Closes the channel with a reset (RST) instead of a FIN, as a client that aborts does.
+void reset_connection(const ChannelPtr& channel) {
+  auto reset = std::make_shared<Promise<int>>();
+  channel->loop().execute([reset, channel] {
+    const linger abort_on_close{1, 0};  // SO_LINGER 0: close() sends RST
+    const int fd = static_cast<StreamChannel&>(*channel).fd();
+    const int rc = ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+    channel->close();
+    reset->set_value(rc == 0 ? 0 : errno);
+  });
+  REQUIRE(await(reset->future()) == 0);
+}
+
+// True once the socket under `channel` has taken its peer's reset (TCP_CLOSE).
+bool has_taken_reset(const ChannelPtr& channel) {
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  const int fd = static_cast<StreamChannel&>(*channel).fd();
+  return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 &&
+         info.tcpi_state == TCP_CLOSE;
+}
 
 // What the handlers of the exception tests saw.
 struct ThrowerLog {
@@ -280,16 +306,7 @@ TEST_CASE(
   REQUIRE(eventually([&] { return server_loops.metrics().bytes_written > 0; }));
   REQUIRE(server_channel->pending_write_bytes() > 0);
 
-  // SO_LINGER 0: close() sends RST instead of FIN.
-  auto reset = std::make_shared<Promise<int>>();
-  client_channel->loop().execute([reset, client_channel] {
-    const linger abort_on_close{1, 0};
-    const int fd = static_cast<StreamChannel&>(*client_channel).fd();
-    const int rc = ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
-    client_channel->close();
-    reset->set_value(rc == 0 ? 0 : errno);
-  });
-  REQUIRE(await(reset->future()) == 0);
+  reset_connection(client_channel);
 
   await(server_channel->close_future(), kLongWait);
   CHECK(server_peer->wait_inactive());
@@ -317,6 +334,66 @@ TEST_CASE(
   }
   // The channel leaves the loop's count just after its close future fires.
   CHECK(eventually([&] { return server_loops.metrics().active_channels == 0; }));
+  server->close();
+}
+
+// shutdown() on a socket its peer has reset says ENOTCONN, which hid the reset.
+TEST_CASE("shutdown_output after the peer's reset reports the reset") {
+  ProcessHealth health;
+  Peers server_peers;
+  EventLoopGroup loops(1, "reset-shutdown");
+  Endpoint endpoint(Family::kIPv4);
+  ChannelOptions not_reading;  // nothing polls the server's socket, so the reset waits in it
+  not_reading.auto_read = false;
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops)
+      .child_options(not_reading)
+      .child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  Bootstrap client;
+  client.group(loops);
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  std::shared_ptr<Peer> server_peer = server_peers.first();
+  REQUIRE(server_peer->wait_active());
+  ChannelPtr server_channel = server_peer->active_channel();
+
+  reset_connection(client_channel);
+  REQUIRE(eventually([&] { return has_taken_reset(server_channel); }));
+  server_channel->shutdown_output();
+
+  await(server_channel->close_future());
+  const std::vector<Error> errors = server_peer->error_list();
+  REQUIRE(errors.size() == 1);
+  CHECK_MESSAGE(errors[0] == std::errc::connection_reset, errors[0].message());
+  CHECK(errors[0].context() == "shutdown");
+  server->close();
+}
+
+TEST_CASE("a peer's reset that no handler takes is logged at debug level, not as a warning") {
+  ProcessHealth health;
+  CapturedLog log("%l %v");
+  EventLoopGroup loops(1, "reset-log");
+  Endpoint endpoint(Family::kIPv4);
+  auto accepted = std::make_shared<Promise<ChannelPtr>>();
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer(
+      [accepted](Channel& channel) { accepted->set_value(ChannelPtr(&channel)); });
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  Bootstrap client;
+  client.group(loops);
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  ChannelPtr server_channel = await(accepted->future());
+
+  reset_connection(client_channel);
+  await(server_channel->close_future());
+  const std::string text = log.text();
+  const std::string reset = std::make_error_code(std::errc::connection_reset).message();
+  const std::size_t line = text.find("debug " + server_channel->describe());
+  REQUIRE_MESSAGE(line != std::string::npos, text);
+  const std::string logged = text.substr(line, text.find('\n', line) - line);
+  CHECK_MESSAGE(logged.find(reset + " (connection lost; closing)") != std::string::npos, logged);
+  CHECK_MESSAGE(text.find("warning") == std::string::npos, text);
+  server_channel = nullptr;
   server->close();
 }
 

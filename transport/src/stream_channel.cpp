@@ -486,7 +486,13 @@ void StreamChannel::do_shutdown_output() {
 void StreamChannel::shutdown_output_now() {
   shutdown_after_flush_ = false;
   if (::shutdown(fd_.get(), SHUT_WR) != 0) {
-    fail(errno, "shutdown");
+    // A reset from the peer leaves the socket unconnected, so shutdown says only ENOTCONN; the
+    // reset itself is still pending (SO_ERROR) and is the reason worth reporting.
+    int error = errno;
+    if (error == ENOTCONN) {
+      if (const int pending = detail::pending_error(fd_.get()); pending != 0) error = pending;
+    }
+    fail(error, "shutdown");
     return;
   }
   output_shutdown_ = true;

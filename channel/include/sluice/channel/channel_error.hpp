@@ -31,6 +31,14 @@ inline std::error_code make_error_code(ChannelErrc value) noexcept {
   return {static_cast<int>(value), channel_category()};
 }
 
+// True for the errors by which a connection ends from the far side or the network rather than
+// by a fault of this process: reset or aborted by the peer, a broken pipe, a socket no longer
+// connected, a keep-alive or retransmission timeout, an unreachable host or network. A server
+// sees them whenever a client goes away abruptly, so they are routine: the pipeline's tail logs
+// them at debug level, where any other error it closes a channel for is a warning (a client
+// that resets its connections at line rate must not be able to fill the log).
+bool is_connection_lost(const Error& error) noexcept;
+
 // Pipeline misuse (unknown or duplicate handler names) throws this.
 class PipelineError : public Exception {
  public:
