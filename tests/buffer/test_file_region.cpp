@@ -56,3 +56,15 @@ TEST_CASE("a region with bytes but no file, or ending past the largest offset, i
                   std::invalid_argument);
   CHECK(FileRegion(unopened_file(10), kMaxFileOffset - 5, 5).remaining() == 5);
 }
+
+// The end check subtracted the offset from the largest offset first: an offset past it wrapped
+// that difference round to a huge room, and the region was accepted with a position that the
+// transport turns into a negative off_t.
+TEST_CASE("a region starting past the largest file offset is refused, even an empty one") {
+  CHECK_THROWS_AS(FileRegion(unopened_file(10), kMaxFileOffset + 1, 0), std::invalid_argument);
+  CHECK_THROWS_AS(FileRegion(unopened_file(10), std::numeric_limits<std::uint64_t>::max(), 1),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(FileRegion(nullptr, std::numeric_limits<std::uint64_t>::max(), 0),
+                  std::invalid_argument);
+  CHECK(FileRegion(unopened_file(10), kMaxFileOffset, 0).remaining() == 0);
+}

@@ -50,13 +50,13 @@ enum class FileTransfer : std::uint8_t {
 class FileRegion {
  public:
   // Throws std::invalid_argument for bytes without a file to send them from, or a region whose
-  // end lies past the largest file offset: the transport would dereference the one and wrap
-  // its position round on the other.
+  // start or end lies past the largest file offset: the transport would dereference the one and
+  // wrap its position round on the other.
   FileRegion(std::shared_ptr<const File> file, std::uint64_t offset, std::uint64_t count,
              FileTransfer transfer = FileTransfer::kSendfile)
       : file_(std::move(file)), offset_(offset), count_(count), transfer_(transfer) {
     if (count_ != 0 && !file_) throw std::invalid_argument("FileRegion: bytes without a file");
-    if (count_ > kMaxFileOffset - offset_) {
+    if (offset_ > kMaxFileOffset || count_ > kMaxFileOffset - offset_) {
       throw std::invalid_argument("FileRegion: ends past the largest file offset");
     }
   }
