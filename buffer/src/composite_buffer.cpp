@@ -148,6 +148,9 @@ CompositeBuffer CompositeBuffer::split(std::size_t count) {
   if (keep != 0) {
     Buffer rest = boundary.slice(boundary.reader_index() + keep, boundary.readable_bytes() - keep);
     boundary.set_writer_index(boundary.reader_index() + keep);
+    // Its room for writing is now the tail's bytes: the kept part becomes a slice, which
+    // cannot write there (through coalesce() or read_slice() it reaches callers who may).
+    boundary = std::move(boundary).into_slice();
     tail.append(std::move(rest));
     ++c;
   }

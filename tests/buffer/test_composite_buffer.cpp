@@ -347,6 +347,21 @@ TEST_CASE("split inside a component shares that component's storage between both
   CHECK(contents(tail) == "cdef");
 }
 
+// The kept part of a component cut in two kept its room for writing, which was the tail's
+// bytes: a write into the kept part, handed out by coalesce(), rewrote the tail. Now it is a
+// slice, like every piece split() and read_slice() cut.
+TEST_CASE("the kept part of a split component cannot write over the tail's bytes") {
+  Buffer buffer = Buffer::allocate(64);
+  buffer.write_bytes(std::string_view("abcdef"));
+  CompositeBuffer head(std::move(buffer));
+  CompositeBuffer tail = head.split(2);
+  Buffer kept = head.coalesce();
+  CHECK(kept.writable_bytes() == 0);
+  CHECK_THROWS_AS(kept.write_bytes(std::string_view("XY")), sluice::CapacityExceededError);
+  CHECK(text_of(kept) == "ab");
+  CHECK(contents(tail) == "cdef");
+}
+
 TEST_CASE("split of everything returns an empty tail and split of nothing empties the composite") {
   Pieces pieces = pieces_of({"ab", "cd"});
   CompositeBuffer none = pieces.composite.split(4);
