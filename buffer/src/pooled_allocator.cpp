@@ -42,6 +42,9 @@ struct Registry {
       arenas;  // bound and abandoned thread arenas; guarded by mutex
   std::size_t abandoned = 0;
   std::size_t shared_slow_calls = 0;
+  // Remote frees reclaimed by arenas since deleted: the metrics' count must not drop when a
+  // thread arena goes. Guarded by mutex.
+  std::int64_t remote_frees_of_deleted_arenas = 0;
 };
 
 Registry& registry() {
@@ -57,6 +60,13 @@ std::atomic<std::int64_t> g_huge_bytes{0};
 std::atomic<std::int64_t> g_malloc_live[detail::kClassCount + 1];  // last slot: over 1 MiB
 std::atomic<std::int64_t> g_malloc_bytes{0};
 
+// Unregisters and deletes an empty thread arena. Requires the registry lock.
+void delete_arena(Registry& reg, Arena* arena) noexcept {
+  reg.remote_frees_of_deleted_arenas += arena->remote_frees();
+  reg.arenas.erase(reg.arenas.iterator_to(*arena));
+  delete arena;
+}
+
 // Frees what threads sent to arenas whose own thread has ended, and deletes those that are
 // empty. Requires the registry lock.
 void reclaim_abandoned(Registry& reg) noexcept {
@@ -66,9 +76,8 @@ void reclaim_abandoned(Registry& reg) noexcept {
     if (!arena.abandoned) continue;
     arena.drain_remote_frees();
     if (arena.empty()) {
-      reg.arenas.erase(reg.arenas.iterator_to(arena));
       --reg.abandoned;
-      delete &arena;
+      delete_arena(reg, &arena);
     }
   }
 }
@@ -202,8 +211,7 @@ PooledAllocator::ThreadArena::~ThreadArena() {
   std::lock_guard lock(reg.mutex);
   arena->trim();
   if (arena->empty()) {
-    reg.arenas.erase(reg.arenas.iterator_to(*arena));
-    delete arena;
+    delete_arena(reg, arena);
     return;
   }
   arena->abandoned = true;
@@ -251,6 +259,7 @@ AllocatorMetrics PooledAllocator::metrics() {
   add_arena(reg.shared);
   for (const Arena& arena : reg.arenas)
     add_arena(arena);
+  metrics.remote_frees += reg.remote_frees_of_deleted_arenas;
   metrics.arenas = static_cast<std::int64_t>(reg.arenas.size());
   for (unsigned size_class = 0; size_class < detail::kClassCount; ++size_class) {
     const auto live = metrics.live_per_class[size_class];

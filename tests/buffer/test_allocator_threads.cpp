@@ -454,3 +454,26 @@ TEST_CASE("a handle that finds itself unshared may rewrite bytes another thread 
     CHECK(sum.load() == expected);
   }
 }
+
+// The count of remote frees lived in each arena and left the metrics with it: once a thread
+// arena ended (deleted at once when empty, or later once its last buffer came back), the frees
+// it had reclaimed were no longer counted and the total went down.
+TEST_CASE("remote frees stay counted after the arenas that reclaimed them are gone") {
+  if constexpr (SLUICE_POOL) {
+    const auto before = PooledAllocator::metrics();
+    std::optional<Buffer> outliving;
+    std::thread([&] {
+      PooledAllocator::ThreadArena arena;
+      Buffer freed_elsewhere = Buffer::allocate(100);
+      std::thread([moved = std::move(freed_elsewhere)] {}).join();
+      PooledAllocator::collect();
+      CHECK(PooledAllocator::metrics().remote_frees == before.remote_frees + 1);
+      outliving = Buffer::allocate(200);
+    }).join();
+    // The arena is abandoned; its last buffer is freed here, on a thread that does not own it.
+    outliving.reset();
+    const auto after = PooledAllocator::metrics();
+    CHECK(after.arenas == before.arenas);
+    CHECK(after.remote_frees == before.remote_frees + 2);
+  }
+}

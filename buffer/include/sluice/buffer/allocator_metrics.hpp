@@ -17,7 +17,8 @@ struct AllocatorMetrics {
   std::int64_t reserved_bytes = 0;  // bytes mapped from the OS (chunks and huge mappings)
   std::int64_t chunks = 0;          // 4 MiB chunks mapped
   std::int64_t huge_buffers = 0;    // buffers over 1 MiB, each its own mapping
-  std::int64_t remote_frees = 0;    // blocks freed by a thread other than their owner
+  std::int64_t remote_frees = 0;    // blocks freed by a thread other than their owner, and
+                                    // reclaimed, since the start (ended arenas' included)
   std::int64_t arenas = 0;          // thread arenas, including abandoned ones still draining
   std::array<std::int64_t, detail::kClassCount> live_per_class{};  // live blocks by size class
 
