@@ -73,8 +73,12 @@ void reclaim_abandoned(Registry& reg) noexcept {
   if (reg.abandoned == 0) return;
   for (auto it = reg.arenas.begin(); it != reg.arenas.end();) {
     Arena& arena = *it++;
-    if (!arena.abandoned) continue;
-    arena.drain_remote_frees();
+    // Only frees that arrived since the last look can have changed an abandoned arena.
+    if (!arena.abandoned || !arena.has_remote_frees()) continue;
+    // Trimmed, not just drained: no thread allocates from it again, so what a live arena keeps
+    // for reuse (cached runs, spare slabs, a reserve chunk) would only hold memory until its
+    // last buffer went, however long that is.
+    arena.trim();
     if (arena.empty()) {
       --reg.abandoned;
       delete_arena(reg, &arena);

@@ -477,3 +477,31 @@ TEST_CASE("remote frees stay counted after the arenas that reclaimed them are go
     CHECK(after.remote_frees == before.remote_frees + 2);
   }
 }
+
+// An arena whose thread had ended kept what a live arena keeps for reuse (cached runs, spare
+// slabs, an empty chunk in reserve) for as long as one of its buffers lived, trim() or not,
+// though no thread would ever allocate from it again.
+TEST_CASE("trim returns what an ended thread's arena holds unused while a buffer lives on") {
+  if constexpr (SLUICE_POOL) {
+    PooledAllocator::trim();
+    const auto before = PooledAllocator::metrics();
+    std::optional<Buffer> survivor;
+    std::vector<Buffer> runs;
+    std::thread([&] {
+      PooledAllocator::ThreadArena arena;
+      survivor = Buffer::allocate(100);
+      // More 112 KiB runs than one chunk holds, so that a second chunk empties when they go.
+      for (int i = 0; i < 40; ++i)
+        runs.push_back(Buffer::allocate(100000));
+    }).join();
+    CHECK(PooledAllocator::metrics().chunks == before.chunks + 2);
+    runs.clear();
+    PooledAllocator::trim();
+    const auto after = PooledAllocator::metrics();
+    CHECK(after.live_buffers == before.live_buffers + 1);
+    CHECK(after.chunks == before.chunks + 1);
+    CHECK(after.reserved_bytes == before.reserved_bytes + (4 << 20));
+    survivor.reset();
+    CHECK(PooledAllocator::metrics().arenas == before.arenas);
+  }
+}
