@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <boost/intrusive/list.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -233,6 +235,19 @@ void PooledAllocator::trim() noexcept {
   std::lock_guard lock(reg.mutex);
   if (detail::t_arena == nullptr) reg.shared.trim();
   reclaim_abandoned(reg);
+}
+
+namespace {
+constexpr std::chrono::milliseconds kDefaultLoopTrimPeriod = std::chrono::seconds(10);
+std::atomic<std::int64_t> g_loop_trim_period_ms{kDefaultLoopTrimPeriod.count()};
+}  // namespace
+
+void PooledAllocator::set_loop_trim_period(std::chrono::milliseconds period) noexcept {
+  g_loop_trim_period_ms.store(std::max<std::int64_t>(period.count(), 0), std::memory_order_relaxed);
+}
+
+std::chrono::milliseconds PooledAllocator::loop_trim_period() noexcept {
+  return std::chrono::milliseconds(g_loop_trim_period_ms.load(std::memory_order_relaxed));
 }
 
 AllocatorMetrics PooledAllocator::metrics() {

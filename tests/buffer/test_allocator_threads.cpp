@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <future>
 #include <iterator>
 #include <mutex>
 #include <optional>
@@ -21,6 +23,7 @@
 #include "sluice/buffer/buffer.hpp"
 #include "sluice/buffer/pooled_allocator.hpp"
 #include "sluice/core/config.hpp"
+#include "sluice/core/event_loop.hpp"
 
 using sluice::Buffer;
 using sluice::PooledAllocator;
@@ -503,5 +506,36 @@ TEST_CASE("trim returns what an ended thread's arena holds unused while a buffer
     CHECK(after.reserved_bytes == before.reserved_bytes + (4 << 20));
     survivor.reset();
     CHECK(PooledAllocator::metrics().arenas == before.arenas);
+  }
+}
+
+// An idle loop runs no iterations, so only a timer can give back what a finished burst left
+// in its arena: without one, the memory stayed mapped for good.
+TEST_CASE("an event loop gives back the memory of a finished burst by itself, idle or not") {
+  if constexpr (SLUICE_POOL) {
+    PooledAllocator::trim();
+    const auto before = PooledAllocator::metrics();
+    PooledAllocator::set_loop_trim_period(std::chrono::milliseconds(20));
+    sluice::EventLoop loop("trim-burst");
+    loop.start();
+    PooledAllocator::set_loop_trim_period(std::chrono::seconds(10));
+    std::promise<std::int64_t> burst_chunks;
+    loop.execute([&burst_chunks] {
+      std::vector<Buffer> burst;
+      for (int round = 0; round < 40; ++round) {
+        for (const std::size_t size : {std::size_t{64}, std::size_t{4000}, std::size_t{100000}})
+          burst.push_back(Buffer::allocate(size));
+      }
+      burst.clear();  // cached and spared by the arena, still mapped
+      burst_chunks.set_value(PooledAllocator::metrics().chunks);
+    });
+    CHECK(burst_chunks.get_future().get() > before.chunks);
+    bool given_back = false;
+    for (int poll = 0; poll < 1000 && !given_back; ++poll) {
+      given_back = PooledAllocator::metrics().reserved_bytes == before.reserved_bytes;
+      if (!given_back) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(given_back);
+    CHECK(PooledAllocator::metrics().live_buffers == before.live_buffers);
   }
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 
@@ -55,6 +56,14 @@ class PooledAllocator {
   // Returns to the OS what the calling thread's arena (or the shared arena) holds unused:
   // cached runs, spare slabs, empty chunks. Also reclaims arenas of threads that have ended.
   static void trim() noexcept;
+
+  // How often each event loop trims its arena, so that the memory a burst of traffic took
+  // goes back to the OS once the burst is over, even on a loop that has gone idle (an idle
+  // loop runs no iterations, so nothing else would). Loops whose threads start afterwards use
+  // it; zero turns it off. Default 10 s: a trim of a busy arena only drops caches that the
+  // next allocations refill, a few page faults every period.
+  static void set_loop_trim_period(std::chrono::milliseconds period) noexcept;
+  static std::chrono::milliseconds loop_trim_period() noexcept;
 
   static AllocatorMetrics metrics();
 
