@@ -1,8 +1,19 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
 #include <limits>
 #include <memory>
 #include <stdexcept>
+#include <string>
+#include <system_error>
 #include <utility>
 
 #include "sluice/buffer/file_region.hpp"
@@ -67,4 +78,67 @@ TEST_CASE("a region starting past the largest file offset is refused, even an em
   CHECK_THROWS_AS(FileRegion(nullptr, std::numeric_limits<std::uint64_t>::max(), 0),
                   std::invalid_argument);
   CHECK(FileRegion(unopened_file(10), kMaxFileOffset, 0).remaining() == 0);
+}
+
+namespace {
+
+// A scratch directory, removed with what is in it.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    char pattern[] = "/tmp/sluice-file-XXXXXX";
+    REQUIRE(::mkdtemp(pattern) != nullptr);
+    path_ = pattern;
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path_); }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::string file(const char* name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+TEST_CASE("File::open opens a regular file with its size") {
+  ScratchDir dir;
+  {
+    std::ofstream out(dir.file("data.bin"), std::ios::binary);
+    out << std::string(1234, 'x');
+  }
+  auto file = File::open(dir.file("data.bin"));
+  REQUIRE(file);
+  CHECK(file.value()->size() == 1234);
+  CHECK((::fcntl(file.value()->fd(), F_GETFL) & O_NONBLOCK) == 0);
+  auto missing = File::open(dir.file("missing"));
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error() == std::errc::no_such_file_or_directory);
+}
+
+TEST_CASE("File::open refuses a directory and a device") {
+  ScratchDir dir;
+  auto directory = File::open(dir.file(""));
+  REQUIRE_FALSE(directory);
+  CHECK(directory.error() == std::errc::is_a_directory);
+  auto device = File::open("/dev/null");
+  REQUIRE_FALSE(device);
+  CHECK(device.error() == std::errc::invalid_argument);
+}
+
+// Opened for reading, a FIFO with no writer blocked the caller (a loop thread: the whole loop)
+// until a writer came.
+TEST_CASE("File::open refuses a FIFO without waiting for a writer") {
+  ScratchDir dir;
+  const std::string fifo = dir.file("fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto opening = std::async(std::launch::async, [&] { return File::open(fifo); });
+  if (opening.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    // Free the blocked open by coming as a writer, so that the test ends.
+    const Fd writer(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    FAIL("File::open of a FIFO blocked waiting for a writer");
+  }
+  auto opened = opening.get();
+  REQUIRE_FALSE(opened);
+  CHECK(opened.error() == std::errc::invalid_argument);
 }

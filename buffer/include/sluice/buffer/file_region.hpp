@@ -20,7 +20,9 @@ class File {
   File(Fd fd, std::string path, std::uint64_t size) noexcept
       : fd_(std::move(fd)), path_(std::move(path)), size_(size) {}
 
-  // Opens `path` read-only (O_CLOEXEC) and reads its size; errno errors name the path.
+  // Opens the regular file at `path` read-only (O_CLOEXEC) and reads its size; errno errors
+  // name the path. A directory fails with EISDIR, any other kind of file (a FIFO, a socket, a
+  // device) with std::errc::invalid_argument, without being opened: it never blocks.
   static Result<std::shared_ptr<File>> open(const std::string& path);
 
   int fd() const noexcept { return fd_.get(); }
