@@ -85,13 +85,28 @@ void ByteToMessageDecoder::decode_all(HandlerContext& ctx) {
   while (!cumulation_.empty() && !paused_ && !ctx.is_removed()) {
     const std::size_t before = cumulation_.readable_bytes();
     const std::uint64_t fired = ctx.reads_fired();
-    decode(ctx, cumulation_);
+    run_decoder(ctx, &ByteToMessageDecoder::decode);
     // Only a message counts: bytes consumed without one (skipped, or a too-long frame being
     // discarded) still leave the batch wanting more, which auto_read off must ask for.
     if (ctx.reads_fired() != fired) decoded_since_read_complete_ = true;
     if (ctx.is_removed()) return;
     if (cumulation_.readable_bytes() == before) return;  // needs more bytes
   }
+}
+
+void ByteToMessageDecoder::run_decoder(HandlerContext& ctx,
+                                       void (ByteToMessageDecoder::*step)(HandlerContext&,
+                                                                          CompositeBuffer&)) {
+  ++decoding_;
+  try {
+    (this->*step)(ctx, cumulation_);
+  } catch (...) {
+    --decoding_;
+    if (decoding_ == 0 && std::exchange(removal_owed_, false)) finish_removal(ctx);
+    throw;
+  }
+  --decoding_;
+  if (decoding_ == 0 && std::exchange(removal_owed_, false)) finish_removal(ctx);
 }
 
 void ByteToMessageDecoder::on_read_complete(HandlerContext& ctx) {
@@ -151,13 +166,16 @@ void ByteToMessageDecoder::end_deferred_input(HandlerContext& ctx) {
 void ByteToMessageDecoder::end_input(HandlerContext& ctx) {
   try {
     decode_all(ctx);
-    if (!ctx.is_removed()) decode_last(ctx, cumulation_);
+    if (!ctx.is_removed()) run_decoder(ctx, &ByteToMessageDecoder::decode_last);
   } catch (...) {
     // A decoder that fails on the last bytes (a truncated frame) must neither keep them nor stop
     // the end of input (on_inactive, the half-close event) from reaching the handlers after it.
     on_error(ctx, error_from_exception(std::current_exception()));
   }
-  cumulation_.clear();
+  // Taken out of the pipeline meanwhile inside a decode() still under way (the end of input came
+  // from a handler that closed the channel at one of its frames): the bytes left go on when that
+  // decode() returns.
+  if (!removal_owed_) cumulation_.clear();
   input_finished_ = true;
 }
 
@@ -203,6 +221,18 @@ void ByteToMessageDecoder::on_removed(HandlerContext& ctx) {
     ctx.channel().set_auto_read(true);
   }
   paused_ = false;
+  // Taken out from inside decode() (by itself, or by a handler one of its frames reached): the
+  // decoder may still be taking bytes from the cumulation, and what it emits from them comes
+  // before the rest. Passed on now, the rest would overtake those frames and leave decode() an
+  // empty cumulation.
+  if (decoding_ > 0) {
+    removal_owed_ = true;
+    return;
+  }
+  finish_removal(ctx);
+}
+
+void ByteToMessageDecoder::finish_removal(HandlerContext& ctx) {
   pass_on_leftover(ctx);
   // The half-close it held back goes on after the bytes, for the handlers after it to decode.
   if (std::exchange(end_deferred_, false)) ctx.fire_user_event(ChannelInputShutdown{});

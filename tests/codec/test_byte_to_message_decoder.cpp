@@ -84,6 +84,17 @@ class SwitchingDecoder : public ByteToMessageDecoder {
   }
 };
 
+// Takes itself out of the pipeline first, then its 4-byte switch frame (and, after "T", throws).
+class RemoveThenTake : public ByteToMessageDecoder {
+ protected:
+  void decode(HandlerContext& ctx, CompositeBuffer& in) override {
+    if (in.readable_bytes() < 4) return;
+    ctx.pipeline().remove(*this);
+    ctx.fire_read(in.read_buffer(4));
+    if (!in.empty() && in.get_u8(0) == 'T') throw CorruptedFrameError("thrown after removal");
+  }
+};
+
 // Throws on a frame that starts with 'X' (a CodecError) or 'R' (a plain runtime_error).
 class ThrowingDecoder : public ByteToMessageDecoder {
  protected:
@@ -338,6 +349,59 @@ TEST_CASE("a decoder that removes itself mid-stream passes the bytes it did not 
   channel->write_inbound(bytes(" and more"));
   CHECK(test::inbound_texts(*channel) ==
         std::vector<std::string>{"UPGR", "rest of the stream", " and more"});
+}
+
+// The leftover bytes went on the moment the decoder was removed, inside decode(): the frame it
+// went on to take came after them, from a cumulation already emptied (an index error).
+TEST_CASE("a decoder that removes itself before taking a frame emits it before the bytes left") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("switch", std::make_unique<RemoveThenTake>()); });
+  channel->write_inbound(bytes("UPGRrest of the stream"));
+  CHECK(channel->pipeline().names().empty());
+  CHECK(channel->take_errors().empty());
+  channel->write_inbound(bytes(" and more"));
+  CHECK(test::inbound_texts(*channel) ==
+        std::vector<std::string>{"UPGR", "rest of the stream", " and more"});
+}
+
+TEST_CASE("a decoder that removes itself and then throws still passes the bytes left on") {
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("switch", std::make_unique<RemoveThenTake>()); });
+  channel->write_inbound(bytes("UPGRTail"));
+  CHECK(test::error_codes(*channel) ==
+        std::vector<std::error_code>{make_error_code(CodecErrc::corrupted_frame)});
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"UPGR", "Tail"});
+}
+
+namespace {
+
+// Records each message, closes the channel at the first and takes the decoder ("frames") out at
+// the second.
+class ClosesThenRemoves : public ChannelHandler {
+ public:
+  std::vector<std::string> seen;
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    seen.push_back(text_of(message));
+    if (seen.size() == 1) ctx.close();
+    if (seen.size() == 2) ctx.pipeline().remove("frames");
+  }
+};
+
+}  // namespace
+
+// The close at the first frame ends the input inside decode(): the decoder decodes the rest
+// there, and its removal at the next frame must still pass on the bytes after that one rather
+// than have the end of input drop them.
+TEST_CASE("a decoder taken out at a frame decoded at the end of input passes its bytes on") {
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("frames", std::make_unique<SizedFrames>(4));
+    p.add_last("handler", std::make_unique<ClosesThenRemoves>());
+  });
+  auto& handler_after = handler<ClosesThenRemoves>(*channel, "handler");
+  channel->write_inbound(bytes("aaaabbbbcc"));
+  CHECK_FALSE(channel->is_open());
+  CHECK(channel->pipeline().names() == std::vector<std::string>{"handler"});
+  CHECK(handler_after.seen == std::vector<std::string>{"aaaa", "bbbb", "cc"});
 }
 
 TEST_CASE("a decoder taken out of the pipeline from outside passes its leftover bytes on") {

@@ -23,7 +23,8 @@ namespace sluice {
 // Limits: more than max_cumulation undecoded bytes raises CodecErrc::cumulation_limit through
 // on_error, drops the bytes and closes the channel. At the end of input (the channel goes
 // inactive, or the peer half-closes) decode_last() gets what is left. If the decoder is taken
-// out of the pipeline mid-stream, the bytes it had not decoded pass on to the next handler.
+// out of the pipeline mid-stream, the bytes it had not decoded pass on to the next handler;
+// taken out from inside decode(), once decode() returns, after the frames it emitted.
 class ByteToMessageDecoder : public ChannelHandler {
  public:
   enum class Cumulation { kComposite, kMerge };
@@ -78,6 +79,11 @@ class ByteToMessageDecoder : public ChannelHandler {
  private:
   void cumulate(Buffer&& bytes);
   void decode_all(HandlerContext& ctx);
+  // Runs decode() or decode_last() on the cumulation. A removal from inside it is finished when
+  // it returns: what it still emits from the cumulation goes before the bytes left over.
+  void run_decoder(HandlerContext& ctx,
+                   void (ByteToMessageDecoder::*step)(HandlerContext&, CompositeBuffer&));
+  void finish_removal(HandlerContext& ctx);
   void end_input(HandlerContext& ctx);
   void end_deferred_input(HandlerContext& ctx);
   void pass_on_leftover(HandlerContext& ctx);
@@ -91,7 +97,9 @@ class ByteToMessageDecoder : public ChannelHandler {
   bool paused_auto_read_ = false;  // pause_decoding() turned auto_read off
   bool end_deferred_ = false;  // the input ended while paused: decode_last and the event on resume
   bool input_finished_ = false;
-  bool read_owed_ = false;  // a batch ended while paused without the read it needed
+  bool read_owed_ = false;     // a batch ended while paused without the read it needed
+  int decoding_ = 0;           // decode() or decode_last() calls under way
+  bool removal_owed_ = false;  // removed while decoding: the leftover goes on when it returns
 };
 
 }  // namespace sluice
