@@ -47,23 +47,27 @@ std::size_t DelimiterBasedFrameDecoder::find(const CompositeBuffer& in,
   return CompositeBuffer::npos;
 }
 
-bool DelimiterBasedFrameDecoder::may_be_overtaken(const CompositeBuffer& in, std::size_t at,
-                                                  std::size_t chosen) const {
+std::size_t DelimiterBasedFrameDecoder::overtaking_start(const CompositeBuffer& in, std::size_t at,
+                                                         std::size_t chosen) const {
   const std::size_t readable = in.readable_bytes();
+  std::size_t earliest = CompositeBuffer::npos;
   std::string tail;
   for (std::size_t d = 0; d < delimiters_.size(); ++d) {
     const std::string& delimiter = delimiters_[d];
     // Where `delimiter` would start to run past the end: the bytes from there on are its prefix.
     const std::size_t first = readable >= delimiter.size() ? readable - delimiter.size() + 1 : 0;
     // It would win if it started before `at`, or at `at` when listed before the chosen one.
-    const std::size_t end = d < chosen ? at + 1 : at;
+    const std::size_t end = std::min(d < chosen ? at + 1 : at, earliest);
     for (std::size_t q = first; q < end; ++q) {
       tail.resize(readable - q);
       in.get_bytes(q, std::as_writable_bytes(std::span(tail)));
-      if (delimiter.compare(0, tail.size(), tail) == 0) return true;
+      if (delimiter.compare(0, tail.size(), tail) == 0) {
+        earliest = q;
+        break;
+      }
     }
   }
-  return false;
+  return earliest;
 }
 
 std::size_t DelimiterBasedFrameDecoder::partial_delimiter(const CompositeBuffer& in) const {
@@ -128,9 +132,25 @@ void DelimiterBasedFrameDecoder::decode_frame(HandlerContext& ctx, CompositeBuff
   // A delimiter near the end may yet lose to one whose rest has not arrived (an earlier start,
   // or the same start and listed first): taking it now would make the frames depend on how the
   // input was split into reads.
-  if (frame_length != CompositeBuffer::npos && !input_ended &&
-      may_be_overtaken(in, frame_length, chosen)) {
-    return;
+  if (frame_length != CompositeBuffer::npos && !input_ended) {
+    const std::size_t overtaker = overtaking_start(in, frame_length, chosen);
+    if (overtaker != CompositeBuffer::npos) {
+      // Whichever wins, the frame ends no sooner than `overtaker`: when that is already over the
+      // limit, the bytes before it go now (and fail_fast reports now), as when no delimiter has
+      // come; the rest waits for the byte that decides.
+      if (overtaker > 0 && (discarding_ || overtaker > max_length_)) {
+        in.skip(overtaker);
+        scanned_ = 0;
+        if (discarding_) {
+          discarded_ += overtaker;
+          return;
+        }
+        discarded_ = overtaker;
+        discarding_ = true;
+        if (fail_fast_) report_too_long(ctx, discarded_);
+      }
+      return;
+    }
   }
   if (frame_length != CompositeBuffer::npos) {
     scanned_ = 0;

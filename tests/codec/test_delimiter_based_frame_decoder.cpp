@@ -313,6 +313,29 @@ TEST_CASE(
   CHECK(test::inbound_texts(*channel) == Frames{"abcd"});
 }
 
+// A frame over the limit whose delimiter might still be overtaken by a longer one ("\r" by
+// "\r\n") was held whole until the next byte came: with fail_fast it was not reported although
+// too long whichever delimiter won, and unlike the same bytes split over two reads.
+TEST_CASE("a too-long frame is dropped and reported at once though its delimiter may still grow") {
+  for (const bool fail_fast : {true, false}) {
+    CAPTURE(fail_fast);
+    auto channel = frames(4, {"\r\n", "\r"}, true, fail_fast);
+    auto& decoder = decoder_of(*channel);
+    channel->write_inbound(bytes("abcdefgh\r"));
+    CHECK(too_long_errors(*channel) == (fail_fast ? 1 : 0));
+    CHECK(decoder.cumulated_bytes() <= 2);
+    channel->write_inbound(bytes("\nok\r\n"));
+    const auto errors = channel->take_errors();
+    if (fail_fast) {
+      CHECK(errors.empty());
+    } else {
+      REQUIRE(errors.size() == 1);
+      CHECK(errors[0].message().find("frame of 8 bytes") != std::string::npos);
+    }
+    CHECK(test::inbound_texts(*channel) == Frames{"ok"});
+  }
+}
+
 // A partial frame kept one component, and one read buffer, per read, and each read searched it
 // again from its first byte: a frame trickling in a byte per read held a buffer per byte and
 // cost work that grew with the square of its length.

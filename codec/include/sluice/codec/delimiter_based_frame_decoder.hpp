@@ -29,9 +29,9 @@ class DelimiterBasedFrameDecoder : public ByteToMessageDecoder {
   // Index of the first byte of `delimiter` in `in` at or after `from`, or npos.
   static std::size_t find(const CompositeBuffer& in, const std::string& delimiter,
                           std::size_t from);
-  // Whether a delimiter that runs past the end of `in` could start at or before `at`, where
-  // delimiters_[chosen] was found, and win over it.
-  bool may_be_overtaken(const CompositeBuffer& in, std::size_t at, std::size_t chosen) const;
+  // The first index at or before `at`, where delimiters_[chosen] was found, at which a
+  // delimiter that runs past the end of `in` could start and win over it; npos if there is none.
+  std::size_t overtaking_start(const CompositeBuffer& in, std::size_t at, std::size_t chosen) const;
   // How many of the last bytes of `in` could begin a delimiter (none of which is in `in`).
   std::size_t partial_delimiter(const CompositeBuffer& in) const;
   void report_too_long(HandlerContext& ctx, std::size_t length);
