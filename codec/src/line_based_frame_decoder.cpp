@@ -70,7 +70,15 @@ void LineBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
 
 void LineBasedFrameDecoder::decode_last(HandlerContext& ctx, CompositeBuffer& in) {
   ByteToMessageDecoder::decode_last(ctx, in);
-  if (!discarding_ || ctx.is_removed()) return;
+  if (ctx.is_removed()) return;
+  if (!discarding_ && in.readable_bytes() > max_length_) {
+    // The byte of slack held for the LF of a CRLF: no LF will come, so the line is too long.
+    const std::size_t length = in.readable_bytes();
+    in.clear();
+    report_too_long(ctx, length);
+    return;
+  }
+  if (!discarding_) return;
   // The peer stopped inside a line already over the limit: without fail_fast it has not been
   // reported yet, and no line ending will come to report it.
   const std::size_t length = discarded_;

@@ -140,6 +140,25 @@ TEST_CASE("with fail_fast a too-long line cut off by the end of input is reporte
   CHECK(too_long_errors(*channel) == 0);
 }
 
+// A line one byte over the limit whose last byte is a CR is held for the LF of a CRLF; when
+// the input ended there instead, the line was dropped unreported in either mode, while one
+// ending in any other byte was reported.
+TEST_CASE(
+    "a line one byte over the limit ending in CR and cut off by the end of input is reported") {
+  for (const bool fail_fast : {false, true}) {
+    CAPTURE(fail_fast);
+    auto channel = lines(4, true, fail_fast);
+    channel->write_inbound(bytes("ok\nabcd\r"));
+    CHECK(too_long_errors(*channel) == 0);
+    channel->finish();
+    const auto errors = channel->take_errors();
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] == CodecErrc::too_long_frame);
+    CHECK(errors[0].message().find("line of 5 bytes") != std::string::npos);
+    CHECK(test::inbound_texts(*channel) == Lines{"ok"});
+  }
+}
+
 TEST_CASE("a too-long line streaming in is never held past the limit") {
   for (const bool fail_fast : {false, true}) {
     CAPTURE(fail_fast);
