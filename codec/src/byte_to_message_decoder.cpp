@@ -160,7 +160,9 @@ void ByteToMessageDecoder::on_user_event(HandlerContext& ctx, Message&& event) {
 void ByteToMessageDecoder::end_deferred_input(HandlerContext& ctx) {
   end_deferred_ = false;
   end_input(ctx);
-  if (!ctx.is_removed()) ctx.fire_user_event(ChannelInputShutdown{});
+  // Also when a handler took the decoder out at one of those last frames: the handlers after it
+  // are still owed the end of input (an event fired from a removed context goes on).
+  ctx.fire_user_event(ChannelInputShutdown{});
 }
 
 void ByteToMessageDecoder::end_input(HandlerContext& ctx) {

@@ -614,6 +614,16 @@ class Sequence : public ChannelHandler {
   }
 };
 
+// Takes the decoder ("frames") out of the pipeline when its last frame arrives.
+class RemovesDecoderAtLast : public Sequence {
+ public:
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    const bool last = message.is<std::string>() && message.as<std::string>().starts_with("last:");
+    Sequence::on_read(ctx, std::move(message));
+    if (last) ctx.pipeline().remove("frames");
+  }
+};
+
 }  // namespace
 
 // A handler after the decoder must not hear that the input ended and then receive frames.
@@ -644,6 +654,28 @@ TEST_CASE("a half-close while paused goes on after the frames held back") {
     CHECK(sequence.seen == std::vector<std::string>{"abcdef", "input shutdown"});
   }
   CHECK(channel->take_user_events().size() == 1);
+}
+
+// The half-close held while paused was passed on by the decoder only if it was still in the
+// pipeline when its last frame had gone out: taken out at that frame, the handlers after it never
+// heard that the input had ended (unlike a half-close that arrives while not paused).
+TEST_CASE("a half-close goes on when the decoder is taken out at its last frame") {
+  for (const bool paused : {false, true}) {
+    CAPTURE(paused);
+    auto channel = EmbeddedChannel::create([](Pipeline& p) {
+      p.add_last("frames", std::make_unique<PausableFrames>());
+      p.add_last("sequence", std::make_unique<RemovesDecoderAtLast>());
+    });
+    auto& decoder = handler<PausableFrames>(*channel, "frames");
+    auto& sequence = handler<RemovesDecoderAtLast>(*channel, "sequence");
+    if (paused) decoder.pause();
+    channel->write_inbound(bytes("abcdef"));
+    channel->pipeline().fire_user_event(ChannelInputShutdown{});
+    if (paused) decoder.resume();
+    CHECK(channel->pipeline().names() == std::vector<std::string>{"sequence"});
+    CHECK(sequence.seen == std::vector<std::string>{"abcd", "last:ef", "input shutdown"});
+    CHECK(channel->take_user_events().size() == 1);
+  }
 }
 
 TEST_CASE("decode_last runs when the channel closes while paused") {
