@@ -197,7 +197,13 @@ void ByteToMessageDecoder::resume_decoding(HandlerContext& ctx) {
     paused_auto_read_ = false;
     ctx.channel().set_auto_read(true);
   }
-  decode_all(ctx);
+  try {
+    decode_all(ctx);
+  } catch (...) {
+    // As from on_read: the error is the pipeline's, not that of whoever resumed (a timer, a
+    // write callback), and the bytes decode() did not take stay.
+    on_error(ctx, error_from_exception(std::current_exception()));
+  }
   if (ctx.is_removed()) return;
   if (end_deferred_ && !paused_) end_deferred_input(ctx);
   // What was decoded here came out of no read batch: end it as one, so that handlers that

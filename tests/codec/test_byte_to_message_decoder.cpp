@@ -614,6 +614,15 @@ class Sequence : public ChannelHandler {
   }
 };
 
+// PausableFrames that throws on a frame starting with 'X' (without consuming it).
+class PausableStrictFrames : public PausableFrames {
+ protected:
+  void decode(HandlerContext& ctx, CompositeBuffer& in) override {
+    if (in.get_u8(0) == 'X') throw CorruptedFrameError("frames must not start with X");
+    PausableFrames::decode(ctx, in);
+  }
+};
+
 // Takes the decoder ("frames") out of the pipeline when its last frame arrives.
 class RemovesDecoderAtLast : public Sequence {
  public:
@@ -676,6 +685,24 @@ TEST_CASE("a half-close goes on when the decoder is taken out at its last frame"
     CHECK(sequence.seen == std::vector<std::string>{"abcd", "last:ef", "input shutdown"});
     CHECK(channel->take_user_events().size() == 1);
   }
+}
+
+// decode() ran on resume outside any try: what it threw escaped from resume_decoding() into
+// whoever resumed (a timer, a write callback) instead of reaching on_error.
+TEST_CASE("an exception thrown by decode() on resume reaches on_error, not the caller") {
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("frames", std::make_unique<PausableStrictFrames>());
+    p.add_last("probe", std::make_unique<Probe>());
+  });
+  auto& decoder = handler<PausableStrictFrames>(*channel, "frames");
+  decoder.pause();
+  channel->write_inbound(bytes("abcdXY"));
+  CHECK_NOTHROW(decoder.resume());
+  auto& probe = handler<Probe>(*channel, "probe");
+  REQUIRE(probe.errors.size() == 1);
+  CHECK(probe.errors[0] == CodecErrc::corrupted_frame);
+  CHECK(test::inbound_texts(*channel) == std::vector<std::string>{"abcd"});
+  CHECK(decoder.cumulated_bytes() == 2);
 }
 
 TEST_CASE("decode_last runs when the channel closes while paused") {
