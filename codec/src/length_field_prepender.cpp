@@ -35,9 +35,9 @@ void LengthFieldPrepender::write(HandlerContext& ctx, Message&& message, WriteCa
                                     ? static_cast<detail::WideInt>(UINT64_MAX)
                                     : (static_cast<detail::WideInt>(1) << (8 * field_length_)) - 1;
   if (length < 0 || length > limit) {
-    const Error error(CodecErrc::corrupted_frame,
-                      fmt::format("length {} does not fit a {}-byte length field",
-                                  static_cast<long long>(length), field_length_));
+    const Error error(
+        CodecErrc::corrupted_frame,
+        fmt::format("length {} does not fit a {}-byte length field", length, field_length_));
     complete_write(done, error);
     return;
   }

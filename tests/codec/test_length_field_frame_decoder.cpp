@@ -504,6 +504,18 @@ TEST_CASE("a negative length after adjustment fails the write") {
   CHECK(channel->outbound_count() == 0);
 }
 
+// The length was cast to long long for the message: one past INT64_MAX was reported as a large
+// negative length.
+TEST_CASE("a length past INT64_MAX that does not fit is reported as it is") {
+  auto channel = prepender_channel(4, std::numeric_limits<std::int64_t>::max());
+  std::vector<Error> results;
+  channel->pipeline().write(bytes("abc"), [&](const Error& error) { results.push_back(error); });
+  channel->pipeline().flush();
+  REQUIRE(results.size() == 1);
+  CHECK(results[0] == CodecErrc::corrupted_frame);
+  CHECK(results[0].message().find("length 9223372036854775810 ") != std::string::npos);
+}
+
 TEST_CASE("the prepender refuses field lengths other than 1, 2, 3, 4 and 8") {
   CHECK_THROWS_AS(LengthFieldPrepender(5), std::invalid_argument);
   CHECK_THROWS_AS(LengthFieldPrepender(0), std::invalid_argument);
