@@ -104,7 +104,16 @@ void DelimiterBasedFrameDecoder::decode_last(HandlerContext& ctx, CompositeBuffe
     decode_frame(ctx, in, true);
     if (in.readable_bytes() == before) break;
   }
-  if (!discarding_ || ctx.is_removed()) return;
+  if (ctx.is_removed()) return;
+  if (!discarding_ && in.readable_bytes() > max_length_) {
+    // Within the limit only for the bytes kept back as a possible delimiter's start, which no
+    // longer can be one: the frame is too long, and was not reported with fail_fast either.
+    const std::size_t length = in.readable_bytes();
+    in.clear();
+    report_too_long(ctx, length);
+    return;
+  }
+  if (!discarding_) return;
   // The input ended inside a frame already over the limit (the bytes kept back as a possible
   // delimiter's start belong to it): without fail_fast no delimiter will come to report it.
   const std::size_t length = discarded_ + in.readable_bytes();

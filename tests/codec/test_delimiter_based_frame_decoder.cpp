@@ -157,6 +157,24 @@ TEST_CASE("with fail_fast a too-long frame cut off by the end of input is report
   CHECK(too_long_errors(*channel) == 0);
 }
 
+// The bytes kept back as a possible delimiter's start made a frame over the limit look within it;
+// when the input ended there, the frame was dropped unreported in either mode, while one ending
+// in any other bytes was reported.
+TEST_CASE("a frame over the limit only with a delimiter's cut-off start is reported at the end") {
+  for (const bool fail_fast : {false, true}) {
+    CAPTURE(fail_fast);
+    auto channel = frames(4, {"\r\n"}, true, fail_fast);
+    channel->write_inbound(bytes("ok\r\nabcd\r"));
+    CHECK(too_long_errors(*channel) == 0);
+    channel->finish();
+    const auto errors = channel->take_errors();
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] == CodecErrc::too_long_frame);
+    CHECK(errors[0].message().find("frame of 5 bytes") != std::string::npos);
+    CHECK(test::inbound_texts(*channel) == Frames{"ok"});
+  }
+}
+
 TEST_CASE("decoding resumes after a too-long frame whose delimiter arrives split") {
   for (const bool fail_fast : {true, false}) {
     CAPTURE(fail_fast);
