@@ -4,7 +4,7 @@
                "listening on 127.0.0.1:PORT" line it logs to stderr), keeps draining its stderr
                and stdout (the access log) in threads, and stops it by PID: SIGTERM, then
                SIGKILL if it has not exited in time. Only the process started here is signalled.
-  Checks       records each check as "ok" or "FAIL" with details; the exit status of a suite.
+  Checks       records each check as "ok" or "FAIL" (shared with the other Python drivers).
   HTTP helpers a raw-socket request/response reader (for exact bytes, pipelining, HEAD), curl.
   /proc helpers the server's open descriptors and file mappings.
 """
@@ -16,6 +16,10 @@ import subprocess
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                "http_conformance"))
+from sluice_server import Checks  # noqa: E402,F401  (the suites import it from here)
 
 LISTENING_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 SKIP = 77  # ctest SKIP_RETURN_CODE
@@ -123,27 +127,6 @@ class FileServer:
     def stdout_lines(self):
         with self._lock:
             return list(self._out_lines)
-
-
-class Checks:
-    def __init__(self):
-        self.failures = []
-        self.count = 0
-
-    def expect(self, condition, what, detail=""):
-        self.count += 1
-        print("%s: %s%s" % ("ok  " if condition else "FAIL", what,
-                            "" if condition or not detail else "\n      " + str(detail)[:3000]),
-              flush=True)
-        if not condition:
-            self.failures.append(what)
-        return condition
-
-    def summary(self, suite):
-        print("\n%s: %d checks, %d failed" % (suite, self.count, len(self.failures)), flush=True)
-        for failure in self.failures:
-            print("  FAILED: " + failure, flush=True)
-        return 1 if self.failures else 0
 
 
 # -- HTTP on a raw socket ---------------------------------------------------------------------

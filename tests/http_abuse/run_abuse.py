@@ -35,7 +35,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                 "http_conformance"))
-from sluice_server import ServerError, SluiceServer  # noqa: E402
+from sluice_server import Checks, ServerError, SluiceServer  # noqa: E402
 
 CLIENT_THREADS = 8
 BAD_LOG_RE = re.compile(r"\[(warning|error|critical)\]|AddressSanitizer|LeakSanitizer|"
@@ -219,17 +219,6 @@ def exchange(port, request):
             answer += chunk
 
 
-class Checks:
-    def __init__(self):
-        self.failures = []
-
-    def expect(self, condition, what, detail=""):
-        print("%s: %s%s" % ("ok  " if condition else "FAIL", what,
-                            "" if condition or not detail else "\n      " + detail), flush=True)
-        if not condition:
-            self.failures.append(what)
-
-
 def abuse(checks, argv, name, connections, seed, make_payload, probe, expected):
     server = SluiceServer(argv, name)
     try:
@@ -329,11 +318,7 @@ def main():
                     changer.join()
     except ServerError as error:
         checks.expect(False, str(error))
-    if checks.failures:
-        print("%d check(s) failed" % len(checks.failures), flush=True)
-        return 1
-    print("all checks passed", flush=True)
-    return 0
+    return checks.summary("http_abuse")
 
 
 if __name__ == "__main__":

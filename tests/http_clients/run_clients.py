@@ -23,21 +23,9 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                 "http_conformance"))
-from sluice_server import ServerError, SluiceServer, run_bounded  # noqa: E402
+from sluice_server import Checks, ServerError, SluiceServer, run_bounded  # noqa: E402
 
 HELLO = b"Hello, World!"
-
-
-class Checks:
-    def __init__(self):
-        self.failures = []
-
-    def expect(self, condition, what, detail=""):
-        print("%s: %s%s" % ("ok  " if condition else "FAIL", what,
-                            "" if condition or not detail else "\n      " + detail), flush=True)
-        if not condition:
-            self.failures.append(what)
-        return condition
 
 
 def curl(args, timeout=20):

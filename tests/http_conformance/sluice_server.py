@@ -3,6 +3,8 @@
     with SluiceServer([binary, "--host", "127.0.0.1"], name="sluice-http-echo") as server:
         ... server.port ...
 
+Also the Checks record that the Python test drivers share.
+
 The server is started with "--port 0", so the kernel picks a free port, and the port is read
 from the line the example servers log to stderr: "... listening on 127.0.0.1:PORT ...". Its
 stderr keeps being drained by a thread (so a chatty server never blocks on a full pipe) and is
@@ -26,6 +28,29 @@ SKIP = 77
 
 class ServerError(Exception):
     pass
+
+
+class Checks:
+    """Records each check as "ok" or "FAIL" with details; summary() is a suite's exit status."""
+
+    def __init__(self):
+        self.failures = []
+        self.count = 0
+
+    def expect(self, condition, what, detail=""):
+        self.count += 1
+        print("%s: %s%s" % ("ok  " if condition else "FAIL", what,
+                            "" if condition or not detail else "\n      " + str(detail)[:3000]),
+              flush=True)
+        if not condition:
+            self.failures.append(what)
+        return condition
+
+    def summary(self, suite):
+        print("\n%s: %d checks, %d failed" % (suite, self.count, len(self.failures)), flush=True)
+        for failure in self.failures:
+            print("  FAILED: " + failure, flush=True)
+        return 1 if self.failures else 0
 
 
 class SluiceServer:
