@@ -46,6 +46,8 @@ class ByteToMessageDecoder : public ChannelHandler {
  protected:
   // Takes what it can from `in` and emits messages with ctx.fire_read(). Returning without
   // consuming anything means "need more bytes". Throwing reports the error through on_error.
+  // Emit each frame as the last use of `in` in that step: a handler that closes the channel at
+  // the frame ends the input from inside fire_read(), and `in` may come back emptied.
   virtual void decode(HandlerContext& ctx, CompositeBuffer& in) = 0;
   // At the end of input; by default decode() once more if bytes are left. If it (or decode())
   // throws there, the error goes to on_error, the bytes left are dropped and the end of input
