@@ -74,6 +74,10 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
   Buffer& head = response.head_;
   const std::uint16_t status = response.status_;
   if (status < 200) {
+    // Not streaming, so between responses, or after a 204 or 304 whose announced parts were
+    // never ended: none can follow this head, and after a 101 the bytes written are the new
+    // protocol's, which kNoContent would drop.
+    mode_ = Mode::kIdle;
     // Upgrade is hop-by-hop: a 101 names it among its Connection options (RFC 9110 §7.8), and
     // WebSocket clients refuse a 101 without it (RFC 6455 §4.1). Connection is the encoder's
     // to write; header() refuses it.

@@ -270,6 +270,24 @@ TEST_CASE("after a 101 bytes written go out untouched and HTTP responses are ref
   channel->take_errors();
 }
 
+TEST_CASE("a 101 after a 204 or 304 that announced a body sends the new protocol's bytes") {
+  // A 204 or 304 is complete with its head (RFC 9110 §6.4.1), so an application need not end
+  // it with HttpEnd; the bytes written after a later 101 are the new protocol's all the same.
+  for (const std::uint16_t status : {204, 304}) {
+    CAPTURE(status);
+    auto channel = test::server_channel();
+    channel->write_inbound(bytes("GET /cached HTTP/1.1\r\n\r\n"));
+    CHECK(write_result(*channel, HttpResponse(status).content_length(5)).code() ==
+          std::error_code());
+    channel->write_inbound(bytes(kUpgradeGet));
+    CHECK(write_result(*channel, switching()).code() == std::error_code());
+    channel->write_outbound(bytes(kRaw));
+    const std::string output = test::outbound_text(*channel);
+    CHECK(output.ends_with(kSwitchHead + kRaw));
+    CHECK(channel->is_open());
+  }
+}
+
 TEST_CASE("the end of input after a switch is the new protocol's, not an HTTP error") {
   const std::string partial = "GET /partial HTTP/1.1\r\nHos";
   SUBCASE("half-closed after the switch") {
