@@ -108,8 +108,12 @@ ResponseEncoding::Progress ResponseEncoding::write_response(HandlerContext& ctx,
     tail.add("Content-Length: 0\r\n");  // no content announced: say so, or the client waits
   } else if (allows_body) {
     if (request.http10) {
-      streamed = Mode::kCloseDelimited;  // RFC 9112 §6.3: no length, no chunked for 1.0
-      response.close_ = true;
+      // RFC 9112 §6.3: no length, no chunked for 1.0, so the close delimits the body; a
+      // response to HEAD has none to delimit and the connection may persist.
+      if (!request.head) {
+        streamed = Mode::kCloseDelimited;
+        response.close_ = true;
+      }
     } else {
       tail.add("Transfer-Encoding: chunked\r\n");
       streamed = Mode::kChunked;

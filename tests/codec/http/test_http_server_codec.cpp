@@ -259,6 +259,20 @@ TEST_CASE("a streamed response to HTTP/1.0 without a length is delimited by clos
   CHECK(outcome.closed);
 }
 
+TEST_CASE("a streamed response to an HTTP/1.0 HEAD with keep-alive keeps the connection") {
+  // The body a GET would get is delimited by closing; a HEAD's has no body to delimit (RFC
+  // 9112 §6.3), so the connection the client asked to keep stays.
+  auto channel = test::server_channel();
+  channel->write_inbound(bytes("HEAD / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  channel->write_outbound(HttpResponse(200).streamed(), bytes("abc"), HttpEnd{});
+  CHECK(without_dates(test::outbound_text(*channel)) ==
+        "HTTP/1.1 200 OK\r\nDate: <date>\r\nConnection: keep-alive\r\n\r\n");
+  CHECK_FALSE(saw_fin(*channel));
+  CHECK(channel->is_open());
+  channel->write_inbound(bytes("GET /again HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  CHECK(targets(*channel) == std::vector<std::string>{"/", "/again"});
+}
+
 TEST_CASE("a 100 Continue before the response does not count as the response") {
   auto channel = test::server_channel();
   channel->write_inbound(
