@@ -222,13 +222,11 @@ void ResponseEncoding::write_body_part(HandlerContext& ctx, Message&& part, Writ
 
 ResponseEncoding::Progress ResponseEncoding::write_end(HandlerContext& ctx, WriteCallback&& done) {
   if (mode_ == Mode::kLength && remaining_ != 0) {
-    // Ending here would leave the client waiting for bytes that never come, or reading the
-    // next response as this one's body.
-    const std::uint64_t missing = remaining_;
-    mode_ = Mode::kIdle;
+    // The client waits for the missing bytes: a next head sent after this end would be read
+    // as them. The end is refused like a part past the length, and the response stays open.
     throw CodecError(
         CodecErrc::body_length_mismatch,
-        fmt::format("the response ended {} bytes short of its Content-Length", missing));
+        fmt::format("the response ended {} bytes short of its Content-Length", remaining_));
   }
   const Mode mode = mode_;
   mode_ = Mode::kIdle;

@@ -32,7 +32,8 @@ class ResponseEncoding {
   // unsupported_message for a part whose size is unknown: the response cannot be completed.
   void write_body_part(HandlerContext& ctx, Message&& part, WriteCallback&& done);
   // HttpEnd: returns kComplete when it ended a response in progress. Throws a CodecError
-  // (body_length_mismatch) when fewer bytes than the announced Content-Length were written.
+  // (body_length_mismatch) when fewer bytes than the announced Content-Length were written;
+  // the response is then still streaming, as the client still waits for those bytes.
   Progress write_end(HandlerContext& ctx, WriteCallback&& done);
 
   // A response's head is out and its body is not complete.

@@ -353,6 +353,30 @@ TEST_CASE("a response written before the one before it ended fails instead of go
         "5\r\npiece\r\n0\r\n\r\n");
 }
 
+TEST_CASE("an end short of the Content-Length fails and leaves the response open") {
+  // The client still waits for the missing bytes: a next head sent now would be read as them.
+  auto channel = encoder_channel();
+  std::vector<std::string> done;
+  auto record = [&](std::string name) {
+    return [&done, name](const Error& error) {
+      const bool mismatch = error.code() == CodecErrc::body_length_mismatch;
+      done.push_back(name + (mismatch ? " mismatch" : error ? " failed" : ""));
+    };
+  };
+  channel->pipeline().write(HttpResponse(200).content_length(5), record("head"));
+  channel->pipeline().write(bytes("abc"), record("abc"));
+  channel->pipeline().write(HttpEnd{}, record("short end"));
+  channel->pipeline().write(HttpResponse(200).body(bytes("next")), record("next"));
+  channel->pipeline().write(bytes("de"), record("de"));
+  channel->pipeline().write(HttpEnd{}, record("end"));
+  channel->pipeline().flush();
+  channel->take_errors();
+  CHECK(done == std::vector<std::string>{"short end mismatch", "next mismatch", "head", "abc", "de",
+                                         "end"});
+  CHECK(without_date(test::outbound_text(*channel)) ==
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nDate: <date>\r\n\r\nabcde");
+}
+
 TEST_CASE("buffers written outside a response pass through untouched") {
   auto channel = encoder_channel();
   Buffer raw = bytes("raw bytes");
