@@ -334,8 +334,10 @@ bool HttpServerCodec::may_take_request(HandlerContext& ctx) const {
   // After a 101 or a tunnel's 2xx nothing is a request: no HTTP backpressure holds the new
   // protocol's bytes.
   if (switched_protocols_) return true;
+  // RFC 9112 §9.6: once a response that closes the connection has begun, no later request may
+  // be processed; it is held until the close drops it (a whole one closes at once).
   return ctx.channel().is_writable() && pending_.size() < limits().max_pipelined &&
-         !awaiting_switch_answer();
+         !awaiting_switch_answer() && !(current_closes_ && encoding_->streaming());
 }
 
 bool HttpServerCodec::ready_for_request(HandlerContext& ctx) {

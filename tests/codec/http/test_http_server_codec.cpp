@@ -541,6 +541,50 @@ TEST_CASE("after a response that closes the connection no later request is handl
   CHECK(test::finish_exchange(*channel).closed);
 }
 
+TEST_CASE(
+    "while a streamed response that closes the connection goes out no later request is "
+    "handled") {
+  // RFC 9112 §9.6: after sending close the server MUST NOT process further requests; the
+  // client, never answered, sends them again on another connection.
+  struct Case {
+    const char* request;
+    HttpResponse (*response)();
+    const char* end;  // how the body ends on the wire
+  };
+  const Case cases[] = {
+      {"GET /stream HTTP/1.1\r\n\r\n",
+       [] { return HttpResponse(200).streamed().close_connection(); }, "3\r\nabc\r\n0\r\n\r\n"},
+      {"GET /stream HTTP/1.1\r\n\r\n",
+       [] { return HttpResponse(200).content_length(3).close_connection(); }, "abc"},
+      // No length for HTTP/1.0: the close delimits the body.
+      {"GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+       [] { return HttpResponse(200).streamed(); }, "abc"},
+  };
+  for (const Case& c : cases) {
+    for (const bool half_close : {false, true}) {
+      const std::string request = c.request;
+      CAPTURE(request);
+      CAPTURE(half_close);
+      auto channel = test::server_channel();
+      channel->write_inbound(bytes(request));
+      CHECK(targets(*channel) == std::vector<std::string>{"/stream"});
+      channel->write_outbound(c.response(), bytes("abc"));
+      channel->write_inbound(bytes("POST /transfer HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
+      // The peer that half-closes after it is no different: the request held is not a request
+      // cut short.
+      if (half_close) channel->pipeline().fire_user_event(ChannelInputShutdown{});
+      CHECK(targets(*channel).empty());
+      channel->write_outbound(HttpEnd{});
+      const auto outcome = test::finish_exchange(*channel);
+      CHECK(targets(*channel).empty());
+      CHECK(occurrences(outcome.output, "HTTP/1.1 ") == 1);
+      CHECK(outcome.output.find("Connection: close\r\n") != std::string::npos);
+      CHECK(outcome.output.ends_with(c.end));
+      CHECK(outcome.closed);
+    }
+  }
+}
+
 TEST_CASE("a 1xx never overtakes a response owed to an earlier request, nor goes to HTTP/1.0") {
   SUBCASE("behind an earlier request") {
     auto channel = test::server_channel();
