@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -101,6 +102,15 @@ std::optional<std::uint64_t> parse_chunk_line(std::string_view line) noexcept {
   return size;
 }
 
+// Whether a head the parser refused is a HEAD request's (after the empty lines it skips): the
+// refusal then carries no content. Only the method is looked at, when the rest is in doubt.
+bool begins_head_request(std::span<const std::byte> bytes) noexcept {
+  std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  while (text.starts_with("\r\n"))
+    text.remove_prefix(2);
+  return text.starts_with("HEAD ");
+}
+
 // Only CR and LF: at most the empty lines the head parser skips before a request line (it
 // refuses a bare LF, a bare CR or too many of them as soon as it sees them).
 bool only_empty_lines(const CompositeBuffer& in) noexcept {
@@ -188,18 +198,19 @@ void HttpRequestDecoder::emit_error(HandlerContext& ctx, HttpDecodeError&& error
 }
 
 void HttpRequestDecoder::fail(HandlerContext& ctx, CompositeBuffer& in, std::uint16_t status,
-                              std::string reason) {
+                              std::string reason, bool head) {
   in.clear();
-  refuse(ctx, status, std::move(reason));
+  refuse(ctx, status, std::move(reason), head);
 }
 
-void HttpRequestDecoder::refuse(HandlerContext& ctx, std::uint16_t status, std::string reason) {
+void HttpRequestDecoder::refuse(HandlerContext& ctx, std::uint16_t status, std::string reason,
+                                bool head) {
   const bool in_body = receiving_;
   receiving_ = false;
   switch_after_request_ = false;
   state_ = State::kDiscard;
   chunk_line_scanned_ = 0;
-  emit_error(ctx, HttpDecodeError{status, std::move(reason), in_body});
+  emit_error(ctx, HttpDecodeError{status, std::move(reason), in_body, head});
 }
 
 void HttpRequestDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {
@@ -282,7 +293,8 @@ void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
   }
   head_waiting_ = false;
   if (outcome == HttpHeadParser::Outcome::kError) {
-    fail(ctx, in, parser_.error_status(), std::string(parser_.error_reason()));
+    fail(ctx, in, parser_.error_status(), std::string(parser_.error_reason()),
+         begins_head_request(in.component(0).readable_span()));
     return;
   }
 
@@ -298,7 +310,9 @@ void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
   const HttpFields& headers = request.headers_;
 
   const RequestFraming framing = decide_request_framing(headers, request.version_minor_);
-  if (framing.error != nullptr) return fail(ctx, in, framing.error_status, framing.error);
+  if (framing.error != nullptr) {
+    return fail(ctx, in, framing.error_status, framing.error, request.is_head());
+  }
   if (request.connect_ && (framing.chunked || framing.content_length != 0)) {
     // RFC 9110 §9.3.6: a CONNECT has no content. Were a body announced, the bytes after the
     // head could be read as that body or as the tunnel's first bytes, and a front end and this
@@ -309,10 +323,13 @@ void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
   // tunnel's destination, and the target URI is made from it alone (RFC 9112 §3.3). A Host is
   // still required of HTTP/1.1 and judged like any other (§3.2).
   if (limits_.require_host) {
-    if (framing.host_lines > 1) return fail(ctx, in, status::kBadRequest, "more than one Host");
-    if (!framing.host_valid) return fail(ctx, in, status::kBadRequest, "invalid Host");
-    if (framing.host_lines == 0 && request.version_minor_ >= 1) {
-      return fail(ctx, in, status::kBadRequest, "HTTP/1.1 request without Host");
+    const char* host_error = framing.host_lines > 1 ? "more than one Host"
+                             : !framing.host_valid  ? "invalid Host"
+                             : framing.host_lines == 0 && request.version_minor_ >= 1
+                                 ? "HTTP/1.1 request without Host"
+                                 : nullptr;
+    if (host_error != nullptr) {
+      return fail(ctx, in, status::kBadRequest, host_error, request.is_head());
     }
   }
   request.chunked_ = framing.chunked;

@@ -81,7 +81,7 @@ void HttpServerCodec::emit_content(HandlerContext& ctx, HttpContent&& content) {
 
 void HttpServerCodec::emit_error(HandlerContext& ctx, HttpDecodeError&& error) {
   // A request whose body turned out malformed gets the error as its response.
-  bool head = false;
+  bool head = error.head;
   if (error.in_body) {
     if (pending_.empty()) {
       // Its answer has already gone out in full (sent before the body was read): a second

@@ -756,6 +756,35 @@ TEST_CASE("a HEAD request whose body is cut short gets a 400 without content") {
   CHECK(outcome.output.substr(outcome.output.size() - 4) == "\r\n\r\n");
 }
 
+TEST_CASE("an error answer to a HEAD request refused for its head carries no content") {
+  // RFC 9110 §9.3.2: the client reads no content after a response to HEAD, whatever its status.
+  HttpLimits limits = test::test_limits();
+  limits.require_host = true;
+  const std::pair<std::string, int> refused[] = {
+      {"HEAD / HTTP/1.1\r\n\r\n", 400},                                   // no Host
+      {"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n", 400},  // framing
+      {"HEAD / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+      {"\r\nHEAD / HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", 400},  // a field line
+      {"HEAD / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
+      {"HEAD /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
+  };
+  for (const auto& [raw, status] : refused) {
+    CAPTURE(raw.substr(0, 80));
+    auto channel = test::server_channel(limits);
+    channel->write_inbound(bytes(raw));
+    const auto outcome = test::finish_exchange(*channel);
+    CHECK(test::first_status(outcome.output) == status);
+    CHECK(outcome.output.find("\r\nContent-Length: ") != std::string::npos);
+    CHECK(outcome.output.find("\r\nConnection: close\r\n") != std::string::npos);
+    CHECK(outcome.output.ends_with("\r\n\r\n"));
+    CHECK(outcome.closed);
+  }
+  // The same refusals of a GET carry their text.
+  auto channel = test::server_channel(limits);
+  channel->write_inbound(bytes("GET / HTTP/1.1\r\n\r\n"));
+  CHECK_FALSE(test::finish_exchange(*channel).output.ends_with("\r\n\r\n"));
+}
+
 TEST_CASE("the linger does not cut off a final response the peer is still reading") {
   // close_gracefully() starts the linger timer when it asks for the FIN, not when the FIN
   // goes out: a response that ends the connection ("Connection: close", HTTP/1.0) and takes

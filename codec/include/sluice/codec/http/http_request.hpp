@@ -111,6 +111,9 @@ struct HttpDecodeError {
   std::string reason;
   // The body of the request last emitted was malformed: this error is that request's answer.
   bool in_body = false;
+  // The request refused for its head is a HEAD (its request line says so): the answer carries
+  // no content (RFC 9110 §9.3.2).
+  bool head = false;
 };
 
 }  // namespace sluice::http

@@ -91,10 +91,12 @@ class HttpRequestDecoder : public ByteToMessageDecoder {
   void decode_trailers(HandlerContext& ctx, CompositeBuffer& in);
   HttpFields take_fields(CompositeBuffer& in);
   void finish_request(HandlerContext& ctx, HttpContent&& last);
-  void fail(HandlerContext& ctx, CompositeBuffer& in, std::uint16_t status, std::string reason);
+  // `head`: the request refused is a HEAD (HttpDecodeError::head).
+  void fail(HandlerContext& ctx, CompositeBuffer& in, std::uint16_t status, std::string reason,
+            bool head = false);
   // The state fail() leaves, and the error, for a refusal made outside decode() (whose caller
   // drops the undecoded bytes itself).
-  void refuse(HandlerContext& ctx, std::uint16_t status, std::string reason);
+  void refuse(HandlerContext& ctx, std::uint16_t status, std::string reason, bool head = false);
   static void pass_on_raw(HandlerContext& ctx, CompositeBuffer& in);
   // A head has begun to arrive and not ended: its clock starts (the timer is set unless one
   // is already due).
