@@ -1,8 +1,10 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <deque>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "sluice/channel/message.hpp"
@@ -160,4 +162,35 @@ TEST_CASE("moving a message onto itself keeps its value") {
   message = std::move(alias);
   REQUIRE(message.is<std::string>());
   CHECK(message.as<std::string>() == "kept");
+}
+
+namespace {
+
+// A value whose move may throw (as std::deque's does in libstdc++): a Message, whose own move
+// cannot fail, must not move it again once stored.
+struct ThrowingMove {
+  static inline int moves = 0;
+  std::string text;
+  explicit ThrowingMove(std::string t) : text(std::move(t)) {}
+  ThrowingMove(ThrowingMove&& other) noexcept(false) : text(std::move(other.text)) { ++moves; }
+  ThrowingMove& operator=(ThrowingMove&&) = delete;
+};
+
+}  // namespace
+
+TEST_CASE("a value whose move may throw travels, stored once and never moved again") {
+  static_assert(!std::is_nothrow_move_constructible_v<ThrowingMove>);
+  ThrowingMove::moves = 0;
+  Message message = ThrowingMove("kept");
+  CHECK(ThrowingMove::moves == 1);  // into the message
+  Message moved = std::move(message);
+  Message assigned;
+  assigned = std::move(moved);
+  CHECK(ThrowingMove::moves == 1);
+  REQUIRE(assigned.is<ThrowingMove>());
+  CHECK(assigned.as<ThrowingMove>().text == "kept");
+
+  Message queue = std::deque<int>{1, 2, 3};
+  Message other = std::move(queue);
+  CHECK(other.take<std::deque<int>>() == std::deque<int>{1, 2, 3});
 }

@@ -58,7 +58,7 @@ class Message {
 
   template <typename T>
   requires(!std::is_same_v<std::decay_t<T>, Message> && !std::is_lvalue_reference_v<T> &&
-           std::is_nothrow_move_constructible_v<std::decay_t<T>>)
+           std::is_move_constructible_v<std::decay_t<T>>)
       Message(T&& value) {  // NOLINT: implicit, so that ctx.write(std::move(buffer)) reads well
     using Stored = std::decay_t<T>;
     if constexpr (fits_inline<Stored>()) {
@@ -150,9 +150,12 @@ class Message {
     std::size_t (*bytes)(std::byte* storage) noexcept;
   };
 
+  // A value whose move may throw (std::deque's, in libstdc++) lives out of line too: moving
+  // the Message then moves a pointer, so it cannot fail.
   template <typename T>
   static constexpr bool fits_inline() {
-    return sizeof(T) <= kInlineSize && alignof(T) <= alignof(std::max_align_t);
+    return sizeof(T) <= kInlineSize && alignof(T) <= alignof(std::max_align_t) &&
+           std::is_nothrow_move_constructible_v<T>;
   }
 
   template <typename T>
