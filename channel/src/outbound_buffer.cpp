@@ -126,9 +126,10 @@ void OutboundBuffer::consume(std::size_t written) noexcept {
 }
 
 void OutboundBuffer::complete_front() noexcept {
-  WriteCallback done = pop_front();
+  Popped popped = pop_front();
   // Most writes carry no callback: no success Error to make for them.
-  if (done) complete_write(done, Error());
+  if (popped.done) complete_write(popped.done, Error());
+  release(popped.bytes);
 }
 
 Message OutboundBuffer::take_front() noexcept {
@@ -141,25 +142,29 @@ void OutboundBuffer::fail_all(const Error& error) noexcept {
   // Callbacks may write again (to a closed channel, which fails at once): take the list first.
   while (!entries_.empty()) {
     if (flushed_ == 0) flushed_ = entries_.size();
-    WriteCallback done = pop_front();
-    complete_write(done, error);
+    Popped popped = pop_front();
+    complete_write(popped.done, error);
+    release(popped.bytes);
   }
 }
 
-WriteCallback OutboundBuffer::pop_front() noexcept {
+OutboundBuffer::Popped OutboundBuffer::pop_front() noexcept {
   Entry& entry = entries_.front();
   entries_.pop_front();
   if (flushed_ != 0) --flushed_;
-  subtract(entry, entry.bytes);
-  WriteCallback done = std::move(entry.done);
+  Popped popped{std::move(entry.done), entry.bytes};
   entry.message.reset();
   give_entry(&entry);
-  return done;
+  return popped;
 }
 
 void OutboundBuffer::subtract(Entry& entry, std::size_t bytes) noexcept {
   bytes = std::min(bytes, entry.bytes);
   entry.bytes -= bytes;
+  release(bytes);
+}
+
+void OutboundBuffer::release(std::size_t bytes) noexcept {
   set_pending(pending_bytes() - bytes);
 }
 

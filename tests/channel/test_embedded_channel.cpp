@@ -163,3 +163,39 @@ TEST_CASE("a flush that runs out of memory while recording counts only what it r
   CHECK(channel->take_errors().size() == 1);
   CHECK(channel->finish());
 }
+
+namespace {
+
+// Once the channel is writable again, writes and flushes one more message with a callback.
+class WriteWhenWritable final : public ChannelHandler {
+ public:
+  explicit WriteWhenWritable(std::vector<std::string>& log) : log_(log) {}
+  void on_writability_changed(HandlerContext& ctx) override {
+    if (!ctx.channel().is_writable() || written_) return;
+    written_ = true;
+    ctx.write_and_flush(Buffer::copy_of("more"),
+                        [this](const Error&) { log_.push_back("done more"); });
+  }
+
+ private:
+  std::vector<std::string>& log_;
+  bool written_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("write callbacks run in the order of the writes, also for writes made as one completes") {
+  std::vector<std::string> log;
+  ChannelOptions options;
+  options.write_high_water_mark = 4;
+  options.write_low_water_mark = 2;
+  auto channel = EmbeddedChannel::create(
+      [&](Pipeline& p) { p.add_last("more", std::make_unique<WriteWhenWritable>(log)); }, options);
+  channel->write_and_flush(Buffer::copy_of("12345"),
+                           [&](const Error&) { log.push_back("done first"); });
+  channel->run_pending();
+  CHECK(log == std::vector<std::string>{"done first", "done more"});
+  CHECK(channel->outbound_count() == 2);
+  CHECK(channel->pending_write_bytes() == 0);
+  channel->finish();
+}

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <string>
 #include <vector>
 
 #include "sluice/buffer/file_region.hpp"
@@ -129,4 +130,37 @@ TEST_CASE("with a low water mark of 0, writability comes back once everything is
   CHECK(outbound.pending_bytes() == 0);
   CHECK(outbound.is_writable());
   CHECK(listener.changes == std::vector<bool>{false, true});
+}
+
+namespace {
+
+// Logs the writability changes into a log shared with write callbacks.
+struct LoggingListener final : WritabilityListener {
+  std::vector<std::string>& log;
+  explicit LoggingListener(std::vector<std::string>& l) : log(l) {}
+  void on_writability_changed(bool writable) override {
+    log.push_back(writable ? "writable" : "unwritable");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a write's callback runs before the writability change its completion causes") {
+  // A handler woken by the change writes more; had the change come first, the later write's
+  // callback could run before this one.
+  std::vector<std::string> log;
+  LoggingListener listener(log);
+  OutboundBuffer outbound(listener, 2, 4);
+  outbound.add(Buffer::copy_of("12345"), [&](const Error&) { log.push_back("done 1"); });
+  outbound.add(Buffer::copy_of("6"), [&](const Error&) { log.push_back("done 2"); });
+  outbound.mark_flushed();
+  outbound.consume(6);
+  CHECK(log == std::vector<std::string>{"unwritable", "done 1", "writable", "done 2"});
+  CHECK(outbound.pending_bytes() == 0);
+
+  log.clear();
+  outbound.add(Buffer::copy_of("12345"), [&](const Error&) { log.push_back("failed 1"); });
+  outbound.fail_all(Error(ChannelErrc::closed));
+  CHECK(log == std::vector<std::string>{"unwritable", "failed 1", "writable"});
+  CHECK(outbound.pending_bytes() == 0);
 }

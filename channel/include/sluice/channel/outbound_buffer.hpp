@@ -107,10 +107,19 @@ class OutboundBuffer {
   void refresh_writability() noexcept { set_pending(pending_bytes()); }
 
  private:
+  struct Popped {
+    WriteCallback done;
+    std::size_t bytes;  // still counted as pending: release() them once `done` has run
+  };
+
   void subtract(Entry& entry, std::size_t bytes) noexcept;
+  // Takes `bytes` out of the pending count, which may cross a water mark.
+  void release(std::size_t bytes) noexcept;
   void set_pending(std::size_t pending) noexcept;
-  // Unlinks the front entry and returns its callback; the entry goes back to the free list.
-  WriteCallback pop_front() noexcept;
+  // Unlinks the front entry and returns its callback and the bytes it still counts; the entry
+  // goes back to the free list. The callback runs before the bytes are released, so that a
+  // write made by a handler woken by the writability change completes after this one.
+  Popped pop_front() noexcept;
 
   WritabilityListener& listener_;
   EntryList entries_;
