@@ -166,6 +166,58 @@ TEST_CASE("a flush that runs out of memory while recording counts only what it r
 
 namespace {
 
+// Closes the channel at the first message it reads.
+class CloseOnRead final : public ChannelHandler {
+ public:
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    ctx.fire_read(std::move(message));
+    ctx.close();
+  }
+};
+
+// Logs the inbound events that reach it.
+class InboundLog final : public ChannelHandler {
+ public:
+  explicit InboundLog(std::vector<std::string>& log) : log_(log) {}
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    log_.push_back("read " + text(message));
+    ctx.fire_read(std::move(message));
+  }
+  void on_read_complete(HandlerContext& ctx) override {
+    log_.push_back("read_complete");
+    ctx.fire_read_complete();
+  }
+  void on_inactive(HandlerContext& ctx) override {
+    log_.push_back("inactive");
+    ctx.fire_inactive();
+  }
+
+ private:
+  std::vector<std::string>& log_;
+};
+
+}  // namespace
+
+TEST_CASE("a channel closed by a handler mid-way through write_inbound reads nothing more") {
+  // As StreamChannel stops its read batch at a close: no event follows on_inactive.
+  std::vector<std::string> log;
+  auto channel = EmbeddedChannel::create([&](Pipeline& p) {
+    p.add_last("closer", std::make_unique<CloseOnRead>());
+    p.add_last("log", std::make_unique<InboundLog>(log));
+  });
+  CHECK(channel->write_inbound(Buffer::copy_of("a"), Buffer::copy_of("b")));
+  CHECK(log == std::vector<std::string>{"read a", "inactive"});
+  CHECK(channel->inbound_count() == 1);
+
+  log.clear();
+  channel->write_inbound(Buffer::copy_of("c"));
+  CHECK(log.empty());
+  CHECK(channel->inbound_count() == 1);
+  CHECK(channel->finish());  // "a" is still unread
+}
+
+namespace {
+
 // Once the channel is writable again, writes and flushes one more message with a callback.
 class WriteWhenWritable final : public ChannelHandler {
  public:

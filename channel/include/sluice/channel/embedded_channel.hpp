@@ -29,10 +29,12 @@ class EmbeddedChannel final : public Channel {
                                      ChannelOptions options = {});
 
   // Fires each message as read, then read-complete. True if inbound messages reached the tail.
+  // As a socket's read batch, it stops where a handler closes the channel: the messages after
+  // that point are dropped unread, and no event follows on_inactive.
   template <typename... Messages>
   bool write_inbound(Messages&&... messages) {
-    (pipeline().fire_read(Message(std::forward<Messages>(messages))), ...);
-    pipeline().fire_read_complete();
+    ((is_open() ? pipeline().fire_read(Message(std::forward<Messages>(messages))) : void()), ...);
+    if (is_open()) pipeline().fire_read_complete();
     run_pending();
     return !inbound_.empty();
   }
