@@ -1,8 +1,10 @@
 #include "sluice/channel/socket_address.hpp"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace sluice {
@@ -12,15 +14,37 @@ SocketAddress::SocketAddress(const sockaddr* address, socklen_t length) noexcept
   std::memcpy(&storage_, address, length_);
 }
 
+namespace {
+
+// An IPv6 zone ("eth0" or "2" in "fe80::1%eth0"): an interface name or index; 0 if neither.
+std::uint32_t parse_scope(const std::string& zone) {
+  if (zone.empty()) return 0;
+  if (zone.find_first_not_of("0123456789") == std::string::npos) {
+    if (zone.size() > 10) return 0;
+    const unsigned long long index = std::stoull(zone);
+    return index <= UINT32_MAX ? static_cast<std::uint32_t>(index) : 0;
+  }
+  return ::if_nametoindex(zone.c_str());
+}
+
+}  // namespace
+
 std::optional<SocketAddress> SocketAddress::from_numeric(std::string_view host,
                                                          std::uint16_t port) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  const std::string text(host);
+  std::string text(host);
+  // A link-local IPv6 address names its interface ("fe80::1%eth0"): inet_pton takes no zone.
+  std::uint32_t scope = 0;
+  if (const auto percent = text.find('%'); percent != std::string::npos) {
+    scope = parse_scope(text.substr(percent + 1));
+    if (scope == 0) return std::nullopt;
+    text.resize(percent);
+  }
   SocketAddress result;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&result.storage_);
-  if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
+  if (scope == 0 && inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(port);
     result.length_ = sizeof(sockaddr_in);
@@ -30,6 +54,7 @@ std::optional<SocketAddress> SocketAddress::from_numeric(std::string_view host,
   if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(port);
+    v6->sin6_scope_id = scope;
     result.length_ = sizeof(sockaddr_in6);
     return result;
   }
@@ -67,9 +92,20 @@ std::string SocketAddress::host() const {
     return text;
   }
   if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text,
-              sizeof text);
-    return text;
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&storage_);
+    inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+    if (v6->sin6_scope_id == 0) return text;
+    // The zone, without which a link-local address names no one host: by the interface's
+    // name, as ip(8) and ss(8) show it, or by number when no interface has that index.
+    std::string scoped = text;
+    char name[IF_NAMESIZE] = {};
+    scoped += '%';
+    if (::if_indextoname(v6->sin6_scope_id, name) != nullptr) {
+      scoped += name;
+    } else {
+      scoped += std::to_string(v6->sin6_scope_id);
+    }
+    return scoped;
   }
   if (family() == AF_UNIX && length_ > offsetof(sockaddr_un, sun_path)) {
     const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);

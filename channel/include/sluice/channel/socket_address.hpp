@@ -17,7 +17,8 @@ class SocketAddress {
   SocketAddress() noexcept = default;
   SocketAddress(const sockaddr* address, socklen_t length) noexcept;
 
-  // A numeric address ("127.0.0.1", "::1", "[::1]"); nullopt if `host` is not one.
+  // A numeric address ("127.0.0.1", "::1", "[::1]", "fe80::1%eth0" with its zone, by interface
+  // name or index); nullopt if `host` is not one, or names an interface that does not exist.
   static std::optional<SocketAddress> from_numeric(std::string_view host, std::uint16_t port);
   // A Unix-domain address; nullopt when the path is too long for sockaddr_un. A path that
   // starts with a NUL byte is an abstract name, taken with its exact length.
@@ -29,9 +30,11 @@ class SocketAddress {
   const sockaddr* native() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
   socklen_t length() const noexcept { return length_; }
 
-  // "127.0.0.1:8080", "[::1]:8080", "unix:/run/app.sock", "unix:@name" (abstract)
+  // "127.0.0.1:8080", "[::1]:8080", "[fe80::1%eth0]:8080", "unix:/run/app.sock",
+  // "unix:@name" (abstract)
   std::string to_string() const;
-  // The host part alone: "127.0.0.1", "::1", the path, or "@name" for an abstract name.
+  // The host part alone: "127.0.0.1", "::1", "fe80::1%eth0", the path, or "@name" for an
+  // abstract name.
   std::string host() const;
   // A Unix-domain address with an abstract name (not a file).
   bool is_abstract_unix() const noexcept;
