@@ -128,10 +128,19 @@ void Pipeline::remove(const ChannelHandler& handler) {
   unlink(*found);
 }
 
-void Pipeline::detach(HandlerContext& context) noexcept {
+void Pipeline::detach(HandlerContext& context, HandlerContext* replacement) noexcept {
   contexts_.erase(contexts_.iterator_to(context));
   context.removed_ = true;
   relink();
+  // Inbound, the replacement (added right after it) is already the next handler; outbound,
+  // the leaving handler's writes would otherwise skip it for the handler before.
+  if (replacement != nullptr && !replacement->removed_) {
+    for (int e = 0; e < kOutboundEventCount; ++e) {
+      const auto event = static_cast<std::size_t>(e);
+      context.prev_[event] =
+          replacement->handles(kOutboundBits[event]) ? replacement : replacement->prev_[event];
+    }
+  }
   try {
     context.handler().on_removed(context);
   } catch (const std::exception& error) {
@@ -141,9 +150,9 @@ void Pipeline::detach(HandlerContext& context) noexcept {
   }
 }
 
-void Pipeline::unlink(HandlerContext& context) {
+void Pipeline::unlink(HandlerContext& context, HandlerContext* replacement) {
   channel_.loop().assert_in_loop("Pipeline::remove");
-  detach(context);
+  detach(context, replacement);
   // Events may still be travelling through the context: it dies at the end of the iteration.
   HandlerContext* doomed = &context;
   EventLoop& loop = channel_.loop();

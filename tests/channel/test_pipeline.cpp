@@ -457,3 +457,45 @@ TEST_CASE("a removed handler gets no event after its on_removed") {
   CHECK(channel->pipeline().names() == std::vector<std::string>{"spy"});
   channel->finish();
 }
+
+namespace {
+
+// Holds the writes it gets; once removed, passes them on from its place and flushes.
+struct HoldsWrites : ChannelHandler {
+  std::vector<Message> held;
+  void write(HandlerContext&, Message&& message, WriteCallback&&) override {
+    held.push_back(std::move(message));
+  }
+  void on_removed(HandlerContext& ctx) override {
+    for (Message& message : held)
+      ctx.write(std::move(message));
+    held.clear();
+    ctx.flush();
+  }
+};
+
+// Tags each string written through it.
+struct TagsWrites : ChannelHandler {
+  void write(HandlerContext& ctx, Message&& message, WriteCallback&& done) override {
+    ctx.write("tagged " + message.take<std::string>(), std::move(done));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("what a replaced handler passes on as it leaves goes through its replacement") {
+  // Inbound, the replaced handler's next handler is already its replacement; outbound, its
+  // writes used to skip the replacement and go straight toward the head.
+  auto channel = EmbeddedChannel::create(
+      [](Pipeline& p) { p.add_last("codec", std::make_unique<HoldsWrites>()); });
+  channel->write(std::string("held"));
+  channel->run_pending();
+  CHECK(channel->outbound_count() == 0);
+  channel->pipeline().replace("codec", "codec", std::make_unique<TagsWrites>());
+  REQUIRE(channel->outbound_count() == 1);
+  CHECK(channel->read_outbound().as<std::string>() == "tagged held");
+  channel->write_and_flush(std::string("later"));
+  channel->run_pending();
+  CHECK(channel->read_outbound().as<std::string>() == "tagged later");
+  channel->finish();
+}

@@ -108,7 +108,9 @@ class Pipeline {
   // loop iteration).
   void remove(std::string_view name);
   void remove(const ChannelHandler& handler);
-  // Puts `replacement` where `old_name` was; `new_name` may be `old_name`.
+  // Puts `replacement` where `old_name` was; `new_name` may be `old_name`. What the old handler
+  // passes on as it leaves (from on_removed, or from an event still on its stack) goes through
+  // the replacement, inbound and outbound, as in Netty.
   template <typename H>
   void replace(std::string_view old_name, std::string new_name, std::unique_ptr<H> replacement) {
     static_assert(std::is_base_of_v<ChannelHandler, H>);
@@ -117,7 +119,7 @@ class Pipeline {
         make_context(std::move(new_name), replacement.get(), events_of(*replacement), &old);
     context->owned_ = std::move(replacement);
     insert(Where::kAfter, old_name, context);  // found by its name: the replacement is not in yet
-    if (!old.is_removed()) unlink(old);        // the replacement's on_added may have removed it
+    if (!old.is_removed()) unlink(old, context);  // the replacement's on_added may have removed it
   }
 
   ChannelHandler* get(std::string_view name) const noexcept;
@@ -175,8 +177,10 @@ class Pipeline {
   HandlerContext* make_context(std::string name, ChannelHandler* handler, std::uint32_t events,
                                const HandlerContext* replacing = nullptr);
   Pipeline& insert(Where where, std::string_view base, HandlerContext* context);
-  void unlink(HandlerContext& context);
-  void detach(HandlerContext& context) noexcept;
+  // `replacement`: the context taking this one's place, through which what the leaving handler
+  // passes on (from on_removed, or from an event still on its stack) travels either way.
+  void unlink(HandlerContext& context, HandlerContext* replacement = nullptr);
+  void detach(HandlerContext& context, HandlerContext* replacement = nullptr) noexcept;
   void relink() noexcept;
   HandlerContext& require(std::string_view name) const;
 
