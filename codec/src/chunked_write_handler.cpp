@@ -93,10 +93,19 @@ void ChunkedWriteHandler::pump_once(HandlerContext& ctx) {
       break;
     }
     if (!chunk.value()) {
-      // The stream is done: its callback completes after its last chunk is written.
+      // The stream is done: its callback completes after its last chunk is written, with the
+      // first chunk failure if one came meanwhile (writes complete in order, so any has come
+      // by then; a chunk can fail while the empty write behind it succeeds).
       Queued item = std::move(front);
       queue_.pop_front();
-      ctx.write(Buffer(), std::move(item.done));
+      if (item.done && item.chunk_writes) {
+        ctx.write(Buffer(), [writes = std::move(item.chunk_writes),
+                             done = std::move(item.done)](const Error& error) mutable {
+          complete_write(done, writes->failure ? writes->failure : error);
+        });
+      } else {
+        ctx.write(Buffer(), std::move(item.done));
+      }
       continue;
     }
     if (!front.chunk_writes) front.chunk_writes = std::make_shared<ChunkWrites>();

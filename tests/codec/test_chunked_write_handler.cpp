@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "codec_test_support.hpp"
@@ -73,6 +74,31 @@ class RefusingWrites : public ChannelHandler {
   void write(HandlerContext&, Message&&, WriteCallback&& done) override {
     complete_write(done, Error(ChannelErrc::output_shutdown, "output is shut down"));
   }
+};
+
+// Holds every write's completion until complete_in_order(), as a transport does while the
+// bytes wait in the socket, then fails the first non-empty write as one that met a reset.
+class CompletesLater : public ChannelHandler {
+ public:
+  void write(HandlerContext& ctx, Message&& message, WriteCallback&& done) override {
+    held_.push_back({message.bytes() != 0, std::move(done)});
+    ctx.write(std::move(message));
+  }
+  void complete_in_order() {
+    bool failed = false;
+    for (auto& [has_bytes, done] : held_) {
+      if (has_bytes && !failed) {
+        failed = true;
+        complete_write(done, Error(std::make_error_code(std::errc::connection_reset)));
+      } else {
+        complete_write(done, Error());
+      }
+    }
+    held_.clear();
+  }
+
+ private:
+  std::vector<std::pair<bool, WriteCallback>> held_;
 };
 
 std::vector<std::string> outbound_texts(EmbeddedChannel& channel) {
@@ -217,6 +243,26 @@ TEST_CASE("a chunk whose write fails ends its stream with that error; the rest i
   REQUIRE(tail_results.size() == 1);
   CHECK(tail_results[0] == ChannelErrc::output_shutdown);
   CHECK(channel->is_open());
+}
+
+// The stream's callback took the result of the empty write that ends it, which succeeds when
+// the channel stays open, though a chunk before it had failed.
+TEST_CASE("a chunk that fails as it completes fails its stream, though the input has ended") {
+  std::vector<Error> stream_results;  // outlives the channel
+  auto channel = EmbeddedChannel::create([](Pipeline& p) {
+    p.add_last("completes-later", std::make_unique<CompletesLater>());
+    p.add_last("chunked", std::make_unique<ChunkedWriteHandler>());
+  });
+  channel->pipeline().write(
+      ChunkedStream{std::make_unique<ListInput>(std::vector<std::string>{"ab"}, false)},
+      [&](const Error& e) { stream_results.push_back(e); });
+  channel->pipeline().flush();
+  channel->run_pending();
+  CHECK(outbound_texts(*channel) == std::vector<std::string>{"ab", ""});  // the end was pulled
+  CHECK(stream_results.empty());
+  static_cast<CompletesLater*>(channel->pipeline().get("completes-later"))->complete_in_order();
+  REQUIRE(stream_results.size() == 1);
+  CHECK(stream_results[0] == std::errc::connection_reset);
 }
 
 // A moved-from stream reached next_chunk() through a null input and crashed the loop thread.
