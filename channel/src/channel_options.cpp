@@ -29,6 +29,8 @@ void validate(const ChannelOptions& options) {
   require(
       sizing.minimum != 0 && sizing.minimum <= sizing.initial && sizing.initial <= sizing.maximum,
       "receive_sizing needs 0 < minimum <= initial <= maximum");
+  require(sizing.maximum <= ReceiveBufferSizing::kLargest,
+          "receive_sizing.maximum is over ReceiveBufferSizing::kLargest (64 MiB)");
 }
 
 void validate(const ListenOptions& options) {

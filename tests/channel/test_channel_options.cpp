@@ -53,6 +53,13 @@ TEST_CASE("options that could only spin or flap are refused, naming the field") 
   CHECK(refused([](ChannelOptions& o) {
           o.receive_sizing = {64, 32, 128};
         }).find("receive_sizing") != std::string::npos);
+  // Past what a Buffer can hold, the read buffer failed to allocate inside a read.
+  CHECK(refused([](ChannelOptions& o) {
+          o.receive_sizing = ReceiveBufferSizing::adaptive(64, 2048, std::size_t{4} << 30);
+        }).find("receive_sizing.maximum") != std::string::npos);
+  CHECK(refused([](ChannelOptions& o) {
+          o.receive_sizing = ReceiveBufferSizing::fixed(ReceiveBufferSizing::kLargest);
+        }) == "accepted");
   // Equal marks are allowed: writability then turns at one level.
   CHECK(refused([](ChannelOptions& o) { o.write_low_water_mark = o.write_high_water_mark; }) ==
         "accepted");

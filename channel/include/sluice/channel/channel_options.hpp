@@ -20,6 +20,11 @@ struct ReceiveBufferSizing {
   // Every read gets `size` bytes.
   static ReceiveBufferSizing fixed(std::size_t size) { return {size, size, size}; }
 
+  // The largest read buffer a channel accepts: a socket receive buffer rarely holds more than
+  // a few MiB, and a read buffer is a pooled Buffer (under 2 GiB), which a larger size would
+  // only fail to allocate in the middle of a read.
+  static constexpr std::size_t kLargest = std::size_t{64} << 20;
+
   std::size_t minimum;
   std::size_t initial;
   std::size_t maximum;
