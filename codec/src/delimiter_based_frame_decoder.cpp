@@ -148,15 +148,8 @@ void DelimiterBasedFrameDecoder::decode_frame(HandlerContext& ctx, CompositeBuff
       // limit, the bytes before it go now (and fail_fast reports now), as when no delimiter has
       // come; the rest waits for the byte that decides.
       if (overtaker > 0 && (discarding_ || overtaker > max_length_)) {
-        in.skip(overtaker);
         scanned_ = 0;
-        if (discarding_) {
-          discarded_ += overtaker;
-          return;
-        }
-        discarded_ = overtaker;
-        discarding_ = true;
-        if (fail_fast_) report_too_long(ctx, discarded_);
+        discard(ctx, in, overtaker);
       }
       return;
     }
@@ -191,24 +184,28 @@ void DelimiterBasedFrameDecoder::decode_frame(HandlerContext& ctx, CompositeBuff
   // across reads would be missed (and the next frame swallowed with it). Only bytes that do
   // start one stay, so that fail_fast reports a frame as soon as it is over the limit.
   const std::size_t partial = partial_delimiter(in);
-  if (discarding_) {
-    const std::size_t drop = in.readable_bytes() > partial ? in.readable_bytes() - partial : 0;
-    discarded_ += drop;
-    in.skip(drop);
-    scanned_ = in.readable_bytes();
-    return;
-  }
+  const std::size_t before_partial =
+      in.readable_bytes() > partial ? in.readable_bytes() - partial : 0;
   // (Compared without max_length_ + partial, which wraps for a max_length near SIZE_MAX.)
-  if (in.readable_bytes() > partial && in.readable_bytes() - partial > max_length_) {
-    discarded_ = in.readable_bytes() - partial;
-    in.skip(discarded_);
-    discarding_ = true;
-    scanned_ = in.readable_bytes();
-    if (fail_fast_) report_too_long(ctx, discarded_);
+  if (discarding_ || before_partial > max_length_) {
+    scanned_ = in.readable_bytes() - before_partial;
+    discard(ctx, in, before_partial);
     return;
   }
   scanned_ = in.readable_bytes();
   join_partial_frame(in);
+}
+
+void DelimiterBasedFrameDecoder::discard(HandlerContext& ctx, CompositeBuffer& in,
+                                         std::size_t count) {
+  in.skip(count);
+  if (discarding_) {
+    discarded_ += count;
+    return;
+  }
+  discarded_ = count;
+  discarding_ = true;
+  if (fail_fast_) report_too_long(ctx, discarded_);
 }
 
 }  // namespace sluice

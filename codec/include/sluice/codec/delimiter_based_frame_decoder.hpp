@@ -34,6 +34,9 @@ class DelimiterBasedFrameDecoder : public ByteToMessageDecoder {
   std::size_t overtaking_start(const CompositeBuffer& in, std::size_t at, std::size_t chosen) const;
   // How many of the last bytes of `in` could begin a delimiter (none of which is in `in`).
   std::size_t partial_delimiter(const CompositeBuffer& in) const;
+  // Drops the next `count` bytes of a frame over the limit: the first drop starts discarding
+  // (reported now with fail_fast), later ones add to it.
+  void discard(HandlerContext& ctx, CompositeBuffer& in, std::size_t count);
   void report_too_long(HandlerContext& ctx, std::size_t length);
 
   std::size_t max_length_;
