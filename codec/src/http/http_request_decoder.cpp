@@ -102,13 +102,20 @@ std::optional<std::uint64_t> parse_chunk_line(std::string_view line) noexcept {
   return size;
 }
 
-// Whether a head the parser refused is a HEAD request's (after the empty lines it skips): the
-// refusal then carries no content. Only the method is looked at, when the rest is in doubt.
-bool begins_head_request(std::span<const std::byte> bytes) noexcept {
-  std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  while (text.starts_with("\r\n"))
-    text.remove_prefix(2);
-  return text.starts_with("HEAD ");
+// Whether refused or unfinished request bytes are a HEAD request's (after the empty lines the
+// head parser skips): the refusal then carries no content (RFC 9110 §9.3.2). Only the method
+// is looked at, when the rest is in doubt; it may straddle reads.
+bool begins_head_request(const CompositeBuffer& in) noexcept {
+  constexpr std::string_view kMethod = "HEAD ";
+  const std::size_t size = in.readable_bytes();
+  std::size_t at = 0;
+  while (at + 1 < size && in.get_u8(at) == '\r' && in.get_u8(at + 1) == '\n')
+    at += 2;
+  if (size - at < kMethod.size()) return false;
+  for (std::size_t i = 0; i < kMethod.size(); ++i) {
+    if (in.get_u8(at + i) != static_cast<unsigned char>(kMethod[i])) return false;
+  }
+  return true;
 }
 
 // Only CR and LF: at most the empty lines the head parser skips before a request line (it
@@ -181,10 +188,11 @@ void HttpRequestDecoder::head_deadline(HandlerContext& ctx) {
     return;
   }
   head_waiting_ = false;
+  const bool head_request = begins_head_request(undecoded());
   drop_undecoded();
-  refuse(
-      ctx, status::kRequestTimeout,
-      "request head not received within " + std::to_string(limits_.head_timeout.count()) + " ms");
+  refuse(ctx, status::kRequestTimeout,
+         "request head not received within " + std::to_string(limits_.head_timeout.count()) + " ms",
+         head_request);
 }
 
 void HttpRequestDecoder::emit_request(HandlerContext& ctx, HttpRequest&& request) {
@@ -271,9 +279,11 @@ void HttpRequestDecoder::decode_last(HandlerContext& ctx, CompositeBuffer& in) {
     in.clear();
     return;
   }
+  // Inside a body, the codec knows the request's method from its head.
   fail(ctx, in, status::kBadRequest,
        receiving_ ? "the input ended inside a request body"
-                  : "the input ended inside a request head");
+                  : "the input ended inside a request head",
+       !receiving_ && begins_head_request(in));
 }
 
 void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
@@ -294,7 +304,7 @@ void HttpRequestDecoder::decode_head(HandlerContext& ctx, CompositeBuffer& in) {
   head_waiting_ = false;
   if (outcome == HttpHeadParser::Outcome::kError) {
     fail(ctx, in, parser_.error_status(), std::string(parser_.error_reason()),
-         begins_head_request(in.component(0).readable_span()));
+         begins_head_request(in));
     return;
   }
 

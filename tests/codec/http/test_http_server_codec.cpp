@@ -756,6 +756,30 @@ TEST_CASE("a HEAD request whose body is cut short gets a 400 without content") {
   CHECK(outcome.output.substr(outcome.output.size() - 4) == "\r\n\r\n");
 }
 
+TEST_CASE("a HEAD request's head cut short by the end of input gets a 400 without content") {
+  auto channel = test::server_channel();
+  channel->write_inbound(bytes("\r\nHEA"));
+  channel->write_inbound(bytes("D / HTTP/1.1\r\nHost: a"));
+  channel->pipeline().fire_user_event(ChannelInputShutdown{});
+  const auto outcome = test::finish_exchange(*channel);
+  CHECK(test::first_status(outcome.output) == 400);
+  CHECK(outcome.output.ends_with("\r\n\r\n"));
+  // A GET cut short the same way gets its text.
+  auto get = test::server_channel();
+  get->write_inbound(bytes("GET / HTTP/1.1\r\nHost: a"));
+  get->pipeline().fire_user_event(ChannelInputShutdown{});
+  CHECK_FALSE(test::finish_exchange(*get).output.ends_with("\r\n\r\n"));
+}
+
+TEST_CASE("a HEAD request refused for a head that came in several reads carries no content") {
+  auto channel = test::server_channel();
+  channel->write_inbound(bytes("HEA"));
+  channel->write_inbound(bytes("D / HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n"));
+  const auto outcome = test::finish_exchange(*channel);
+  CHECK(test::first_status(outcome.output) == 400);
+  CHECK(outcome.output.ends_with("\r\n\r\n"));
+}
+
 TEST_CASE("an error answer to a HEAD request refused for its head carries no content") {
   // RFC 9110 §9.3.2: the client reads no content after a response to HEAD, whatever its status.
   HttpLimits limits = test::test_limits();
@@ -1219,6 +1243,19 @@ TEST_CASE("the request decoder alone hands a head cut off by its deadline on as 
   // The connection is done: what follows is not decoded.
   channel->write_inbound(bytes("\r\n\r\nGET /after HTTP/1.1\r\n\r\n"));
   CHECK(describe_inbound(*channel).empty());
+}
+
+TEST_CASE("a HEAD request's head cut off by its deadline gets a 408 without content") {
+  // RFC 9110 §9.3.2: the client reads no content after a response to HEAD; text after the
+  // 408's head would be read as the start of a next response.
+  auto channel = test::server_channel(limits_with_head_timeout(10ms));
+  channel->write_inbound(bytes("HE"));
+  channel->write_inbound(bytes("AD / HTTP/1.1\r\nHost: a"));
+  REQUIRE(test::poll_until(*channel, [&] { return channel->outbound_count() > 0; }));
+  const auto outcome = test::finish_exchange(*channel);
+  CHECK(test::first_status(outcome.output) == 408);
+  CHECK(outcome.output.ends_with("\r\n\r\n"));
+  CHECK(outcome.closed);
 }
 
 TEST_CASE("a head that ends in time is answered, and no 408 follows it") {

@@ -77,6 +77,8 @@ class ByteToMessageDecoder : public ChannelHandler {
   // Drops the undecoded bytes, outside decode() (from a timer: the frame they began will never
   // be taken).
   void drop_undecoded() noexcept { cumulation_.clear(); }
+  // The undecoded bytes, for a look outside decode() (from a timer, before dropping them).
+  const CompositeBuffer& undecoded() const noexcept { return cumulation_; }
 
  private:
   void cumulate(Buffer&& bytes);
