@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "field_line.hpp"
 #include "sluice/codec/http/http_status.hpp"
 
 namespace sluice::http {
@@ -74,15 +75,7 @@ HttpResponse& HttpResponse::header(const HeaderName& name, const HeaderValue& va
     default:
       break;
   }
-  const std::size_t line_size = n.size() + 2 + v.size() + 2;
-  head_.ensure_writable(line_size);
-  auto* out = reinterpret_cast<char*>(head_.writable_span().data());
-  std::memcpy(out, n.data(), n.size());
-  out += n.size();
-  std::memcpy(out, ": ", 2);
-  std::memcpy(out + 2, v.data(), v.size());
-  std::memcpy(out + 2 + v.size(), "\r\n", 2);
-  head_.advance_writer(line_size);
+  detail::append_field_line(head_, n, v);
   return *this;
 }
 

@@ -182,8 +182,8 @@ void HttpServerCodec::write(HandlerContext& ctx, Message&& message, WriteCallbac
     return;
   }
   try {
-    if (message.is<HttpEnd>()) {
-      if (encoding_->write_end(ctx, std::move(done)) ==
+    if (const auto* end = message.get_if<HttpEnd>()) {
+      if (encoding_->write_end(ctx, *end, std::move(done)) ==
           detail::ResponseEncoding::Progress::kComplete) {
         response_complete(ctx, current_closes_);
       }

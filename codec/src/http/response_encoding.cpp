@@ -13,6 +13,19 @@
 namespace sluice::http::detail {
 namespace {
 
+// The last chunk (RFC 9112 §7.1): the CRLF ending the chunk before it, if any, a zero size,
+// the trailer section and the empty line.
+Buffer last_chunk(bool chunk_sent, const HttpEnd& end) {
+  const std::string_view before = chunk_sent ? "\r\n0\r\n" : "0\r\n";
+  if (!end.has_trailers()) return Buffer::copy_of(chunk_sent ? "\r\n0\r\n\r\n" : "0\r\n\r\n");
+  const std::string_view trailers = end.trailer_text();
+  Buffer out = Buffer::allocate(before.size() + trailers.size() + 2);
+  out.write_bytes(before);
+  out.write_bytes(trailers);
+  out.write_bytes(std::string_view("\r\n"));
+  return out;
+}
+
 // Bodies up to this size travel inside the head's buffer when it has room.
 constexpr std::size_t kInlineBodyLimit = 128;
 
@@ -220,7 +233,8 @@ void ResponseEncoding::write_body_part(HandlerContext& ctx, Message&& part, Writ
   }
 }
 
-ResponseEncoding::Progress ResponseEncoding::write_end(HandlerContext& ctx, WriteCallback&& done) {
+ResponseEncoding::Progress ResponseEncoding::write_end(HandlerContext& ctx, const HttpEnd& end,
+                                                       WriteCallback&& done) {
   if (mode_ == Mode::kLength && remaining_ != 0) {
     // The client waits for the missing bytes: a next head sent after this end would be read
     // as them. The end is refused like a part past the length, and the response stays open.
@@ -236,9 +250,7 @@ ResponseEncoding::Progress ResponseEncoding::write_end(HandlerContext& ctx, Writ
       ctx.write(Buffer(), std::move(done));  // nothing to end; completed in order
       return Progress::kInformational;
     case Mode::kChunked:
-      ctx.write(Buffer::copy_of(chunk_sent_ ? std::string_view("\r\n0\r\n\r\n")
-                                            : std::string_view("0\r\n\r\n")),
-                std::move(done));
+      ctx.write(last_chunk(chunk_sent_, end), std::move(done));
       return Progress::kComplete;
     case Mode::kLength:
     case Mode::kCloseDelimited:

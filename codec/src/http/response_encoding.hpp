@@ -33,8 +33,9 @@ class ResponseEncoding {
   void write_body_part(HandlerContext& ctx, Message&& part, WriteCallback&& done);
   // HttpEnd: returns kComplete when it ended a response in progress. Throws a CodecError
   // (body_length_mismatch) when fewer bytes than the announced Content-Length were written;
-  // the response is then still streaming, as the client still waits for those bytes.
-  Progress write_end(HandlerContext& ctx, WriteCallback&& done);
+  // the response is then still streaming, as the client still waits for those bytes. Its
+  // trailer fields go out after a chunked body's last chunk and are dropped otherwise.
+  Progress write_end(HandlerContext& ctx, const HttpEnd& end, WriteCallback&& done);
 
   // A response's head is out and its body is not complete.
   bool streaming() const noexcept { return mode_ != Mode::kIdle && mode_ != Mode::kNoContent; }

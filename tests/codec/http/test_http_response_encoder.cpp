@@ -199,6 +199,48 @@ TEST_CASE("HttpEnd right after a chunked head is an empty chunked body") {
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nDate: <date>\r\n\r\n0\r\n\r\n");
 }
 
+TEST_CASE("HttpEnd's trailer fields follow the last chunk of a chunked body") {
+  // RFC 9112 §7.1.2: last-chunk, then the trailer section, then the empty line.
+  auto channel = encoder_channel();
+  channel->write_outbound(
+      HttpResponse(200).streamed(), bytes("abc"),
+      HttpEnd().trailer("Checksum-Sha256", "q1w2e3").trailer("Server-Timing", "db;dur=53"));
+  CHECK(without_date(test::outbound_text(*channel)) ==
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nDate: <date>\r\n\r\n"
+        "3\r\nabc\r\n"
+        "0\r\nChecksum-Sha256: q1w2e3\r\nServer-Timing: db;dur=53\r\n\r\n");
+
+  auto empty_body = encoder_channel();
+  empty_body->write_outbound(HttpResponse(200).streamed(), HttpEnd().trailer("X-Result", "0"));
+  CHECK(without_date(test::outbound_text(*empty_body)) ==
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nDate: <date>\r\n\r\n"
+        "0\r\nX-Result: 0\r\n\r\n");
+}
+
+TEST_CASE("trailer fields after a body framed by Content-Length are dropped") {
+  // No place for them: anything after the announced length is read as the next response.
+  auto channel = encoder_channel();
+  channel->write_outbound(HttpResponse(200).content_length(3), bytes("abc"),
+                          HttpEnd().trailer("X-Result", "0"));
+  CHECK(without_date(test::outbound_text(*channel)) ==
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nDate: <date>\r\n\r\nabc");
+}
+
+TEST_CASE("fields a client needs before the content cannot be trailers") {
+  // RFC 9110 §6.5.1: framing, routing, the connection and the content's format.
+  for (const char* name :
+       {"Content-Length", "transfer-encoding", "Connection", "Keep-Alive", "TE", "Trailer",
+        "Upgrade", "HOST", "Content-Type", "Content-Encoding", "Content-Range"}) {
+    CAPTURE(name);
+    HttpEnd end;
+    CHECK_THROWS_AS(end.trailer(HeaderName::of(name), HeaderValue::of("1")), InvalidHeaderError);
+    CHECK_FALSE(end.has_trailers());
+  }
+  HttpEnd end;
+  end.trailer("Content-MD5", "Q2hlY2sgSW50ZWdyaXR5IQ==");
+  CHECK(end.trailer_text() == "Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\r\n");
+}
+
 TEST_CASE("a streamed body with a Content-Length passes through untouched, FileRegion included") {
   auto channel = encoder_channel();
   auto file = some_file();

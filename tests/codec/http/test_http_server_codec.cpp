@@ -259,6 +259,31 @@ TEST_CASE("a streamed response to HTTP/1.0 without a length is delimited by clos
   CHECK(outcome.closed);
 }
 
+TEST_CASE("trailer fields go out only where the response is chunked") {
+  auto chunked = test::server_channel();
+  chunked->write_inbound(bytes("GET / HTTP/1.1\r\nTE: trailers\r\n\r\n"));
+  chunked->write_outbound(HttpResponse(200).streamed(), bytes("abc"),
+                          HttpEnd().trailer("X-Result", "0"));
+  CHECK(test::outbound_text(*chunked).ends_with("3\r\nabc\r\n0\r\nX-Result: 0\r\n\r\n"));
+
+  // A HEAD's response has no body, so no last chunk to carry them (RFC 9110 §9.3.2).
+  auto head = test::server_channel();
+  head->write_inbound(bytes("HEAD / HTTP/1.1\r\n\r\n"));
+  head->write_outbound(HttpResponse(200).streamed(), bytes("abc"),
+                       HttpEnd().trailer("X-Result", "0"));
+  CHECK(without_dates(test::outbound_text(*head)) ==
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nDate: <date>\r\n\r\n");
+
+  // An HTTP/1.0 body is delimited by closing: nothing can follow it.
+  auto http10 = test::server_channel();
+  http10->write_inbound(bytes("GET / HTTP/1.0\r\n\r\n"));
+  http10->write_outbound(HttpResponse(200).streamed(), bytes("abc"),
+                         HttpEnd().trailer("X-Result", "0"));
+  const auto outcome = test::finish_exchange(*http10);
+  CHECK(outcome.output.ends_with("\r\n\r\nabc"));
+  CHECK(outcome.closed);
+}
+
 TEST_CASE("a streamed response to an HTTP/1.0 HEAD with keep-alive keeps the connection") {
   // The body a GET would get is delimited by closing; a HEAD's has no body to delimit (RFC
   // 9112 §6.3), so the connection the client asked to keep stays.

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "sluice/buffer/buffer.hpp"
+#include "sluice/codec/http/http_end.hpp"
 #include "sluice/codec/http/http_header.hpp"
 
 namespace sluice::http {
@@ -88,8 +89,5 @@ class HttpResponse {
   bool has_upgrade_ = false;  // an Upgrade field, which Connection must name (RFC 9110 §7.8)
   bool streamed_ = false;
 };
-
-// Ends a response whose body was streamed after its head.
-struct HttpEnd {};
 
 }  // namespace sluice::http
