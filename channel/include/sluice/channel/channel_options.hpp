@@ -8,8 +8,9 @@ namespace sluice {
 
 // How large a buffer each read gets.
 struct ReceiveBufferSizing {
-  // Adaptive (the default): start at `initial`, double after a read that filled its buffer,
-  // shrink after two reads in a row that used less than half of the next size down.
+  // Adaptive (the default): start at `initial`; after a read that filled its buffer, grow four
+  // steps (sizes step by 16 bytes up to 512, then double, so 2 KiB grows to 32 KiB); after two
+  // reads in a row that used at most half of the next size down, shrink one step.
   // A read that fills its buffer is followed by another, which returns EAGAIN when the fill was
   // a coincidence. Peers keep power-of-two amounts in flight (64 KiB windows are common), so
   // the largest buffer is one step above 64 KiB: such a read then ends the batch by itself.
@@ -44,7 +45,8 @@ struct ChannelOptions {
   bool allow_half_closure = false;  // on EOF: keep the output open and fire an input-shutdown event
   unsigned max_messages_per_read = 16;  // reads per wake-up before yielding to other channels
   unsigned write_spin_count = 16;       // write calls per flush before yielding
-  std::chrono::milliseconds connect_timeout{30'000};  // per address; positive (0 is not "none")
+  // Per address; positive (0 is not "none") and at most a day.
+  std::chrono::milliseconds connect_timeout{30'000};
   ReceiveBufferSizing receive_sizing = ReceiveBufferSizing::adaptive();
 };
 
@@ -59,8 +61,9 @@ struct ListenOptions {
 // Throw std::invalid_argument, naming the field, for values that cannot work: a read or write
 // budget of 0 (the poll would fire forever with nothing done), a low water mark above the high
 // one (writability would flip on every write), receive sizes that are not
-// 0 < minimum <= initial <= maximum, a negative buffer size or backlog, a connect timeout that
-// is not positive (zero would time every connect out before it is polled). The
+// 0 < minimum <= initial <= maximum or a maximum over ReceiveBufferSizing::kLargest, a negative
+// buffer size or backlog, a connect timeout that is not positive (zero would time every connect
+// out before it is polled) or is over a day. The
 // bootstraps call these when handed options, so a mistake surfaces in the caller, not on a loop.
 void validate(const ChannelOptions& options);
 void validate(const ListenOptions& options);
