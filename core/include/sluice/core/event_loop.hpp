@@ -93,9 +93,10 @@ struct LoopMetrics {
 // One libuv loop driven by one thread. Everything bound to the loop (channels, timers,
 // listeners) is touched only on that thread; other threads hand work over with execute().
 //
-// Each iteration runs libuv once (timers, I/O, close callbacks), then the end-of-iteration
-// work: tasks deferred with defer() (channel destruction among them), tasks queued from the
-// loop itself, and reclaiming buffers other threads freed back to this loop's arena.
+// Each iteration runs libuv once (timers, I/O, other threads' tasks, close callbacks), then the
+// end-of-iteration work, in this order: tasks queued from the loop itself, tasks deferred with
+// defer() (channel destruction among them), and reclaiming buffers other threads freed back to
+// this loop's arena.
 class EventLoop {
  public:
   using Task = unique_function<void()>;
