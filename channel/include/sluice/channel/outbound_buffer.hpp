@@ -29,7 +29,7 @@ class WritabilityListener {
 //   ^ the transport writes from here  ^ first_unflushed_      ^ write() adds here
 //
 // write() adds unflushed entries; flush() marks every entry added so far as flushed; the
-// transport gathers the flushed byte messages from the front into one writev, then consumes
+// transport gathers the flushed byte messages from the front into one sendmsg, then consumes
 // what the kernel took. Entries are recycled through a per-thread free list, so steady-state
 // writing allocates nothing. Loop thread only, except pending_bytes() and is_writable().
 class OutboundBuffer {

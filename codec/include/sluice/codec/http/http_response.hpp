@@ -15,8 +15,8 @@ class ResponseEncoding;
 }
 
 // A response, built in place: the status line and each header line are written into one
-// pooled buffer as they are added, so encoding adds only Content-Length, Date and the final
-// CRLF, and the head goes out as one buffer.
+// pooled buffer as they are added, so encoding adds only the framing (Content-Length or
+// Transfer-Encoding), Date, Connection and the final CRLF, and the head goes out as one buffer.
 //
 //   ctx.write(HttpResponse(200)
 //                 .header("Content-Type", "text/plain")
