@@ -32,10 +32,11 @@ struct LengthFieldFrameOptions {
 // Splits a stream into frames by a length field in each frame's header.
 //
 // A frame longer than max_frame_length is never buffered: its bytes are discarded as they
-// arrive, a TooLongFrameError (CodecErrc::too_long_frame) goes through on_error, and the channel
-// is closed, since a stream with one bad length has no reliable frame boundary after it. A
-// length that is negative after adjustment, overflows, or is shorter than the header and the
-// stripped bytes is a CorruptedFrameError, with the same outcome. Construction throws
+// arrive, an Error with CodecErrc::too_long_frame is fired to the handlers after it (on_error;
+// nothing is thrown), and the channel is closed, since a stream with one bad length has no
+// reliable frame boundary after it. A length that is negative after adjustment, overflows, or
+// is shorter than the header and the stripped bytes is CodecErrc::corrupted_frame, with the
+// same outcome. Construction throws
 // std::invalid_argument for an impossible configuration.
 class LengthFieldBasedFrameDecoder : public ByteToMessageDecoder {
  public:

@@ -9,9 +9,10 @@ namespace sluice {
 // Splits a stream at "\n" or "\r\n" into Buffers, with or without the line ending.
 //
 // A line longer than max_length is discarded as its bytes arrive (they are never buffered past
-// the limit), a TooLongFrameError goes through on_error, and decoding resumes after the next
-// line ending. fail_fast reports as soon as the limit is crossed; otherwise when the end of
-// the long line is found, or the input ends before it.
+// the limit), an Error with CodecErrc::too_long_frame is fired to the handlers after it
+// (on_error; nothing is thrown), and decoding resumes after the next line ending. fail_fast reports
+// as soon as the limit is crossed; otherwise when the end of the long line is found, or the input
+// ends before it.
 class LineBasedFrameDecoder : public ByteToMessageDecoder {
  public:
   explicit LineBasedFrameDecoder(std::size_t max_length, bool strip_delimiter = true,
