@@ -9,7 +9,9 @@
 namespace sluice::http {
 
 // Joins a request's head and body pieces into one FullHttpRequest (the body's pieces are
-// joined as a CompositeBuffer: nothing is copied). Put it after HttpServerCodec.
+// joined as a CompositeBuffer, not copied; past 1024 pieces, such as a body trickled in a byte
+// per read, each holding its whole read buffer, they are copied into one buffer). Put it after
+// HttpServerCodec.
 //
 // A body over max_content_length is answered 413 with "Connection: close" and not buffered:
 // decided from Content-Length before any of it is read, or, for a chunked body, as soon as the
