@@ -10,7 +10,8 @@ namespace sluice {
 // the SLUICE_LOG environment variable (trace, debug, info, warn, error, critical, off) when the
 // logger is first used, "info" otherwise, and can be changed at any time with set_log_level.
 // An application that wants sluice's output elsewhere registers its own logger named "sluice"
-// with spdlog before first use, or replaces it with set_logger.
+// with spdlog before first use (its level is then left as the application set it: SLUICE_LOG
+// applies only to the logger sluice makes), or replaces it with set_logger.
 spdlog::logger& logger();
 
 void set_log_level(spdlog::level::level_enum level);
