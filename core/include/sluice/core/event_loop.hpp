@@ -87,7 +87,7 @@ struct LoopMetrics {
   std::int64_t bytes_read = 0;
   std::int64_t bytes_written = 0;
   std::int64_t read_calls = 0;   // recv calls that returned data
-  std::int64_t write_calls = 0;  // send/sendmsg/writev/sendfile/splice calls that wrote bytes
+  std::int64_t write_calls = 0;  // sendto/sendmsg/sendfile/splice calls that wrote bytes
 };
 
 // One libuv loop driven by one thread. Everything bound to the loop (channels, timers,
