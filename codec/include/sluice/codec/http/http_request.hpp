@@ -85,7 +85,7 @@ struct HttpContent {
 };
 
 // A whole request, from HttpObjectAggregator: the head, the body (the pieces, joined without
-// copying) and the trailers.
+// copying unless there are more than 1024 of them) and the trailers.
 struct FullHttpRequest {
   HttpRequest head;
   CompositeBuffer body;
@@ -104,8 +104,9 @@ struct HttpReject {
   std::string reason;
 };
 
-// A request that could not be parsed, with the status to answer (400, 413, 414, 431, 501,
-// 505). The decoder reads nothing more from the connection after it.
+// A request that could not be parsed, with the status to answer (400, 408 for a head past
+// HttpLimits::head_timeout, 414, 431, 501, 505; a 413 comes as an HttpReject from
+// HttpObjectAggregator). The decoder reads nothing more from the connection after it.
 struct HttpDecodeError {
   std::uint16_t status;
   std::string reason;
