@@ -113,7 +113,12 @@ Pipeline& Pipeline::insert(Where where, std::string_view base, HandlerContext* c
   try {
     context->handler().on_added(*context);
   } catch (...) {
-    context->handler_threw(std::current_exception());
+    // A handler that failed to set itself up must not see traffic: it leaves again (its
+    // on_removed runs, to undo what on_added did before throwing) and the caller, who can
+    // still act on it, gets the exception. Kept and sent to its on_error, it stayed in the
+    // pipeline half set up, and replace() went on to remove the handler it replaced.
+    if (!context->is_removed()) unlink(*context);  // on_added may have removed it already
+    throw;
   }
   return *this;
 }

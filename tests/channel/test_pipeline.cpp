@@ -499,3 +499,62 @@ TEST_CASE("what a replaced handler passes on as it leaves goes through its repla
   CHECK(channel->read_outbound().as<std::string>() == "tagged later");
   channel->finish();
 }
+
+namespace {
+
+// Fails to set itself up; counts, where the test can read them once it is gone, what the
+// pipeline does with it afterwards.
+struct FailsToAdd : ChannelHandler {
+  struct Counts {
+    int removed = 0;
+    int errors = 0;
+    int reads = 0;
+  };
+  Counts& counts;
+  explicit FailsToAdd(Counts& into) : counts(into) {}
+  void on_added(HandlerContext&) override { throw std::runtime_error("cannot set up"); }
+  void on_removed(HandlerContext&) override { ++counts.removed; }
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    ++counts.reads;
+    ctx.fire_read(std::move(message));
+  }
+  void on_error(HandlerContext& ctx, const Error& error) override {
+    ++counts.errors;
+    ctx.fire_error(error);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a handler whose on_added throws is removed again and the add rethrows") {
+  // It used to stay in the pipeline, half set up, with the failure sent to its own on_error.
+  auto channel = EmbeddedChannel::create();
+  FailsToAdd::Counts counts;
+  CHECK_THROWS_WITH_AS(
+      channel->pipeline().add_last("failing", std::make_unique<FailsToAdd>(counts)),
+      "cannot set up", std::runtime_error);
+  CHECK(channel->pipeline().names().empty());
+  CHECK(channel->pipeline().get("failing") == nullptr);
+  CHECK(counts.removed == 1);  // on_removed undoes what on_added did before it threw
+  CHECK(counts.errors == 0);
+  CHECK(channel->take_errors().empty());
+  channel->write_inbound(std::string("x"));
+  CHECK(counts.reads == 0);
+  CHECK(channel->read_inbound().as<std::string>() == "x");
+  channel->finish();
+}
+
+TEST_CASE("a replace() whose replacement's on_added throws leaves the old handler in place") {
+  std::vector<std::string> log;
+  auto channel = EmbeddedChannel::create(
+      [&](Pipeline& p) { p.add_last("codec", std::make_unique<Named>("old", log)); });
+  FailsToAdd::Counts counts;
+  CHECK_THROWS_AS(
+      channel->pipeline().replace("codec", "codec", std::make_unique<FailsToAdd>(counts)),
+      std::runtime_error);
+  CHECK(counts.removed == 1);
+  CHECK(channel->pipeline().names() == std::vector<std::string>{"codec"});
+  channel->write_inbound(std::string("x"));
+  CHECK(log == std::vector<std::string>{"old"});
+  channel->finish();
+}

@@ -26,13 +26,18 @@ void complete_write(WriteCallback& done, const Error& result) noexcept;
 //
 // Inbound events travel from the transport (head) toward the application (tail); outbound
 // operations travel from the tail toward the transport. All calls come on the channel's loop
-// thread, so a handler needs no locks. A handler that throws has its exception turned into an
-// Error and delivered to its own on_error.
+// thread, so a handler needs no locks. A handler that throws from an event has its exception
+// turned into an Error and delivered to its own on_error; on_added is the exception (below).
 class ChannelHandler {
  public:
   virtual ~ChannelHandler() = default;
 
-  // Lifecycle: the handler joined or left a pipeline.
+  // Lifecycle: the handler joined or left a pipeline. on_removed runs once for every handler
+  // whose on_added ran, also one whose on_added threw: such a handler is taken out again at
+  // once (its on_removed can undo what on_added had set up) and add_*() or replace() rethrows
+  // the exception, as they throw PipelineError for a taken name; a failed replace() leaves the
+  // old handler in place. Not on_error, as for events: the handler would stay in the pipeline
+  // half set up, and the error would not reach the code that added it and could act on it.
   virtual void on_added(HandlerContext&) {}
   virtual void on_removed(HandlerContext&) {}
 

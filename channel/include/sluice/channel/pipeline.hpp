@@ -64,7 +64,9 @@ class TailHandler final : public ChannelHandler {
 // event skips the handlers that would only forward it. A handler handed over through a pointer
 // to a base class (std::unique_ptr<ChannelHandler>) gets every event.
 //
-// Names are unique within a pipeline; an unknown or duplicate name throws PipelineError.
+// Names are unique within a pipeline; an unknown or duplicate name throws PipelineError. A
+// handler whose on_added throws is not added: it is removed again and add_*() or replace()
+// rethrows its exception (see ChannelHandler::on_added).
 class Pipeline {
  public:
   explicit Pipeline(Channel& channel);
