@@ -1,6 +1,7 @@
 #include "sluice/channel/pipeline.hpp"
 
 #include <array>
+#include <utility>
 
 #include "sluice/channel/channel.hpp"
 #include "sluice/channel/channel_error.hpp"
@@ -74,11 +75,15 @@ Pipeline::~Pipeline() {
 }
 
 void Pipeline::clear() noexcept {
+  // Refused while clearing: a handler whose on_removed adds one back (itself again, say) kept
+  // this loop going for ever, each addition removed in turn and adding the next.
+  const bool was_clearing = std::exchange(clearing_, true);
   while (contexts_.size() > 2) {
     HandlerContext& context = *std::next(contexts_.begin());
     detach(context);
     delete &context;
   }
+  clearing_ = was_clearing;
 }
 
 HandlerContext* Pipeline::make_context(std::string name, ChannelHandler* handler,
@@ -93,6 +98,10 @@ HandlerContext* Pipeline::make_context(std::string name, ChannelHandler* handler
 Pipeline& Pipeline::insert(Where where, std::string_view base, HandlerContext* context) {
   std::unique_ptr<HandlerContext> owned(context);
   channel_.loop().assert_in_loop("Pipeline::add");
+  if (clearing_) {
+    throw PipelineError("cannot add '" + context->name() +
+                        "': the pipeline is removing every handler (its channel is going away)");
+  }
   ContextList::iterator position;
   switch (where) {
     case Where::kFirst:

@@ -558,3 +558,37 @@ TEST_CASE("a replace() whose replacement's on_added throws leaves the old handle
   CHECK(log == std::vector<std::string>{"old"});
   channel->finish();
 }
+
+namespace {
+
+// Adds a handler like itself back as it is removed: clearing the pipeline must end anyway.
+struct ComesBack : ChannelHandler {
+  struct Log {
+    int removals = 0;
+    std::vector<std::string> refusals;
+  };
+  // Bounded so that the test ends even where the pipeline would let it come back for ever.
+  static constexpr int kMaxReturns = 100;
+  Log& log;
+  explicit ComesBack(Log& into) : log(into) {}
+  void on_removed(HandlerContext& ctx) override {
+    if (++log.removals > kMaxReturns) return;
+    try {
+      ctx.pipeline().add_last("again", std::make_unique<ComesBack>(log));
+    } catch (const PipelineError& error) {
+      log.refusals.emplace_back(error.what());
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("clearing the pipeline refuses the handlers an on_removed adds back") {
+  ComesBack::Log log;
+  auto channel = EmbeddedChannel::create(
+      [&](Pipeline& p) { p.add_last("first", std::make_unique<ComesBack>(log)); });
+  channel.reset();  // the channel is torn down: Pipeline::clear()
+  CHECK(log.removals == 1);
+  REQUIRE(log.refusals.size() == 1);
+  CHECK(log.refusals[0].find("removing every handler") != std::string::npos);
+}

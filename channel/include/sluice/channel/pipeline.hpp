@@ -152,6 +152,7 @@ class Pipeline {
   void shutdown_output() { tail_.shutdown_output(); }
 
   // Removes every handler (on_removed runs for each); the channel calls this before it dies.
+  // Adding a handler meanwhile (from an on_removed) throws PipelineError.
   void clear() noexcept;
 
  private:
@@ -196,7 +197,8 @@ class Pipeline {
   detail::TailHandler tail_handler_;
   HandlerContext head_;
   HandlerContext tail_;
-  ContextList contexts_;  // head_, the handlers in order, tail_
+  ContextList contexts_;   // head_, the handlers in order, tail_
+  bool clearing_ = false;  // clear() is running: insert() refuses
 };
 
 }  // namespace sluice
