@@ -64,10 +64,12 @@ void Channel::dispose() noexcept {
 }
 
 void Channel::tear_down() noexcept {
+  // An EmbeddedChannel dropped unfinished is still open here. Closed from now on, what write
+  // callbacks and on_removed write fails at once; queued, a write a failed write's callback
+  // made (to retry while the channel is open) was failed again, and made another, for ever.
+  mark_closed();
   outbound_.fail_all(Error(ChannelErrc::closed, describe()));
   pipeline_.clear();
-  // What handlers wrote from on_removed (the channel may still be open: an EmbeddedChannel).
-  outbound_.fail_all(Error(ChannelErrc::closed, describe()));
 }
 
 bool Channel::is_writable() const noexcept {

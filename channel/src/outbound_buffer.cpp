@@ -139,12 +139,21 @@ Message OutboundBuffer::take_front() noexcept {
 }
 
 void OutboundBuffer::fail_all(const Error& error) noexcept {
-  // Callbacks may write again (to a closed channel, which fails at once): take the list first.
-  while (!entries_.empty()) {
-    if (flushed_ == 0) flushed_ = entries_.size();
-    Popped popped = pop_front();
-    complete_write(popped.done, error);
-    release(popped.bytes);
+  // Only the writes queued now. A callback may write again, and while the channel is still
+  // open (a socket error fails the writes before the close that follows it) that write is
+  // queued here: failing until empty went on for as long as the callback kept writing.
+  EntryList failing;
+  failing.splice(failing.end(), entries_);
+  flushed_ = 0;
+  while (!failing.empty()) {
+    Entry& entry = failing.front();
+    failing.pop_front();
+    WriteCallback done = std::move(entry.done);
+    const std::size_t bytes = entry.bytes;
+    entry.message.reset();
+    give_entry(&entry);
+    complete_write(done, error);
+    release(bytes);  // after the callback, as pop_front() explains
   }
 }
 

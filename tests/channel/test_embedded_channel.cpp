@@ -2,6 +2,7 @@
 // write callbacks may do.
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <new>
 #include <string>
 #include <thread>
@@ -54,6 +55,23 @@ TEST_CASE("an unfinished channel dropped with writes queued fails them while its
   channel.reset();
   REQUIRE(failures.size() == 1);
   CHECK(failures[0].code() == ChannelErrc::closed);
+}
+
+TEST_CASE("an unfinished channel dropped with a write retried while it is open stops retrying") {
+  // A write callback that writes again on failure while the channel is open: the channel was
+  // still open as it was torn down, so each retry was queued, failed, and retried, for ever.
+  auto channel = EmbeddedChannel::create();
+  Channel* raw = channel.get();
+  int failures = 0;
+  // Bounded so that the test ends even where the retries went on for ever.
+  constexpr int kMaxFailures = 100;
+  std::function<void(const Error&)> retry = [&](const Error& error) {
+    if (!error || ++failures > kMaxFailures || !raw->is_open()) return;
+    raw->write(Buffer::copy_of("again"), [&](const Error& e) { retry(e); });
+  };
+  channel->write(Buffer::copy_of("unflushed"), [&](const Error& e) { retry(e); });
+  channel.reset();
+  CHECK(failures == 1);
 }
 
 TEST_CASE("a write made by a write callback is recorded after the write that completed") {

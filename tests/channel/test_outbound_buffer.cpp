@@ -117,6 +117,40 @@ TEST_CASE("failing all entries reports the error to every callback, flushed or n
   CHECK(outbound.pending_bytes() == 0);
 }
 
+// Retries a failed write into the same buffer, as a write callback on a channel that is still
+// open does (a socket error fails the writes before the channel closes).
+struct Retry {
+  OutboundBuffer& outbound;
+  int& failures;
+  bool& retrying;
+  // Bounded so that the test ends even where failing went on until the buffer was empty.
+  static constexpr int kMaxFailures = 100;
+  void operator()(const Error& error) {
+    if (!error || ++failures > kMaxFailures || !retrying) return;
+    outbound.add(Buffer::copy_of("again"), Retry{outbound, failures, retrying});
+  }
+};
+
+TEST_CASE("failing all entries fails the entries there, not what their callbacks write again") {
+  Listener listener;
+  OutboundBuffer outbound(listener, 32, 64);
+  int failures = 0;
+  bool retrying = true;
+  outbound.add(Buffer::copy_of("first"), Retry{outbound, failures, retrying});
+  outbound.mark_flushed();
+  outbound.fail_all(Error(ChannelErrc::closed));
+  CHECK(failures == 1);
+  // The retry waits, unflushed, for the close that follows to fail it.
+  CHECK_FALSE(outbound.empty());
+  CHECK_FALSE(outbound.has_flushed());
+  CHECK(outbound.pending_bytes() == 5);
+  retrying = false;  // the channel closed
+  outbound.fail_all(Error(ChannelErrc::closed));
+  CHECK(failures == 2);
+  CHECK(outbound.empty());
+  CHECK(outbound.pending_bytes() == 0);
+}
+
 TEST_CASE("with a low water mark of 0, writability comes back once everything is written") {
   // Nothing is below 0: the buffer turned unwritable for good, emptied or not.
   Listener listener;

@@ -337,6 +337,63 @@ TEST_CASE(
   server->close();
 }
 
+// A write callback that writes again when its write fails, as long as the channel is open.
+// Bounded so that the test ends even where each retry was failed, and retried, for ever.
+struct RetryWhileOpen {
+  Channel* channel;
+  std::shared_ptr<std::atomic<int>> retries;
+  static constexpr int kMaxRetries = 10000;
+  void operator()(const Error& error) const {
+    if (!error || !channel->is_open() || ++*retries > kMaxRetries) return;
+    channel->write(to_buffer("retry"), RetryWhileOpen{channel, retries});
+  }
+};
+
+TEST_CASE("writes failed by a peer's reset are failed once, though their callbacks write again") {
+  // The socket error fails the queued writes while the channel is still open: a write made by
+  // their callbacks was queued, failed in the same pass and written again, for ever.
+  constexpr std::size_t kBuffers = 64;  // 64 x 1 MiB
+  ProcessHealth health;
+  Peers server_peers;
+  auto retries = std::make_shared<std::atomic<int>>(0);
+  auto block = std::make_shared<const std::string>(make_pattern(kMiB, 3));
+  server_peers.set_setup([retries, block](Peer& peer) {
+    peer.on_active = [retries, block](HandlerContext& ctx) {
+      for (std::size_t i = 0; i < kBuffers; ++i)
+        ctx.write(to_buffer(*block), RetryWhileOpen{&ctx.channel(), retries});
+      ctx.flush();
+    };
+  });
+  EventLoopGroup server_loops(1, "retry-server");
+  EventLoopGroup client_loops(1, "retry-client");
+  Endpoint endpoint(Family::kIPv4);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(server_loops).child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+
+  ChannelOptions client_options;  // the client does not read: the server's writes stay queued
+  client_options.auto_read = false;
+  client_options.receive_buffer = 64 * kKiB;
+  Bootstrap client;
+  client.group(client_loops).options(client_options);
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  std::shared_ptr<Peer> server_peer = server_peers.first();
+  REQUIRE(server_peer->wait_active());
+  ChannelPtr server_channel = server_peer->active_channel();
+  REQUIRE(eventually([&] { return server_loops.metrics().bytes_written > 0; }));
+  REQUIRE(server_channel->pending_write_bytes() > 0);
+
+  reset_connection(client_channel);
+
+  await(server_channel->close_future(), kLongWait);
+  // One retry per write the reset failed; the retries fail with the close that follows, when
+  // the channel is no longer open.
+  CHECK(retries->load() > 0);
+  CHECK(retries->load() <= static_cast<int>(kBuffers));
+  CHECK(eventually([&] { return server_loops.metrics().active_channels == 0; }));
+  server->close();
+}
+
 // shutdown() on a socket its peer has reset says ENOTCONN, which hid the reset.
 TEST_CASE("shutdown_output after the peer's reset reports the reset") {
   ProcessHealth health;

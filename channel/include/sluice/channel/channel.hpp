@@ -91,8 +91,10 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   static void destroy(Channel* channel) noexcept;
   // Deletes the channel on its loop, at the end of the iteration (never inside a callback).
   virtual void dispose() noexcept;
-  // Before deletion, while the whole object is alive: fails the writes still queued and removes
-  // the handlers, so that their callbacks and on_removed reach a channel that still works.
+  // Before deletion, while the whole object is alive: closes the channel if it is still open
+  // (no on_inactive: an EmbeddedChannel dropped unfinished), fails the writes still queued and
+  // removes the handlers, so that their callbacks and on_removed reach a channel that is intact;
+  // what they write fails at once.
   void tear_down() noexcept;
   friend class RefCounted<Channel>;
   friend class detail::HeadHandler;

@@ -86,7 +86,8 @@ class OutboundBuffer {
   void complete_front() noexcept;
   // Takes the front message out and completes its callback with success (EmbeddedChannel).
   Message take_front() noexcept;
-  // Fails every entry, flushed or not, with `error`.
+  // Fails every entry, flushed or not, with `error`. What their callbacks write meanwhile is
+  // queued after them and left for the caller: the close that follows fails it.
   void fail_all(const Error& error) noexcept;
 
   // Any thread.
