@@ -184,6 +184,19 @@ void EventLoop::run_ready() {
   end_iteration();
 }
 
+bool EventLoop::has_ready_work() {
+  assert_in_loop("EventLoop::has_ready_work");
+  if (!local_.empty() || !deferred_.empty()) return true;
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (!queue_.empty()) return true;
+  }
+  // libuv would not block (0) for a pending or closing handle, or a timer due; it measures
+  // the timers against its cached time, which is read again first.
+  uv_update_time(&loop_);
+  return uv_backend_timeout(&loop_) == 0;
+}
+
 void EventLoop::close_all_handles() {
   {
     std::lock_guard lock(queue_mutex_);

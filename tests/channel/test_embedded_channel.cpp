@@ -2,6 +2,7 @@
 // write callbacks may do.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <functional>
 #include <new>
 #include <string>
@@ -267,5 +268,61 @@ TEST_CASE("write callbacks run in the order of the writes, also for writes made 
   CHECK(log == std::vector<std::string>{"done first", "done more"});
   CHECK(channel->outbound_count() == 2);
   CHECK(channel->pending_write_bytes() == 0);
+  channel->finish();
+}
+
+namespace {
+
+// On each read, starts a chain of work on the loop: a task that queues a task that starts a
+// timer with no delay, each logging as it runs.
+class StartsChain final : public ChannelHandler {
+ public:
+  explicit StartsChain(std::vector<std::string>& log) : log_(log) {}
+  void on_read(HandlerContext& ctx, Message&&) override {
+    EventLoop& loop = ctx.loop();
+    loop.execute([this, &loop] {
+      log_.push_back("task");
+      loop.execute([this, &loop] {
+        log_.push_back("queued by the task");
+        (void)loop.schedule(std::chrono::milliseconds(0),
+                            [this] { log_.push_back("timer started by it"); });
+      });
+    });
+  }
+
+ private:
+  std::vector<std::string>& log_;
+};
+
+}  // namespace
+
+TEST_CASE("run_pending runs what the tasks it runs queue, and timers they make due, too") {
+  // One pass left the second task, and the timer it starts, for the next call.
+  std::vector<std::string> log;
+  auto channel = EmbeddedChannel::create(
+      [&](Pipeline& p) { p.add_last("chain", std::make_unique<StartsChain>(log)); });
+  channel->write_inbound(Buffer::copy_of("go"));  // runs run_pending() once
+  CHECK(log == std::vector<std::string>{"task", "queued by the task", "timer started by it"});
+  CHECK_FALSE(channel->loop().has_ready_work());
+  channel->finish();
+}
+
+TEST_CASE("run_pending returns after a bounded number of rounds from a task queueing itself") {
+  auto channel = EmbeddedChannel::create();
+  EventLoop& loop = channel->loop();
+  int runs = 0;
+  bool again = true;
+  std::function<void()> requeue = [&] {
+    ++runs;
+    if (again) loop.execute([&] { requeue(); });
+  };
+  loop.execute([&] { requeue(); });
+  channel->run_pending();
+  CHECK(runs >= EmbeddedChannel::kMaxPendingRounds - 1);
+  CHECK(runs <= EmbeddedChannel::kMaxPendingRounds + 1);
+  CHECK(loop.has_ready_work());  // still queued: the bound stopped it, not quiet
+  again = false;
+  channel->run_pending();
+  CHECK_FALSE(loop.has_ready_work());
   channel->finish();
 }

@@ -58,8 +58,12 @@ class EmbeddedChannel final : public Channel {
   // User events that reached the tail.
   std::vector<Message> take_user_events();
 
-  // Runs ready timers, queued tasks and deferred work of the embedded loop.
+  // Runs the embedded loop's ready timers, queued tasks and deferred work, and what those
+  // queue or make due in turn, until nothing is left to run. Bounded: after kMaxPendingRounds
+  // passes it returns (and logs a warning) with work still pending, as a task that queues
+  // itself again on every run would otherwise never let it return. Timers not yet due wait.
   void run_pending();
+  static constexpr int kMaxPendingRounds = 1000;
   // Closes the channel; true if messages were left unread in either direction.
   bool finish();
 

@@ -121,6 +121,9 @@ class EventLoop {
   // Runs libuv's callbacks that are ready, and the end-of-iteration work, without blocking.
   // For loops driven by hand (EmbeddedChannel, tests); loop thread only.
   void run_ready();
+  // Whether run_ready() would find work now: tasks queued here or by other threads, deferred
+  // work, a timer due by the clock as read now, a handle closing. Loop thread only.
+  bool has_ready_work();
 
   // True on the thread running this loop (or, before it runs, on the thread that bound it).
   bool in_loop() const noexcept { return t_current == this; }
