@@ -47,7 +47,13 @@ Buffer Buffer::copy_of(std::string_view text, AllocationSite site) {
   return copy_of(std::as_bytes(std::span(text)), site);
 }
 
-Buffer Buffer::adopt(detail::StorageHeader* header, std::byte* data, std::size_t size) noexcept {
+Buffer Buffer::adopt(detail::StorageHeader* header, std::byte* data, std::size_t size) {
+  // Capacity and indices are 32-bit: a larger size was cut to its low bits, a buffer covering
+  // a fraction of the storage (or none of it), with no sign anything was lost.
+  if (size > kMaxCapacity) {
+    throw CapacityExceededError(
+        fmt::format("adopt: size {} is over the limit of {}", size, kMaxCapacity));
+  }
   return Buffer(header, data, size, size, 0, size);
 }
 

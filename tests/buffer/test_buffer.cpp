@@ -209,6 +209,29 @@ TEST_CASE("adopt takes over external storage and destroys it with the last handl
   CHECK(storage.destroyed == 1);
 }
 
+TEST_CASE("adopt refuses a size the buffer's 32-bit indices cannot count") {
+  // It used to truncate: 4 GiB + 16 became a buffer of 16 bytes, 2 GiB one whose size wrapped.
+  ExternalStorage storage;
+  storage.header.stamp(sluice::detail::StorageKind::kExternal, 0);
+  storage.header.destroy = [](sluice::detail::StorageHeader* header) noexcept {
+    ++reinterpret_cast<ExternalStorage*>(header)->destroyed;
+  };
+  for (const std::size_t size :
+       {Buffer::kMaxCapacity + 1, std::size_t{1} << 32, (std::size_t{1} << 32) + 16}) {
+    CAPTURE(size);
+    CHECK_THROWS_AS((void)Buffer::adopt(&storage.header, storage.bytes.data(), size),
+                    CapacityExceededError);
+  }
+  CHECK(storage.destroyed == 0);  // refused, the reference stays with the caller
+  {
+    // The largest size it can count is taken (no byte of it is touched here).
+    Buffer largest = Buffer::adopt(&storage.header, storage.bytes.data(), Buffer::kMaxCapacity);
+    CHECK(largest.readable_bytes() == Buffer::kMaxCapacity);
+    CHECK(largest.capacity() == Buffer::kMaxCapacity);
+  }
+  CHECK(storage.destroyed == 1);
+}
+
 // --- indices -----------------------------------------------------------------------------------
 
 TEST_CASE("set_reader_index accepts [0, writer index] and throws past it") {

@@ -65,8 +65,9 @@ class Buffer {
                         AllocationSite site = AllocationSite::current());
   static Buffer copy_of(std::string_view text, AllocationSite site = AllocationSite::current());
   // Takes over storage built elsewhere (a file mapping): `header` carries one reference; the
-  // buffer covers `size` written bytes at `data`.
-  static Buffer adopt(detail::StorageHeader* header, std::byte* data, std::size_t size) noexcept;
+  // buffer covers `size` written bytes at `data`. A size over kMaxCapacity, which the 32-bit
+  // indices cannot count, throws CapacityExceededError and leaves the reference with the caller.
+  static Buffer adopt(detail::StorageHeader* header, std::byte* data, std::size_t size);
 
   Buffer(Buffer&& other) noexcept { take(other); }
   Buffer& operator=(Buffer&& other) noexcept {
