@@ -700,6 +700,39 @@ TEST_CASE("a chat server broadcasts each line to every other client across worke
       }
     }
 
+    SUBCASE("a graceful shutdown ends at its deadline with a client that reads nothing") {
+      StartSignal start;
+      std::atomic<bool> drain{false};
+      ClientReport stalled;
+      std::thread stalled_thread(run_stalled_client, port, 0, std::ref(start), std::cref(drain),
+                                 std::ref(stalled));
+      const bool joined = start.wait_ready(1);
+      ChatClient talker;
+      const bool talker_joined = talker.connect(port) && talker.await_welcome();
+      // Enough for the server to hold some of it for the stalled client, not enough to make
+      // it a slow consumer: the server's close must wait for it, up to the deadline.
+      bool sent = true;
+      for (int i = 0; i < 56 && sent && joined && talker_joined; ++i)
+        sent = talker.send_all(chat_line(1, i, 1000));
+      const bool backlog = eventually([&] {
+        std::size_t pending = 0;
+        for (const ChannelPtr& member : room->members())
+          pending += member->pending_write_bytes();
+        return pending > 0;
+      });
+      workers.shutdown_gracefully(0ms, 1s);
+      drain.store(true);
+      stalled_thread.join();
+      talker.close();
+      REQUIRE(joined);
+      REQUIRE(talker_joined);
+      CHECK(sent);
+      CHECK(backlog);
+      CHECK(room->slow_consumers_dropped.load() == 0);
+      CHECK(stalled.failure == "");
+      CHECK(stalled.ended_by_server);
+    }
+
     CHECK_MESSAGE(eventually([&] { return room->size() == 0; }),
                   "members left in the room: ", room->size());
     await(server->close());
@@ -829,6 +862,45 @@ TEST_CASE("a chat with a room per loop and clients on their own loops, written t
   client_loops.shutdown_gracefully();
   await(server->close());
   workers.shutdown_gracefully();
+  acceptor.shutdown_gracefully();
+  CHECK(PooledAllocator::metrics().live_buffers == 0);
+}
+
+TEST_CASE("a chat with a room per loop shuts down gracefully while lines cross between loops") {
+  constexpr int kChatters = 4;
+  ProcessHealth health;
+  EventLoopGroup acceptor(1, "room-accept");
+  EventLoopGroup workers(2, "room-work");
+  LoopRooms rooms(workers);
+  ServerBootstrap bootstrap;
+  bootstrap.group(acceptor, workers).child_initializer([&rooms](Channel& channel) {
+    channel.pipeline().add_last("lines", std::make_unique<LineBasedFrameDecoder>(4096, false));
+    channel.pipeline().add_last("room", std::make_unique<LoopRoomHandler>(rooms));
+  });
+  Ref<Server> server = await(bootstrap.bind("127.0.0.1", 0));
+  StartSignal start;
+  std::atomic<int> lines_seen{0};
+  std::vector<ClientReport> reports(kChatters);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kChatters; ++i) {
+    threads.emplace_back(run_chatter, server->port(), i, std::ref(start), std::ref(lines_seen),
+                         std::ref(reports[i]));
+  }
+  const bool all_joined = start.wait_ready(kChatters);
+  start.go();
+  const bool chatting = eventually([&] { return lines_seen.load() >= 400; });
+  workers.shutdown_gracefully();
+  for (auto& thread : threads)
+    thread.join();
+  REQUIRE(all_joined);
+  CHECK(chatting);
+  for (int i = 0; i < kChatters; ++i) {
+    INFO("chatter ", i);
+    CHECK(reports[i].failure == "");
+  }
+  CHECK(rooms.size_on(workers.at(0)) == 0);
+  CHECK(rooms.size_on(workers.at(1)) == 0);
+  await(server->close());
   acceptor.shutdown_gracefully();
   CHECK(PooledAllocator::metrics().live_buffers == 0);
 }
