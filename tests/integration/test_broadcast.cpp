@@ -562,7 +562,10 @@ class ClientLineHandler final : public InboundHandlerFor<Buffer> {
   explicit ClientLineHandler(std::shared_ptr<ClientLines> lines) : lines_(std::move(lines)) {}
 
   void on_inactive(HandlerContext& ctx) override {
-    lines_->read([](ClientLines& lines) { return lines.inactive = true; });
+    {
+      std::lock_guard lock(lines_->mutex);
+      lines_->inactive = true;
+    }
     ctx.fire_inactive();
   }
   void on_error(HandlerContext& ctx, const Error&) override { ctx.close(); }
