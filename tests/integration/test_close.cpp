@@ -13,6 +13,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sluice/transport/stream_channel.hpp"
@@ -423,6 +424,77 @@ TEST_CASE("shutdown_output after the peer's reset reports the reset") {
   REQUIRE(errors.size() == 1);
   CHECK_MESSAGE(errors[0] == std::errc::connection_reset, errors[0].message());
   CHECK(errors[0].context() == "shutdown");
+  server->close();
+}
+
+// Records whether its channel's error and inactive events ran while code outside its handlers
+// (another channel's handler, say) was in the middle of writing to the channel.
+class EventsOutsideWriter final : public ChannelHandler {
+ public:
+  std::atomic<bool> writer_inside{false};
+  std::atomic<int> events{0};
+  std::atomic<int> events_inside_writer{0};
+
+  void on_error(HandlerContext& ctx, const Error& error) override {
+    count();
+    ctx.fire_error(error);
+  }
+  void on_inactive(HandlerContext& ctx) override {
+    count();
+    ctx.fire_inactive();
+  }
+
+ private:
+  void count() {
+    ++events;
+    if (writer_inside) ++events_inside_writer;
+  }
+};
+
+// A broadcaster holding its registry's lock writes to each member; a member whose peer reset
+// ran its on_error and on_inactive inside that write, and a handler that leaves the registry
+// there took the lock its own thread held (the chat server of test_broadcast hung so).
+TEST_CASE("a write that fails from outside the channel's handlers tells them after it returns") {
+  ProcessHealth health;
+  EventLoopGroup loops(1, "reset-broadcast");
+  Endpoint endpoint(Family::kIPv4);
+  ChannelOptions not_reading;  // nothing polls the server's socket, so the reset waits in it
+  not_reading.auto_read = false;
+  auto accepted = std::make_shared<Promise<ChannelPtr>>();
+  EventsOutsideWriter* probe = nullptr;
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops)
+      .child_options(not_reading)
+      .child_initializer([accepted, &probe](Channel& channel) {
+        auto handler = std::make_unique<EventsOutsideWriter>();
+        probe = handler.get();
+        channel.pipeline().add_last("probe", std::move(handler));
+        accepted->set_value(ChannelPtr(&channel));
+      });
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  Bootstrap client;
+  client.group(loops);
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  ChannelPtr server_channel = await(accepted->future());
+
+  reset_connection(client_channel);
+  REQUIRE(eventually([&] { return has_taken_reset(server_channel); }));
+  // Whether the write failed with the reset (or the broken pipe after it), and its message.
+  auto write_failed = std::make_shared<Promise<std::pair<bool, std::string>>>();
+  server_channel->loop().execute([&probe, server_channel, write_failed] {
+    probe->writer_inside = true;
+    server_channel->write_and_flush(
+        to_buffer("to a member that reset"), [write_failed](const Error& e) {
+          const bool lost = e == std::errc::connection_reset || e == std::errc::broken_pipe;
+          write_failed->set_value({lost, e.message()});
+        });
+    probe->writer_inside = false;
+  });
+  const auto [lost, message] = await(write_failed->future());
+  CHECK_MESSAGE(lost, message);
+  await(server_channel->close_future());
+  CHECK(probe->events == 2);  // the error, then inactive
+  CHECK(probe->events_inside_writer == 0);
   server->close();
 }
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "direct_syscalls.hpp"
 #include "sluice/channel/channel_error.hpp"
@@ -255,11 +256,16 @@ void StreamChannel::do_flush() {
   // then fails with the shutdown, whether or not flushed bytes delayed it.
   if (!shutdown_after_flush_) outbound_.mark_flushed();
   // While waiting for the socket to drain, writing now would only return EAGAIN.
-  if (!want_write_) write_flushed();
+  if (!want_write_) {
+    // Restored, not cleared: a write callback may flush from inside a poll's write.
+    const bool outer = std::exchange(flushing_for_pipeline_, true);
+    write_flushed();
+    flushing_for_pipeline_ = outer;
+  }
 }
 
 void StreamChannel::write_flushed() {
-  if (writing_ || !is_open()) return;
+  if (writing_ || !is_open() || output_failed_) return;
   writing_ = true;
   for (unsigned spin = options().write_spin_count; spin != 0 && outbound_.has_flushed(); --spin) {
     const WriteResult result =
@@ -308,14 +314,10 @@ StreamChannel::WriteResult StreamChannel::write_gathered() {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return WriteResult::kSocketFull;
     if (errno == EFAULT) {
       // Only a buffer mapped from a file can fault here: the file shrank under it.
-      const Error error(ChannelErrc::file_truncated, "a file mapped into a buffer shrank");
-      outbound_.fail_all(error);
-      // A write callback may have closed the channel: nothing reaches handlers after inactive.
-      if (is_open()) pipeline().fire_error(error);
-      close_with(error);
+      fail_output(Error(ChannelErrc::file_truncated, "a file mapped into a buffer shrank"));
       return WriteResult::kFailed;
     }
-    fail(errno, "sendmsg");
+    fail_output(Error::from_errno(errno, "sendmsg"));
     return WriteResult::kFailed;
   }
   const auto bytes = static_cast<std::size_t>(sent);
@@ -365,7 +367,7 @@ StreamChannel::WriteResult StreamChannel::write_sendfile(FileRegion& region) {
     return WriteResult::kFailed;
   }
   if (errno == EAGAIN || errno == EWOULDBLOCK) return WriteResult::kSocketFull;
-  fail(errno, "sendfile");
+  fail_output(Error::from_errno(errno, "sendfile"));
   return WriteResult::kFailed;
 }
 
@@ -392,7 +394,22 @@ void StreamChannel::fail_truncated(const FileRegion& region, std::uint64_t end) 
   const Error error(ChannelErrc::file_truncated,
                     fmt::format("{} ends at {}, before its region's end at {}",
                                 region.file().path(), end, region.offset() + region.count()));
+  fail_output(error);
+}
+
+void StreamChannel::fail_output(const Error& error) {
   outbound_.fail_all(error);
+  if (flushing_for_pipeline_ && is_open()) {
+    // The flush came from a handler, perhaps another channel's (a broadcast), which may hold
+    // locks this channel's handlers take: they hear of the failure once that call has
+    // returned, as they would from the poll. Until then nothing more is written.
+    output_failed_ = true;
+    loop().defer([self = Ref<StreamChannel>(this), error] {
+      if (self->is_open()) self->pipeline().fire_error(error);
+      self->close_with(error);
+    });
+    return;
+  }
   // A write callback may have closed the channel: nothing reaches handlers after inactive.
   if (is_open()) pipeline().fire_error(error);
   close_with(error);
@@ -434,7 +451,7 @@ StreamChannel::WriteResult StreamChannel::write_spliced(FileRegion& region) {
     // EAGAIN means the pipe is full. With none of this region's bytes in it, the socket has
     // nothing to take, stays writable, and waiting for it would spin the loop.
     if (filled < 0 && (errno != EAGAIN || pipe_pending_ == 0)) {
-      fail(errno, "splice from file");
+      fail_output(Error::from_errno(errno, "splice from file"));
       return WriteResult::kFailed;
     }
     if (filled > 0) pipe_pending_ += static_cast<std::size_t>(filled);
@@ -447,7 +464,7 @@ StreamChannel::WriteResult StreamChannel::write_spliced(FileRegion& region) {
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return WriteResult::kSocketFull;
-    fail(errno, "splice to socket");
+    fail_output(Error::from_errno(errno, "splice to socket"));
     return WriteResult::kFailed;
   }
   const auto bytes = static_cast<std::size_t>(sent);

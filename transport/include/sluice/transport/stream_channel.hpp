@@ -71,6 +71,9 @@ class StreamChannel final : public Channel {
   // uncorks the socket (if it was corked for the region) and completes it. True if completed.
   bool advance_file(FileRegion& region, std::size_t bytes);
   void fail_truncated(const FileRegion& region, std::uint64_t end);
+  // A write the socket or the file refused: fails the pending writes, then the handlers hear
+  // of it and the channel closes.
+  void fail_output(const Error& error);
   void shutdown_output_now();
   void set_write_interest(bool wanted);
   void update_interest();
@@ -94,6 +97,8 @@ class StreamChannel final : public Channel {
   bool read_requested_ = false;
   bool want_write_ = false;
   bool writing_ = false;
+  bool flushing_for_pipeline_ = false;  // write_flushed() called from a flush, not the poll
+  bool output_failed_ = false;          // fail_output() has its handlers' part still to run
   bool input_shutdown_ = false;
   bool output_shutdown_ = false;
   bool shutdown_after_flush_ = false;
