@@ -498,6 +498,48 @@ TEST_CASE("a write that fails from outside the channel's handlers tells them aft
   server->close();
 }
 
+// The write's failure waits for the end of the iteration; a shutdown_output() meanwhile found
+// the socket unconnected, and the handlers heard ENOTCONN from shutdown instead of the reset.
+TEST_CASE(
+    "shutdown_output after a write failed from outside the handlers reports the write's error") {
+  ProcessHealth health;
+  Peers server_peers;
+  EventLoopGroup loops(1, "reset-write-shut");
+  Endpoint endpoint(Family::kIPv4);
+  ChannelOptions not_reading;  // nothing polls the server's socket, so the reset waits in it
+  not_reading.auto_read = false;
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops)
+      .child_options(not_reading)
+      .child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  Bootstrap client;
+  client.group(loops);
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  std::shared_ptr<Peer> server_peer = server_peers.first();
+  REQUIRE(server_peer->wait_active());
+  ChannelPtr server_channel = server_peer->active_channel();
+
+  reset_connection(client_channel);
+  REQUIRE(eventually([&] { return has_taken_reset(server_channel); }));
+  // The code and context of the write's failure (it fails while the channel is still open).
+  auto write_error = std::make_shared<Promise<std::pair<std::error_code, std::string>>>();
+  server_channel->loop().execute([server_channel, write_error] {
+    server_channel->write_and_flush(to_buffer("goodbye"), [write_error](const Error& e) {
+      write_error->set_value({e.code(), e.context()});
+    });
+    server_channel->shutdown_output();
+  });
+  const auto [code, context] = await(write_error->future());
+  REQUIRE_MESSAGE(code, "the write went through");
+  await(server_channel->close_future());
+  const std::vector<Error> errors = server_peer->error_list();
+  REQUIRE(errors.size() == 1);
+  CHECK_MESSAGE(errors[0] == code, errors[0].message());
+  CHECK(errors[0].context() == context);
+  server->close();
+}
+
 TEST_CASE("a peer's reset that no handler takes is logged at debug level, not as a warning") {
   ProcessHealth health;
   CapturedLog log("%l %v");

@@ -492,7 +492,10 @@ void StreamChannel::do_close() {
 }
 
 void StreamChannel::do_shutdown_output() {
-  if (!is_open() || output_shutdown_ || shutdown_after_flush_) return;
+  // After a refused write the close with its error is on its way: the socket, reset or shut by
+  // then, would only refuse the shutdown too (ENOTCONN), and that error would reach the
+  // handlers in place of the write's, on the caller's stack.
+  if (!is_open() || output_shutdown_ || shutdown_after_flush_ || output_failed_) return;
   if (outbound_.has_flushed()) {
     shutdown_after_flush_ = true;  // FIN goes after what was flushed before it
     return;
