@@ -427,8 +427,9 @@ TEST_CASE("shutdown_output after the peer's reset reports the reset") {
   server->close();
 }
 
-// Records whether its channel's error and inactive events ran while code outside its handlers
-// (another channel's handler, say) was in the middle of writing to the channel.
+// Records whether its channel's error, inactive and writable-again events, and the failed
+// write's callback, ran while code outside its handlers (another channel's handler, say) was in
+// the middle of writing to the channel.
 class EventsOutsideWriter final : public ChannelHandler {
  public:
   std::atomic<bool> writer_inside{false};
@@ -443,8 +444,12 @@ class EventsOutsideWriter final : public ChannelHandler {
     count();
     ctx.fire_inactive();
   }
-
- private:
+  // Unwritable as the write is queued is the writer's own doing; writable again comes from
+  // the failure.
+  void on_writability_changed(HandlerContext& ctx) override {
+    if (ctx.channel().is_writable()) count();
+    ctx.fire_writability_changed();
+  }
   void count() {
     ++events;
     if (writer_inside) ++events_inside_writer;
@@ -481,10 +486,13 @@ TEST_CASE("a write that fails from outside the channel's handlers tells them aft
   REQUIRE(eventually([&] { return has_taken_reset(server_channel); }));
   // Whether the write failed with the reset (or the broken pipe after it), and its message.
   auto write_failed = std::make_shared<Promise<std::pair<bool, std::string>>>();
-  server_channel->loop().execute([&probe, server_channel, write_failed] {
+  // Over the high water mark, so that failing it makes the channel writable again.
+  const std::string over_high_mark(128 * kKiB, 'x');
+  server_channel->loop().execute([&probe, &over_high_mark, server_channel, write_failed] {
     probe->writer_inside = true;
     server_channel->write_and_flush(
-        to_buffer("to a member that reset"), [write_failed](const Error& e) {
+        to_buffer(over_high_mark), [probe, write_failed](const Error& e) {
+          probe->count();  // the writer's callback, which may take the writer's locks too
           const bool lost = e == std::errc::connection_reset || e == std::errc::broken_pipe;
           write_failed->set_value({lost, e.message()});
         });
@@ -493,7 +501,7 @@ TEST_CASE("a write that fails from outside the channel's handlers tells them aft
   const auto [lost, message] = await(write_failed->future());
   CHECK_MESSAGE(lost, message);
   await(server_channel->close_future());
-  CHECK(probe->events == 2);  // the error, then inactive
+  CHECK(probe->events == 4);  // the callback, writable again, the error, inactive
   CHECK(probe->events_inside_writer == 0);
   server->close();
 }

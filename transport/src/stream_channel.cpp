@@ -398,19 +398,22 @@ void StreamChannel::fail_truncated(const FileRegion& region, std::uint64_t end) 
 }
 
 void StreamChannel::fail_output(const Error& error) {
-  outbound_.fail_all(error);
   if (flushing_for_pipeline_ && is_open()) {
     // The flush came from a handler, perhaps another channel's (a broadcast), which may hold
-    // locks this channel's handlers take: they hear of the failure once that call has
-    // returned, as they would from the poll. Until then nothing more is written.
+    // locks that this channel's handlers, or the writers' callbacks, take: the pending writes
+    // fail (and the bytes they release may change writability), the handlers hear of it, and
+    // the channel closes once that call has returned, as from the poll. Until then nothing
+    // more is written.
     output_failed_ = true;
     loop().defer([self = Ref<StreamChannel>(this), error] {
+      self->outbound_.fail_all(error);
+      // A write callback may have closed the channel: nothing reaches handlers after inactive.
       if (self->is_open()) self->pipeline().fire_error(error);
       self->close_with(error);
     });
     return;
   }
-  // A write callback may have closed the channel: nothing reaches handlers after inactive.
+  outbound_.fail_all(error);
   if (is_open()) pipeline().fire_error(error);
   close_with(error);
 }

@@ -20,6 +20,12 @@ namespace sluice {
 // - What is held goes out before a close, a shutdown of output, an error passed on, the
 //   handler's removal, and when the channel stops being writable (the bytes held back would
 //   only add to what must drain).
+// - A read batch is a run of on_read events ended by on_read_complete, as the transport fires
+//   them: code that fires reads into the pipeline itself must end them with a read-complete,
+//   or every flush stays held until `flush_after` of them have been.
+// - An event loop group's graceful shutdown drains what was flushed; flushes held outside a
+//   batch (`consolidate_outside_reads`) within the iteration it reaches the channel in go out
+//   with the close instead, and what the socket cannot take at once is dropped.
 class FlushConsolidationHandler final : public ChannelHandler {
  public:
   static constexpr std::size_t kDefaultFlushAfter = 256;

@@ -20,10 +20,12 @@ class HttpEnd {
  public:
   HttpEnd() = default;
 
-  // Throws InvalidHeaderError for a field that frames, routes or describes the message, which
-  // must be known before the content (RFC 9110 §6.5.1): Content-Length, Transfer-Encoding,
-  // Connection, Keep-Alive, TE, Trailer, Upgrade, Host, Content-Type, Content-Encoding and
-  // Content-Range.
+  // Throws InvalidHeaderError for a field that frames or routes the message, or says how to
+  // read its content, which the recipient acts on before the content (RFC 9110 §6.5.1):
+  // Content-Length, Transfer-Encoding, Connection, Keep-Alive, TE, Trailer, Upgrade, Host,
+  // Content-Type, Content-Encoding and Content-Range. The other fields that section keeps out
+  // of trailers (authentication, response controls such as Cache-Control or Set-Cookie) are
+  // not checked: leaving them out is the application's part.
   HttpEnd& trailer(const HeaderName& name, const HeaderValue& value) &;
   HttpEnd&& trailer(const HeaderName& name, const HeaderValue& value) && {
     return std::move(trailer(name, value));
