@@ -307,6 +307,23 @@ constexpr int kLinesPerHealthy = 300;
 constexpr std::size_t kChatPadding = 8;  // 20-byte lines
 
 // How a client of the chat phase leaves.
+// Joins the room, says it is ready, and waits for the start; false (with the failure in the
+// report) if it could not join or the start never came.
+bool join_and_wait_for_start(ChatClient& client, std::uint16_t port, StartSignal& start,
+                             ClientReport& report) {
+  if (!client.connect(port) || !client.await_welcome()) {
+    report.failure = "could not join";
+    start.ready();
+    return false;
+  }
+  start.ready();
+  if (!start.wait_go()) {
+    report.failure = "the start was never given";
+    return false;
+  }
+  return true;
+}
+
 enum class Leaving {
   kStays,          // sends all its lines, reads every line of the other stayers, then closes
   kResets,         // after a few lines each way, closes with a reset
@@ -319,16 +336,7 @@ enum class Leaving {
 void run_chat_client(std::uint16_t port, int self, Leaving leaving, StartSignal& start,
                      ClientReport& report) {
   ChatClient client;
-  if (!client.connect(port) || !client.await_welcome()) {
-    report.failure = "could not join";
-    start.ready();
-    return;
-  }
-  start.ready();
-  if (!start.wait_go()) {
-    report.failure = "the start was never given";
-    return;
-  }
+  if (!join_and_wait_for_start(client, port, start, report)) return;
   LineChecker checker(self);
   const int to_send = leaving == Leaving::kStays ? kLinesPerHealthy : 40 + self * 7;
   const int stayer_lines_due = (kHealthy - (self < kHealthy ? 1 : 0)) * kLinesPerHealthy;
@@ -425,16 +433,7 @@ void run_stalled_client(std::uint16_t port, int self, StartSignal& start,
 void run_chatter(std::uint16_t port, int self, StartSignal& start, std::atomic<int>& lines_seen,
                  ClientReport& report) {
   ChatClient client;
-  if (!client.connect(port) || !client.await_welcome()) {
-    report.failure = "could not join";
-    start.ready();
-    return;
-  }
-  start.ready();
-  if (!start.wait_go()) {
-    report.failure = "the start was never given";
-    return;
-  }
+  if (!join_and_wait_for_start(client, port, start, report)) return;
   LineChecker checker(self);
   const auto deadline = std::chrono::steady_clock::now() + kLongWait;
   while (std::chrono::steady_clock::now() < deadline) {

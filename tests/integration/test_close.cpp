@@ -75,6 +75,36 @@ bool has_taken_reset(const ChannelPtr& channel) {
          info.tcpi_state == TCP_CLOSE;
 }
 
+// A server channel whose client has reset the connection while nothing polls the server's
+// socket (auto_read off), so the reset waits in it for what the test does next.
+struct ResetByPeer {
+  Peers server_peers;
+  EventLoopGroup loops;
+  Endpoint endpoint{Family::kIPv4};
+  Ref<Server> server;
+  std::shared_ptr<Peer> server_peer;
+  ChannelPtr server_channel;
+
+  explicit ResetByPeer(const char* loop_name) : loops(1, loop_name) {
+    ChannelOptions not_reading;
+    not_reading.auto_read = false;
+    ServerBootstrap server_bootstrap;
+    server_bootstrap.group(loops)
+        .child_options(not_reading)
+        .child_initializer(server_peers.collecting_initializer());
+    server = endpoint.bind(server_bootstrap);
+    Bootstrap client;
+    client.group(loops);
+    ChannelPtr client_channel = await(endpoint.connect(client));
+    server_peer = server_peers.first();
+    REQUIRE(server_peer->wait_active());
+    server_channel = server_peer->active_channel();
+    reset_connection(client_channel);
+    REQUIRE(eventually([&] { return has_taken_reset(server_channel); }));
+  }
+  ~ResetByPeer() { server->close(); }
+};
+
 // What the handlers of the exception tests saw.
 struct ThrowerLog {
   std::mutex mutex;
@@ -398,33 +428,15 @@ TEST_CASE("writes failed by a peer's reset are failed once, though their callbac
 // shutdown() on a socket its peer has reset says ENOTCONN, which hid the reset.
 TEST_CASE("shutdown_output after the peer's reset reports the reset") {
   ProcessHealth health;
-  Peers server_peers;
-  EventLoopGroup loops(1, "reset-shutdown");
-  Endpoint endpoint(Family::kIPv4);
-  ChannelOptions not_reading;  // nothing polls the server's socket, so the reset waits in it
-  not_reading.auto_read = false;
-  ServerBootstrap server_bootstrap;
-  server_bootstrap.group(loops)
-      .child_options(not_reading)
-      .child_initializer(server_peers.collecting_initializer());
-  Ref<Server> server = endpoint.bind(server_bootstrap);
-  Bootstrap client;
-  client.group(loops);
-  ChannelPtr client_channel = await(endpoint.connect(client));
-  std::shared_ptr<Peer> server_peer = server_peers.first();
-  REQUIRE(server_peer->wait_active());
-  ChannelPtr server_channel = server_peer->active_channel();
-
-  reset_connection(client_channel);
-  REQUIRE(eventually([&] { return has_taken_reset(server_channel); }));
+  ResetByPeer reset("reset-shutdown");
+  ChannelPtr& server_channel = reset.server_channel;
   server_channel->shutdown_output();
 
   await(server_channel->close_future());
-  const std::vector<Error> errors = server_peer->error_list();
+  const std::vector<Error> errors = reset.server_peer->error_list();
   REQUIRE(errors.size() == 1);
   CHECK_MESSAGE(errors[0] == std::errc::connection_reset, errors[0].message());
   CHECK(errors[0].context() == "shutdown");
-  server->close();
 }
 
 // Records whether its channel's error, inactive and writable-again events, and the failed
@@ -511,25 +523,8 @@ TEST_CASE("a write that fails from outside the channel's handlers tells them aft
 TEST_CASE(
     "shutdown_output after a write failed from outside the handlers reports the write's error") {
   ProcessHealth health;
-  Peers server_peers;
-  EventLoopGroup loops(1, "reset-write-shut");
-  Endpoint endpoint(Family::kIPv4);
-  ChannelOptions not_reading;  // nothing polls the server's socket, so the reset waits in it
-  not_reading.auto_read = false;
-  ServerBootstrap server_bootstrap;
-  server_bootstrap.group(loops)
-      .child_options(not_reading)
-      .child_initializer(server_peers.collecting_initializer());
-  Ref<Server> server = endpoint.bind(server_bootstrap);
-  Bootstrap client;
-  client.group(loops);
-  ChannelPtr client_channel = await(endpoint.connect(client));
-  std::shared_ptr<Peer> server_peer = server_peers.first();
-  REQUIRE(server_peer->wait_active());
-  ChannelPtr server_channel = server_peer->active_channel();
-
-  reset_connection(client_channel);
-  REQUIRE(eventually([&] { return has_taken_reset(server_channel); }));
+  ResetByPeer reset("reset-write-shut");
+  ChannelPtr& server_channel = reset.server_channel;
   // The code and context of the write's failure (it fails while the channel is still open).
   auto write_error = std::make_shared<Promise<std::pair<std::error_code, std::string>>>();
   server_channel->loop().execute([server_channel, write_error] {
@@ -541,11 +536,10 @@ TEST_CASE(
   const auto [code, context] = await(write_error->future());
   REQUIRE_MESSAGE(code, "the write went through");
   await(server_channel->close_future());
-  const std::vector<Error> errors = server_peer->error_list();
+  const std::vector<Error> errors = reset.server_peer->error_list();
   REQUIRE(errors.size() == 1);
   CHECK_MESSAGE(errors[0] == code, errors[0].message());
   CHECK(errors[0].context() == context);
-  server->close();
 }
 
 TEST_CASE("a peer's reset that no handler takes is logged at debug level, not as a warning") {
