@@ -742,7 +742,9 @@ TEST_CASE("a chat server broadcasts each line to every other client across worke
     acceptor.shutdown_gracefully();
     CHECK(room->clear() == 0);
   }
-  CHECK(room->unexpected_errors() == std::vector<std::string>{});
+  const std::vector<std::string> unexpected = room->unexpected_errors();
+  CHECK_MESSAGE(unexpected.empty(), "unexpected errors: ", unexpected.size(),
+                ", first: ", unexpected.empty() ? std::string() : unexpected.front());
   CHECK(PooledAllocator::metrics().live_buffers == 0);
 }
 

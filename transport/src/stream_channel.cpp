@@ -138,6 +138,12 @@ std::uint64_t StreamChannel::bytes_delivered() const noexcept {
 }
 
 void StreamChannel::on_poll(int status, int events) {
+  if (output_failed_) {
+    // A refused write closes the channel at the end of this iteration, with its error: the
+    // write took the socket's pending error, so a POLLERR now would find none and report EIO.
+    if (status < 0) armed_events_ = 0;  // libuv stopped the watcher
+    return;
+  }
   if (status < 0) {
     // libuv stopped the watcher (POLLERR) and names every such error UV_EBADF; the socket's
     // own error says what happened. With none pending, the POLLERR came from entries on the
