@@ -4,6 +4,7 @@
 #include <string>
 
 #include "field_line.hpp"
+#include "sluice/codec/http/http_fields.hpp"
 
 namespace sluice::http {
 namespace {
@@ -16,20 +17,12 @@ constexpr std::array<std::string_view, 11> kRefusedInTrailers = {
     "Content-Range",
 };
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 HttpEnd& HttpEnd::trailer(const HeaderName& name, const HeaderValue& value) & {
   const std::string_view n = name.view();
   for (const std::string_view refused : kRefusedInTrailers) {
-    if (equals_ignoring_case(n, refused)) {
+    if (equals_ignore_case(n, refused)) {
       throw InvalidHeaderError(std::string(n) +
                                " cannot be a trailer field: the client needs it before the "
                                "content (RFC 9110 §6.5.1)");
