@@ -207,13 +207,32 @@ int bench(const std::string& host, std::uint16_t port, const examples::CommandLi
 }  // namespace
 
 int main(int argc, char** argv) {
+  constexpr const char* kName = "sluice-echo-client";
   try {
     const examples::CommandLine args(
-        argc, argv, {"bench"},
-        {"host", "port", "size", "depth", "connections", "seconds", "threads"});
+        argc, argv,
+        {{"host", "ADDR", "the echo server's address or name (default 127.0.0.1)"},
+         {"port", "N", "the echo server's port (default 7007)"},
+         {"bench", "", "measure instead of talking: messages/s and latency percentiles"},
+         {"connections", "N", "--bench: connections (default 64)"},
+         {"size", "B", "--bench: bytes per message (default 64)"},
+         {"depth", "D", "--bench: messages in flight per connection (default 1)"},
+         {"seconds", "S", "--bench: how long to measure (default 5)"},
+         {"threads", "N", "--bench: event loop threads, 0 for one per core (default 1)"}});
+    if (args.wants_help()) {
+      std::fputs(args.usage(kName,
+                            "Talks to an echo server: stdin goes to it, what comes back goes to\n"
+                            "stdout. Status 1 if the server ends the connection first or does not\n"
+                            "echo everything. With --bench, loads it and checks every byte.")
+                     .c_str(),
+                 stdout);
+      return 0;
+    }
     const std::string host = args.get("host", "127.0.0.1");
     const std::uint16_t port = args.get_port("port", 7007);
     return args.has("bench") ? bench(host, port, args) : interactive(host, port);
+  } catch (const std::invalid_argument& error) {
+    return examples::usage_error(kName, error);
   } catch (const std::exception& error) {
     std::fprintf(stderr, "sluice-echo-client: %s\n", error.what());
     return 1;

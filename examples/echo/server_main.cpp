@@ -6,10 +6,15 @@
 #include "echo_handler.hpp"
 
 int main(int argc, char** argv) {
-  return sluice::examples::run_server(
-      argc, argv, "sluice-echo-server", 7007, {}, {}, [](const auto&) {
-        return [](sluice::Channel& channel) {
-          channel.pipeline().add_last("echo", std::make_unique<sluice::examples::EchoHandler>());
-        };
-      });
+  const sluice::examples::ServerProgram program{
+      "sluice-echo-server",
+      "Echoes every byte it receives, one write per read batch. SIGINT or SIGTERM stops it\n"
+      "gracefully.",
+      7007,
+      {}};
+  return sluice::examples::run_server(argc, argv, program, [](const auto&) {
+    return [](sluice::Channel& channel) {
+      channel.pipeline().add_last("echo", std::make_unique<sluice::examples::EchoHandler>());
+    };
+  });
 }

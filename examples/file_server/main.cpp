@@ -91,7 +91,20 @@ ChannelInitializer configure(const CommandLine& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return run_server(argc, argv, "sluice-file-server", 8080,
-                    {"access-log", "no-openat2", "no-proc-reopen", "no-file-cache"},
-                    {"root", "transfer", "idle-seconds", "max-connections"}, configure);
+  const ServerProgram program{
+      "sluice-file-server",
+      "Serves the files beneath --root over HTTP/1.1: GET and HEAD, ETag and Last-Modified\n"
+      "validation, single byte ranges, directory indexes and listings, keep-alive and\n"
+      "pipelining. examples/file_server/README.md says more.",
+      8080,
+      {{"root", "DIR", "the directory served (required)"},
+       {"transfer", "HOW", "how bodies reach the socket: sendfile (default), splice, mmap or copy"},
+       {"access-log", "", "one Common Log Format line per response, on stdout"},
+       {"idle-seconds", "N",
+        "close a connection on which nothing moves for N s, 0 never (default 30)"},
+       {"max-connections", "N", "answer 503 beyond N open connections, 0 no limit (default 10000)"},
+       {"no-openat2", "", "look paths up without openat2 (for tests)"},
+       {"no-proc-reopen", "", "open files by a second lookup, not through /proc (for tests)"},
+       {"no-file-cache", "", "open the file for every request (for tests)"}}};
+  return run_server(argc, argv, program, configure);
 }

@@ -74,22 +74,28 @@ class EchoRequest final : public ChannelHandler {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return examples::run_server(
-      argc, argv, "sluice-http-echo", 19080, {}, {"idle-seconds"},
-      [](const examples::CommandLine& args) {
-        // 0 turns the idle timeout off.
-        const auto idle = std::chrono::seconds(args.get_int("idle-seconds", 30, 0, 86400));
-        return [idle](Channel& channel) {
-          auto& pipeline = channel.pipeline();
-          // All-idle with output counted rather than reader idle: while a large echo drains to
-          // a slow reader, the codec stops reading (the channel is not writable), and a reader
-          // timeout would cut the transfer half-way.
-          pipeline.add_last("idle", std::make_unique<IdleStateHandler>(
-                                        std::chrono::milliseconds(0), std::chrono::milliseconds(0),
-                                        idle, OutputProgress::kCountsAsWrite));
-          pipeline.add_last("http", std::make_unique<HttpServerCodec>(echo_limits()));
-          pipeline.add_last("aggregator", std::make_unique<HttpObjectAggregator>(kMaxBody));
-          pipeline.add_last("echo", std::make_unique<EchoRequest>());
-        };
-      });
+  const examples::ServerProgram program{
+      "sluice-http-echo",
+      "Answers each HTTP/1.1 request with a JSON description of it as parsed, and each\n"
+      "malformed one with its error status (the echo contract of the conformance suite).\n"
+      "Bodies up to 1 MiB.",
+      19080,
+      {{"idle-seconds", "N",
+        "close a connection on which nothing moves either way for N s, 0 never (default 30)"}}};
+  return examples::run_server(argc, argv, program, [](const examples::CommandLine& args) {
+    // 0 turns the idle timeout off.
+    const auto idle = std::chrono::seconds(args.get_int("idle-seconds", 30, 0, 86400));
+    return [idle](Channel& channel) {
+      auto& pipeline = channel.pipeline();
+      // All-idle with output counted rather than reader idle: while a large echo drains to
+      // a slow reader, the codec stops reading (the channel is not writable), and a reader
+      // timeout would cut the transfer half-way.
+      pipeline.add_last("idle", std::make_unique<IdleStateHandler>(
+                                    std::chrono::milliseconds(0), std::chrono::milliseconds(0),
+                                    idle, OutputProgress::kCountsAsWrite));
+      pipeline.add_last("http", std::make_unique<HttpServerCodec>(echo_limits()));
+      pipeline.add_last("aggregator", std::make_unique<HttpObjectAggregator>(kMaxBody));
+      pipeline.add_last("echo", std::make_unique<EchoRequest>());
+    };
+  });
 }

@@ -52,7 +52,13 @@ class HelloHandler final : public ChannelHandler {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return examples::run_server(argc, argv, "sluice-http-hello", 8081, {}, {}, [](const auto&) {
+  const examples::ServerProgram program{
+      "sluice-http-hello",
+      "The TechEmpower plaintext test over HTTP/1.1: GET / and GET /plaintext answer\n"
+      "'Hello, World!', anything else 404. Keep-alive and pipelining.",
+      8081,
+      {}};
+  return examples::run_server(argc, argv, program, [](const auto&) {
     return [](Channel& channel) {
       channel.pipeline().add_last("http", std::make_unique<HttpServerCodec>());
       channel.pipeline().add_last("hello", std::make_unique<HelloHandler>());

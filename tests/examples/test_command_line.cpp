@@ -1,5 +1,6 @@
-// The example programs' argument parser: what it accepts, and that a misspelt option, a
-// value where none belongs and a number out of range are refused rather than defaulted.
+// The example programs' argument parser: what it accepts, that a misspelt option, a value
+// where none belongs and a number out of range are refused rather than defaulted, and the
+// usage that --help prints.
 #include <doctest/doctest.h>
 
 #include <initializer_list>
@@ -10,8 +11,14 @@
 #include "command_line.hpp"
 
 using sluice::examples::CommandLine;
+using sluice::examples::Option;
 
 namespace {
+
+const std::vector<Option> kOptions{{"host", "ADDR", "where to listen"},
+                                   {"port", "N", "which port"},
+                                   {"threads", "N", "how many loops"},
+                                   {"reuseport", "", "a listener per loop"}};
 
 CommandLine parse(std::initializer_list<const char*> arguments) {
   std::vector<std::string> storage{"program"};
@@ -19,8 +26,7 @@ CommandLine parse(std::initializer_list<const char*> arguments) {
   std::vector<char*> argv;
   for (auto& argument : storage)
     argv.push_back(argument.data());
-  return CommandLine(static_cast<int>(argv.size()), argv.data(), {"reuseport"},
-                     {"host", "port", "threads"});
+  return CommandLine(static_cast<int>(argv.size()), argv.data(), kOptions);
 }
 
 }  // namespace
@@ -70,4 +76,29 @@ TEST_CASE("an option followed by another option is missing its value") {
   // Such a value can still be given with '='; a negative number is a value.
   CHECK(parse({"--host=--odd"}).get("host", "") == "--odd");
   CHECK_THROWS_AS(parse({"--threads", "-1"}).get_int("threads", 1, 0, 8), std::invalid_argument);
+}
+
+TEST_CASE("--help stops the parse, whatever follows it") {
+  CHECK_FALSE(parse({"--port", "1"}).wants_help());
+  CHECK(parse({"--help"}).wants_help());
+  // The user asking how to write a command line has not written it right yet.
+  const CommandLine args = parse({"--port", "1", "--help", "--bogus", "extra"});
+  CHECK(args.wants_help());
+  CHECK(args.get_port("port", 2) == 1);
+  // Before --help, a wrong argument is still wrong.
+  CHECK_THROWS_AS(parse({"--bogus", "--help"}), std::invalid_argument);
+}
+
+TEST_CASE("the usage lists every option, its value and its help, aligned") {
+  const std::string usage = parse({}).usage("prog", "Does things.");
+  CHECK(usage ==
+        "Usage: prog [options]\n"
+        "Does things.\n"
+        "\n"
+        "Options:\n"
+        "  --host ADDR  where to listen\n"
+        "  --port N     which port\n"
+        "  --threads N  how many loops\n"
+        "  --reuseport  a listener per loop\n"
+        "  --help       print this and exit\n");
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """sluice-echo-server and sluice-echo-client as programs, over loopback (Python stdlib only).
 
-  server   flags refused with a clear message and status 1; every byte echoed, with the
+  server   --help; flags refused with a clear message and status 2; every byte echoed, with the
            peer's half-close answered by a FIN after the last byte; SIGINT and SIGTERM shut it
            down gracefully (status 0)
   client   interactive: stdin to the server, replies to stdout, a clean end after stdin's EOF;
@@ -173,9 +173,18 @@ def server_flags(checks, server):
                          (["--threads", "-2"], "--threads wants a whole number"),
                          (["7007"], "unexpected argument: 7007")):
         status, _, err, _ = run([server] + argv, 20)
-        checks.check("server %s: status 1, '%s'" % (" ".join(argv), wanted),
-                     status == 1 and ("sluice-echo-server: " + wanted) in err,
+        checks.check("server %s: status 2, '%s'" % (" ".join(argv), wanted),
+                     status == 2 and ("sluice-echo-server: " + wanted) in err
+                     and "Try 'sluice-echo-server --help'" in err,
                      "status %s, stderr: %s" % (status, err))
+
+
+def help_text(checks, program, name, wanted_options):
+    status, out, err, _ = run([program, "--help"], 20)
+    checks.check("%s --help: usage on stdout, status 0" % name,
+                 status == 0 and out.startswith("Usage: %s [options]\n" % name)
+                 and all("--" + option in out for option in wanted_options) and err == "",
+                 "status %s, stdout: %s, stderr: %s" % (status, out, err))
 
 
 def server_echo(checks, server):
@@ -377,6 +386,10 @@ def main():
     parser.add_argument("--client", required=True)
     args = parser.parse_args()
     checks = Checks()
+    help_text(checks, args.server, "sluice-echo-server",
+              ("host", "port", "threads", "reuseport", "help"))
+    help_text(checks, args.client, "sluice-echo-client",
+              ("host", "port", "bench", "connections", "size", "depth", "seconds", "threads"))
     server_flags(checks, args.server)
     server_echo(checks, args.server)
     server_backpressure(checks, args.server)
