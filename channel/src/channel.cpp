@@ -191,7 +191,12 @@ void Channel::on_writability_changed(bool) {
   pipeline_.fire_writability_changed();
 }
 
+void Channel::close_when_flushed() {
+  loop_->dispatch([self = Ref<Channel>(this)] { self->on_close_gracefully(); });
+}
+
 void Channel::on_close_gracefully() {
+  if (!is_open()) return;
   if (outbound_.has_flushed()) {
     close_when_flushed_ = true;  // the transport closes once the flushed bytes are out
   } else {

@@ -753,6 +753,67 @@ TEST_CASE("closing a channel fails the writes it had not sent with ChannelErrc::
   server->close();
 }
 
+TEST_CASE("close_when_flushed writes what was flushed, then closes; what was not flushed fails") {
+  ProcessHealth health;
+  auto writes = std::make_shared<WriteLog>();
+  auto block = std::make_shared<const std::string>(make_pattern(kMiB, 5));
+  Peers server_peers;
+  auto first = std::make_shared<std::atomic<bool>>(true);
+  server_peers.set_setup([writes, block, first](Peer& peer) {
+    peer.on_active = [writes, block, first](HandlerContext& ctx) {
+      if (!first->exchange(false)) return;  // the second connection sends nothing
+      const auto record = [writes](const Error& error) {
+        std::lock_guard lock(writes->mutex);
+        writes->results.push_back(error);
+      };
+      for (int i = 0; i < 16; ++i)
+        ctx.write(to_buffer(*block), record);
+      ctx.flush();
+      // Far more than the socket takes at once: the close has to wait for the reader.
+      ctx.channel().close_when_flushed();
+      ctx.write(to_buffer("never flushed"), record);
+    };
+  });
+  EventLoopGroup loops(1, "close-flushed");
+  Endpoint endpoint(Family::kIPv4);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer(server_peers.collecting_initializer());
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  Peers client_peers;
+  client_peers.set_setup([](Peer& peer) { peer.keep_bytes = false; });
+  Bootstrap client;
+  client.group(loops).initializer(client_peers.collecting_initializer());
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  std::shared_ptr<Peer> client_peer = client_peers.first();
+
+  // Every flushed byte arrives, then the server's close.
+  REQUIRE(client_peer->wait_inactive(kLongWait));
+  CHECK(client_peer->received_count() == 16 * kMiB);
+  std::shared_ptr<Peer> server_peer = server_peers.first();
+  REQUIRE(server_peer->wait_inactive());
+  std::vector<Error> results;
+  {
+    std::lock_guard lock(writes->mutex);
+    results = writes->results;
+  }
+  REQUIRE(results.size() == 17);
+  for (std::size_t i = 0; i < 16; ++i) {
+    INFO("write ", i, ": ", results[i].message());
+    CHECK_FALSE(results[i]);
+  }
+  CHECK(results[16] == ChannelErrc::closed);
+  CHECK(server_peer->error_list().empty());
+
+  // With nothing waiting, at once (here asked from another thread); again, nothing more.
+  ChannelPtr idle = await(endpoint.connect(client));
+  REQUIRE(server_peers.wait_count(2));
+  idle->close_when_flushed();
+  await(idle->close_future());
+  idle->close_when_flushed();
+  CHECK(server_peers.at(1)->wait_inactive());
+  server->close();
+}
+
 // POLLERR comes with a pending socket error (SO_ERROR), or with entries on the socket's error
 // queue and none pending: here, transmit timestamps asked for on the descriptor. libuv reports
 // every POLLERR as UV_EBADF, and that was the error the channel closed with, though its

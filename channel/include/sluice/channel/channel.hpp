@@ -71,6 +71,12 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   // Asks for one batch of reads when auto_read is off.
   void read();
   void close();
+  // Closes once the bytes flushed so far have been written (at once when none are waiting),
+  // where close() fails them: for the last answer before a close, or the last bytes a proxy
+  // relays from a side that has gone. Writes not flushed by then fail with ChannelErrc::closed,
+  // as at close(). A peer that never reads keeps the channel open: pair it with a timeout
+  // (IdleStateHandler) where that matters.
+  void close_when_flushed();
   // Sends FIN once what is flushed has been written; reading goes on. Writes not flushed by
   // then fail with ChannelErrc::output_shutdown, as do writes after it.
   void shutdown_output();
