@@ -288,6 +288,38 @@ TEST_CASE("the bootstraps refuse options that cannot work when they are handed o
   CHECK_THROWS_AS(ServerBootstrap().listen_options(no_accepts), std::invalid_argument);
 }
 
+TEST_CASE("Bootstrap::loop puts every connection on that loop; group() goes back to turns") {
+  ProcessHealth health;
+  EventLoopGroup loops(3, "pinned");
+  EventLoopGroup server_loops(1, "pinned-server");  // its accepts take no turn of `loops`
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(server_loops).child_initializer([](Channel&) {});
+  Endpoint endpoint(Family::kIPv4);
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  std::vector<ChannelPtr> channels;
+  Bootstrap client;
+  client.loop(loops.at(1));
+  for (int i = 0; i < 4; ++i) {
+    channels.push_back(await(endpoint.connect(client)));
+    CHECK(&channels.back()->loop() == &loops.at(1));
+  }
+  client.group(loops);
+  std::vector<const EventLoop*> used;
+  for (int i = 0; i < 3; ++i) {
+    channels.push_back(await(endpoint.connect(client)));
+    used.push_back(&channels.back()->loop());
+  }
+  std::sort(used.begin(), used.end());
+  CHECK(std::unique(used.begin(), used.end()) == used.end());  // each of the three in turn
+  for (const ChannelPtr& channel : channels) {
+    channel->close();
+    await(channel->close_future());
+  }
+  channels.clear();
+  server->close();
+  CHECK_THROWS_AS((void)Bootstrap().connect("127.0.0.1", 1), std::logic_error);
+}
+
 namespace {
 
 // Connects `attempts` times to a loopback server, each client channel set up by

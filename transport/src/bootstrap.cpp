@@ -123,7 +123,20 @@ struct Resolution final : LoopResource {
 
 Bootstrap& Bootstrap::group(EventLoopGroup& loops) {
   group_ = &loops;
+  loop_ = nullptr;
   return *this;
+}
+
+Bootstrap& Bootstrap::loop(EventLoop& loop) {
+  loop_ = &loop;
+  group_ = nullptr;
+  return *this;
+}
+
+EventLoop& Bootstrap::next_loop() const {
+  if (loop_ != nullptr) return *loop_;
+  if (group_ == nullptr) throw std::logic_error("Bootstrap::connect: no group or loop set");
+  return group_->next();
 }
 
 Bootstrap& Bootstrap::options(const ChannelOptions& options) {
@@ -138,9 +151,8 @@ Bootstrap& Bootstrap::initializer(ChannelInitializer initializer) {
 }
 
 Future<Ref<Channel>> Bootstrap::connect(const SocketAddress& address) {
-  if (group_ == nullptr) throw std::logic_error("Bootstrap::connect: no group set");
   auto attempt = std::make_shared<Attempt>();
-  attempt->loop = &group_->next();
+  attempt->loop = &next_loop();
   attempt->options = options_;
   attempt->initializer = initializer_;
   attempt->promise = Promise<Ref<Channel>>(attempt->loop);
@@ -155,9 +167,8 @@ Future<Ref<Channel>> Bootstrap::connect(const SocketAddress& address) {
 
 Future<Ref<Channel>> Bootstrap::connect(const std::string& host, std::uint16_t port) {
   if (auto numeric = SocketAddress::from_numeric(host, port)) return connect(*numeric);
-  if (group_ == nullptr) throw std::logic_error("Bootstrap::connect: no group set");
   auto attempt = std::make_shared<Attempt>();
-  attempt->loop = &group_->next();
+  attempt->loop = &next_loop();
   attempt->options = options_;
   attempt->initializer = initializer_;
   attempt->promise = Promise<Ref<Channel>>(attempt->loop);

@@ -23,7 +23,12 @@ namespace sluice {
 // std::errc::operation_canceled (and tries no other address).
 class Bootstrap {
  public:
+  // Where the connections live: the group's loops in turn, or one loop. loop() is for a
+  // channel that opens another and talks to it (a proxy's connection to its backend): on the
+  // first channel's own loop, both channels' handlers run on one thread, and each can write to,
+  // or stop reading from, the other directly. The last of the two calls wins.
   Bootstrap& group(EventLoopGroup& loops);
+  Bootstrap& loop(EventLoop& loop);
   Bootstrap& options(const ChannelOptions& options);
   Bootstrap& initializer(ChannelInitializer initializer);
 
@@ -33,7 +38,10 @@ class Bootstrap {
   [[nodiscard]] Future<Ref<Channel>> connect_unix(const std::string& path);
 
  private:
+  EventLoop& next_loop() const;
+
   EventLoopGroup* group_ = nullptr;
+  EventLoop* loop_ = nullptr;
   ChannelOptions options_;
   ChannelInitializer initializer_;
 };
