@@ -3,6 +3,7 @@
 #   echo server   127.0.0.1:7007
 #   file server   127.0.0.1:8080  (a small bundled site and a large generated file)
 #   hello server  127.0.0.1:8081
+#   TCP proxy     127.0.0.1:9000, to the echo server
 set -euo pipefail
 bin=${1:-build/release/bin}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +20,7 @@ trap stop EXIT INT TERM
 "$bin/sluice-echo-server" --host 127.0.0.1 --port 7007 --threads 1 & pids+=($!)
 "$bin/sluice-file-server" --root "$site_parent/www" --host 127.0.0.1 --port 8080 --threads 1 & pids+=($!)
 "$bin/sluice-http-hello" --host 127.0.0.1 --port 8081 --threads 1 & pids+=($!)
+"$bin/sluice-tcp-proxy" --host 127.0.0.1 --port 9000 --backend-port 7007 & pids+=($!)
 sleep 0.5
 
 cat <<TXT
@@ -31,6 +33,7 @@ sluice demo servers are running (Ctrl-C stops them):
                            curl -o /dev/null -w '%{size_download} bytes at %{speed_download} B/s\n' http://127.0.0.1:8080/big.bin
                            curl -i -H 'Range: bytes=0-99' http://127.0.0.1:8080/big.bin -o /dev/null -D -
   hello   127.0.0.1:8081   curl -i http://127.0.0.1:8081/plaintext
+  proxy   127.0.0.1:9000   $bin/sluice-echo-client --port 9000      (the echo server, through it)
 
 TXT
 wait

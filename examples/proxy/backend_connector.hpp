@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "relay_handler.hpp"
+#include "sluice/channel/channel.hpp"
+#include "sluice/channel/channel_handler.hpp"
+#include "sluice/core/log.hpp"
+#include "sluice/transport/bootstrap.hpp"
+
+namespace sluice::examples {
+
+// The first handler of a proxy's accepted connection, before its RelayHandler (named "relay"):
+// once the client's channel is active, connects to the backend on that channel's own loop,
+// gives each side's RelayHandler the other, starts reading the client, and leaves the pipeline.
+// The client's channel starts with auto_read off (proxy_initializer sees to it), so nothing is
+// read before there is somewhere to send it. A backend that cannot be reached closes the
+// client's connection.
+class BackendConnector final : public ChannelHandler {
+ public:
+  BackendConnector(std::string host, std::uint16_t port, const ChannelOptions& options)
+      : host_(std::move(host)), port_(port), options_(options) {}
+
+  void on_active(HandlerContext& ctx) override {
+    const ChannelPtr client(&ctx.channel());
+    Bootstrap()
+        .loop(client->loop())
+        .options(options_)
+        .initializer([client](Channel& backend) {
+          backend.pipeline().add_last("relay", std::make_unique<RelayHandler>(client));
+        })
+        .connect(host_, port_)
+        .then([client](const Result<Ref<Channel>>& connected) {
+          if (!connected.ok()) {
+            logger().info("{}: no backend: {}", client->describe(), connected.error().message());
+            client->close();
+            return;
+          }
+          const Ref<Channel>& backend = connected.value();
+          auto* relay = static_cast<RelayHandler*>(client->pipeline().get("relay"));
+          if (!client->is_open() || relay == nullptr) {
+            backend->close();
+            return;
+          }
+          relay->set_peer(backend);
+          client->set_auto_read(true);
+        });
+    ctx.fire_active();
+    ctx.pipeline().remove(*this);
+  }
+
+ private:
+  std::string host_;
+  std::uint16_t port_;
+  ChannelOptions options_;
+};
+
+// The child initializer of a proxy to host:port. The servers's child options need
+// allow_half_closure for half-closes to pass through; `backend_options` are the backend
+// connections' options (allow_half_closure set there too).
+inline ChannelInitializer proxy_initializer(std::string host, std::uint16_t port,
+                                            ChannelOptions backend_options) {
+  backend_options.allow_half_closure = true;
+  return [host = std::move(host), port, backend_options](Channel& client) {
+    client.set_auto_read(false);
+    client.pipeline().add_last("connect",
+                               std::make_unique<BackendConnector>(host, port, backend_options));
+    client.pipeline().add_last("relay", std::make_unique<RelayHandler>());
+  };
+}
+
+}  // namespace sluice::examples

@@ -1,0 +1,24 @@
+// sluice-tcp-proxy: relays each connection it accepts to a backend, both ways, byte for byte.
+//
+//   sluice-tcp-proxy --port 9000 --backend-host 127.0.0.1 --backend-port 7007
+
+#include <stdexcept>
+
+#include "../common/server_main.hpp"
+#include "backend_connector.hpp"
+
+int main(int argc, char** argv) {
+  using namespace sluice;
+  const examples::ServerProgram program{
+      "sluice-tcp-proxy",
+      "Relays each connection it accepts to --backend-host:--backend-port, both ways, with\n"
+      "backpressure (a slow end stops the other from reading) and half-closes passed on.",
+      9000,
+      {{"backend-host", "ADDR", "the backend's address or name (default 127.0.0.1)"},
+       {"backend-port", "N", "the backend's port (required)"}}};
+  return examples::run_server(argc, argv, program, [](const examples::CommandLine& args) {
+    if (!args.has("backend-port")) throw std::invalid_argument("--backend-port is required");
+    return examples::proxy_initializer(args.get("backend-host", "127.0.0.1"),
+                                       args.get_port("backend-port", 0), ChannelOptions{});
+  });
+}
