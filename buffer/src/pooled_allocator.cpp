@@ -207,10 +207,17 @@ PooledAllocator::ThreadArena::ThreadArena() {
   Registry& reg = registry();
   std::lock_guard lock(reg.mutex);
   reg.arenas.push_back(*arena);
-  detail::t_arena = arena.release();
+  arena_ = arena.release();
+  detail::t_arena = arena_;
 }
 
 PooledAllocator::ThreadArena::~ThreadArena() {
+  if (detail::t_arena != arena_) [[unlikely]] {
+    logger().critical(
+        "PooledAllocator::ThreadArena destroyed off the thread that made it: an arena is "
+        "its thread's for life");
+    std::abort();
+  }
   // From here on this thread frees into the arena through its remote list, like any other.
   Arena* arena = std::exchange(detail::t_arena, nullptr);
   Registry& reg = registry();

@@ -34,13 +34,18 @@ class PooledAllocator {
 
   // While alive, the constructing thread allocates from an arena of its own. Event loops hold
   // one for their thread's lifetime. When it dies, blocks still live stay valid; the arena is
-  // reclaimed once they have all been freed. Not movable: it belongs to its thread.
+  // reclaimed once they have all been freed. Not movable: it belongs to its thread, and
+  // destroyed on another the process aborts, saying so (that thread's own arena, or none,
+  // would be taken for it).
   class ThreadArena {
    public:
     ThreadArena();  // throws std::logic_error if the thread already has an arena
     ~ThreadArena();
     ThreadArena(const ThreadArena&) = delete;
     ThreadArena& operator=(const ThreadArena&) = delete;
+
+   private:
+    detail::Arena* arena_;
   };
 
   static bool thread_has_arena() noexcept { return detail::t_arena != nullptr; }
