@@ -4,7 +4,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -18,6 +17,7 @@
 #include "sluice/buffer/detail/asan.hpp"
 #include "sluice/buffer/pooled_allocator.hpp"
 #include "sluice/core/config.hpp"
+#include "support/child_process.hpp"
 
 using sluice::Buffer;
 using sluice::PooledAllocator;
@@ -208,29 +208,14 @@ TEST_CASE("a thread can hold only one thread arena at a time") {
 // Destroyed on another thread, the arena took that thread's own (or, with none there,
 // dereferenced null): a child process shows the abort and its message instead.
 TEST_CASE("a thread arena destroyed off its thread stops the process, saying why") {
-  int output_pipe[2];
-  REQUIRE(::pipe(output_pipe) == 0);
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    ::dup2(output_pipe[1], STDERR_FILENO);
-    std::signal(SIGABRT, SIG_DFL);  // doctest's crash report would go to the parent's output
+  const sluice::test::ChildOutcome child = sluice::test::run_in_child([] {
     auto* arena = new PooledAllocator::ThreadArena();
     std::thread([arena] { delete arena; }).join();
-    ::_exit(0);
-  }
-  ::close(output_pipe[1]);
-  int status = 0;
-  REQUIRE(::waitpid(child, &status, 0) == child);
-  std::string output;
-  char chunk[512];
-  for (ssize_t n; (n = ::read(output_pipe[0], chunk, sizeof chunk)) > 0;)
-    output.append(chunk, static_cast<std::size_t>(n));
-  ::close(output_pipe[0]);
-  INFO("child's stderr: " << output);
-  CHECK(WIFSIGNALED(status));
-  CHECK(WTERMSIG(status) == SIGABRT);
-  CHECK(output.find("ThreadArena destroyed off the thread that made it") != std::string::npos);
+  });
+  INFO("child's stderr: " << child.stderr_text);
+  CHECK(child.aborted());
+  CHECK(child.stderr_text.find("ThreadArena destroyed off the thread that made it") !=
+        std::string::npos);
 }
 
 // Memory is reserved a 4 MiB chunk at a time, so the bound is checked on enough buffers (75

@@ -1,11 +1,7 @@
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdlib>
 #include <functional>
 #include <future>
@@ -24,9 +20,12 @@
 #include "sluice/core/future.hpp"
 #include "sluice/core/loop_resource.hpp"
 #include "support/allocation_hooks.hpp"
+#include "support/child_process.hpp"
 
 using namespace std::chrono_literals;
 using sluice::EventLoop;
+using sluice::test::ChildOutcome;
+using sluice::test::run_in_child;
 
 using sluice::test::allocations_made;  // counted by support/allocation_hooks.cpp
 
@@ -822,37 +821,8 @@ TEST_CASE("a then() callback that throws on the completing thread is not thrown 
 
 // The destructor shut the group down, which throws on the group's own loops: the exception left
 // a noexcept destructor and std::terminate reported a shutdown the user never asked for.
-namespace {
-
-// Runs `destroy_on_loop` (which destroys something from the loop thread it is given) in a child
-// process, where the abort is the behaviour under test; returns the child's exit status and
-// what it wrote to stderr.
-std::pair<int, std::string> run_in_child(const std::function<void()>& destroy_on_loop) {
-  int output_pipe[2];
-  REQUIRE(::pipe(output_pipe) == 0);
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    ::dup2(output_pipe[1], STDERR_FILENO);
-    std::signal(SIGABRT, SIG_DFL);  // doctest's crash report would go to the parent's output
-    destroy_on_loop();
-    ::_exit(0);
-  }
-  ::close(output_pipe[1]);
-  int status = 0;
-  REQUIRE(::waitpid(child, &status, 0) == child);
-  std::string output;
-  char chunk[512];
-  for (ssize_t n; (n = ::read(output_pipe[0], chunk, sizeof chunk)) > 0;)
-    output.append(chunk, static_cast<std::size_t>(n));
-  ::close(output_pipe[0]);
-  return {status, output};
-}
-
-}  // namespace
-
 TEST_CASE("an event loop group destroyed on one of its own loops stops the process, saying why") {
-  const auto [status, output] = run_in_child([] {
+  const ChildOutcome child = run_in_child([] {
     auto* group = new sluice::EventLoopGroup(1, "self-destroy");
     std::promise<void> returned;
     group->at(0).execute([&] {
@@ -862,16 +832,15 @@ TEST_CASE("an event loop group destroyed on one of its own loops stops the proce
     // Bounded: a destructor that hangs fails the test rather than hanging it.
     (void)returned.get_future().wait_for(10s);
   });
-  INFO("child's stderr: " << output);
-  CHECK(WIFSIGNALED(status));
-  CHECK(WTERMSIG(status) == SIGABRT);
-  CHECK(output.find("EventLoopGroup destroyed on its own loop self-destroy-0") !=
+  INFO("child's stderr: " << child.stderr_text);
+  CHECK(child.aborted());
+  CHECK(child.stderr_text.find("EventLoopGroup destroyed on its own loop self-destroy-0") !=
         std::string::npos);
 }
 
 // std::terminate, from join() throwing inside the destructor, said nothing of what to do.
 TEST_CASE("a started event loop destroyed on its own thread stops the process, saying why") {
-  const auto [status, output] = run_in_child([] {
+  const ChildOutcome child = run_in_child([] {
     auto* loop = new EventLoop("self-destroy");
     loop->start();
     std::promise<void> returned;
@@ -881,8 +850,8 @@ TEST_CASE("a started event loop destroyed on its own thread stops the process, s
     });
     (void)returned.get_future().wait_for(10s);
   });
-  INFO("child's stderr: " << output);
-  CHECK(WIFSIGNALED(status));
-  CHECK(WTERMSIG(status) == SIGABRT);
-  CHECK(output.find("EventLoop self-destroy destroyed on its own thread") != std::string::npos);
+  INFO("child's stderr: " << child.stderr_text);
+  CHECK(child.aborted());
+  CHECK(child.stderr_text.find("EventLoop self-destroy destroyed on its own thread") !=
+        std::string::npos);
 }
