@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""sluice-echo-server and sluice-echo-client as programs, over loopback (Python stdlib only).
+"""The echo server, the TCP proxy and the echo client as programs, over loopback (Python
+stdlib only).
 
   server   --help; flags refused with a clear message and status 2; every byte echoed, with the
            peer's half-close answered by a FIN after the last byte; SIGINT and SIGTERM shut it
            down gracefully (status 0)
+  proxy    --help, --backend-port required, 4 MiB relayed to the echo server and back with
+           the half-close passed on both ways, SIGTERM
   client   interactive: stdin to the server, replies to stdout, a clean end after stdin's EOF;
            --bench against the real server; the exit status when the connect is refused or a
            stand-in server misbehaves
@@ -187,33 +190,37 @@ def help_text(checks, program, name, wanted_options):
                  "status %s, stdout: %s, stderr: %s" % (status, out, err))
 
 
-def server_echo(checks, server):
+def echo_round_trip(checks, name, port):
+    """Sends 4 MiB and half-closes on one thread, reads to the FIN on this one."""
     payload = os.urandom(4 << 20)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    received = bytearray()
+
+    def send_all():
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+
+    sender = threading.Thread(target=send_all, daemon=True)
+    sender.start()
+    try:
+        while True:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                break
+            received += chunk
+    except OSError as error:
+        checks.check(name, False, str(error))
+        return
+    finally:
+        sender.join(30)
+        sock.close()
+    checks.check(name, bytes(received) == payload,
+                 "%d bytes back of %d" % (len(received), len(payload)))
+
+
+def server_echo(checks, server):
     with EchoServer(server, ["--threads", "2"]) as echo:
-        sock = socket.create_connection(("127.0.0.1", echo.port), timeout=30)
-        received = bytearray()
-
-        def send_all():
-            sock.sendall(payload)
-            sock.shutdown(socket.SHUT_WR)
-
-        sender = threading.Thread(target=send_all, daemon=True)
-        sender.start()
-        try:
-            while True:
-                chunk = sock.recv(1 << 20)
-                if not chunk:
-                    break
-                received += chunk
-        except OSError as error:
-            checks.check("server echoes 4 MiB, then FIN after the client's FIN", False, str(error))
-            return
-        finally:
-            sender.join(30)
-            sock.close()
-        checks.check("server echoes 4 MiB, then FIN after the client's FIN",
-                     bytes(received) == payload,
-                     "%d bytes back of %d" % (len(received), len(payload)))
+        echo_round_trip(checks, "server echoes 4 MiB, then FIN after the client's FIN", echo.port)
 
 
 def server_backpressure(checks, server):
@@ -272,6 +279,23 @@ def server_signals(checks, server):
                      and "shutting down" in log and "stopped" in log,
                      "answer %r, status %s, connection closed %s, log:\n%s"
                      % (answer, status, closed, log))
+
+
+# --- the proxy -------------------------------------------------------------------------------
+
+def proxy_program(checks, server, proxy):
+    help_text(checks, proxy, "sluice-tcp-proxy", ("backend-host", "backend-port", "port"))
+    status, _, err, _ = run([proxy, "--port", "0"], 20)
+    checks.check("proxy without --backend-port: status 2, says so",
+                 status == 2 and "sluice-tcp-proxy: --backend-port is required" in err,
+                 "status %s, stderr: %s" % (status, err))
+    with EchoServer(server) as echo:
+        with EchoServer(proxy, ["--backend-port", str(echo.port)]) as relay:
+            echo_round_trip(checks, "proxy relays 4 MiB both ways, then the backend's FIN",
+                            relay.port)
+            status = relay.signal(signal.SIGTERM)
+            checks.check("proxy SIGTERM: graceful shutdown, status 0", status == 0,
+                         "status %s, log:\n%s" % (status, relay.log()))
 
 
 # --- the client ------------------------------------------------------------------------------
@@ -384,6 +408,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
     parser.add_argument("--client", required=True)
+    parser.add_argument("--proxy", required=True)
     args = parser.parse_args()
     checks = Checks()
     help_text(checks, args.server, "sluice-echo-server",
@@ -394,6 +419,7 @@ def main():
     server_echo(checks, args.server)
     server_backpressure(checks, args.server)
     server_signals(checks, args.server)
+    proxy_program(checks, args.server, args.proxy)
     client_interactive(checks, args.server, args.client)
     client_interactive_server_ends(checks, args.client)
     client_interactive_missing_replies(checks, args.client)
