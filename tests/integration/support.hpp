@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -206,6 +207,35 @@ inline void write_file(const std::string& path, const std::string& content) {
     done += static_cast<std::size_t>(wrote);
   }
   ::close(fd);
+}
+
+// A blocking IPv4 loopback connection, for a test thread that speaks a protocol by hand (or
+// plays a peer the transport must survive); its reads and writes give up after `timeout`.
+inline int connect_blocking(std::uint16_t port, std::chrono::seconds timeout = 30s) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  timeval limit{};
+  limit.tv_sec = static_cast<time_t>(timeout.count());
+  REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) == 0);
+  REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) == 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  return fd;
+}
+
+// Reads from a blocking socket into `into` until the peer's FIN (true), or an error or the
+// socket's timeout (false).
+inline bool read_until_fin(int fd, std::string& into) {
+  char chunk[64 * 1024];
+  for (;;) {
+    const ssize_t got = ::recv(fd, chunk, sizeof chunk, 0);
+    if (got == 0) return true;
+    if (got < 0) return false;
+    into.append(chunk, static_cast<std::size_t>(got));
+  }
 }
 
 // --- what a channel saw ----------------------------------------------------------------------

@@ -7,7 +7,6 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <doctest/doctest.h>
@@ -224,36 +223,16 @@ struct FramedServer {
   Ref<Server> server;
 };
 
-// A blocking loopback socket with a receive timeout, for the test thread to speak the
-// protocol by hand.
-int connect_raw(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  timeval timeout{};
-  timeout.tv_sec = 10;
-  REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) == 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  return fd;
-}
-
 std::string header(std::uint32_t length) {
   return {static_cast<char>(length >> 24), static_cast<char>(length >> 16),
           static_cast<char>(length >> 8), static_cast<char>(length)};
 }
 
-// Everything the peer sends until it closes (or the receive timeout passes).
+// Everything the peer sends until it closes.
 std::string read_to_end(int fd) {
   std::string received;
-  char chunk[16384];
-  for (;;) {
-    const ssize_t got = ::recv(fd, chunk, sizeof chunk, 0);
-    if (got <= 0) return received;
-    received.append(chunk, static_cast<std::size_t>(got));
-  }
+  CHECK(read_until_fin(fd, received));
+  return received;
 }
 
 }  // namespace
@@ -308,7 +287,7 @@ TEST_CASE(
     "answered, and the server serves the next connection") {
   ProcessHealth health;
   FramedServer server(true);
-  const int fd = connect_raw(server.server->port());
+  const int fd = connect_blocking(server.server->port());
   const std::string first = make_pattern(10, 1);
   const std::string second = make_pattern(1000, 2);
   const std::string request = header(10) + first + header(1000) + second +
@@ -325,7 +304,7 @@ TEST_CASE(
   REQUIRE(errors.size() == 1);
   CHECK(errors[0] == CodecErrc::too_long_frame);
 
-  const int next = connect_raw(server.server->port());
+  const int next = connect_blocking(server.server->port());
   const std::string frame = make_pattern(kMaxFrame, 3);
   const std::string exact = header(static_cast<std::uint32_t>(kMaxFrame)) + frame;
   REQUIRE(::send(next, exact.data(), exact.size(), MSG_NOSIGNAL) ==

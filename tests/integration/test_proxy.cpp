@@ -6,7 +6,6 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <doctest/doctest.h>
@@ -84,22 +83,6 @@ struct ProxiedEcho {
   Ref<Server> proxy;
 };
 
-// A blocking loopback connection whose reads give up after 30 s.
-int connect_to(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  timeval timeout{};
-  timeout.tv_sec = 30;
-  REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) == 0);
-  REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout) == 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  return fd;
-}
-
 bool send_all(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
     const ssize_t sent =
@@ -110,27 +93,16 @@ bool send_all(int fd, std::string_view bytes) {
   return true;
 }
 
-// Reads until the peer's FIN (true), or an error or the timeout (false).
-bool read_to_end(int fd, std::string& into) {
-  char chunk[64 * 1024];
-  for (;;) {
-    const ssize_t got = ::recv(fd, chunk, sizeof chunk, 0);
-    if (got == 0) return true;
-    if (got < 0) return false;
-    into.append(chunk, static_cast<std::size_t>(got));
-  }
-}
-
 // Sends `payload` on one thread and reads on this one; the client half-closes after the last
 // byte, and the echo comes back with the proxy's FIN after it.
 std::string round_trip(std::uint16_t port, const std::string& payload) {
-  const int fd = connect_to(port);
+  const int fd = connect_blocking(port);
   std::thread writer([&] {
     CHECK(send_all(fd, payload));
     ::shutdown(fd, SHUT_WR);
   });
   std::string echoed;
-  CHECK_MESSAGE(read_to_end(fd, echoed), "errno ", errno, " after ", echoed.size(), " bytes");
+  CHECK_MESSAGE(read_until_fin(fd, echoed), "errno ", errno, " after ", echoed.size(), " bytes");
   writer.join();
   ::close(fd);
   return echoed;
@@ -168,7 +140,7 @@ TEST_CASE("a client that does not read holds the proxy's memory to its water mar
   ProcessHealth health;
   ProxiedEcho chain;
   const std::string payload = make_pattern(64 * kMiB, 7);
-  const int fd = connect_to(chain.proxy->port());
+  const int fd = connect_blocking(chain.proxy->port());
   std::atomic<bool> sent{false};
   std::thread writer([&] {
     CHECK(send_all(fd, payload));
@@ -187,7 +159,7 @@ TEST_CASE("a client that does not read holds the proxy's memory to its water mar
   CHECK_FALSE(sent.load());
   CHECK_MESSAGE(most_live < static_cast<std::int64_t>(16 * kMiB), "live bytes ", most_live);
   std::string echoed;
-  CHECK_MESSAGE(read_to_end(fd, echoed), "errno ", errno, " after ", echoed.size());
+  CHECK_MESSAGE(read_until_fin(fd, echoed), "errno ", errno, " after ", echoed.size());
   writer.join();
   ::close(fd);
   CHECK(echoed.size() == payload.size());
@@ -198,7 +170,7 @@ TEST_CASE("a client that does not read holds the proxy's memory to its water mar
 TEST_CASE("a client that resets mid-transfer closes the proxy's connection to the backend") {
   ProcessHealth health;
   ProxiedEcho chain;
-  const int fd = connect_to(chain.proxy->port());
+  const int fd = connect_blocking(chain.proxy->port());
   REQUIRE(send_all(fd, make_pattern(kMiB, 9)));
   REQUIRE(eventually([&] { return chain.backend_open->load() == 1; }));
   linger abort_on_close{1, 0};
@@ -223,7 +195,7 @@ TEST_CASE("a backend that refuses the proxy's connect closes the client's connec
     ::close(probe);
   }
   ProxiedEcho chain(refused);
-  const int fd = connect_to(chain.proxy->port());
+  const int fd = connect_blocking(chain.proxy->port());
   // Sent before the connect fails: never read, so the close may come as a reset.
   (void)send_all(fd, "hello");
   char byte;
