@@ -57,7 +57,7 @@ class BackendConnector final : public ChannelHandler {
   ChannelOptions options_;
 };
 
-// The child initializer of a proxy to host:port. The servers's child options need
+// The child initializer of a proxy to host:port. The server's child options need
 // allow_half_closure for half-closes to pass through; `backend_options` are the backend
 // connections' options (allow_half_closure set there too).
 inline ChannelInitializer proxy_initializer(std::string host, std::uint16_t port,

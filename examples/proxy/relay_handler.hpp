@@ -24,7 +24,7 @@ class RelayHandler final : public ChannelHandler {
   void set_peer(ChannelPtr peer) { peer_ = std::move(peer); }
 
   void on_read(HandlerContext& ctx, Message&& message) override {
-    if (!peer_) return;  // gone: on_inactive of the peer's side dropped it
+    if (!peer_) return;  // not connected yet: reading starts once it is
     peer_->write(std::move(message));
     if (!peer_->is_writable()) ctx.channel().set_auto_read(false);
   }
