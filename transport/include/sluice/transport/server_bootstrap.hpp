@@ -72,8 +72,13 @@ class ServerBootstrap {
   ServerBootstrap& child_options(const ChannelOptions& options);
   ServerBootstrap& child_initializer(ChannelInitializer initializer);
 
-  // Any thread. Resolves `host` ("" for all interfaces), binds and listens; the future
-  // completes once every listener accepts, or with the error (EADDRINUSE, EACCES, ...).
+  // Any thread. Resolves `host`, binds and listens; the future completes once every listener
+  // accepts, or with the error (EADDRINUSE, EACCES, ...). "" is every IPv4 interface (0.0.0.0);
+  // "::" every IPv6 one, and IPv6 only (IPV6_V6ONLY is set, so that an IPv4 server can share
+  // the port). A name that resolves to several addresses is bound on the first, in
+  // getaddrinfo's order (IPv6 first where the host has it: "localhost" can mean ::1 alone,
+  // which 127.0.0.1 does not reach); give a numeric address to choose. The lookup blocks the
+  // calling thread.
   [[nodiscard]] Future<Ref<Server>> bind(const std::string& host, std::uint16_t port);
   // A Unix-domain stream server at `path`. A stale socket file there (connect refused) is
   // replaced; one a server still listens on fails the bind with EADDRINUSE; any other file is
