@@ -4,6 +4,7 @@
 #   file server   127.0.0.1:8080  (a small bundled site and a large generated file)
 #   hello server  127.0.0.1:8081
 #   TCP proxy     127.0.0.1:9000, to the echo server
+#   CONNECT proxy 127.0.0.1:3128, tunnels to 8080 and 8081
 set -euo pipefail
 bin=${1:-build/release/bin}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +22,7 @@ trap stop EXIT INT TERM
 "$bin/sluice-file-server" --root "$site_parent/www" --host 127.0.0.1 --port 8080 --threads 1 & pids+=($!)
 "$bin/sluice-http-hello" --host 127.0.0.1 --port 8081 --threads 1 & pids+=($!)
 "$bin/sluice-tcp-proxy" --host 127.0.0.1 --port 9000 --backend-port 7007 & pids+=($!)
+"$bin/sluice-connect-proxy" --host 127.0.0.1 --port 3128 --allow-ports 8080,8081 & pids+=($!)
 sleep 0.5
 
 cat <<TXT
@@ -34,6 +36,7 @@ sluice demo servers are running (Ctrl-C stops them):
                            curl -i -H 'Range: bytes=0-99' http://127.0.0.1:8080/big.bin -o /dev/null -D -
   hello   127.0.0.1:8081   curl -i http://127.0.0.1:8081/plaintext
   proxy   127.0.0.1:9000   $bin/sluice-echo-client --port 9000      (the echo server, through it)
+  tunnel  127.0.0.1:3128   curl -p -x http://127.0.0.1:3128 http://127.0.0.1:8081/plaintext
 
 TXT
 wait

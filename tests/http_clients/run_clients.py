@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Real HTTP clients against sluice-http-hello on a free loopback port.
 
-    run_clients.py --server BIN [--wrk-seconds 3]
+    run_clients.py --server BIN --connect-proxy BIN [--wrk-seconds 3]
 
   - curl, keep-alive: two URLs in one invocation share one connection (num_connects 1, then 0);
   - curl --http1.0: the server closes the connection after the response (the second URL needs
     a new connection, and curl reports the close);
   - curl, a 404 for an unknown path;
   - Python http.client: several requests on one connection, HEAD without a body;
-  - wrk -t1 -c16: no socket errors, no non-2xx responses.
+  - wrk -t1 -c16: no socket errors, no non-2xx responses;
+  - through sluice-connect-proxy: curl --proxytunnel and http.client's set_tunnel reach the
+    server through a CONNECT tunnel, keep-alive inside it; a port not allowed is 403, one
+    nobody listens on 502, a GET to the proxy 405 with Allow: CONNECT.
 
 The server is stopped by PID with SIGTERM and must exit cleanly. Every client runs under a
 time bound. A missing curl or wrk is a failure (scripts/deps.sh installs them).
@@ -166,9 +169,61 @@ def test_wrk(checks, base, seconds):
                   non_2xx.group(0) if non_2xx else "")
 
 
+def closed_port():
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def test_connect_proxy(checks, proxy_bin, hello_port):
+    refused = closed_port()
+    with SluiceServer([proxy_bin, "--host", "127.0.0.1",
+                       "--allow-ports", "%d,%d" % (hello_port, refused)],
+                      "sluice-connect-proxy") as proxy:
+        via = ["--proxytunnel", "--proxy", "http://127.0.0.1:%d" % proxy.port]
+        target = "http://127.0.0.1:%d" % hello_port
+        rc, out, err = curl(via + ["--output", "/dev/null", "--output", "/dev/null",
+                                   "--write-out", "%{http_code} %{http_connect} %{num_connects}\n",
+                                   target + "/", target + "/plaintext"])
+        checks.expect(rc == 0 and out.split() == ["200", "200", "1", "200", "000", "0"],
+                      "curl through a CONNECT tunnel: 200 to CONNECT, two requests inside it",
+                      "exit %d, write-out %r, stderr %r" % (rc, out, err))
+        rc, out, err = curl(via + [target + "/plaintext"])
+        checks.expect(rc == 0 and out.encode() == HELLO, "the tunnelled body is Hello, World!",
+                      "exit %d, body %r, stderr %r" % (rc, out, err))
+
+        connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
+        connection.set_tunnel("127.0.0.1", hello_port)
+        bodies = []
+        for _ in range(3):
+            connection.request("GET", "/plaintext")
+            bodies.append(connection.getresponse().read())
+        connection.close()
+        checks.expect(bodies == [HELLO] * 3, "http.client set_tunnel: three requests, one tunnel",
+                      repr(bodies))
+
+        for port, status, why in ((hello_port + 1 if hello_port < 65535 else hello_port - 1,
+                                   "403", "a port not allowed"),
+                                  (refused, "502", "a port nobody listens on")):
+            rc, out, err = curl(["--write-out", "%{http_connect}", "--output", "/dev/null"] + via
+                                + ["http://127.0.0.1:%d/" % port])
+            checks.expect(out.strip() == status, "CONNECT to %s: %s" % (why, status),
+                          "exit %d, write-out %r, stderr %r" % (rc, out, err))
+        rc, out, err = curl(["--include", "--proxy", "http://127.0.0.1:%d" % proxy.port,
+                             target + "/plaintext"])
+        checks.expect(rc == 0 and out.startswith("HTTP/1.1 405") and "Allow: CONNECT" in out,
+                      "a GET to the proxy: 405 with Allow: CONNECT", "exit %d, %r" % (rc, out))
+        checks.expect(proxy.alive(), "the proxy is still running after its clients")
+    checks.expect(proxy.exit_status == 0,
+                  "the proxy exits with status 0 on SIGTERM (got %s)" % proxy.exit_status)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True, help="the sluice-http-hello binary")
+    parser.add_argument("--connect-proxy", required=True, help="the sluice-connect-proxy binary")
     parser.add_argument("--wrk-seconds", type=int, default=3)
     args = parser.parse_args()
 
@@ -189,6 +244,7 @@ def main():
         test_http_client(checks, server.port)
         test_head_no_body_raw(checks, server.port)
         test_wrk(checks, base, args.wrk_seconds)
+        test_connect_proxy(checks, args.connect_proxy, server.port)
         checks.expect(server.alive(), "the server is still running after the clients")
     checks.expect(server.exit_status == 0,
                   "the server exits with status 0 on SIGTERM (got %s)" % server.exit_status)

@@ -1,0 +1,130 @@
+#pragma once
+
+#include <charconv>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "relay_handler.hpp"
+#include "sluice/channel/channel.hpp"
+#include "sluice/channel/channel_error.hpp"
+#include "sluice/channel/channel_handler.hpp"
+#include "sluice/codec/http/http_request.hpp"
+#include "sluice/codec/http/http_response.hpp"
+#include "sluice/codec/http/http_status.hpp"
+#include "sluice/core/log.hpp"
+#include "sluice/transport/bootstrap.hpp"
+
+namespace sluice::examples {
+
+// Where a CONNECT asks to go: its authority-form target (RFC 9112 §3.2.3), "host:port", with
+// an IPv6 literal in brackets. Nothing for a target without a port, or with a bad one.
+struct Authority {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+inline std::optional<Authority> parse_authority(std::string_view target) {
+  const auto colon = target.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  std::string_view host = target.substr(0, colon);
+  const std::string_view port_text = target.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return std::nullopt;
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    return std::nullopt;  // an IPv6 literal must be bracketed, or its port is ambiguous
+  }
+  unsigned port = 0;
+  const auto [end, error] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (error != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+      port > 65535) {
+    return std::nullopt;
+  }
+  return Authority{std::string(host), static_cast<std::uint16_t>(port)};
+}
+
+// The application handler of a tunnelling proxy, after HttpServerCodec: a CONNECT to an allowed
+// port is connected on the connection's own loop (Bootstrap::loop); once it is, this handler
+// gives its place to a RelayHandler and answers 200, which turns the connection into the
+// tunnel (the codec then passes every byte on as Buffers, those the client sent ahead of the
+// answer first). A port not allowed gets 403, a target that cannot be reached 502 (504 when
+// the connect timed out), a malformed one 400, and HTTP goes on after them; any other method
+// gets 405 with Allow: CONNECT, since this proxy tunnels and does not forward requests.
+class ConnectHandler final : public ChannelHandler {
+ public:
+  ConnectHandler(std::set<std::uint16_t> allowed_ports, const ChannelOptions& backend_options)
+      : allowed_ports_(std::move(allowed_ports)), backend_options_(backend_options) {
+    backend_options_.allow_half_closure = true;
+  }
+
+  void on_read(HandlerContext& ctx, Message&& message) override {
+    const auto* request = message.get_if<http::HttpRequest>();
+    if (request == nullptr) return;  // the content of a request answered 405
+    if (!request->is_connect()) {
+      ctx.write(answer(http::status::kMethodNotAllowed, "this proxy only tunnels (CONNECT)\n")
+                    .header("Allow", "CONNECT"));
+      return;
+    }
+    const std::optional<Authority> authority = parse_authority(request->target());
+    if (!authority) {
+      ctx.write(answer(http::status::kBadRequest, "CONNECT wants host:port\n"));
+      return;
+    }
+    if (!allowed_ports_.contains(authority->port)) {
+      ctx.write(answer(http::status::kForbidden, "that port is not allowed\n"));
+      return;
+    }
+    tunnel_to(ctx.channel(), *authority);
+  }
+  void on_read_complete(HandlerContext& ctx) override {
+    ctx.flush();
+    ctx.fire_read_complete();
+  }
+
+ private:
+  static http::HttpResponse answer(std::uint16_t status, std::string_view text) {
+    return http::HttpResponse(status)
+        .header("Content-Type", "text/plain")
+        .body(Buffer::copy_of(text));
+  }
+
+  void tunnel_to(Channel& channel, const Authority& authority) {
+    const ChannelPtr client(&channel);
+    Bootstrap()
+        .loop(client->loop())
+        .options(backend_options_)
+        .initializer([client](Channel& backend) {
+          backend.pipeline().add_last("relay", std::make_unique<RelayHandler>(client));
+        })
+        .connect(authority.host, authority.port)
+        .then([client, target = authority.host + ":" + std::to_string(authority.port)](
+                  const Result<Ref<Channel>>& connected) {
+          if (!client->is_open()) {
+            if (connected.ok()) connected.value()->close();
+            return;
+          }
+          if (!connected.ok()) {
+            logger().info("{}: CONNECT {}: {}", client->describe(), target,
+                          connected.error().message());
+            const bool timed_out = connected.error() == ChannelErrc::connect_timeout;
+            client->write_and_flush(answer(timed_out ? 504 : 502, "the target did not answer\n"));
+            return;
+          }
+          // The relay first: the 200 releases the bytes the codec held, and they go to it.
+          // (The backend has read nothing yet: this runs as its connect completes.)
+          client->pipeline().replace("connect", "relay",
+                                     std::make_unique<RelayHandler>(connected.value()));
+          client->write_and_flush(http::HttpResponse(http::status::kOk));
+        });
+  }
+
+  std::set<std::uint16_t> allowed_ports_;
+  ChannelOptions backend_options_;
+};
+
+}  // namespace sluice::examples
