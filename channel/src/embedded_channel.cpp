@@ -100,6 +100,9 @@ void EmbeddedChannel::do_flush() {
     add_written(bytes);
     outbound_.complete_front();
   }
+  // close_when_flushed() asked from a write callback, with later writes still flushed, leaves
+  // the close to the transport: as a socket does, it closes once they are recorded.
+  if (close_requested_when_flushed() && is_open()) do_close();
 }
 
 void EmbeddedChannel::do_close() {

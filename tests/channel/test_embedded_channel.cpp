@@ -326,3 +326,32 @@ TEST_CASE("run_pending returns after a bounded number of rounds from a task queu
   CHECK_FALSE(loop.has_ready_work());
   channel->finish();
 }
+
+TEST_CASE(
+    "close_when_flushed closes once what was flushed is recorded, also from a write callback") {
+  // Asked between writes the channel records at once, it closes at once; asked from the callback
+  // of one of several writes being recorded, it closes after the last of them, as a socket does.
+  auto at_once = EmbeddedChannel::create();
+  at_once->write_and_flush(Buffer::copy_of("answer"));
+  at_once->close_when_flushed();
+  CHECK_FALSE(at_once->is_open());
+  CHECK(at_once->outbound_count() == 1);
+
+  std::vector<Error> outcomes;  // outlives the channel, whose teardown fails what it still holds
+  auto record = [&](const Error& error) { outcomes.push_back(error); };
+  auto channel = EmbeddedChannel::create();
+  channel->write(Buffer::copy_of("first"), [&](const Error& error) {
+    record(error);
+    channel->close_when_flushed();
+  });
+  channel->write(Buffer::copy_of("second"), record);
+  channel->flush();
+  channel->write(Buffer::copy_of("not flushed"), record);
+  channel->run_pending();
+  CHECK_FALSE(channel->is_open());
+  REQUIRE(outcomes.size() == 3);
+  CHECK_FALSE(outcomes[0]);
+  CHECK_FALSE(outcomes[1]);
+  CHECK(outcomes[2].code() == ChannelErrc::closed);
+  CHECK(channel->outbound_count() == 2);
+}
