@@ -38,7 +38,7 @@ void detail::HeadHandler::read(HandlerContext&) {
 }
 void detail::HeadHandler::close(HandlerContext&) {
   channel_.loop().require_in_loop("HandlerContext::close (use Channel::close off the loop)");
-  channel_.do_close();
+  channel_.close_from_head();
 }
 void detail::HeadHandler::shutdown_output(HandlerContext&) {
   channel_.loop().require_in_loop(

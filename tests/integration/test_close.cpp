@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/codec/flush_consolidation_handler.hpp"
 #include "sluice/transport/stream_channel.hpp"
 #include "support.hpp"
 #include "support/captured_log.hpp"
@@ -811,6 +812,58 @@ TEST_CASE("close_when_flushed writes what was flushed, then closes; what was not
   await(idle->close_future());
   idle->close_when_flushed();
   CHECK(server_peers.at(1)->wait_inactive());
+  server->close();
+}
+
+namespace {
+
+// Answers the first read with `blocks` of the pattern, flushed, then close_when_flushed(): the
+// last answer before a close, from inside a read batch.
+class AnswerThenClose final : public ChannelHandler {
+ public:
+  AnswerThenClose(std::shared_ptr<const std::string> block, int blocks)
+      : block_(std::move(block)), blocks_(blocks) {}
+  void on_read(HandlerContext& ctx, Message&&) override {
+    if (std::exchange(answered_, true)) return;
+    for (int i = 0; i < blocks_; ++i)
+      ctx.write(to_buffer(*block_));
+    ctx.flush();
+    ctx.channel().close_when_flushed();
+  }
+
+ private:
+  std::shared_ptr<const std::string> block_;
+  int blocks_;
+  bool answered_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("close_when_flushed from a read batch waits for the flushes a handler held back") {
+  // FlushConsolidationHandler holds a read batch's flushes until the batch ends: none had
+  // reached the transport when close_when_flushed() looked, so it closed at once, and what the
+  // socket could not take as the handler let its flush go on the way was dropped.
+  ProcessHealth health;
+  auto block = std::make_shared<const std::string>(make_pattern(kMiB, 6));
+  static constexpr int kBlocks = 16;
+  EventLoopGroup loops(1, "close-held");
+  Endpoint endpoint(Family::kIPv4);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer([block](Channel& channel) {
+    channel.pipeline().add_last("consolidate", std::make_unique<FlushConsolidationHandler>());
+    channel.pipeline().add_last("answer", std::make_unique<AnswerThenClose>(block, kBlocks));
+  });
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  Peers client_peers;
+  client_peers.set_setup([](Peer& peer) { peer.keep_bytes = false; });
+  Bootstrap client;
+  client.group(loops).initializer(client_peers.collecting_initializer());
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  client_channel->write_and_flush(to_buffer("go"));
+  std::shared_ptr<Peer> client_peer = client_peers.first();
+  REQUIRE(client_peer->wait_inactive(kLongWait));
+  CHECK(client_peer->received_count() == kBlocks * kMiB);
+  CHECK(client_peer->error_list().empty());
   server->close();
 }
 

@@ -74,8 +74,9 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   // Closes once the bytes flushed so far have been written (at once when none are waiting),
   // where close() fails them: for the last answer before a close, or the last bytes a proxy
   // relays from a side that has gone. Writes not flushed by then fail with ChannelErrc::closed,
-  // as at close(). A peer that never reads keeps the channel open: pair it with a timeout
-  // (IdleStateHandler) where that matters.
+  // as at close(). It goes through the pipeline as a close(), so that a handler holding flushes
+  // back lets them go first. A peer that never reads keeps the channel open: pair it with a
+  // timeout (IdleStateHandler) where that matters.
   void close_when_flushed();
   // Sends FIN once what is flushed has been written; reading goes on. Writes not flushed by
   // then fail with ChannelErrc::output_shutdown, as do writes after it.
@@ -141,6 +142,9 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   void on_writability_changed(bool writable) override;
   void on_close_gracefully() override;
   void on_close_now() override;
+  // A close that reached the pipeline's head: at once, or, for a close_when_flushed() on its
+  // way, once what is flushed by then has been written.
+  void close_from_head();
 
   EventLoop* loop_;
   std::uint64_t bytes_written_ = 0;
@@ -159,6 +163,7 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   bool finished_ = false;
   bool disposing_ = false;  // the last reference went; a reference taken meanwhile is ignored
   bool close_when_flushed_ = false;
+  bool closing_when_flushed_ = false;  // a close_when_flushed() is on its way to the head
 };
 
 using ChannelPtr = Ref<Channel>;

@@ -23,9 +23,9 @@ namespace sluice {
 // - A read batch is a run of on_read events ended by on_read_complete, as the transport fires
 //   them: code that fires reads into the pipeline itself must end them with a read-complete,
 //   or every flush stays held until `flush_after` of them have been.
-// - An event loop group's graceful shutdown drains what was flushed; flushes held outside a
-//   batch (`consolidate_outside_reads`) within the iteration it reaches the channel in go out
-//   with the close instead, and what the socket cannot take at once is dropped.
+// - Channel::close_when_flushed() and an event loop group's graceful shutdown drain what was
+//   flushed, the flushes held here included: their close passes through this handler, which
+//   lets them go first.
 class FlushConsolidationHandler final : public ChannelHandler {
  public:
   static constexpr std::size_t kDefaultFlushAfter = 256;
