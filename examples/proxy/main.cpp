@@ -2,6 +2,7 @@
 //
 //   sluice-tcp-proxy --port 9000 --backend-host 127.0.0.1 --backend-port 7007
 
+#include <cstdint>
 #include <stdexcept>
 
 #include "../common/server_main.hpp"
@@ -18,7 +19,9 @@ int main(int argc, char** argv) {
        {"backend-port", "N", "the backend's port (required)"}}};
   return examples::run_server(argc, argv, program, [](const examples::CommandLine& args) {
     if (!args.has("backend-port")) throw std::invalid_argument("--backend-port is required");
-    return examples::proxy_initializer(args.get("backend-host", "127.0.0.1"),
-                                       args.get_port("backend-port", 0), ChannelOptions{});
+    // Port 0 means "any free one" to a listener; as a destination every connect would fail.
+    const auto backend_port = static_cast<std::uint16_t>(args.get_int("backend-port", 0, 1, 65535));
+    return examples::proxy_initializer(args.get("backend-host", "127.0.0.1"), backend_port,
+                                       ChannelOptions{});
   });
 }
