@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -202,5 +203,26 @@ TEST_CASE("a backend that refuses the proxy's connect closes the client's connec
   const ssize_t got = ::recv(fd, &byte, 1, 0);
   const int error = errno;
   CHECK_MESSAGE((got == 0 || (got < 0 && error == ECONNRESET)), "recv ", got, " errno ", error);
+  ::close(fd);
+}
+
+TEST_CASE("the proxy's loops shut down gracefully mid-transfer, by their deadline") {
+  ProcessHealth health;
+  ProxiedEcho chain;
+  const int fd = connect_to(chain.proxy->port());
+  std::thread writer([&] {
+    // Ends with an error once the proxy's side goes, or at the shutdown below.
+    (void)send_all(fd, make_pattern(64 * kMiB, 11));
+  });
+  CHECK(eventually([&] { return chain.backend_open->load() == 1; }));
+  std::this_thread::sleep_for(200ms);  // the chain fills: the client reads nothing
+  const auto started = std::chrono::steady_clock::now();
+  chain.proxy->close();
+  chain.proxy_loops.shutdown_gracefully(0ms, 1s);
+  CHECK(std::chrono::steady_clock::now() - started < 10s);
+  // The proxy's backend side went with it.
+  CHECK(eventually([&] { return chain.backend_open->load() == 0; }));
+  ::shutdown(fd, SHUT_RDWR);
+  writer.join();
   ::close(fd);
 }
