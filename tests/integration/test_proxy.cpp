@@ -209,7 +209,7 @@ TEST_CASE("a backend that refuses the proxy's connect closes the client's connec
 TEST_CASE("the proxy's loops shut down gracefully mid-transfer, by their deadline") {
   ProcessHealth health;
   ProxiedEcho chain;
-  const int fd = connect_to(chain.proxy->port());
+  const int fd = connect_blocking(chain.proxy->port());
   std::thread writer([&] {
     // Ends with an error once the proxy's side goes, or at the shutdown below.
     (void)send_all(fd, make_pattern(64 * kMiB, 11));
