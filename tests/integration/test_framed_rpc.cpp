@@ -309,8 +309,16 @@ TEST_CASE(
   const std::string exact = header(static_cast<std::uint32_t>(kMaxFrame)) + frame;
   REQUIRE(::send(next, exact.data(), exact.size(), MSG_NOSIGNAL) ==
           static_cast<ssize_t>(exact.size()));
-  ::shutdown(next, SHUT_WR);
-  CHECK(read_to_end(next) == exact);
+  // Read without a half-close first: this server does not allow half-closure, so the end of
+  // input would close it with the answer possibly still unsent.
+  std::string answer;
+  char chunk[64 * 1024];
+  while (answer.size() < exact.size()) {
+    const ssize_t got = ::recv(next, chunk, sizeof chunk, 0);
+    if (got <= 0) break;
+    answer.append(chunk, static_cast<std::size_t>(got));
+  }
+  CHECK(answer == exact);
   ::close(next);
   CHECK(server.log->frame_count() == 3);
 }
