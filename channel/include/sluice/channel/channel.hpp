@@ -71,12 +71,16 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   // Asks for one batch of reads when auto_read is off.
   void read();
   void close();
-  // Closes once the bytes flushed so far have been written (at once when none are waiting),
-  // where close() fails them: for the last answer before a close, or the last bytes a proxy
-  // relays from a side that has gone. Writes not flushed by then fail with ChannelErrc::closed,
-  // as at close(). It goes through the pipeline as a close(), so that a handler holding flushes
-  // back lets them go first. A peer that never reads keeps the channel open: pair it with a
-  // timeout (IdleStateHandler) where that matters.
+  // Closes once nothing flushed is left to write (at once when nothing is waiting), where
+  // close() fails what is queued: for the last answer before a close, or the last bytes a proxy
+  // relays from a side that has gone. Writes flushed meanwhile go out too, and put the close
+  // back; writes not flushed when it comes fail with ChannelErrc::closed, as at close(). It goes
+  // through the pipeline as a close(), so that a handler holding flushes back lets them go
+  // first. "Written" is "taken by the kernel": input left unread at the close makes the kernel
+  // reset the connection, and a reset can overtake bytes still in flight, so a protocol that
+  // must deliver its last bytes while the peer still sends reads to the peer's end first (a
+  // half-close, as the HTTP codec's lingering close does). A peer that never reads keeps the
+  // channel open: pair it with a timeout (IdleStateHandler) where that matters.
   void close_when_flushed();
   // Sends FIN once what is flushed has been written; reading goes on. Writes not flushed by
   // then fail with ChannelErrc::output_shutdown, as do writes after it.
