@@ -10,6 +10,7 @@
 #include <string>
 
 #include "../common/server_main.hpp"
+#include "close_when_idle.hpp"
 #include "connect_handler.hpp"
 #include "sluice/codec/http/http_server_codec.hpp"
 #include "sluice/codec/idle_state_handler.hpp"
@@ -40,19 +41,6 @@ std::set<std::uint16_t> parse_ports(const std::string& list) {
   return ports;
 }
 
-// Last in the pipeline: a connection idle for the whole period is closed, tunnel or not (the
-// tunnel's other side follows, through its RelayHandler).
-class CloseWhenIdle final : public sluice::ChannelHandler {
- public:
-  void on_user_event(sluice::HandlerContext& ctx, sluice::Message&& event) override {
-    if (event.is<sluice::IdleStateEvent>()) {
-      ctx.close();
-      return;
-    }
-    ctx.fire_user_event(std::move(event));
-  }
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,7 +65,7 @@ int main(int argc, char** argv) {
       pipeline.add_last("http", std::make_unique<http::HttpServerCodec>());
       pipeline.add_last("connect",
                         std::make_unique<examples::ConnectHandler>(ports, ChannelOptions{}));
-      pipeline.add_last("close-when-idle", std::make_unique<CloseWhenIdle>());
+      pipeline.add_last("close-when-idle", std::make_unique<examples::CloseWhenIdle>());
     };
   });
 }

@@ -48,9 +48,8 @@ class ConnectionCounter final : public ChannelHandler {
 
 // An echo server, and the proxy to it, on loops of their own.
 struct ProxiedEcho {
-  ProxiedEcho() : ProxiedEcho(0) {}
   // `backend_port` 0: the proxy's own echo server; else that port (nothing there, say).
-  explicit ProxiedEcho(std::uint16_t backend_port)
+  explicit ProxiedEcho(std::uint16_t backend_port = 0, std::chrono::seconds idle = 0s)
       : backend_loops(1, "backend"), proxy_loops(2, "proxy") {
     ChannelOptions half_closing;
     half_closing.allow_half_closure = true;
@@ -67,7 +66,7 @@ struct ProxiedEcho {
     proxy = await(ServerBootstrap()
                       .group(proxy_loops)
                       .child_options(half_closing)
-                      .child_initializer(examples::proxy_initializer("127.0.0.1", target, {}))
+                      .child_initializer(examples::proxy_initializer("127.0.0.1", target, {}, idle))
                       .bind("127.0.0.1", 0));
   }
   ~ProxiedEcho() {
@@ -224,5 +223,25 @@ TEST_CASE("the proxy's loops shut down gracefully mid-transfer, by their deadlin
   CHECK(eventually([&] { return chain.backend_open->load() == 0; }));
   ::shutdown(fd, SHUT_RDWR);
   writer.join();
+  ::close(fd);
+}
+
+TEST_CASE("a proxied connection on which nothing moves is closed, both sides") {
+  ProcessHealth health;
+  ProxiedEcho chain(0, 1s);
+  const int fd = connect_blocking(chain.proxy->port());
+  const std::string ping = "ping";
+  REQUIRE(send_all(fd, ping));
+  std::string echoed(ping.size(), '\0');
+  REQUIRE(::recv(fd, echoed.data(), echoed.size(), MSG_WAITALL) ==
+          static_cast<ssize_t>(ping.size()));
+  CHECK(echoed == ping);
+  REQUIRE(chain.backend_open->load() == 1);
+  // Then silence: within one to two periods the proxy closes the client's side, and the
+  // backend's follows.
+  std::string rest;
+  CHECK(read_until_fin(fd, rest));
+  CHECK(rest.empty());
+  CHECK(eventually([&] { return chain.backend_open->load() == 0; }));
   ::close(fd);
 }
