@@ -24,6 +24,10 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                "http_conformance"))
+from sluice_server import closed_port  # noqa: E402
+
 LISTENING_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
 
@@ -157,14 +161,6 @@ def stall(sock):
     """Reads what comes and never answers."""
     while sock.recv(65536):
         pass
-
-
-def closed_port():
-    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 # --- the server ------------------------------------------------------------------------------

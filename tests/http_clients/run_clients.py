@@ -26,7 +26,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                 "http_conformance"))
-from sluice_server import Checks, ServerError, SluiceServer, run_bounded  # noqa: E402
+from sluice_server import (Checks, ServerError, SluiceServer, closed_port,  # noqa: E402
+                           run_bounded)
 
 HELLO = b"Hello, World!"
 
@@ -167,14 +168,6 @@ def test_wrk(checks, base, seconds):
                   "wrk: no socket errors", socket_errors.group(0) if socket_errors else "")
     checks.expect(non_2xx is None or int(non_2xx.group(1)) == 0, "wrk: no non-2xx responses",
                   non_2xx.group(0) if non_2xx else "")
-
-
-def closed_port():
-    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 def test_connect_proxy(checks, proxy_bin, hello_port):

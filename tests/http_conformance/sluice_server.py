@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -143,6 +144,15 @@ def run_bounded(argv, timeout, **kwargs):
     except subprocess.TimeoutExpired as error:
         # subprocess.run has already killed and reaped the child.
         raise ServerError("%s: no result within %.0f s" % (argv[0], timeout)) from error
+
+
+def closed_port():
+    """A loopback port that was free a moment ago: nothing listens there (for refused connects)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
 
 
 def skip(reason):
