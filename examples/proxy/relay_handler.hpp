@@ -23,6 +23,13 @@ class RelayHandler final : public ChannelHandler {
 
   void set_peer(ChannelPtr peer) { peer_ = std::move(peer); }
 
+  // Closes the other side now, what is queued for it dropped, rather than once it is written:
+  // for a close because nothing moved (CloseWhenIdle), where the peer may have stopped reading
+  // and would keep its side open for good waiting for that.
+  void close_peer_now() {
+    if (ChannelPtr peer = std::move(peer_)) peer->close();
+  }
+
   void on_read(HandlerContext& ctx, Message&& message) override {
     if (!peer_) return;  // not connected yet: reading starts once it is
     peer_->write(std::move(message));

@@ -245,3 +245,62 @@ TEST_CASE("a proxied connection on which nothing moves is closed, both sides") {
   CHECK(eventually([&] { return chain.backend_open->load() == 0; }));
   ::close(fd);
 }
+
+namespace {
+
+// A backend that accepts and never reads: what the proxy relays to it piles up in the proxy.
+struct StuckBackendProxy {
+  StuckBackendProxy() : backend_loops(1, "backend"), proxy_loops(1, "proxy") {
+    ChannelOptions half_closing;
+    half_closing.allow_half_closure = true;
+    backend =
+        await(ServerBootstrap()
+                  .group(backend_loops)
+                  .child_initializer([open = backend_open](Channel& channel) {
+                    channel.set_auto_read(false);
+                    channel.pipeline().add_last("count", std::make_unique<ConnectionCounter>(open));
+                  })
+                  .bind("127.0.0.1", 0));
+    proxy = await(
+        ServerBootstrap()
+            .group(proxy_loops)
+            .child_options(half_closing)
+            .child_initializer(examples::proxy_initializer("127.0.0.1", backend->port(), {}, 1s))
+            .bind("127.0.0.1", 0));
+  }
+  ~StuckBackendProxy() {
+    proxy->close();
+    backend->close();
+    proxy_loops.shutdown_gracefully(0ms, kShortWait);
+    backend_loops.shutdown_gracefully(0ms, kShortWait);
+  }
+
+  std::shared_ptr<std::atomic<int>> backend_open = std::make_shared<std::atomic<int>>(0);
+  EventLoopGroup backend_loops;
+  EventLoopGroup proxy_loops;
+  Ref<Server> backend;
+  Ref<Server> proxy;
+};
+
+}  // namespace
+
+TEST_CASE("an idle connection whose backend stopped reading is closed, both sides") {
+  ProcessHealth health;
+  StuckBackendProxy chain;
+  const int fd = connect_blocking(chain.proxy->port(), 20s);
+  std::thread writer([&] {
+    // Blocks once the backend's kernel buffers and the proxy's high water mark are full; ends
+    // with an error when the proxy closes the client's side.
+    (void)send_all(fd, make_pattern(64 * kMiB, 12));
+  });
+  CHECK(eventually([&] { return chain.backend_open->load() == 1; }));
+  // The proxy's two channels, the client's and the backend's, on its one loop. (The backend,
+  // reading nothing, would not see its connection go.)
+  CHECK(chain.proxy_loops.metrics().active_channels == 2);
+  // Nothing moves on the client's side once it is held back: the idle period closes it, and
+  // the backend side, whose queued bytes will never be taken, must not outlive it.
+  CHECK(eventually([&] { return chain.proxy_loops.metrics().active_channels == 0; }, 6s));
+  ::shutdown(fd, SHUT_RDWR);
+  writer.join();
+  ::close(fd);
+}
