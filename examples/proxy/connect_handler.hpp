@@ -85,6 +85,13 @@ class ConnectHandler final : public ChannelHandler {
     ctx.flush();
     ctx.fire_read_complete();
   }
+  // A half-close that passes while a CONNECT is pending never reaches the RelayHandler that
+  // takes this handler's place: the tunnel must pass it on when it opens. (One that comes with
+  // bytes held after the request waits in the codec, which hands it to the relay after them.)
+  void on_user_event(HandlerContext& ctx, Message&& event) override {
+    if (event.is<ChannelInputShutdown>()) input_ended_ = true;
+    ctx.fire_user_event(std::move(event));
+  }
 
  private:
   static http::HttpResponse answer(std::uint16_t status, std::string_view text) {
@@ -115,16 +122,20 @@ class ConnectHandler final : public ChannelHandler {
             client->write_and_flush(answer(timed_out ? 504 : 502, "the target did not answer\n"));
             return;
           }
+          const auto* self = static_cast<ConnectHandler*>(client->pipeline().get("connect"));
+          const bool input_ended = self != nullptr && self->input_ended_;
           // The relay first: the 200 releases the bytes the codec held, and they go to it.
           // (The backend has read nothing yet: this runs as its connect completes.)
-          client->pipeline().replace("connect", "relay",
-                                     std::make_unique<RelayHandler>(connected.value()));
+          const Ref<Channel>& backend = connected.value();
+          client->pipeline().replace("connect", "relay", std::make_unique<RelayHandler>(backend));
           client->write_and_flush(http::HttpResponse(http::status::kOk));
+          if (input_ended) backend->shutdown_output();
         });
   }
 
   std::set<std::uint16_t> allowed_ports_;
   ChannelOptions backend_options_;
+  bool input_ended_ = false;  // the client half-closed
 };
 
 }  // namespace sluice::examples

@@ -15,13 +15,19 @@
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "echo/echo_handler.hpp"
 #include "proxy/backend_connector.hpp"
+#include "proxy/close_when_idle.hpp"
+#include "proxy/connect_handler.hpp"
 #include "sluice/buffer/pooled_allocator.hpp"
+#include "sluice/codec/http/http_server_codec.hpp"
+#include "sluice/codec/idle_state_handler.hpp"
 #include "support.hpp"
 
 using namespace sluice;
@@ -302,5 +308,132 @@ TEST_CASE("an idle connection whose backend stopped reading is closed, both side
   CHECK(eventually([&] { return chain.proxy_loops.metrics().active_channels == 0; }, 6s));
   ::shutdown(fd, SHUT_RDWR);
   writer.join();
+  ::close(fd);
+}
+
+namespace {
+
+// The tunnelling proxy's pipeline (examples/proxy/connect_main.cpp) in front of an echo server
+// whose port is the one allowed.
+struct ConnectProxiedEcho {
+  // `also_allowed`: a port besides the echo server's that a CONNECT may reach.
+  explicit ConnectProxiedEcho(std::uint16_t also_allowed = 0)
+      : backend_loops(1, "backend"), proxy_loops(1, "proxy") {
+    ChannelOptions half_closing;
+    half_closing.allow_half_closure = true;
+    backend =
+        await(ServerBootstrap()
+                  .group(backend_loops)
+                  .child_options(half_closing)
+                  .child_initializer([open = backend_open](Channel& channel) {
+                    channel.pipeline().add_last("count", std::make_unique<ConnectionCounter>(open));
+                    channel.pipeline().add_last("echo", std::make_unique<examples::EchoHandler>());
+                  })
+                  .bind("127.0.0.1", 0));
+    std::set<std::uint16_t> ports{backend->port()};
+    if (also_allowed != 0) ports.insert(also_allowed);
+    proxy = await(
+        ServerBootstrap()
+            .group(proxy_loops)
+            .child_options(half_closing)
+            .child_initializer([ports](Channel& channel) {
+              auto& pipeline = channel.pipeline();
+              pipeline.add_last("idle", std::make_unique<IdleStateHandler>(
+                                            0ms, 0ms, 60s, OutputProgress::kCountsAsWrite));
+              pipeline.add_last("http", std::make_unique<http::HttpServerCodec>());
+              pipeline.add_last(
+                  "connect", std::make_unique<examples::ConnectHandler>(ports, ChannelOptions{}));
+              pipeline.add_last("close-when-idle", std::make_unique<examples::CloseWhenIdle>());
+            })
+            .bind("127.0.0.1", 0));
+  }
+  ~ConnectProxiedEcho() {
+    proxy->close();
+    backend->close();
+    proxy_loops.shutdown_gracefully(0ms, kShortWait);
+    backend_loops.shutdown_gracefully(0ms, kShortWait);
+  }
+
+  std::string connect_request(std::uint16_t port = 0) const {
+    const std::string target = "127.0.0.1:" + std::to_string(port != 0 ? port : backend->port());
+    return "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n";
+  }
+
+  std::shared_ptr<std::atomic<int>> backend_open = std::make_shared<std::atomic<int>>(0);
+  EventLoopGroup backend_loops;
+  EventLoopGroup proxy_loops;
+  Ref<Server> backend;
+  Ref<Server> proxy;
+};
+
+// What a tunnel's client read: the status line of the answer, and the bytes after its head.
+std::pair<std::string, std::string> split_answer(const std::string& got) {
+  const std::size_t line_end = got.find("\r\n");
+  const std::size_t head_end = got.find("\r\n\r\n");
+  if (line_end == std::string::npos || head_end == std::string::npos) return {got, ""};
+  return {got.substr(0, line_end), got.substr(head_end + 4)};
+}
+
+}  // namespace
+
+TEST_CASE("CONNECT: bytes sent ahead of the 200 come back first, in order, then the FIN") {
+  ProcessHealth health;
+  ConnectProxiedEcho chain;
+  const int fd = connect_blocking(chain.proxy->port(), 10s);
+  REQUIRE(send_all(fd, chain.connect_request() + "early"));
+  REQUIRE(send_all(fd, "-later"));
+  ::shutdown(fd, SHUT_WR);
+  std::string got;
+  CHECK(read_until_fin(fd, got));
+  CHECK(split_answer(got) == std::pair<std::string, std::string>("HTTP/1.1 200 OK", "early-later"));
+  ::close(fd);
+}
+
+TEST_CASE("CONNECT: a client that half-closes while the connect is pending gets its FIN back") {
+  ProcessHealth health;
+  ConnectProxiedEcho chain;
+  const int fd = connect_blocking(chain.proxy->port(), 10s);
+  // The request and the FIN in one go: the proxy reads both before its connect completes.
+  REQUIRE(send_all(fd, chain.connect_request()));
+  ::shutdown(fd, SHUT_WR);
+  std::string got;
+  // The backend hears of the half-close and ends its side: the tunnel ends with a FIN, not at
+  // the idle timeout (the socket's 10 s timeout fails the read first).
+  CHECK(read_until_fin(fd, got));
+  CHECK(split_answer(got) == std::pair<std::string, std::string>("HTTP/1.1 200 OK", ""));
+  ::close(fd);
+}
+
+TEST_CASE("CONNECT: refused (403, 502), then another CONNECT on the same connection tunnels") {
+  ProcessHealth health;
+  // A port nobody listens on: bound, then let go.
+  std::uint16_t closed = 0;
+  {
+    const int probe = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(probe >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    REQUIRE(::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    closed = ntohs(address.sin_port);
+    ::close(probe);
+  }
+  ConnectProxiedEcho chain(closed);
+  const std::uint16_t not_allowed = chain.backend->port() == 65535 ? 65534 : 65535;
+  const int fd = connect_blocking(chain.proxy->port(), 10s);
+  REQUIRE(send_all(fd, chain.connect_request(not_allowed) + chain.connect_request(closed) +
+                           chain.connect_request() + "tunnelled"));
+  ::shutdown(fd, SHUT_WR);
+  std::string got;
+  CHECK(read_until_fin(fd, got));
+  const auto [forbidden, rest] = split_answer(got);
+  CHECK(forbidden == "HTTP/1.1 403 Forbidden");
+  const std::size_t bad_gateway = rest.find("HTTP/1.1 502 Bad Gateway\r\n");
+  CHECK(bad_gateway != std::string::npos);
+  const std::size_t tunnel = rest.find("HTTP/1.1 200 OK\r\n");
+  REQUIRE(tunnel != std::string::npos);
+  CHECK(split_answer(rest.substr(tunnel)).second == "tunnelled");
   ::close(fd);
 }
