@@ -35,9 +35,13 @@ inline std::optional<Authority> parse_authority(std::string_view target) {
   if (host.front() == '[') {
     if (host.size() < 3 || host.back() != ']') return std::nullopt;
     host = host.substr(1, host.size() - 2);
+    // Brackets hold an IPv6 address (RFC 3986 IP-literal), never an IPv4 one or a name: those
+    // would be tunnelled to as if the target were well-formed.
+    if (host.find(':') == std::string_view::npos) return std::nullopt;
   } else if (host.find(':') != std::string_view::npos) {
     return std::nullopt;  // an IPv6 literal must be bracketed, or its port is ambiguous
   }
+  if (host.find_first_of("[]") != std::string_view::npos) return std::nullopt;
   unsigned port = 0;
   const auto [end, error] =
       std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);

@@ -24,7 +24,8 @@ TEST_CASE("host:port, with an IPv6 literal in brackets") {
 TEST_CASE("a target without a usable port, or with an unbracketed IPv6 literal, is refused") {
   for (const std::string bad :
        {"example.org", "example.org:", ":443", "example.org:0", "example.org:65536",
-        "example.org:44x", "example.org:+443", "::1:443", "[::1]443", "[]:443", "[::1:443"}) {
+        "example.org:44x", "example.org:+443", "::1:443", "[::1]443", "[]:443", "[::1:443",
+        "[127.0.0.1]:443", "[example.org]:443", "[[::1]]:443", "example.org]:443"}) {
     CAPTURE(bad);
     CHECK_FALSE(parse_authority(bad));
   }
