@@ -52,23 +52,51 @@ class ConnectionCounter final : public ChannelHandler {
   std::shared_ptr<std::atomic<int>> open_;
 };
 
-// An echo server, and the proxy to it, on loops of their own.
-struct ProxiedEcho {
-  // `backend_port` 0: the proxy's own echo server; else that port (nothing there, say).
-  explicit ProxiedEcho(std::uint16_t backend_port = 0, std::chrono::seconds idle = 0s)
-      : backend_loops(1, "backend"), proxy_loops(2, "proxy") {
+// What a proxy reaches: an echo server, or one that accepts and never reads (what the proxy
+// relays to it piles up in the proxy), counting its open connections.
+struct BackendServer {
+  enum class Kind { kEcho, kStuck };
+  explicit BackendServer(Kind kind) : loops(1, "backend") {
     ChannelOptions half_closing;
     half_closing.allow_half_closure = true;
-    backend =
-        await(ServerBootstrap()
-                  .group(backend_loops)
-                  .child_options(half_closing)
-                  .child_initializer([open = backend_open](Channel& channel) {
-                    channel.pipeline().add_last("count", std::make_unique<ConnectionCounter>(open));
-                    channel.pipeline().add_last("echo", std::make_unique<examples::EchoHandler>());
-                  })
-                  .bind("127.0.0.1", 0));
-    const std::uint16_t target = backend_port != 0 ? backend_port : backend->port();
+    server = await(
+        ServerBootstrap()
+            .group(loops)
+            .child_options(half_closing)
+            .child_initializer([open = open, kind](Channel& channel) {
+              channel.pipeline().add_last("count", std::make_unique<ConnectionCounter>(open));
+              if (kind == Kind::kStuck) {
+                channel.set_auto_read(false);
+              } else {
+                channel.pipeline().add_last("echo", std::make_unique<examples::EchoHandler>());
+              }
+            })
+            .bind("127.0.0.1", 0));
+  }
+  ~BackendServer() {
+    server->close();
+    loops.shutdown_gracefully(0ms, kShortWait);
+  }
+
+  std::shared_ptr<std::atomic<int>> open = std::make_shared<std::atomic<int>>(0);
+  EventLoopGroup loops;
+  Ref<Server> server;
+};
+
+// The TCP proxy in front of a backend, on loops of their own.
+struct ProxiedEcho {
+  using Backend = BackendServer::Kind;
+  // To a port of its own choosing (nothing there, say) instead of its backend's.
+  struct Elsewhere {
+    std::uint16_t port;
+  };
+  explicit ProxiedEcho(std::chrono::seconds idle = 0s, Backend kind = Backend::kEcho)
+      : ProxiedEcho(Elsewhere{0}, idle, kind) {}
+  ProxiedEcho(Elsewhere elsewhere, std::chrono::seconds idle = 0s, Backend kind = Backend::kEcho)
+      : backend_side(kind), proxy_loops(2, "proxy") {
+    ChannelOptions half_closing;
+    half_closing.allow_half_closure = true;
+    const std::uint16_t target = elsewhere.port != 0 ? elsewhere.port : backend_side.server->port();
     proxy = await(ServerBootstrap()
                       .group(proxy_loops)
                       .child_options(half_closing)
@@ -77,15 +105,12 @@ struct ProxiedEcho {
   }
   ~ProxiedEcho() {
     proxy->close();
-    backend->close();
     proxy_loops.shutdown_gracefully(0ms, kShortWait);
-    backend_loops.shutdown_gracefully(0ms, kShortWait);
   }
 
-  std::shared_ptr<std::atomic<int>> backend_open = std::make_shared<std::atomic<int>>(0);
-  EventLoopGroup backend_loops;
+  BackendServer backend_side;  // first: it outlives the proxy's connections to it
+  std::shared_ptr<std::atomic<int>> backend_open = backend_side.open;
   EventLoopGroup proxy_loops;
-  Ref<Server> backend;
   Ref<Server> proxy;
 };
 
@@ -200,7 +225,7 @@ TEST_CASE("a backend that refuses the proxy's connect closes the client's connec
     refused = ntohs(address.sin_port);
     ::close(probe);
   }
-  ProxiedEcho chain(refused);
+  ProxiedEcho chain(ProxiedEcho::Elsewhere{refused});
   const int fd = connect_blocking(chain.proxy->port());
   // Sent before the connect fails: never read, so the close may come as a reset.
   (void)send_all(fd, "hello");
@@ -234,7 +259,7 @@ TEST_CASE("the proxy's loops shut down gracefully mid-transfer, by their deadlin
 
 TEST_CASE("a proxied connection on which nothing moves is closed, both sides") {
   ProcessHealth health;
-  ProxiedEcho chain(0, 1s);
+  ProxiedEcho chain(1s);
   const int fd = connect_blocking(chain.proxy->port());
   const std::string ping = "ping";
   REQUIRE(send_all(fd, ping));
@@ -252,47 +277,9 @@ TEST_CASE("a proxied connection on which nothing moves is closed, both sides") {
   ::close(fd);
 }
 
-namespace {
-
-// A backend that accepts and never reads: what the proxy relays to it piles up in the proxy.
-struct StuckBackendProxy {
-  StuckBackendProxy() : backend_loops(1, "backend"), proxy_loops(1, "proxy") {
-    ChannelOptions half_closing;
-    half_closing.allow_half_closure = true;
-    backend =
-        await(ServerBootstrap()
-                  .group(backend_loops)
-                  .child_initializer([open = backend_open](Channel& channel) {
-                    channel.set_auto_read(false);
-                    channel.pipeline().add_last("count", std::make_unique<ConnectionCounter>(open));
-                  })
-                  .bind("127.0.0.1", 0));
-    proxy = await(
-        ServerBootstrap()
-            .group(proxy_loops)
-            .child_options(half_closing)
-            .child_initializer(examples::proxy_initializer("127.0.0.1", backend->port(), {}, 1s))
-            .bind("127.0.0.1", 0));
-  }
-  ~StuckBackendProxy() {
-    proxy->close();
-    backend->close();
-    proxy_loops.shutdown_gracefully(0ms, kShortWait);
-    backend_loops.shutdown_gracefully(0ms, kShortWait);
-  }
-
-  std::shared_ptr<std::atomic<int>> backend_open = std::make_shared<std::atomic<int>>(0);
-  EventLoopGroup backend_loops;
-  EventLoopGroup proxy_loops;
-  Ref<Server> backend;
-  Ref<Server> proxy;
-};
-
-}  // namespace
-
 TEST_CASE("an idle connection whose backend stopped reading is closed, both sides") {
   ProcessHealth health;
-  StuckBackendProxy chain;
+  ProxiedEcho chain(1s, ProxiedEcho::Backend::kStuck);
   const int fd = connect_blocking(chain.proxy->port(), 20s);
   std::thread writer([&] {
     // Blocks once the backend's kernel buffers and the proxy's high water mark are full; ends
@@ -318,19 +305,10 @@ namespace {
 struct ConnectProxiedEcho {
   // `also_allowed`: a port besides the echo server's that a CONNECT may reach.
   explicit ConnectProxiedEcho(std::uint16_t also_allowed = 0)
-      : backend_loops(1, "backend"), proxy_loops(1, "proxy") {
+      : backend_side(BackendServer::Kind::kEcho), proxy_loops(1, "proxy") {
     ChannelOptions half_closing;
     half_closing.allow_half_closure = true;
-    backend =
-        await(ServerBootstrap()
-                  .group(backend_loops)
-                  .child_options(half_closing)
-                  .child_initializer([open = backend_open](Channel& channel) {
-                    channel.pipeline().add_last("count", std::make_unique<ConnectionCounter>(open));
-                    channel.pipeline().add_last("echo", std::make_unique<examples::EchoHandler>());
-                  })
-                  .bind("127.0.0.1", 0));
-    std::set<std::uint16_t> ports{backend->port()};
+    std::set<std::uint16_t> ports{backend_port()};
     if (also_allowed != 0) ports.insert(also_allowed);
     proxy = await(
         ServerBootstrap()
@@ -349,20 +327,18 @@ struct ConnectProxiedEcho {
   }
   ~ConnectProxiedEcho() {
     proxy->close();
-    backend->close();
     proxy_loops.shutdown_gracefully(0ms, kShortWait);
-    backend_loops.shutdown_gracefully(0ms, kShortWait);
   }
 
+  std::uint16_t backend_port() const { return backend_side.server->port(); }
   std::string connect_request(std::uint16_t port = 0) const {
-    const std::string target = "127.0.0.1:" + std::to_string(port != 0 ? port : backend->port());
+    const std::string target = "127.0.0.1:" + std::to_string(port != 0 ? port : backend_port());
     return "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n";
   }
 
-  std::shared_ptr<std::atomic<int>> backend_open = std::make_shared<std::atomic<int>>(0);
-  EventLoopGroup backend_loops;
+  BackendServer backend_side;
+  std::shared_ptr<std::atomic<int>> backend_open = backend_side.open;
   EventLoopGroup proxy_loops;
-  Ref<Server> backend;
   Ref<Server> proxy;
 };
 
@@ -421,7 +397,7 @@ TEST_CASE("CONNECT: refused (403, 502), then another CONNECT on the same connect
     ::close(probe);
   }
   ConnectProxiedEcho chain(closed);
-  const std::uint16_t not_allowed = chain.backend->port() == 65535 ? 65534 : 65535;
+  const std::uint16_t not_allowed = chain.backend_port() == 65535 ? 65534 : 65535;
   const int fd = connect_blocking(chain.proxy->port(), 10s);
   REQUIRE(send_all(fd, chain.connect_request(not_allowed) + chain.connect_request(closed) +
                            chain.connect_request() + "tunnelled"));
