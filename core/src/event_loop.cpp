@@ -136,18 +136,29 @@ void EventLoop::start() {
   auto started = running.get_future();
   thread_ = std::thread([this, &running] {
     pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
-    bind_to_current_thread();
+    prepare_thread();
+    // Only once the thread is set up: what a caller does next (a test counting the process's
+    // descriptors, say) then does not race with the start-up's own (UBSan opens a pipe for a
+    // moment the first time this thread meets a type, and the hooks run here).
     running.set_value();
-    run();
+    run_until_stopped();
   });
   started.wait();
 }
 
 void EventLoop::run() {
+  prepare_thread();
+  run_until_stopped();
+}
+
+void EventLoop::prepare_thread() {
   bind_to_current_thread();
   block_sigpipe();
   call_hooks(&LoopThreadHooks::thread_started);
   logger().debug("loop {} running", name_);
+}
+
+void EventLoop::run_until_stopped() {
   while (!stop_requested_.load(std::memory_order_acquire)) {
     uv_run(&loop_, UV_RUN_ONCE);
     end_iteration();

@@ -111,7 +111,8 @@ class EventLoop {
 
   // Runs the loop on the calling thread until stop(), then closes every handle left.
   void run();
-  // Runs the loop on a new thread; returns once it runs.
+  // Runs the loop on a new thread; returns once the thread is set up (its buffer arena
+  // registered) and about to run.
   void start();
   // Any thread: the loop finishes its current iteration, closes its handles and run() returns.
   void stop();
@@ -219,6 +220,9 @@ class EventLoop {
   }
 
   ScheduledTask schedule_timer(std::uint64_t delay_ms, std::uint64_t period_ms, Task task);
+  void prepare_thread();
+  // Iterates until stop(), then closes every handle left.
+  void run_until_stopped();
   void end_iteration();
   void run_deferred_tasks();
   // Another thread's task: queued unless the loop stopped taking tasks (then `task` is left
