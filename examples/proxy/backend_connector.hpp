@@ -11,7 +11,6 @@
 #include "sluice/channel/channel_handler.hpp"
 #include "sluice/codec/idle_state_handler.hpp"
 #include "sluice/core/log.hpp"
-#include "sluice/transport/bootstrap.hpp"
 
 namespace sluice::examples {
 
@@ -31,13 +30,7 @@ class BackendConnector final : public ChannelHandler {
     // and its close must not reach the handlers after this one before they heard of the start.
     ctx.fire_active();
     const ChannelPtr client(&ctx.channel());
-    Bootstrap()
-        .loop(client->loop())
-        .options(options_)
-        .initializer([client](Channel& backend) {
-          backend.pipeline().add_last("relay", std::make_unique<RelayHandler>(client));
-        })
-        .connect(host_, port_)
+    connect_backend(client, host_, port_, options_)
         .then([client](const Result<Ref<Channel>>& connected) {
           if (!connected.ok()) {
             logger().info("{}: no backend: {}", client->describe(), connected.error().message());

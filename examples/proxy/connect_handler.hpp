@@ -16,7 +16,6 @@
 #include "sluice/codec/http/http_response.hpp"
 #include "sluice/codec/http/http_status.hpp"
 #include "sluice/core/log.hpp"
-#include "sluice/transport/bootstrap.hpp"
 
 namespace sluice::examples {
 
@@ -53,7 +52,7 @@ inline std::optional<Authority> parse_authority(std::string_view target) {
 }
 
 // The application handler of a tunnelling proxy, after HttpServerCodec: a CONNECT to an allowed
-// port is connected on the connection's own loop (Bootstrap::loop); once it is, this handler
+// port is connected on the connection's own loop (connect_backend); once it is, this handler
 // gives its place to a RelayHandler and answers 200, which turns the connection into the
 // tunnel (the codec then passes every byte on as Buffers, those the client sent ahead of the
 // answer first). A port not allowed gets 403, a target that cannot be reached 502 (504 when
@@ -106,13 +105,7 @@ class ConnectHandler final : public ChannelHandler {
 
   void tunnel_to(Channel& channel, const Authority& authority) {
     const ChannelPtr client(&channel);
-    Bootstrap()
-        .loop(client->loop())
-        .options(backend_options_)
-        .initializer([client](Channel& backend) {
-          backend.pipeline().add_last("relay", std::make_unique<RelayHandler>(client));
-        })
-        .connect(authority.host, authority.port)
+    connect_backend(client, authority.host, authority.port, backend_options_)
         .then([client, target = authority.host + ":" + std::to_string(authority.port)](
                   const Result<Ref<Channel>>& connected) {
           if (!client->is_open()) {

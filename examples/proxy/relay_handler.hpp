@@ -1,7 +1,12 @@
 #pragma once
 
+#include <cstdint>
+#include <memory>
+#include <string>
+
 #include "sluice/channel/channel.hpp"
 #include "sluice/channel/channel_handler.hpp"
+#include "sluice/transport/bootstrap.hpp"
 
 namespace sluice::examples {
 
@@ -64,5 +69,19 @@ class RelayHandler final : public ChannelHandler {
  private:
   ChannelPtr peer_;
 };
+
+// Connects the backend side of `client`'s relay, on the client's own loop (so the two sides
+// share a thread), with a RelayHandler that sends what the backend reads to `client`. The
+// client's side is the caller's to pair with it once the future completes.
+inline Future<Ref<Channel>> connect_backend(const ChannelPtr& client, const std::string& host,
+                                            std::uint16_t port, const ChannelOptions& options) {
+  return Bootstrap()
+      .loop(client->loop())
+      .options(options)
+      .initializer([client](Channel& backend) {
+        backend.pipeline().add_last("relay", std::make_unique<RelayHandler>(client));
+      })
+      .connect(host, port);
+}
 
 }  // namespace sluice::examples
