@@ -1,7 +1,6 @@
 #include "sluice/channel/channel_error.hpp"
 
 #include <cerrno>
-#include <new>
 
 namespace sluice {
 
@@ -49,35 +48,8 @@ bool is_connection_lost(const Error& error) noexcept {
   }
 }
 
-namespace {
-
-// The error with `what` as its context, or without a context when there is no memory for one:
-// the exception is being turned into an error on a noexcept path.
-Error with_context(std::error_code code, const char* what) noexcept {
-  try {
-    return Error(code, what);
-  } catch (...) {
-    return Error(code);
-  }
-}
-
-}  // namespace
-
 Error error_from_exception(std::exception_ptr exception) noexcept {
-  try {
-    std::rethrow_exception(exception);
-  } catch (const Exception& error) {
-    return with_context(error.error().code(), error.error().context().c_str());
-  } catch (const std::system_error& error) {
-    return with_context(error.code(), error.what());
-  } catch (const std::bad_alloc&) {
-    return Error(std::make_error_code(std::errc::not_enough_memory));
-  } catch (const std::exception& error) {
-    return with_context(make_error_code(ChannelErrc::handler_exception), error.what());
-  } catch (...) {
-    return with_context(make_error_code(ChannelErrc::handler_exception),
-                        "a non-standard exception");
-  }
+  return error_from_exception(exception, make_error_code(ChannelErrc::handler_exception));
 }
 
 }  // namespace sluice

@@ -31,6 +31,7 @@
 #include "echo/echo_handler.hpp"
 #include "sluice/core/fd.hpp"
 #include "sluice/core/log.hpp"
+#include "sluice/core/submit.hpp"
 #include "sluice/transport/listener.hpp"
 #include "sluice/transport/stream_channel.hpp"
 #include "support.hpp"
@@ -187,19 +188,14 @@ Ref<Listener> start_echo_listener(EventLoop& loop, Fd listen_fd) {
 
 // Reads `read()` on the loop (where the listener's counters live).
 std::uint64_t read_on_loop(EventLoop& loop, std::function<std::uint64_t()> read) {
-  auto value = std::make_shared<Promise<std::uint64_t>>();
-  loop.execute([value, read] { value->set_value(read()); });
-  child_require(value->future().wait_for(kShortWait), "the loop did not answer");
-  return value->future().get();
+  const Future<std::uint64_t> value = submit(loop, std::move(read));
+  child_require(value.wait_for(kShortWait), "the loop did not answer");
+  return value.get();
 }
 
 void close_on_loop(EventLoop& loop, const Ref<Listener>& listener) {
-  auto closed = std::make_shared<Promise<void>>();
-  loop.execute([closed, listener] {
-    listener->close();
-    closed->set_value();
-  });
-  child_require(closed->future().wait_for(kShortWait), "the listener did not close");
+  const Future<void> closed = submit(loop, [listener] { listener->close(); });
+  child_require(closed.wait_for(kShortWait), "the listener did not close");
 }
 
 // Sends "ping" on a connected client socket and requires it echoed.

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "sluice/buffer/pooled_allocator.hpp"
+#include "sluice/core/submit.hpp"
 #include "support.hpp"
 
 using namespace sluice;
@@ -364,11 +365,9 @@ struct Delivery {
 
 // Reads the channel's two counters on its loop.
 Delivery delivery_of(const ChannelPtr& channel) {
-  auto sampled = std::make_shared<Promise<Delivery>>();
-  channel->loop().execute([sampled, channel] {
-    sampled->set_value(Delivery{channel->bytes_written(), channel->bytes_delivered()});
-  });
-  return await(sampled->future());
+  return await(submit(channel->loop(), [channel] {
+    return Delivery{channel->bytes_written(), channel->bytes_delivered()};
+  }));
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "sluice/codec/flush_consolidation_handler.hpp"
+#include "sluice/core/submit.hpp"
 #include "sluice/transport/stream_channel.hpp"
 #include "support.hpp"
 #include "support/captured_log.hpp"
@@ -56,15 +57,14 @@ class ReplyOnInputShutdown final : public ChannelHandler {
 
 // Closes the channel with a reset (RST) instead of a FIN, as a client that aborts does.
 void reset_connection(const ChannelPtr& channel) {
-  auto reset = std::make_shared<Promise<int>>();
-  channel->loop().execute([reset, channel] {
+  const int error = await(submit(channel->loop(), [channel] {
     const linger abort_on_close{1, 0};  // SO_LINGER 0: close() sends RST
     const int fd = static_cast<StreamChannel&>(*channel).fd();
     const int rc = ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
     channel->close();
-    reset->set_value(rc == 0 ? 0 : errno);
-  });
-  REQUIRE(await(reset->future()) == 0);
+    return rc == 0 ? 0 : errno;
+  }));
+  REQUIRE(error == 0);
 }
 
 // True once the socket under `channel` has taken its peer's reset (TCP_CLOSE).
@@ -886,15 +886,14 @@ TEST_CASE("a poll error with no error pending on the socket closes the channel w
   std::shared_ptr<Peer> client_peer = client_peers.first();
   REQUIRE(client_peer->wait_active());
 
-  auto timestamping = std::make_shared<Promise<int>>();
-  client_channel->loop().execute([timestamping, client_channel] {
+  const int error = await(submit(client_channel->loop(), [client_channel] {
     const int flags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
     const int fd = static_cast<StreamChannel&>(*client_channel).fd();
     const int rc = ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags);
-    timestamping->set_value(rc == 0 ? 0 : errno);
     client_channel->write_and_flush(to_buffer("stamped"));
-  });
-  REQUIRE(await(timestamping->future()) == 0);
+    return rc == 0 ? 0 : errno;
+  }));
+  REQUIRE(error == 0);
 
   CHECK(client_peer->wait_inactive(kLongWait));
   const std::vector<Error> errors = client_peer->error_list();

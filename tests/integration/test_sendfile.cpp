@@ -19,6 +19,7 @@
 
 #include "sluice/buffer/file_region.hpp"
 #include "sluice/core/fd.hpp"
+#include "sluice/core/submit.hpp"
 #include "sluice/transport/stream_channel.hpp"
 #include "support.hpp"
 
@@ -179,10 +180,9 @@ TEST_CASE(
   REQUIRE(::getsockopt(server_fd, IPPROTO_TCP, TCP_CORK, &corked, &length) == 0);
   CHECK(corked == 0);
   // Every byte the socket took is counted, the file's as well as the buffers'.
-  auto written = std::make_shared<Promise<std::uint64_t>>();
-  server_channel->loop().execute(
-      [written, server_channel] { written->set_value(server_channel->bytes_written()); });
-  CHECK(await(written->future()) == expected->size());
+  CHECK(await(submit(server_channel->loop(), [server_channel] {
+          return server_channel->bytes_written();
+        })) == expected->size());
   transfer.client_channel->close();
   await(transfer.client_channel->close_future());
   CHECK(transfer.client_peer->received_count() == expected->size());

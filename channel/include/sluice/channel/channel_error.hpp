@@ -4,6 +4,7 @@
 #include <string>
 #include <system_error>
 
+#include "sluice/core/core_error.hpp"
 #include "sluice/core/error.hpp"
 
 namespace sluice {
@@ -46,10 +47,8 @@ class PipelineError : public Exception {
       : Exception(Error(ChannelErrc::pipeline_misuse, std::move(what))) {}
 };
 
-// The Error a handler's exception becomes on its way to on_error: a sluice::Exception keeps its
-// Error, a std::system_error its code, std::bad_alloc is std::errc::not_enough_memory, anything
-// else is ChannelErrc::handler_exception with the what() text as context. It cannot fail: out of
-// memory, the error goes without its context.
+// The Error a handler's exception becomes on its way to on_error: as the core's
+// error_from_exception, with ChannelErrc::handler_exception for exceptions that carry no code.
 Error error_from_exception(std::exception_ptr exception) noexcept;
 
 }  // namespace sluice
