@@ -24,6 +24,7 @@
 #include "sluice/buffer/pooled_allocator.hpp"
 #include "sluice/channel/inbound_handler_for.hpp"
 #include "sluice/codec/line_based_frame_decoder.hpp"
+#include "sluice/core/submit.hpp"
 #include "support.hpp"
 
 using namespace sluice;
@@ -622,7 +623,11 @@ TEST_CASE("a chat server broadcasts each line to every other client across worke
         threads.emplace_back(run_chat_client, port, i, roles[i], std::ref(start),
                              std::ref(reports[i]));
       }
-      const bool all_joined = start.wait_ready(clients);
+      // A client is welcomed just before the server's loop adds it to the room: the start waits
+      // for the room too, or a line sent at once could miss a client that had not joined yet.
+      const bool all_joined = start.wait_ready(clients) && eventually([&] {
+                                return room->size() == static_cast<std::size_t>(clients);
+                              });
       start.go();
       for (auto& thread : threads)
         thread.join();
@@ -651,7 +656,10 @@ TEST_CASE("a chat server broadcasts each line to every other client across worke
       }
       const bool all_joined = start.wait_ready(kStalled);
       ChatClient flood;
-      const bool flooder_joined = flood.connect(port) && flood.await_welcome();
+      // Welcomed just before joining the room (see above): all in it before the flood starts.
+      const bool flooder_joined = flood.connect(port) && flood.await_welcome() && eventually([&] {
+                                    return room->size() == static_cast<std::size_t>(kStalled) + 1;
+                                  });
       // Lines of 1 KiB until the server has dropped every stalled client (bounded by a volume
       // far beyond what their windows, socket buffers and high water marks can hold).
       int sent = 0;
@@ -688,7 +696,10 @@ TEST_CASE("a chat server broadcasts each line to every other client across worke
         threads.emplace_back(run_chatter, port, i, std::ref(start), std::ref(lines_seen),
                              std::ref(reports[i]));
       }
-      const bool all_joined = start.wait_ready(kChatters);
+      // Welcomed just before joining the room (see above): all in it before the start.
+      const bool all_joined = start.wait_ready(kChatters) && eventually([&] {
+                                return room->size() == static_cast<std::size_t>(kChatters);
+                              });
       start.go();
       const bool chatting = eventually([&] { return lines_seen.load() >= 400; });
       workers.shutdown_gracefully();
@@ -710,7 +721,9 @@ TEST_CASE("a chat server broadcasts each line to every other client across worke
                                  std::ref(stalled));
       const bool joined = start.wait_ready(1);
       ChatClient talker;
-      const bool talker_joined = talker.connect(port) && talker.await_welcome();
+      // Welcomed just before joining the room (see above): both in it before the lines go.
+      const bool talker_joined = talker.connect(port) && talker.await_welcome() &&
+                                 eventually([&] { return room->size() == 2; });
       // Enough for the server to hold some of it for the stalled client, not enough to make
       // it a slow consumer: the server's close must wait for it, up to the deadline.
       bool sent = true;
@@ -890,7 +903,22 @@ TEST_CASE("a chat with a room per loop shuts down gracefully while lines cross b
     threads.emplace_back(run_chatter, server->port(), i, std::ref(start), std::ref(lines_seen),
                          std::ref(reports[i]));
   }
-  const bool all_joined = start.wait_ready(kChatters);
+  // A client is welcomed just before its loop adds it to its room: the start waits for the
+  // rooms too, or a line sent at once could miss a chatter that had not joined yet.
+  auto members = [&] {
+    std::size_t total = 0;
+    for (std::size_t w = 0; w < workers.size(); ++w) {
+      EventLoop& loop = workers.at(w);
+      const Future<std::size_t> counted =
+          submit(loop, [&rooms, &loop] { return rooms.size_on(loop); });
+      if (!counted.wait_for(kShortWait) || !counted.wait().ok()) return std::size_t{0};
+      total += counted.wait().value();
+    }
+    return total;
+  };
+  const bool all_joined = start.wait_ready(kChatters) && eventually([&] {
+                            return members() == static_cast<std::size_t>(kChatters);
+                          });
   start.go();
   const bool chatting = eventually([&] { return lines_seen.load() >= 400; });
   workers.shutdown_gracefully();
