@@ -161,8 +161,9 @@ TEST_CASE(
   REQUIRE(server_peer->wait_received(payload.size()));
   CHECK(server_peer->received_bytes() == payload);
   REQUIRE(eventually([&] { return channel->is_writable(); }));
-  std::this_thread::sleep_for(50ms);
   // is_writable() went false and came back: a handler waiting for writability must hear it.
+  // Waited for: the loop turns is_writable() true just before it fires the event.
+  eventually([&] { return log->contains("writability:true"); });
   const std::vector<std::string> events = log->list();
   std::string all;
   for (const auto& e : events)
