@@ -124,7 +124,11 @@ TEST_CASE("a periodic task repeats until cancelled") {
   auto ticker = loop.schedule_every(2ms, [&] { ++runs; });
   CHECK(eventually([&] { return runs.load() >= 3; }));
   ticker.cancel();
-  std::this_thread::sleep_for(20ms);
+  // A run that had begun before the cancel finishes: a task queued now runs after it, so
+  // that the count below is taken once it is done (a pause could end before it is).
+  sluice::Promise<void> passed;
+  loop.execute([&passed] { passed.set_value(); });
+  CHECK(passed.future().wait_for(5s));
   const int after_cancel = runs.load();
   std::this_thread::sleep_for(20ms);
   CHECK(runs.load() == after_cancel);
