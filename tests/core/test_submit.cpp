@@ -9,6 +9,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 
 #include "sluice/core/core_error.hpp"
 #include "sluice/core/error.hpp"
@@ -139,4 +140,15 @@ TEST_CASE("submit takes a task that can only be moved") {
   RunningLoop running;
   auto owned = std::make_unique<int>(5);
   CHECK(submit(running.loop, [owned = std::move(owned)] { return *owned * 2; }).get() == 10);
+}
+
+TEST_CASE("a task that returns a reference hands back a copy taken on the loop") {
+  RunningLoop running;
+  std::string owned_by_loop = "before";
+  sluice::Future<std::string> copy =
+      submit(running.loop, [&]() -> const std::string& { return owned_by_loop; });
+  static_assert(std::is_same_v<decltype(copy), sluice::Future<std::string>>);
+  CHECK(copy.get() == "before");
+  submit(running.loop, [&] { owned_by_loop = "after"; }).get();
+  CHECK(copy.get() == "before");
 }

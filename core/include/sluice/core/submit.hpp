@@ -26,9 +26,11 @@ struct SubmittedValue<Result<T>> {
 
 }  // namespace detail
 
-// What the future of submit(loop, task) holds: what `task` returns, or T for a Result<T>.
+// What the future of submit(loop, task) holds: what `task` returns, or T for a Result<T>. A
+// reference returned is copied on the loop: what it refers to belongs to the loop's thread.
 template <typename Task>
-using submitted_value_t = typename detail::SubmittedValue<std::invoke_result_t<Task&>>::type;
+using submitted_value_t =
+    typename detail::SubmittedValue<std::remove_cvref_t<std::invoke_result_t<Task&>>>::type;
 
 // Any thread: runs `task` on `loop` and completes the returned future with what it returns, a
 // value, nothing (void), or a Result<T> whose error fails the future. It is queued as
@@ -41,7 +43,7 @@ using submitted_value_t = typename detail::SubmittedValue<std::invoke_result_t<T
 template <typename Task>
 [[nodiscard]] Future<submitted_value_t<Task>> submit(EventLoop& loop, Task task) {
   using T = submitted_value_t<Task>;
-  using Returned = std::invoke_result_t<Task&>;
+  using Returned = std::remove_cvref_t<std::invoke_result_t<Task&>>;
   Promise<T> promise(&loop);
   Future<T> future = promise.future();
   const bool queued = loop.execute([promise, task = std::move(task)]() mutable {
@@ -50,9 +52,9 @@ template <typename Task>
         task();
         promise.set_value();
       } else if constexpr (std::is_same_v<Returned, Result<T>>) {
-        promise.set_result(task());
+        promise.set_result(Result<T>(task()));
       } else {
-        promise.set_value(task());
+        promise.set_value(T(task()));
       }
     } catch (...) {
       promise.set_error(error_from_exception(std::current_exception(),
