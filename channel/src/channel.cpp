@@ -200,15 +200,12 @@ void Channel::close_when_flushed() {
 void Channel::on_close_gracefully() {
   if (!is_open()) return;
   // Through the pipeline, as close(): a handler holding flushes back (FlushConsolidationHandler
-  // during a read batch) lets them go on the way, and the head counts them as flushed. Saved and
-  // restored, as one asked from a write callback on the way runs nested in this one.
-  const bool outer = std::exchange(closing_when_flushed_, true);
-  pipeline_.close();
-  closing_when_flushed_ = outer;
+  // during a read batch) lets them go on the way, and the head counts them as flushed.
+  pipeline_.close(CloseMode::kWhenFlushed);
 }
 
-void Channel::close_from_head() {
-  if (std::exchange(closing_when_flushed_, false) && outbound_.has_flushed()) {
+void Channel::close_from_head(CloseMode mode) {
+  if (mode == CloseMode::kWhenFlushed && outbound_.has_flushed()) {
     close_when_flushed_ = true;  // the transport closes once the flushed bytes are out
     return;
   }

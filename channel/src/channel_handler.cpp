@@ -48,8 +48,8 @@ void ChannelHandler::flush(HandlerContext& ctx) {
 void ChannelHandler::read(HandlerContext& ctx) {
   ctx.read();
 }
-void ChannelHandler::close(HandlerContext& ctx) {
-  ctx.close();
+void ChannelHandler::close(HandlerContext& ctx, CloseMode mode) {
+  ctx.close(mode);
 }
 void ChannelHandler::shutdown_output(HandlerContext& ctx) {
   ctx.shutdown_output();

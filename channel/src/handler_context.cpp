@@ -124,10 +124,10 @@ void HandlerContext::invoke_read_request() noexcept {
   }
 }
 
-void HandlerContext::invoke_close() noexcept {
-  if (removed_) return close();
+void HandlerContext::invoke_close(CloseMode mode) noexcept {
+  if (removed_) return close(mode);
   try {
-    handler_->close(*this);
+    handler_->close(*this, mode);
   } catch (...) {
     handler_threw(std::current_exception());
   }

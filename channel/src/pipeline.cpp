@@ -36,9 +36,9 @@ void detail::HeadHandler::read(HandlerContext&) {
   channel_.loop().require_in_loop("HandlerContext::read (use Channel::read off the loop)");
   channel_.do_read();
 }
-void detail::HeadHandler::close(HandlerContext&) {
+void detail::HeadHandler::close(HandlerContext&, CloseMode mode) {
   channel_.loop().require_in_loop("HandlerContext::close (use Channel::close off the loop)");
-  channel_.close_from_head();
+  channel_.close_from_head(mode);
 }
 void detail::HeadHandler::shutdown_output(HandlerContext&) {
   channel_.loop().require_in_loop(

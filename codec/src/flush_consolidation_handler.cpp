@@ -56,9 +56,9 @@ void FlushConsolidationHandler::flush(HandlerContext& ctx) {
   }
 }
 
-void FlushConsolidationHandler::close(HandlerContext& ctx) {
+void FlushConsolidationHandler::close(HandlerContext& ctx, CloseMode mode) {
   flush_held(ctx);
-  ctx.close();
+  ctx.close(mode);
 }
 
 void FlushConsolidationHandler::shutdown_output(HandlerContext& ctx) {

@@ -114,9 +114,9 @@ void LoggingHandler::read(HandlerContext& ctx) {
   log(ctx, "READ REQUEST");
   ctx.read();
 }
-void LoggingHandler::close(HandlerContext& ctx) {
-  log(ctx, "CLOSE");
-  ctx.close();
+void LoggingHandler::close(HandlerContext& ctx, CloseMode mode) {
+  log(ctx, mode == CloseMode::kNow ? "CLOSE" : "CLOSE WHEN FLUSHED");
+  ctx.close(mode);
 }
 void LoggingHandler::shutdown_output(HandlerContext& ctx) {
   log(ctx, "SHUTDOWN OUTPUT");

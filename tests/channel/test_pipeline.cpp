@@ -46,9 +46,9 @@ class Recorder : public ChannelHandler {
     log_.push_back(tag_ + ":flush");
     ctx.flush();
   }
-  void close(HandlerContext& ctx) override {
+  void close(HandlerContext& ctx, CloseMode mode) override {
     log_.push_back(tag_ + ":close");
-    ctx.close();
+    ctx.close(mode);
   }
 
  private:

@@ -75,9 +75,9 @@ class Recorder : public ChannelHandler {
     add("read_request");
     ctx.read();
   }
-  void close(HandlerContext& ctx) override {
-    add("close");
-    ctx.close();
+  void close(HandlerContext& ctx, CloseMode mode) override {
+    add(mode == CloseMode::kNow ? "close" : "close_when_flushed");
+    ctx.close(mode);
   }
   void shutdown_output(HandlerContext& ctx) override {
     add("shutdown_output");

@@ -867,6 +867,49 @@ TEST_CASE("close_when_flushed from a read batch waits for the flushes a handler 
   server->close();
 }
 
+namespace {
+
+// Holds an outbound close back for a turn of the loop, as a handler that says goodbye to its
+// peer first (a TLS close_notify) does, then lets it go on with its mode.
+class GoodbyeBeforeClose final : public ChannelHandler {
+ public:
+  void close(HandlerContext& ctx, CloseMode mode) override {
+    ctx.write_and_flush(to_buffer("goodbye"));
+    ctx.channel().loop().execute(
+        [&ctx, mode, keep = ChannelPtr(&ctx.channel())] { ctx.close(mode); });
+  }
+};
+
+}  // namespace
+
+TEST_CASE("close_when_flushed held back by a handler still waits for what was flushed") {
+  // The close event carried no mode: "when flushed" lived in a flag on the channel for as long
+  // as the request travelled the pipeline in one call, so a handler that let it go later
+  // closed at once, and what the socket had not taken yet was dropped.
+  ProcessHealth health;
+  auto block = std::make_shared<const std::string>(make_pattern(kMiB, 7));
+  static constexpr int kBlocks = 16;
+  EventLoopGroup loops(1, "close-goodbye");
+  Endpoint endpoint(Family::kIPv4);
+  ServerBootstrap server_bootstrap;
+  server_bootstrap.group(loops).child_initializer([block](Channel& channel) {
+    channel.pipeline().add_last("goodbye", std::make_unique<GoodbyeBeforeClose>());
+    channel.pipeline().add_last("answer", std::make_unique<AnswerThenClose>(block, kBlocks));
+  });
+  Ref<Server> server = endpoint.bind(server_bootstrap);
+  Peers client_peers;
+  client_peers.set_setup([](Peer& peer) { peer.keep_bytes = false; });
+  Bootstrap client;
+  client.group(loops).initializer(client_peers.collecting_initializer());
+  ChannelPtr client_channel = await(endpoint.connect(client));
+  client_channel->write_and_flush(to_buffer("go"));
+  std::shared_ptr<Peer> client_peer = client_peers.first();
+  REQUIRE(client_peer->wait_inactive(kLongWait));
+  CHECK(client_peer->received_count() == kBlocks * kMiB + std::string_view("goodbye").size());
+  CHECK(client_peer->error_list().empty());
+  server->close();
+}
+
 // POLLERR comes with a pending socket error (SO_ERROR), or with entries on the socket's error
 // queue and none pending: here, transmit timestamps asked for on the descriptor. libuv reports
 // every POLLERR as UV_EBADF, and that was the error the channel closed with, though its

@@ -54,11 +54,11 @@ class SlowWire final : public ChannelHandler {
   }
   void flush(HandlerContext&) override {}
   void shutdown_output(HandlerContext&) override { shutdown_ = true; }
-  void close(HandlerContext& ctx) override {
+  void close(HandlerContext& ctx, CloseMode mode) override {
     for (auto& [message, done] : held_)
       complete_write(done, Error(ChannelErrc::closed, "closed"));
     held_.clear();
-    ctx.close();
+    ctx.close(mode);
   }
   std::size_t held() const noexcept { return held_.size(); }
   void release(HandlerContext& ctx) {

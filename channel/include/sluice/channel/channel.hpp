@@ -75,12 +75,12 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   // close() fails what is queued: for the last answer before a close, or the last bytes a proxy
   // relays from a side that has gone. Writes flushed meanwhile go out too, and put the close
   // back; writes not flushed when it comes fail with ChannelErrc::closed, as at close(). It goes
-  // through the pipeline as a close(), so that a handler holding flushes back lets them go
-  // first. "Written" is "taken by the kernel": input left unread at the close makes the kernel
-  // reset the connection, and a reset can overtake bytes still in flight, so a protocol that
-  // must deliver its last bytes while the peer still sends reads to the peer's end first (a
-  // half-close, as the HTTP codec's lingering close does). A peer that never reads keeps the
-  // channel open: pair it with a timeout (IdleStateHandler) where that matters.
+  // through the pipeline as a close with CloseMode::kWhenFlushed, so that a handler holding
+  // flushes back lets them go first. "Written" is "taken by the kernel": input left unread at the
+  // close makes the kernel reset the connection, and a reset can overtake bytes still in flight, so
+  // a protocol that must deliver its last bytes while the peer still sends reads to the peer's end
+  // first (a half-close, as the HTTP codec's lingering close does). A peer that never reads keeps
+  // the channel open: pair it with a timeout (IdleStateHandler) where that matters.
   void close_when_flushed();
   // Sends FIN once what is flushed has been written; reading goes on. Writes not flushed by
   // then fail with ChannelErrc::output_shutdown, as do writes after it.
@@ -146,9 +146,9 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   void on_writability_changed(bool writable) override;
   void on_close_gracefully() override;
   void on_close_now() override;
-  // A close that reached the pipeline's head: at once, or, for a close_when_flushed() on its
-  // way, once what is flushed by then has been written.
-  void close_from_head();
+  // A close that reached the pipeline's head: at once, or, for CloseMode::kWhenFlushed, once
+  // what is flushed by then has been written.
+  void close_from_head(CloseMode mode);
 
   EventLoop* loop_;
   std::uint64_t bytes_written_ = 0;
@@ -167,7 +167,6 @@ class Channel : public RefCounted<Channel>, public LoopResource, private Writabi
   bool finished_ = false;
   bool disposing_ = false;  // the last reference went; a reference taken meanwhile is ignored
   bool close_when_flushed_ = false;
-  bool closing_when_flushed_ = false;  // a close_when_flushed() is on its way to the head
 };
 
 using ChannelPtr = Ref<Channel>;

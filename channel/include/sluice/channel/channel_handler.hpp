@@ -11,6 +11,11 @@ namespace sluice {
 
 class HandlerContext;
 
+// How an outbound close ends the channel: at once, what is queued failing (Channel::close), or
+// once what was flushed has been written (Channel::close_when_flushed). A handler that holds a
+// close back, to say goodbye to its peer first, passes the mode on with it when it lets it go.
+enum class CloseMode : std::uint8_t { kNow, kWhenFlushed };
+
 // Called once a write is done: with an empty Error when the bytes reached the kernel, or with
 // the reason it failed (the channel closed first, a reset, a truncated file). Writes carry no
 // callback unless one is given, so a plain write allocates nothing for completion.
@@ -54,7 +59,7 @@ class ChannelHandler {
   virtual void write(HandlerContext& ctx, Message&& message, WriteCallback&& done);
   virtual void flush(HandlerContext& ctx);
   virtual void read(HandlerContext& ctx);
-  virtual void close(HandlerContext& ctx);
+  virtual void close(HandlerContext& ctx, CloseMode mode);
   virtual void shutdown_output(HandlerContext& ctx);
 };
 

@@ -57,7 +57,7 @@ class HandlerContext {
     flush();
   }
   void read() { prev_[kReadRequestIndex]->invoke_read_request(); }
-  void close() { prev_[kCloseIndex]->invoke_close(); }
+  void close(CloseMode mode = CloseMode::kNow) { prev_[kCloseIndex]->invoke_close(mode); }
   void shutdown_output() { prev_[kShutdownIndex]->invoke_shutdown_output(); }
 
  private:
@@ -92,7 +92,7 @@ class HandlerContext {
   void invoke_write(Message&& message, WriteCallback&& done) noexcept;
   void invoke_flush() noexcept;
   void invoke_read_request() noexcept;
-  void invoke_close() noexcept;
+  void invoke_close(CloseMode mode) noexcept;
   void invoke_shutdown_output() noexcept;
   void handler_threw(std::exception_ptr exception) noexcept;
 

@@ -24,7 +24,7 @@ class HeadHandler final : public ChannelHandler {
   void write(HandlerContext& ctx, Message&& message, WriteCallback&& done) override;
   void flush(HandlerContext& ctx) override;
   void read(HandlerContext& ctx) override;
-  void close(HandlerContext& ctx) override;
+  void close(HandlerContext& ctx, CloseMode mode) override;
   void shutdown_output(HandlerContext& ctx) override;
 
  private:
@@ -148,7 +148,7 @@ class Pipeline {
     tail_.write_and_flush(std::move(message), std::move(done));
   }
   void read() { tail_.read(); }
-  void close() { tail_.close(); }
+  void close(CloseMode mode = CloseMode::kNow) { tail_.close(mode); }
   void shutdown_output() { tail_.shutdown_output(); }
 
   // Removes every handler (on_removed runs for each); the channel calls this before it dies.

@@ -40,7 +40,7 @@ class FlushConsolidationHandler final : public ChannelHandler {
   void on_writability_changed(HandlerContext& ctx) override;
   void on_error(HandlerContext& ctx, const Error& error) override;
   void flush(HandlerContext& ctx) override;
-  void close(HandlerContext& ctx) override;
+  void close(HandlerContext& ctx, CloseMode mode) override;
   void shutdown_output(HandlerContext& ctx) override;
 
  private:

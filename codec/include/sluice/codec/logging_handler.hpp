@@ -25,7 +25,7 @@ class LoggingHandler final : public ChannelHandler {
   void write(HandlerContext& ctx, Message&& message, WriteCallback&& done) override;
   void flush(HandlerContext& ctx) override;
   void read(HandlerContext& ctx) override;
-  void close(HandlerContext& ctx) override;
+  void close(HandlerContext& ctx, CloseMode mode) override;
   void shutdown_output(HandlerContext& ctx) override;
 
  private:
