@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -352,4 +353,16 @@ TEST_CASE("at trace level bytes mapped from a file are described, not read") {
   CHECK(log.find("mapped") != std::string::npos);
   passed.reset();
   channel->finish();
+}
+
+TEST_CASE("the logging handler names a close's mode and passes it on") {
+  CapturedLog captured;
+  std::vector<std::string> seen;
+  auto channel = EmbeddedChannel::create([&](Pipeline& p) {
+    p.add_last("recorder", std::make_unique<Recorder>("head", seen));
+    p.add_last("log", std::make_shared<LoggingHandler>(spdlog::level::debug));
+  });
+  channel->close_when_flushed();
+  CHECK(captured.text().find("CLOSE WHEN FLUSHED") != std::string::npos);
+  CHECK(std::find(seen.begin(), seen.end(), "head:close_when_flushed") != seen.end());
 }
