@@ -1,0 +1,236 @@
+#include "sluice/channel/channel_group.hpp"
+
+#include <cstdint>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+
+namespace sluice {
+
+struct ChannelGroup::State {
+  explicit State(std::string group_name) : name(std::move(group_name)) {}
+
+  // The node is returned so that the member's reference is let go after the lock: the last
+  // reference to a channel may set its destruction going.
+  auto extract(std::uint64_t id) {
+    std::lock_guard lock(mutex);
+    return members.extract(id);
+  }
+
+  const std::string name;
+  mutable std::mutex mutex;
+  std::unordered_map<std::uint64_t, ChannelPtr> members;  // by Channel::id()
+};
+
+namespace {
+
+// Counts down the members an operation reached, plus one held by the operation itself until it
+// has reached them all, so that a member finishing at once cannot finish the whole early.
+class Countdown {
+ public:
+  void add() {
+    std::lock_guard lock(mutex_);
+    ++outstanding_;
+  }
+  // True for the call that brought the count to zero.
+  bool done() {
+    std::lock_guard lock(mutex_);
+    return --outstanding_ == 0;
+  }
+
+ protected:
+  std::mutex mutex_;
+
+ private:
+  std::size_t outstanding_ = 1;
+};
+
+class WriteTally final : public Countdown {
+ public:
+  explicit WriteTally(GroupWriteCallback done) : done_(std::move(done)) {}
+
+  void record(const ChannelPtr& member, const Error& error) {
+    {
+      std::lock_guard lock(mutex_);
+      if (error) {
+        report_.failed.emplace_back(member, error);
+      } else {
+        ++report_.succeeded;
+      }
+    }
+    finish_one();
+  }
+  void finish_one() {
+    if (done()) done_(report_);
+  }
+
+ private:
+  GroupWriteReport report_;  // complete, and no longer touched, when the count reaches zero
+  GroupWriteCallback done_;
+};
+
+class CloseTally final : public Countdown {
+ public:
+  Future<void> future() const { return promise_.future(); }
+  void finish_one() {
+    if (done()) promise_.set_value();
+  }
+
+ private:
+  Promise<void> promise_;  // no loop: the callbacks run where the last member closed
+};
+
+// Vectors left by finished snapshots on this thread, for the next to fill.
+thread_local std::vector<std::vector<ChannelPtr>> spare_snapshot_vectors;
+
+}  // namespace
+
+ChannelMatcher ChannelMatcher::all_except(const Channel& excluded) {
+  return ChannelMatcher(
+      [excluded = &excluded](const Channel& channel) { return &channel != excluded; });
+}
+
+ChannelGroup::ChannelGroup(std::string name) : state_(std::make_shared<State>(std::move(name))) {}
+
+ChannelGroup::~ChannelGroup() = default;
+
+const std::string& ChannelGroup::name() const noexcept {
+  return state_->name;
+}
+
+bool ChannelGroup::add(ChannelPtr channel) {
+  if (!channel || !channel->is_open()) return false;
+  const std::uint64_t id = channel->id();
+  {
+    std::lock_guard lock(state_->mutex);
+    if (!state_->members.try_emplace(id, channel).second) return false;
+  }
+  // A channel that closed since the check above completes its future already: this runs at
+  // once (or on its loop), and the channel leaves as it would have.
+  channel->close_future().then([state = std::weak_ptr(state_), id](const Result<void>&) {
+    if (const std::shared_ptr<State> group = state.lock()) group->extract(id);
+  });
+  return true;
+}
+
+bool ChannelGroup::remove(const Channel& channel) {
+  return !state_->extract(channel.id()).empty();
+}
+
+std::size_t ChannelGroup::clear() {
+  std::unordered_map<std::uint64_t, ChannelPtr> former;
+  {
+    std::lock_guard lock(state_->mutex);
+    former.swap(state_->members);
+  }
+  return former.size();
+}
+
+bool ChannelGroup::contains(const Channel& channel) const {
+  std::lock_guard lock(state_->mutex);
+  return state_->members.contains(channel.id());
+}
+
+std::size_t ChannelGroup::size() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->members.size();
+}
+
+std::vector<ChannelPtr> ChannelGroup::members() const {
+  std::vector<ChannelPtr> copy;
+  std::lock_guard lock(state_->mutex);
+  copy.reserve(state_->members.size());
+  for (const auto& [id, member] : state_->members)
+    copy.push_back(member);
+  return copy;
+}
+
+std::size_t ChannelGroup::write_each(MessageSource source, const ChannelMatcher& matcher,
+                                     bool flush, GroupWriteCallback done) {
+  const detail::ChannelGroupSnapshot snapshot(*this);
+  std::size_t reached = 0;
+  if (!done) {
+    for (const ChannelPtr& member : snapshot) {
+      if (!matcher(*member)) continue;
+      if (flush) {
+        member->write_and_flush(source.copy(source.object));
+      } else {
+        member->write(source.copy(source.object));
+      }
+      ++reached;
+    }
+    return reached;
+  }
+  const auto tally = std::make_shared<WriteTally>(std::move(done));
+  for (const ChannelPtr& member : snapshot) {
+    if (!matcher(*member)) continue;
+    tally->add();
+    WriteCallback record = [tally, member](const Error& error) { tally->record(member, error); };
+    if (flush) {
+      member->write_and_flush(source.copy(source.object), std::move(record));
+    } else {
+      member->write(source.copy(source.object), std::move(record));
+    }
+    ++reached;
+  }
+  tally->finish_one();
+  return reached;
+}
+
+void ChannelGroup::flush(const ChannelMatcher& matcher) {
+  for (const ChannelPtr& member : detail::ChannelGroupSnapshot(*this)) {
+    if (matcher(*member)) member->flush();
+  }
+}
+
+Future<void> ChannelGroup::close(const ChannelMatcher& matcher) {
+  return close_each(matcher, false);
+}
+
+Future<void> ChannelGroup::close_when_flushed(const ChannelMatcher& matcher) {
+  return close_each(matcher, true);
+}
+
+Future<void> ChannelGroup::close_each(const ChannelMatcher& matcher, bool when_flushed) {
+  const auto tally = std::make_shared<CloseTally>();
+  Future<void> all_closed = tally->future();
+  for (const ChannelPtr& member : detail::ChannelGroupSnapshot(*this)) {
+    if (!matcher(*member)) continue;
+    tally->add();
+    member->close_future().then([tally](const Result<void>&) { tally->finish_one(); });
+    if (when_flushed) {
+      member->close_when_flushed();
+    } else {
+      member->close();
+    }
+  }
+  tally->finish_one();
+  return all_closed;
+}
+
+namespace detail {
+
+ChannelGroupSnapshot::ChannelGroupSnapshot(const ChannelGroup& group) {
+  if (!spare_snapshot_vectors.empty()) {
+    members_ = std::move(spare_snapshot_vectors.back());
+    spare_snapshot_vectors.pop_back();
+  }
+  const ChannelGroup::State& state = *group.state_;
+  std::lock_guard lock(state.mutex);
+  members_.reserve(state.members.size());
+  for (const auto& [id, member] : state.members)
+    members_.push_back(member);
+}
+
+ChannelGroupSnapshot::~ChannelGroupSnapshot() {
+  members_.clear();  // before the vector is offered again: these references may be the last
+  try {
+    spare_snapshot_vectors.push_back(std::move(members_));
+  } catch (const std::bad_alloc&) {
+    // Not kept: the next snapshot on this thread allocates its own vector.
+  }
+}
+
+}  // namespace detail
+
+}  // namespace sluice
