@@ -1,7 +1,7 @@
 // A pub/sub chat server built as a user would build one: lines from each client go to every
-// other client, whichever worker loop each lives on, so most writes cross threads. Clients are
-// raw sockets on their own threads; some leave abruptly, some while lines to them are in
-// flight, some stop reading until the server drops them as slow consumers.
+// other client through a ChannelGroup, whichever worker loop each lives on, so most writes
+// cross threads. Clients are raw sockets on their own threads; some leave abruptly, some while
+// lines to them are in flight, some stop reading until the server drops them as slow consumers.
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "sluice/buffer/pooled_allocator.hpp"
+#include "sluice/channel/channel_group.hpp"
 #include "sluice/channel/inbound_handler_for.hpp"
 #include "sluice/codec/line_based_frame_decoder.hpp"
 #include "sluice/core/submit.hpp"
@@ -36,42 +37,9 @@ constexpr std::string_view kWelcome = "welcome\n";
 
 // --- the server ------------------------------------------------------------------------------
 
-// The channels in the chat, shared by every worker loop; guarded by a mutex that is never held
-// while writing or closing, since either can run another channel's handlers on this thread.
-class ChatRoom {
- public:
-  void join(ChannelPtr channel) {
-    std::lock_guard lock(mutex_);
-    members_.push_back(std::move(channel));
-  }
-  // False when the channel had already left (or been dropped by another loop).
-  bool leave(const Channel& channel) {
-    std::lock_guard lock(mutex_);
-    for (auto it = members_.begin(); it != members_.end(); ++it) {
-      if (it->get() == &channel) {
-        members_.erase(it);
-        return true;
-      }
-    }
-    return false;
-  }
-  std::vector<ChannelPtr> members() const {
-    std::lock_guard lock(mutex_);
-    return members_;
-  }
-  std::size_t size() const {
-    std::lock_guard lock(mutex_);
-    return members_.size();
-  }
-  // What the room still holds, so that no channel outlives its loop.
-  std::size_t clear() {
-    std::vector<ChannelPtr> leftover;
-    {
-      std::lock_guard lock(mutex_);
-      leftover.swap(members_);
-    }
-    return leftover.size();
-  }
+// The chat's members, shared by every worker loop, and what went wrong that should not have.
+struct ChatRoom {
+  ChannelGroup members{"chat"};
 
   void note_unexpected(const Error& error) {
     std::lock_guard lock(mutex_);
@@ -86,7 +54,6 @@ class ChatRoom {
 
  private:
   mutable std::mutex mutex_;
-  std::vector<ChannelPtr> members_;
   std::vector<std::string> unexpected_;
 };
 
@@ -103,14 +70,11 @@ class ChatHandler final : public InboundHandlerFor<Buffer> {
   explicit ChatHandler(std::shared_ptr<ChatRoom> room) : room_(std::move(room)) {}
 
   void on_active(HandlerContext& ctx) override {
-    // Before joining: no line from another member can then reach the client ahead of it.
+    // Before joining: no line from another member can then reach the client ahead of it. It
+    // leaves the room by itself as it closes.
     ctx.write_and_flush(Buffer::copy_of(kWelcome));
-    room_->join(ChannelPtr(&ctx.channel()));
+    room_->members.add(ChannelPtr(&ctx.channel()));
     ctx.fire_active();
-  }
-  void on_inactive(HandlerContext& ctx) override {
-    room_->leave(ctx.channel());
-    ctx.fire_inactive();
   }
   void on_error(HandlerContext& ctx, const Error& error) override {
     if (!expected_in_chat(error)) room_->note_unexpected(error);
@@ -119,19 +83,20 @@ class ChatHandler final : public InboundHandlerFor<Buffer> {
 
  protected:
   void on_message(HandlerContext& ctx, Buffer&& line) override {
-    for (const ChannelPtr& member : room_->members()) {
-      if (member.get() == &ctx.channel()) continue;
-      if (!member->is_writable()) {
-        if (room_->leave(*member)) {
-          room_->slow_consumers_dropped.fetch_add(1);
-          member->close();
-        }
-        continue;
+    ChannelGroup& members = room_->members;
+    members.for_each([&](Channel& member) {
+      // Another loop may be dropping the same member: the one that removes it closes it.
+      if (&member != &ctx.channel() && !member.is_writable() && members.remove(member)) {
+        room_->slow_consumers_dropped.fetch_add(1);
+        member.close();
       }
-      member->write_and_flush(line.share(), [room = room_](const Error& error) {
-        if (error && !expected_in_chat(error)) room->note_unexpected(error);
-      });
-    }
+    });
+    members.write_and_flush(line, ChannelMatcher::all_except(ctx.channel()),
+                            [room = room_](const GroupWriteReport& report) {
+                              for (const auto& [member, error] : report.failed) {
+                                if (!expected_in_chat(error)) room->note_unexpected(error);
+                              }
+                            });
   }
 
  private:
@@ -626,7 +591,7 @@ TEST_CASE("a chat server broadcasts each line to every other client across worke
       // A client is welcomed just before the server's loop adds it to the room: the start waits
       // for the room too, or a line sent at once could miss a client that had not joined yet.
       const bool all_joined = start.wait_ready(clients) && eventually([&] {
-                                return room->size() == static_cast<std::size_t>(clients);
+                                return room->members.size() == static_cast<std::size_t>(clients);
                               });
       start.go();
       for (auto& thread : threads)
@@ -657,9 +622,10 @@ TEST_CASE("a chat server broadcasts each line to every other client across worke
       const bool all_joined = start.wait_ready(kStalled);
       ChatClient flood;
       // Welcomed just before joining the room (see above): all in it before the flood starts.
-      const bool flooder_joined = flood.connect(port) && flood.await_welcome() && eventually([&] {
-                                    return room->size() == static_cast<std::size_t>(kStalled) + 1;
-                                  });
+      const bool flooder_joined =
+          flood.connect(port) && flood.await_welcome() && eventually([&] {
+            return room->members.size() == static_cast<std::size_t>(kStalled) + 1;
+          });
       // Lines of 1 KiB until the server has dropped every stalled client (bounded by a volume
       // far beyond what their windows, socket buffers and high water marks can hold).
       int sent = 0;
@@ -698,7 +664,7 @@ TEST_CASE("a chat server broadcasts each line to every other client across worke
       }
       // Welcomed just before joining the room (see above): all in it before the start.
       const bool all_joined = start.wait_ready(kChatters) && eventually([&] {
-                                return room->size() == static_cast<std::size_t>(kChatters);
+                                return room->members.size() == static_cast<std::size_t>(kChatters);
                               });
       start.go();
       const bool chatting = eventually([&] { return lines_seen.load() >= 400; });
@@ -723,7 +689,7 @@ TEST_CASE("a chat server broadcasts each line to every other client across worke
       ChatClient talker;
       // Welcomed just before joining the room (see above): both in it before the lines go.
       const bool talker_joined = talker.connect(port) && talker.await_welcome() &&
-                                 eventually([&] { return room->size() == 2; });
+                                 eventually([&] { return room->members.size() == 2; });
       // Enough for the server to hold some of it for the stalled client, not enough to make
       // it a slow consumer: the server's close must wait for it, up to the deadline.
       bool sent = true;
@@ -731,7 +697,7 @@ TEST_CASE("a chat server broadcasts each line to every other client across worke
         sent = talker.send_all(chat_line(1, i, 1000));
       const bool backlog = eventually([&] {
         std::size_t pending = 0;
-        for (const ChannelPtr& member : room->members())
+        for (const ChannelPtr& member : room->members.members())
           pending += member->pending_write_bytes();
         return pending > 0;
       });
@@ -748,12 +714,12 @@ TEST_CASE("a chat server broadcasts each line to every other client across worke
       CHECK(stalled.ended_by_server);
     }
 
-    CHECK_MESSAGE(eventually([&] { return room->size() == 0; }),
-                  "members left in the room: ", room->size());
+    CHECK_MESSAGE(eventually([&] { return room->members.size() == 0; }),
+                  "members left in the room: ", room->members.size());
     await(server->close());
     workers.shutdown_gracefully();
     acceptor.shutdown_gracefully();
-    CHECK(room->clear() == 0);
+    CHECK(room->members.clear() == 0);
   }
   const std::vector<std::string> unexpected = room->unexpected_errors();
   CHECK_MESSAGE(unexpected.empty(), "unexpected errors: ", unexpected.size(),
