@@ -27,6 +27,76 @@ std::uint32_t parse_scope(const std::string& zone) {
   return ::if_nametoindex(zone.c_str());
 }
 
+// An IPv4 address in host order is in `prefix`/`bits`.
+constexpr bool in_block(std::uint32_t address, std::uint32_t prefix, int bits) {
+  const std::uint32_t mask = bits == 0 ? 0 : ~std::uint32_t{0} << (32 - bits);
+  return (address & mask) == prefix;
+}
+
+constexpr std::uint32_t ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
+  return std::uint32_t{a} << 24 | std::uint32_t{b} << 16 | std::uint32_t{c} << 8 | d;
+}
+
+// The IANA IPv4 Special-Purpose Address Registry's blocks that are not globally reachable
+// (RFC 6890, RFC 8190), with multicast (RFC 5771) and the reserved block, which holds the
+// limited broadcast address (RFC 1112).
+struct Ipv4Block {
+  std::uint32_t prefix;
+  int bits;
+};
+constexpr Ipv4Block kNonGlobalIpv4[] = {
+    {ipv4(0, 0, 0, 0), 8},        // "this network"
+    {ipv4(10, 0, 0, 0), 8},       // private (RFC 1918)
+    {ipv4(100, 64, 0, 0), 10},    // shared address space, carrier-grade NAT (RFC 6598)
+    {ipv4(127, 0, 0, 0), 8},      // loopback
+    {ipv4(169, 254, 0, 0), 16},   // link-local (RFC 3927)
+    {ipv4(172, 16, 0, 0), 12},    // private
+    {ipv4(192, 0, 0, 0), 24},     // IETF protocol assignments
+    {ipv4(192, 0, 2, 0), 24},     // documentation (TEST-NET-1, RFC 5737)
+    {ipv4(192, 88, 99, 0), 24},   // 6to4 relay anycast, deprecated (RFC 7526)
+    {ipv4(192, 168, 0, 0), 16},   // private
+    {ipv4(198, 18, 0, 0), 15},    // benchmarking (RFC 2544)
+    {ipv4(198, 51, 100, 0), 24},  // documentation (TEST-NET-2)
+    {ipv4(203, 0, 113, 0), 24},   // documentation (TEST-NET-3)
+    {ipv4(224, 0, 0, 0), 4},      // multicast
+    {ipv4(240, 0, 0, 0), 4},      // reserved, and 255.255.255.255
+};
+
+bool is_global_ipv4(std::uint32_t address) {
+  return std::none_of(
+      std::begin(kNonGlobalIpv4), std::end(kNonGlobalIpv4),
+      [&](const Ipv4Block& block) { return in_block(address, block.prefix, block.bits); });
+}
+
+std::uint32_t ipv4_at(const std::uint8_t* bytes) {
+  return ipv4(bytes[0], bytes[1], bytes[2], bytes[3]);
+}
+
+bool is_global_ipv6(const std::uint8_t (&a)[16]) {
+  const auto zeros = [&](int from, int to) {
+    return std::all_of(a + from, a + to, [](std::uint8_t byte) { return byte == 0; });
+  };
+  // IPv4-mapped (::ffff:0:0/96): a dual-stack socket connects to the IPv4 address itself.
+  if (zeros(0, 10) && a[10] == 0xff && a[11] == 0xff) return is_global_ipv4(ipv4_at(a + 12));
+  // The NAT64 well-known prefix 64:ff9b::/96 (RFC 6052) reaches the IPv4 address it embeds.
+  if (a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xff && a[3] == 0x9b && zeros(4, 12)) {
+    return is_global_ipv4(ipv4_at(a + 12));
+  }
+  // 6to4 (2002::/16, RFC 3056) embeds the IPv4 address of its relay's far end.
+  if (a[0] == 0x20 && a[1] == 0x02) return is_global_ipv4(ipv4_at(a + 2));
+  // Global unicast is 2000::/3; the rest (loopback, unspecified, unique-local fc00::/7,
+  // link-local fe80::/10, site-local fec0::/10, multicast ff00::/8, discard-only 100::/64,
+  // local-use NAT64 64:ff9b:1::/48, segment-routing SIDs 5f00::/16) lies outside it.
+  if ((a[0] & 0xe0) != 0x20) return false;
+  // Special-purpose blocks inside 2000::/3: IETF protocol assignments 2001::/23 (Teredo,
+  // benchmarking, ORCHID among them), documentation 2001:db8::/32 (RFC 3849) and 3fff::/20
+  // (RFC 9637).
+  if (a[0] == 0x20 && a[1] == 0x01 && a[2] <= 0x01) return false;
+  if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) return false;
+  if (a[0] == 0x3f && a[1] == 0xff && (a[2] & 0xf0) == 0x00) return false;
+  return true;
+}
+
 }  // namespace
 
 std::optional<SocketAddress> SocketAddress::from_numeric(std::string_view host,
@@ -120,6 +190,16 @@ std::string SocketAddress::host() const {
 bool SocketAddress::is_abstract_unix() const noexcept {
   return family() == AF_UNIX && length_ > offsetof(sockaddr_un, sun_path) &&
          reinterpret_cast<const sockaddr_un*>(&storage_)->sun_path[0] == '\0';
+}
+
+bool SocketAddress::is_global() const noexcept {
+  if (family() == AF_INET) {
+    return is_global_ipv4(ntohl(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr.s_addr));
+  }
+  if (family() == AF_INET6) {
+    return is_global_ipv6(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr.s6_addr);
+  }
+  return false;
 }
 
 std::string SocketAddress::to_string() const {

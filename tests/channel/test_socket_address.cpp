@@ -68,3 +68,74 @@ TEST_CASE("Unix-domain paths and abstract names print as they were made") {
   CHECK_FALSE(SocketAddress::from_unix_path(std::string(sizeof(sockaddr_un::sun_path), 'a')));
   CHECK(SocketAddress::from_unix_path(std::string(sizeof(sockaddr_un::sun_path) - 1, 'a')));
 }
+
+TEST_CASE("is_global: public unicast addresses only, judged after name resolution") {
+  const auto global = [](const char* host) {
+    const auto address = SocketAddress::from_numeric(host, 443);
+    REQUIRE_MESSAGE(address, host);
+    return address->is_global();
+  };
+  for (const char* host : {"93.184.215.14",    "8.8.8.8",
+                           "1.1.1.1",          "100.63.255.255",
+                           "100.128.0.0",      "172.15.255.255",
+                           "172.32.0.0",       "192.0.1.255",
+                           "192.169.0.0",      "198.17.255.255",
+                           "198.20.0.0",       "223.255.255.255",
+                           "2606:4700::1111",  "2001:4860:4860::8888",
+                           "2a00:1450::1",     "2001:200::1",
+                           "3fff:1000::1",     "::ffff:8.8.8.8",
+                           "64:ff9b::808:808", "2002:808:808::1"}) {
+    CHECK_MESSAGE(global(host), host);
+  }
+  for (const char* host : {"0.0.0.0",
+                           "0.1.2.3",
+                           "10.0.0.1",
+                           "10.255.255.255",
+                           "100.64.0.1",
+                           "100.127.255.255",
+                           "127.0.0.1",
+                           "127.1.2.3",
+                           "169.254.169.254",
+                           "172.16.0.1",
+                           "172.31.255.255",
+                           "192.0.0.9",
+                           "192.0.2.1",
+                           "192.88.99.1",
+                           "192.168.1.1",
+                           "198.18.0.1",
+                           "198.19.255.255",
+                           "198.51.100.7",
+                           "203.0.113.9",
+                           "224.0.0.1",
+                           "239.255.255.255",
+                           "240.0.0.1",
+                           "255.255.255.255",
+                           "::",
+                           "::1",
+                           "::ffff:127.0.0.1",
+                           "::ffff:10.1.2.3",
+                           "::ffff:169.254.169.254",
+                           "64:ff9b::7f00:1",
+                           "64:ff9b:1::1",
+                           "2002:7f00:1::1",
+                           "2002:a00:1::",
+                           "fc00::1",
+                           "fd12:3456::1",
+                           "fe80::1",
+                           "febf::1",
+                           "fec0::1",
+                           "ff02::1",
+                           "100::1",
+                           "2001::1",
+                           "2001:1ff:ffff::1",
+                           "2001:db8::1",
+                           "3fff::1",
+                           "3fff:fff::1",
+                           "5f00::1",
+                           "::127.0.0.1",
+                           "4000::1"}) {
+    CHECK_FALSE_MESSAGE(global(host), host);
+  }
+  CHECK_FALSE(SocketAddress::from_unix_path("/run/app.sock")->is_global());
+  CHECK_FALSE(SocketAddress().is_global());
+}

@@ -38,6 +38,14 @@ class SocketAddress {
   std::string host() const;
   // A Unix-domain address with an abstract name (not a file).
   bool is_abstract_unix() const noexcept;
+  // A unicast IP address that hosts anywhere on the internet can reach: not loopback, private,
+  // shared (carrier-grade NAT), link- or site-local, unique-local, documentation, benchmarking,
+  // multicast, reserved or unspecified (the IANA special-purpose registries of RFC 6890 and
+  // their updates). An IPv6 address that carries an IPv4 one (mapped, NAT64, 6to4) is judged by
+  // the IPv4 address it reaches. False for Unix-domain addresses. What a proxy or any server
+  // connecting where its clients say should check after name resolution: a public name can
+  // resolve to 127.0.0.1.
+  bool is_global() const noexcept;
 
  private:
   sockaddr_storage storage_{};
