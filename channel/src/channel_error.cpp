@@ -20,6 +20,8 @@ const char* describe(ChannelErrc value) noexcept {
       return "pipeline misuse";
     case ChannelErrc::connect_timeout:
       return "connect timed out";
+    case ChannelErrc::address_refused:
+      return "address refused by the connect's filter";
   }
   return "unknown channel error";
 }

@@ -24,6 +24,7 @@ TEST_CASE("faults of this process and sluice's own errors are not connection los
   CHECK_FALSE(is_connection_lost(Error()));
   CHECK_FALSE(is_connection_lost(Error(ChannelErrc::closed)));
   CHECK_FALSE(is_connection_lost(Error(ChannelErrc::connect_timeout)));
+  CHECK_FALSE(is_connection_lost(Error(ChannelErrc::address_refused)));
   // The same number in another category is another error.
   CHECK_FALSE(is_connection_lost(Error(std::error_code(ECONNRESET, channel_category()))));
 }

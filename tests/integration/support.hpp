@@ -121,6 +121,22 @@ inline void warm_up_process_once() {
   (void)done;
 }
 
+// Starts libuv's thread pool, whose threads live as long as the process: started inside a test,
+// they would count as threads the test left running.
+inline void start_libuv_thread_pool() {
+  static const bool started = [] {
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    uv_work_t work{};
+    REQUIRE(uv_queue_work(
+                &loop, &work, [](uv_work_t*) {}, [](uv_work_t*, int) {}) == 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return true;
+  }();
+  (void)started;
+}
+
 // Declared first in a test, so it is destroyed last (after the test's event loop groups have
 // been shut down and joined): checks that the test left no descriptor open and no thread
 // running. No live buffers is checked by the test main after every test case.

@@ -422,22 +422,6 @@ TEST_CASE(
 
 namespace {
 
-// Starts libuv's thread pool, whose threads live as long as the process: started inside a test,
-// they would count as threads the test left running.
-void start_libuv_thread_pool() {
-  static const bool started = [] {
-    uv_loop_t loop;
-    REQUIRE(uv_loop_init(&loop) == 0);
-    uv_work_t work{};
-    REQUIRE(uv_queue_work(
-                &loop, &work, [](uv_work_t*) {}, [](uv_work_t*, int) {}) == 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    return true;
-  }();
-  (void)started;
-}
-
 // Occupies every thread of libuv's pool until released, so that work queued meanwhile (a name
 // lookup) waits in the pool's queue, where uv_cancel can still take it back.
 class BlockedThreadPool {
@@ -646,4 +630,72 @@ TEST_CASE(
       error.message().find("127.0.0.1:" + std::to_string(stalled.port)) != std::string::npos,
       error.message());
   CHECK_FALSE_MESSAGE(has_queued_connection(second), "the second server was connected to");
+}
+
+TEST_CASE("an address filter skips the addresses it refuses before any packet goes to them") {
+  ProcessHealth health;
+  auto [refused_listener, refused_address] = queue_only_listener("::1");
+  auto [allowed_listener, allowed_address] = queue_only_listener("127.0.0.1");
+  FakeName name("filtered.sluice.test", {refused_address, allowed_address});
+  EventLoopGroup loops(1, "filter");
+  std::vector<std::string> asked;
+  Bootstrap client;
+  client.group(loops).address_filter([&](const SocketAddress& address) {
+    CHECK(loops.at(0).in_loop());
+    asked.push_back(address.to_string());
+    return address.family() == AF_INET;
+  });
+  const ChannelPtr channel = await(client.connect("filtered.sluice.test", 9));
+  CHECK(channel->remote_address().to_string() == allowed_address.to_string());
+  CHECK(asked == std::vector{refused_address.to_string(), allowed_address.to_string()});
+  CHECK_FALSE_MESSAGE(has_queued_connection(refused_listener), "the refused address was reached");
+  channel->close();
+  await(channel->close_future());
+  loops.shutdown_gracefully();
+}
+
+TEST_CASE("a connect whose every address is refused fails with address_refused, naming one") {
+  ProcessHealth health;
+  auto [listener, listening] = queue_only_listener("127.0.0.1");
+  FakeName name("all-refused.sluice.test", {listening});
+  EventLoopGroup loops(1, "refused");
+  Bootstrap client;
+  client.group(loops).address_filter(
+      [](const SocketAddress& address) { return address.is_global(); });
+  for (Future<ChannelPtr> connect :
+       {client.connect("all-refused.sluice.test", 9), client.connect("127.0.0.1", listening.port()),
+        client.connect(listening)}) {
+    const Error error = await_error(connect);
+    CHECK_MESSAGE(error == ChannelErrc::address_refused, error.message());
+    CHECK_MESSAGE(error.message().find(listening.to_string()) != std::string::npos,
+                  error.message());
+  }
+  CHECK_FALSE_MESSAGE(has_queued_connection(listener), "a refused address was connected to");
+
+  // An address that was tried says more than one that was refused.
+  const SocketAddress nobody = refusing_address("127.0.0.1");
+  FakeName tried("refused-then-tried.sluice.test",
+                 {*SocketAddress::from_numeric("::1", 9), nobody});
+  client.address_filter([](const SocketAddress& address) { return address.family() == AF_INET; });
+  const Error error = await_error(client.connect("refused-then-tried.sluice.test", 9));
+  CHECK_MESSAGE(error == std::errc::connection_refused, error.message());
+  loops.shutdown_gracefully();
+}
+
+TEST_CASE("a filter that throws refuses the address with its own error, and the loop goes on") {
+  ProcessHealth health;
+  auto [listener, listening] = queue_only_listener("127.0.0.1");
+  EventLoopGroup loops(1, "filter-throws");
+  Bootstrap client;
+  client.group(loops).address_filter(
+      [](const SocketAddress&) -> bool { throw std::runtime_error("policy store unreachable"); });
+  const Error error = await_error(client.connect(listening));
+  CHECK_MESSAGE(error.message().find("policy store unreachable") != std::string::npos,
+                error.message());
+  CHECK_FALSE(has_queued_connection(listener));
+  client.address_filter({});
+  const ChannelPtr channel = await(client.connect(listening));
+  channel->close();
+  await(channel->close_future());
+  loops.shutdown_gracefully();
 }

@@ -4,10 +4,13 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <exception>
 #include <memory>
 #include <stdexcept>
 #include <vector>
 
+#include "sluice/channel/channel_error.hpp"
+#include "sluice/core/core_error.hpp"
 #include "sluice/core/loop_resource.hpp"
 #include "socket_ops.hpp"
 
@@ -19,6 +22,7 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
   EventLoop* loop;
   ChannelOptions options;
   ChannelInitializer initializer;
+  AddressFilter filter;
   Promise<Ref<Channel>> promise;
   std::vector<SocketAddress> candidates;
   std::size_t next = 0;
@@ -26,10 +30,27 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
   // The initializer has run: a connect completed, and what failed after it was this side's.
   bool initialized = false;
 
+  // Asks the filter; a refusal (or a filter that throws) is the error to report unless an
+  // address that was tried gives a better one.
+  bool allowed(const SocketAddress& address) {
+    if (!filter) return true;
+    Error refusal;
+    try {
+      if (filter(address)) return true;
+      refusal = Error(ChannelErrc::address_refused, "connect " + address.to_string());
+    } catch (...) {
+      refusal = error_from_exception(std::current_exception(),
+                                     make_error_code(ChannelErrc::address_refused));
+    }
+    if (!last_error) last_error = std::move(refusal);
+    return false;
+  }
+
   // Loop thread: tries the next candidate, or fails with the last error.
   void try_next() {
     while (next < candidates.size()) {
       const SocketAddress address = candidates[next++];
+      if (!allowed(address)) continue;
       auto opened = detail::open_stream_socket(address.family());
       if (!opened) {
         last_error = std::move(opened).error();
@@ -150,11 +171,17 @@ Bootstrap& Bootstrap::initializer(ChannelInitializer initializer) {
   return *this;
 }
 
+Bootstrap& Bootstrap::address_filter(AddressFilter filter) {
+  address_filter_ = std::move(filter);
+  return *this;
+}
+
 Future<Ref<Channel>> Bootstrap::connect(const SocketAddress& address) {
   auto attempt = std::make_shared<Attempt>();
   attempt->loop = &next_loop();
   attempt->options = options_;
   attempt->initializer = initializer_;
+  attempt->filter = address_filter_;
   attempt->promise = Promise<Ref<Channel>>(attempt->loop);
   attempt->candidates.push_back(address);
   auto future = attempt->promise.future();
@@ -171,6 +198,7 @@ Future<Ref<Channel>> Bootstrap::connect(const std::string& host, std::uint16_t p
   attempt->loop = &next_loop();
   attempt->options = options_;
   attempt->initializer = initializer_;
+  attempt->filter = address_filter_;
   attempt->promise = Promise<Ref<Channel>>(attempt->loop);
   auto future = attempt->promise.future();
   const bool queued = attempt->loop->dispatch([attempt, host, port] {

@@ -17,6 +17,7 @@ enum class ChannelErrc {
   handler_exception,    // a handler threw something that is not a sluice::Exception
   pipeline_misuse,      // an unknown or duplicate handler name
   connect_timeout,      // the connect did not complete within its timeout
+  address_refused,      // the connect's address filter refused the address
 };
 
 }  // namespace sluice

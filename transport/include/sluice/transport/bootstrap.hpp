@@ -1,9 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "sluice/channel/channel_options.hpp"
+#include "sluice/channel/socket_address.hpp"
 #include "sluice/core/event_loop_group.hpp"
 #include "sluice/core/future.hpp"
 #include "sluice/transport/stream_channel.hpp"
@@ -21,6 +23,8 @@ namespace sluice {
 // connect with its own error: the other addresses are not tried. A loop that stops while the
 // name is being looked up, or while an address is being connected to, fails the future with
 // std::errc::operation_canceled (and tries no other address).
+using AddressFilter = std::function<bool(const SocketAddress&)>;
+
 class Bootstrap {
  public:
   // Where the connections live: the group's loops in turn, or one loop. loop() is for a
@@ -31,6 +35,14 @@ class Bootstrap {
   Bootstrap& loop(EventLoop& loop);
   Bootstrap& options(const ChannelOptions& options);
   Bootstrap& initializer(ChannelInitializer initializer);
+  // Says, on the loop thread, whether each address a connect would try may be connected to;
+  // those it refuses are skipped, before any packet goes to them. A connect whose addresses are
+  // all refused fails with ChannelErrc::address_refused (or, when some were tried, with the
+  // last one's error). It sees every address: the numeric ones given to connect(), those a name
+  // resolved to, Unix-domain paths. For a proxy or a webhook caller, whose clients choose the
+  // host: SocketAddress::is_global keeps them off this machine and its private networks, which
+  // a check of the name cannot do (any name can resolve to 127.0.0.1).
+  Bootstrap& address_filter(AddressFilter filter);
 
   // Any thread.
   [[nodiscard]] Future<Ref<Channel>> connect(const std::string& host, std::uint16_t port);
@@ -44,6 +56,7 @@ class Bootstrap {
   EventLoop* loop_ = nullptr;
   ChannelOptions options_;
   ChannelInitializer initializer_;
+  AddressFilter address_filter_;
 };
 
 }  // namespace sluice
