@@ -22,7 +22,8 @@ trap stop EXIT INT TERM
 "$bin/sluice-file-server" --root "$site_parent/www" --host 127.0.0.1 --port 8080 --threads 1 & pids+=($!)
 "$bin/sluice-http-hello" --host 127.0.0.1 --port 8081 --threads 1 & pids+=($!)
 "$bin/sluice-tcp-proxy" --host 127.0.0.1 --port 9000 --backend-port 7007 & pids+=($!)
-"$bin/sluice-connect-proxy" --host 127.0.0.1 --port 3128 --allow-ports 8080,8081 & pids+=($!)
+# The demo tunnels to its own servers, on loopback, which the proxy refuses unless told.
+"$bin/sluice-connect-proxy" --host 127.0.0.1 --port 3128 --allow-ports 8080,8081 --allow-private-targets & pids+=($!)
 sleep 0.5
 
 cat <<TXT

@@ -24,6 +24,12 @@ namespace sluice::examples {
 struct Authority {
   std::string host;
   std::uint16_t port = 0;
+
+  // As it was written: an IPv6 address in brackets.
+  std::string to_string() const {
+    const bool ipv6 = host.find(':') != std::string::npos;
+    return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  }
 };
 
 inline std::optional<Authority> parse_authority(std::string_view target) {
@@ -58,10 +64,16 @@ inline std::optional<Authority> parse_authority(std::string_view target) {
 // answer first). A port not allowed gets 403, a target that cannot be reached 502 (504 when
 // the connect timed out), a malformed one 400, and HTTP goes on after them; any other method
 // gets 405 with Allow: CONNECT, since this proxy tunnels and does not forward requests.
+// `allowed_addresses` judges where the target's name resolved to (SocketAddress::is_global
+// keeps clients off the proxy's own machine and networks); an address it refuses is never
+// connected to, and a target with no address it accepts gets 403.
 class ConnectHandler final : public ChannelHandler {
  public:
-  ConnectHandler(std::set<std::uint16_t> allowed_ports, const ChannelOptions& backend_options)
-      : allowed_ports_(std::move(allowed_ports)), backend_options_(backend_options) {
+  ConnectHandler(std::set<std::uint16_t> allowed_ports, AddressFilter allowed_addresses,
+                 const ChannelOptions& backend_options)
+      : allowed_ports_(std::move(allowed_ports)),
+        allowed_addresses_(std::move(allowed_addresses)),
+        backend_options_(backend_options) {
     backend_options_.allow_half_closure = true;
   }
 
@@ -103,11 +115,20 @@ class ConnectHandler final : public ChannelHandler {
         .body(Buffer::copy_of(text));
   }
 
+  static http::HttpResponse refusal(const Error& error) {
+    if (error == ChannelErrc::address_refused) {
+      return answer(http::status::kForbidden, "that address is not allowed\n");
+    }
+    if (error == ChannelErrc::connect_timeout) {
+      return answer(http::status::kGatewayTimeout, "the target did not answer\n");
+    }
+    return answer(http::status::kBadGateway, "the target did not answer\n");
+  }
+
   void tunnel_to(Channel& channel, const Authority& authority) {
     const ChannelPtr client(&channel);
-    connect_backend(client, authority.host, authority.port, backend_options_)
-        .then([client, target = authority.host + ":" + std::to_string(authority.port)](
-                  const Result<Ref<Channel>>& connected) {
+    connect_backend(client, authority.host, authority.port, backend_options_, allowed_addresses_)
+        .then([client, target = authority.to_string()](const Result<Ref<Channel>>& connected) {
           if (!client->is_open()) {
             if (connected.ok()) connected.value()->close();
             return;
@@ -115,8 +136,7 @@ class ConnectHandler final : public ChannelHandler {
           if (!connected.ok()) {
             logger().info("{}: CONNECT {}: {}", client->describe(), target,
                           connected.error().message());
-            const bool timed_out = connected.error() == ChannelErrc::connect_timeout;
-            client->write_and_flush(answer(timed_out ? 504 : 502, "the target did not answer\n"));
+            client->write_and_flush(refusal(connected.error()));
             return;
           }
           const auto* self = static_cast<ConnectHandler*>(client->pipeline().get("connect"));
@@ -131,6 +151,7 @@ class ConnectHandler final : public ChannelHandler {
   }
 
   std::set<std::uint16_t> allowed_ports_;
+  AddressFilter allowed_addresses_;
   ChannelOptions backend_options_;
   bool input_ended_ = false;  // the client half-closed
 };

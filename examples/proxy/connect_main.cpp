@@ -1,5 +1,7 @@
 // sluice-connect-proxy: an HTTP/1.1 tunnelling proxy. Each CONNECT host:port to an allowed
-// port becomes a byte-for-byte tunnel (curl -p -x http://127.0.0.1:3128 https://...).
+// port becomes a byte-for-byte tunnel (curl -p -x http://127.0.0.1:3128 https://...), if the
+// host resolves to a global address: loopback, private and link-local ones (the proxy's own
+// services, its networks, a cloud metadata endpoint) are refused unless allowed.
 //
 //   sluice-connect-proxy --port 3128 --allow-ports 443,8443
 
@@ -51,20 +53,27 @@ int main(int argc, char** argv) {
       "byte-for-byte tunnel; other methods get 405.",
       3128,
       {{"allow-ports", "LIST", "the ports a CONNECT may reach, comma-separated (default 443)"},
+       {"allow-private-targets", "",
+        "tunnel to loopback, private and other non-global addresses too (refused by default: "
+        "they are this machine's and its networks')"},
        {"idle-seconds", "N",
         "close a connection on which nothing moves either way for N s, 0 never (default 300)"}}};
   return examples::run_server(argc, argv, program, [](const examples::CommandLine& args) {
     const std::set<std::uint16_t> ports = parse_ports(args.get("allow-ports", "443"));
     const auto idle = std::chrono::seconds(args.get_int("idle-seconds", 300, 0, 86400));
-    return [ports, idle](Channel& channel) {
+    AddressFilter targets;
+    if (!args.has("allow-private-targets")) {
+      targets = [](const SocketAddress& address) { return address.is_global(); };
+    }
+    return [ports, idle, targets](Channel& channel) {
       auto& pipeline = channel.pipeline();
       // All-idle, output counted: a tunnel one way only (a download) is not idle.
       pipeline.add_last("idle", std::make_unique<IdleStateHandler>(
                                     std::chrono::milliseconds(0), std::chrono::milliseconds(0),
                                     idle, OutputProgress::kCountsAsWrite));
       pipeline.add_last("http", std::make_unique<http::HttpServerCodec>());
-      pipeline.add_last("connect",
-                        std::make_unique<examples::ConnectHandler>(ports, ChannelOptions{}));
+      pipeline.add_last(
+          "connect", std::make_unique<examples::ConnectHandler>(ports, targets, ChannelOptions{}));
       pipeline.add_last("close-when-idle", std::make_unique<examples::CloseWhenIdle>());
     };
   });

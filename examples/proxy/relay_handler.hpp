@@ -72,12 +72,15 @@ class RelayHandler final : public ChannelHandler {
 
 // Connects the backend side of `client`'s relay, on the client's own loop (so the two sides
 // share a thread), with a RelayHandler that sends what the backend reads to `client`. The
-// client's side is the caller's to pair with it once the future completes.
+// client's side is the caller's to pair with it once the future completes. Only the addresses
+// `allowed` accepts are connected to (any, when it is empty).
 inline Future<Ref<Channel>> connect_backend(const ChannelPtr& client, const std::string& host,
-                                            std::uint16_t port, const ChannelOptions& options) {
+                                            std::uint16_t port, const ChannelOptions& options,
+                                            AddressFilter allowed = {}) {
   return Bootstrap()
       .loop(client->loop())
       .options(options)
+      .address_filter(std::move(allowed))
       .initializer([client](Channel& backend) {
         backend.pipeline().add_last("relay", std::make_unique<RelayHandler>(client));
       })

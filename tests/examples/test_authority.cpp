@@ -19,6 +19,9 @@ TEST_CASE("host:port, with an IPv6 literal in brackets") {
   CHECK(v6->host == "::1");
   CHECK(v6->port == 8443);
   CHECK(parse_authority("127.0.0.1:65535")->port == 65535);
+  // Printed back as written, for the log.
+  CHECK(name->to_string() == "example.org:443");
+  CHECK(v6->to_string() == "[::1]:8443");
 }
 
 TEST_CASE("a target without a usable port, or with an unbracketed IPv6 literal, is refused") {

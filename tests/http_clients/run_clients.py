@@ -11,7 +11,8 @@
   - wrk -t1 -c16: no socket errors, no non-2xx responses;
   - through sluice-connect-proxy: curl --proxytunnel and http.client's set_tunnel reach the
     server through a CONNECT tunnel, keep-alive inside it; a port not allowed is 403, one
-    nobody listens on 502, a GET to the proxy 405 with Allow: CONNECT.
+    nobody listens on 502, a GET to the proxy 405 with Allow: CONNECT; without
+    --allow-private-targets, a target that is or resolves to loopback is 403.
 
 The server is stopped by PID with SIGTERM and must exit cleanly. Every client runs under a
 time bound. A missing curl or wrk is a failure (scripts/deps.sh installs them).
@@ -172,7 +173,8 @@ def test_wrk(checks, base, seconds):
 
 def test_connect_proxy(checks, proxy_bin, hello_port):
     refused = closed_port()
-    with SluiceServer([proxy_bin, "--host", "127.0.0.1",
+    # Every server here is on loopback, which the proxy refuses to reach unless told otherwise.
+    with SluiceServer([proxy_bin, "--host", "127.0.0.1", "--allow-private-targets",
                        "--allow-ports", "%d,%d" % (hello_port, refused)],
                       "sluice-connect-proxy") as proxy:
         via = ["--proxytunnel", "--proxy", "http://127.0.0.1:%d" % proxy.port]
@@ -211,6 +213,19 @@ def test_connect_proxy(checks, proxy_bin, hello_port):
         checks.expect(proxy.alive(), "the proxy is still running after its clients")
     checks.expect(proxy.exit_status == 0,
                   "the proxy exits with status 0 on SIGTERM (got %s)" % proxy.exit_status)
+
+    # By default the target's addresses must be global: a name that resolves to this machine is
+    # refused as the address itself is.
+    with SluiceServer([proxy_bin, "--host", "127.0.0.1", "--allow-ports", str(hello_port)],
+                      "sluice-connect-proxy") as proxy:
+        via = ["--proxytunnel", "--proxy", "http://127.0.0.1:%d" % proxy.port]
+        for host in ("127.0.0.1", "localhost"):
+            rc, out, err = curl(["--write-out", "%{http_connect}", "--output", "/dev/null"] + via
+                                + ["http://%s:%d/" % (host, hello_port)])
+            checks.expect(out.strip() == "403",
+                          "CONNECT to %s without --allow-private-targets: 403" % host,
+                          "exit %d, write-out %r, stderr %r" % (rc, out, err))
+        checks.expect(proxy.alive(), "the default proxy is still running after its clients")
 
 
 def main():

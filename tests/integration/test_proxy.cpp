@@ -5,6 +5,7 @@
 // not there.
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -305,8 +306,9 @@ namespace {
 // The tunnelling proxy's pipeline (examples/proxy/connect_main.cpp) in front of an echo server
 // whose port is the one allowed.
 struct ConnectProxiedEcho {
-  // `also_allowed`: a port besides the echo server's that a CONNECT may reach.
-  explicit ConnectProxiedEcho(std::uint16_t also_allowed = 0)
+  // `also_allowed`: a port besides the echo server's that a CONNECT may reach; `targets`: the
+  // addresses it may reach (any, by default: every server here is on loopback).
+  explicit ConnectProxiedEcho(std::uint16_t also_allowed = 0, AddressFilter targets = {})
       : backend_side(BackendServer::Kind::kEcho), proxy_loops(1, "proxy") {
     ChannelOptions half_closing;
     half_closing.allow_half_closure = true;
@@ -316,13 +318,13 @@ struct ConnectProxiedEcho {
         ServerBootstrap()
             .group(proxy_loops)
             .child_options(half_closing)
-            .child_initializer([ports](Channel& channel) {
+            .child_initializer([ports, targets](Channel& channel) {
               auto& pipeline = channel.pipeline();
               pipeline.add_last("idle", std::make_unique<IdleStateHandler>(
                                             0ms, 0ms, 60s, OutputProgress::kCountsAsWrite));
               pipeline.add_last("http", std::make_unique<http::HttpServerCodec>());
-              pipeline.add_last(
-                  "connect", std::make_unique<examples::ConnectHandler>(ports, ChannelOptions{}));
+              pipeline.add_last("connect", std::make_unique<examples::ConnectHandler>(
+                                               ports, targets, ChannelOptions{}));
               pipeline.add_last("close-when-idle", std::make_unique<examples::CloseWhenIdle>());
             })
             .bind("127.0.0.1", 0));
@@ -414,4 +416,45 @@ TEST_CASE("CONNECT: refused (403, 502), then another CONNECT on the same connect
   REQUIRE(tunnel != std::string::npos);
   CHECK(split_answer(rest.substr(tunnel)).second == "tunnelled");
   ::close(fd);
+}
+
+TEST_CASE("CONNECT: a target that resolves to a non-global address gets 403, never a connect") {
+  // A name is checked where it leads: "localhost", a mapped IPv4 loopback address and the
+  // loopback address itself all reach this machine, whose services a proxy must not expose.
+  start_libuv_thread_pool();  // "localhost" is looked up on it
+  ProcessHealth health;
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(listener, 8) == 0);
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  const std::string port = std::to_string(ntohs(address.sin_port));
+
+  ConnectProxiedEcho chain(ntohs(address.sin_port),
+                           [](const SocketAddress& target) { return target.is_global(); });
+  const int fd = connect_blocking(chain.proxy->port(), 10s);
+  std::string requests;
+  for (const std::string& target :
+       {"127.0.0.1:" + port, "localhost:" + port, "[::ffff:127.0.0.1]:" + port}) {
+    requests += "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n";
+  }
+  REQUIRE(send_all(fd, requests));
+  ::shutdown(fd, SHUT_WR);
+  std::string got;
+  CHECK(read_until_fin(fd, got));
+  std::size_t forbidden = 0;
+  for (std::size_t at = got.find("HTTP/1.1 403 Forbidden\r\n"); at != std::string::npos;
+       at = got.find("HTTP/1.1 403 Forbidden\r\n", at + 1)) {
+    ++forbidden;
+  }
+  CHECK_MESSAGE(forbidden == 3, got);
+  CHECK_MESSAGE(got.find("that address is not allowed") != std::string::npos, got);
+  pollfd queue{listener, POLLIN, 0};
+  CHECK_MESSAGE(::poll(&queue, 1, 0) == 0, "the proxy connected to a loopback target");
+  ::close(fd);
+  ::close(listener);
 }

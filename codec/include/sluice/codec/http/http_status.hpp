@@ -25,7 +25,9 @@ inline constexpr std::uint16_t kExpectationFailed = 417;
 inline constexpr std::uint16_t kHeaderFieldsTooLarge = 431;
 inline constexpr std::uint16_t kInternalServerError = 500;
 inline constexpr std::uint16_t kNotImplemented = 501;
+inline constexpr std::uint16_t kBadGateway = 502;
 inline constexpr std::uint16_t kServiceUnavailable = 503;
+inline constexpr std::uint16_t kGatewayTimeout = 504;
 inline constexpr std::uint16_t kVersionNotSupported = 505;
 }  // namespace status
 
