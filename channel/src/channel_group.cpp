@@ -80,8 +80,19 @@ class CloseTally final : public Countdown {
   Promise<void> promise_;  // no loop: the callbacks run where the last member closed
 };
 
-// Vectors left by finished snapshots on this thread, for the next to fill.
-thread_local std::vector<std::vector<ChannelPtr>> spare_snapshot_vectors;
+// Vectors left by finished snapshots on this thread, for the next to fill. A snapshot taken by
+// one of the thread's later destructors (its embedded loop running what was queued to it, a
+// static) comes after the list is gone: a trivially destructible flag tells it to keep its
+// vector to itself.
+thread_local bool t_spare_vectors_gone = false;
+
+struct SpareVectors {
+  std::vector<std::vector<ChannelPtr>> vectors;
+
+  ~SpareVectors() { t_spare_vectors_gone = true; }
+};
+
+thread_local SpareVectors t_spare_vectors;
 
 }  // namespace
 
@@ -211,9 +222,9 @@ Future<void> ChannelGroup::close_each(const ChannelMatcher& matcher, bool when_f
 namespace detail {
 
 ChannelGroupSnapshot::ChannelGroupSnapshot(const ChannelGroup& group) {
-  if (!spare_snapshot_vectors.empty()) {
-    members_ = std::move(spare_snapshot_vectors.back());
-    spare_snapshot_vectors.pop_back();
+  if (!t_spare_vectors_gone && !t_spare_vectors.vectors.empty()) {
+    members_ = std::move(t_spare_vectors.vectors.back());
+    t_spare_vectors.vectors.pop_back();
   }
   const ChannelGroup::State& state = *group.state_;
   std::lock_guard lock(state.mutex);
@@ -224,8 +235,9 @@ ChannelGroupSnapshot::ChannelGroupSnapshot(const ChannelGroup& group) {
 
 ChannelGroupSnapshot::~ChannelGroupSnapshot() {
   members_.clear();  // before the vector is offered again: these references may be the last
+  if (t_spare_vectors_gone) return;
   try {
-    spare_snapshot_vectors.push_back(std::move(members_));
+    t_spare_vectors.vectors.push_back(std::move(members_));
   } catch (const std::bad_alloc&) {
     // Not kept: the next snapshot on this thread allocates its own vector.
   }

@@ -3,8 +3,10 @@
 // that use the group from inside the group's own operations.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sluice/channel/channel_error.hpp"
@@ -305,6 +307,25 @@ TEST_CASE("a member closing after the group is gone leaves no trace") {
   CHECK(channel->is_open());
   channel->close();
   CHECK_FALSE(channel->is_open());
+}
+
+TEST_CASE("a group used by the last destructors of a thread, after its spare vectors went") {
+  ChannelGroup group;
+  std::atomic<bool> late_write_ran{false};
+  std::thread([&] {
+    // This thread's embedded loop first, the group's spare vectors after: as the thread ends
+    // they go first, and the loop, destroyed after them, still runs what was queued to it.
+    { auto made_the_loop = EmbeddedChannel::create(); }
+    CHECK(group.write_and_flush(Buffer::copy_of("early")) == 0);
+    EventLoop* const loop = EventLoop::current();
+    CHECK(loop != nullptr);
+    if (loop == nullptr) return;
+    CHECK(loop->execute([&] {
+      group.write_and_flush(Buffer::copy_of("late"));
+      late_write_ran = true;
+    }));
+  }).join();
+  CHECK(late_write_ran);
 }
 
 TEST_CASE("a broadcast allocates nothing in steady state when no report is asked for") {
