@@ -4,6 +4,7 @@
 #include <mutex>
 #include <new>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace sluice {
 
@@ -16,10 +17,20 @@ struct ChannelGroup::State {
     std::lock_guard lock(mutex);
     return members.extract(id);
   }
+  // The channel has closed: its callback has run, and a channel that closed is never let in.
+  auto forget(std::uint64_t id) {
+    std::lock_guard lock(mutex);
+    watched.erase(id);
+    return members.extract(id);
+  }
 
   const std::string name;
   mutable std::mutex mutex;
   std::unordered_map<std::uint64_t, ChannelPtr> members;  // by Channel::id()
+  // The channels whose close future holds the group's callback, members or not. A future's
+  // callbacks cannot be taken back: one per join would pile up on a channel that leaves and
+  // joins again while it stays open (a subscriber that comes and goes), without bound.
+  std::unordered_set<std::uint64_t> watched;
 };
 
 namespace {
@@ -112,15 +123,29 @@ const std::string& ChannelGroup::name() const noexcept {
 bool ChannelGroup::add(ChannelPtr channel) {
   if (!channel || !channel->is_open()) return false;
   const std::uint64_t id = channel->id();
+  bool watch = false;
   {
     std::lock_guard lock(state_->mutex);
-    if (!state_->members.try_emplace(id, channel).second) return false;
+    const auto [member, added] = state_->members.try_emplace(id, channel);
+    if (!added) return false;
+    try {
+      watch = state_->watched.insert(id).second;
+    } catch (...) {
+      state_->members.erase(member);  // not the last reference: the caller holds one
+      throw;
+    }
   }
+  if (!watch) return true;
   // A channel that closed since the check above completes its future already: this runs at
   // once (or on its loop), and the channel leaves as it would have.
-  channel->close_future().then([state = std::weak_ptr(state_), id](const Result<void>&) {
-    if (const std::shared_ptr<State> group = state.lock()) group->extract(id);
-  });
+  try {
+    channel->close_future().then([state = std::weak_ptr(state_), id](const Result<void>&) {
+      if (const std::shared_ptr<State> group = state.lock()) group->forget(id);
+    });
+  } catch (...) {
+    state_->forget(id);  // with no callback, it would stay after it closed
+    throw;
+  }
   return true;
 }
 

@@ -3,6 +3,7 @@
 // that use the group from inside the group's own operations.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -307,6 +308,32 @@ TEST_CASE("a member closing after the group is gone leaves no trace") {
   CHECK(channel->is_open());
   channel->close();
   CHECK_FALSE(channel->is_open());
+}
+
+TEST_CASE("joining and leaving again and again leaves nothing behind on the channel") {
+  // A channel may join and leave a group many times while it stays open (a subscriber that
+  // comes and goes). Something kept per join (a callback on its close future, say) would grow
+  // without bound, and show as a round that allocates more than the others.
+  ChannelGroup group;
+  auto channel = EmbeddedChannel::create();
+  const ChannelPtr member(channel.get());
+  REQUIRE(group.add(member));
+  REQUIRE(group.remove(*member));
+  std::size_t least = ~std::size_t{0};
+  std::size_t most = 0;
+  for (int round = 0; round < 2000; ++round) {
+    const std::size_t before = test::allocations_made;
+    REQUIRE(group.add(member));
+    REQUIRE(group.remove(*member));
+    const std::size_t made = test::allocations_made - before;
+    least = std::min(least, made);
+    most = std::max(most, made);
+  }
+  CHECK(least == most);
+  // Joined once more, it still leaves as it closes.
+  REQUIRE(group.add(member));
+  channel->close();
+  CHECK(group.empty());
 }
 
 TEST_CASE("a group used by the last destructors of a thread, after its spare vectors went") {

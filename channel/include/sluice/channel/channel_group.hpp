@@ -68,7 +68,9 @@ class ChannelGroupSnapshot;
 // The group holds a reference to each member until the member closes or is removed. Shutting
 // down the members' event loop group closes them all, so they have left by the time it
 // returns; the rule that no channel outlives its loop then holds for the group too. Destroying
-// the group leaves its members open.
+// the group leaves its members open. A channel that has joined carries one callback of the
+// group on its close future until it closes, however often it leaves and joins again; a group
+// made afresh for each use leaves one more on its members each time, so a group is for keeping.
 class ChannelGroup {
  public:
   explicit ChannelGroup(std::string name = "channel group");
