@@ -57,6 +57,19 @@ class DiscardingSink final : public ChannelHandler {
   void flush(HandlerContext&) override {}
 };
 
+// Notes the mode of each close that passes it on the way to the head.
+class CloseModeLog final : public ChannelHandler {
+ public:
+  explicit CloseModeLog(std::vector<CloseMode>& modes) : modes_(modes) {}
+  void close(HandlerContext& ctx, CloseMode mode) override {
+    modes_.push_back(mode);
+    ctx.close(mode);
+  }
+
+ private:
+  std::vector<CloseMode>& modes_;
+};
+
 // Says goodbye to the rest of its group, and makes the next member leave, as it goes: handlers
 // that a group's close() reaches while it goes through the members.
 class LeavingHandler final : public ChannelHandler {
@@ -249,7 +262,14 @@ TEST_CASE("close() closes the matched members and completes once all have closed
 
 TEST_CASE("close_when_flushed() lets what was flushed go first") {
   ChannelGroup group;
-  auto channels = make_channels(2);
+  // An embedded channel records a flush at once, so by the close nothing flushed is left to
+  // wait for: only the mode the handlers see tells close_when_flushed() from close().
+  std::vector<CloseMode> modes;
+  std::vector<Ref<EmbeddedChannel>> channels;
+  for (int i = 0; i < 2; ++i) {
+    channels.push_back(EmbeddedChannel::create(
+        [&](Pipeline& p) { p.add_last("modes", std::make_unique<CloseModeLog>(modes)); }));
+  }
   add_all(group, channels);
   group.write_and_flush(Buffer::copy_of("last words"));
   Future<void> closed = group.close_when_flushed();
@@ -260,6 +280,7 @@ TEST_CASE("close_when_flushed() lets what was flushed go first") {
     CHECK(outbound_text(*channel) == "last words");
   }
   CHECK(group.empty());
+  CHECK(modes == std::vector<CloseMode>{CloseMode::kWhenFlushed, CloseMode::kWhenFlushed});
 }
 
 TEST_CASE("handlers closed by the group may write to it and leave it from on_inactive") {
