@@ -70,6 +70,24 @@ class CloseModeLog final : public ChannelHandler {
   std::vector<CloseMode>& modes_;
 };
 
+// Refuses what is written to it by closing its channel, which fires on_inactive there and then,
+// in the middle of the group's write; its on_inactive writes to the group too.
+class ClosesOnWrite final : public ChannelHandler {
+ public:
+  explicit ClosesOnWrite(ChannelGroup& group) : group_(group) {}
+  void write(HandlerContext& ctx, Message&& message, WriteCallback&& done) override {
+    ctx.write(std::move(message), std::move(done));
+    ctx.close();
+  }
+  void on_inactive(HandlerContext& ctx) override {
+    group_.write_and_flush(Buffer::copy_of("gone"), ChannelMatcher::all_except(ctx.channel()));
+    ctx.fire_inactive();
+  }
+
+ private:
+  ChannelGroup& group_;
+};
+
 // Says goodbye to the rest of its group, and makes the next member leave, as it goes: handlers
 // that a group's close() reaches while it goes through the members.
 class LeavingHandler final : public ChannelHandler {
@@ -301,6 +319,38 @@ TEST_CASE("handlers closed by the group may write to it and leave it from on_ina
   CHECK(log[0] == "inactive, said bye to 2");
   CHECK(log[1] == "inactive, said bye to 1");
   CHECK(log[2] == "inactive, said bye to 0");
+}
+
+TEST_CASE("a member closed by its own handler in the middle of a group write leaves the group") {
+  // With the group's lock held through its write, the member's leaving (its close future
+  // completes there and then, and takes the lock) would deadlock, as would its on_inactive.
+  ChannelGroup group;
+  auto channels = make_channels(2);
+  channels.push_back(EmbeddedChannel::create(
+      [&](Pipeline& p) { p.add_last("closes", std::make_unique<ClosesOnWrite>(group)); }));
+  add_all(group, channels);
+  int reports = 0;
+  GroupWriteReport seen;
+  CHECK(group.write_and_flush(Buffer::copy_of("news"), {}, [&](const GroupWriteReport& report) {
+    ++reports;
+    seen = report;
+  }) == 3);
+  CHECK_FALSE(channels[2]->is_open());
+  CHECK(group.size() == 2);
+  REQUIRE(reports == 1);
+  CHECK(seen.succeeded == 2);
+  REQUIRE(seen.failed.size() == 1);
+  CHECK(seen.failed[0].first.get() == channels[2].get());
+  CHECK(seen.failed[0].second == ChannelErrc::closed);
+  seen = {};
+  for (std::size_t i = 0; i < 2; ++i) {
+    CAPTURE(i);
+    std::vector<std::string> received;
+    for (std::string text; (text = outbound_text(*channels[i])) != "(nothing)";)
+      received.push_back(text);
+    std::sort(received.begin(), received.end());
+    CHECK(received == std::vector<std::string>{"gone", "news"});
+  }
 }
 
 TEST_CASE("for_each visits every member, and may use the group inside the visit") {
