@@ -57,7 +57,9 @@ class ChannelGroupSnapshot;
 
 // A set of open channels, on any loops, written to and closed together: the members of a chat
 // room, the subscribers of a topic, the connections a server wants to close as one. A channel
-// leaves the group by itself when it closes.
+// leaves the group by itself when it closes: as its close future completes, after its
+// on_inactive. A notice its on_inactive writes to the group reaches it too, and fails, unless
+// the matcher leaves it out (ChannelMatcher::all_except).
 //
 // Any thread. The group's lock is held only to change or copy the membership, never while a
 // member is written to or closed: either can run handlers on the calling thread (a failed
@@ -80,7 +82,7 @@ class ChannelGroup {
 
   const std::string& name() const noexcept;
 
-  // False when the channel is a member already, or closed already (it would never leave).
+  // False when the channel is a member already, or closed already (it would leave again at once).
   bool add(ChannelPtr channel);
   // False when the channel was not a member.
   bool remove(const Channel& channel);
