@@ -727,6 +727,60 @@ TEST_CASE("a chat server broadcasts each line to every other client across worke
   CHECK(PooledAllocator::metrics().live_buffers == 0);
 }
 
+TEST_CASE("the room closes every member at once from another thread, each after its last line") {
+  constexpr int kClients = 4;
+  ProcessHealth health;
+  auto room = std::make_shared<ChatRoom>();
+  {
+    EventLoopGroup acceptor(1, "close-accept");
+    EventLoopGroup workers(2, "close-work");
+    ChannelOptions options;
+    options.send_buffer = 16 * 1024;  // with the clients' small windows: little fits in flight
+    ServerBootstrap bootstrap;
+    bootstrap.group(acceptor, workers)
+        .child_options(options)
+        .child_initializer([room](Channel& channel) {
+          channel.pipeline().add_last("lines",
+                                      std::make_unique<LineBasedFrameDecoder>(4096, false));
+          channel.pipeline().add_last("chat", std::make_unique<ChatHandler>(room));
+        });
+    Ref<Server> server = await(bootstrap.bind("127.0.0.1", 0));
+    std::vector<std::unique_ptr<ChatClient>> clients;
+    for (int i = 0; i < kClients; ++i) {
+      clients.push_back(std::make_unique<ChatClient>());
+      REQUIRE(clients.back()->connect(server->port(), 4096));
+      REQUIRE(clients.back()->await_welcome());
+    }
+    // Welcomed just before joining the room: wait for the room too.
+    REQUIRE(eventually([&] { return room->members.size() == kClients; }));
+
+    // Far more than the sockets hold: most of it still waits on the server when the close comes,
+    // on both worker loops, and a close that did not wait for it would cut it short.
+    const std::string last_line = std::string(512 * kKiB, 'z') + "\n";
+    CHECK(room->members.write_and_flush(Buffer::copy_of(last_line)) == kClients);
+    const Future<void> all_closed = room->members.close_when_flushed();
+    for (int i = 0; i < kClients; ++i) {
+      INFO("client ", i);
+      ReadStatus status = ReadStatus::kData;
+      const auto deadline = std::chrono::steady_clock::now() + kShortWait;
+      while (status != ReadStatus::kEnded && std::chrono::steady_clock::now() < deadline)
+        status = clients[i]->read_some(10ms);
+      CHECK(status == ReadStatus::kEnded);
+      const std::vector<std::string> lines = clients[i]->take_lines();
+      REQUIRE(lines.size() == 1);
+      CHECK(lines[0].size() == last_line.size() - 1);
+    }
+    CHECK(all_closed.wait_for(kShortWait));
+    CHECK(room->members.empty());
+    clients.clear();
+    await(server->close());
+    workers.shutdown_gracefully();
+    acceptor.shutdown_gracefully();
+  }
+  CHECK(room->unexpected_errors().empty());
+  CHECK(PooledAllocator::metrics().live_buffers == 0);
+}
+
 TEST_CASE("a chat with a room per loop and clients on their own loops, written to from a thread") {
   constexpr int kSenders = 4;
   constexpr int kStalled = 2;
