@@ -95,7 +95,9 @@ class ChannelGroup {
   std::vector<ChannelPtr> members() const;
   // Calls visit(Channel&) for each member now, with no lock held. The list is copied into a
   // vector this thread keeps for the purpose: in steady state, going through the members (and
-  // writing to them) allocates nothing of the group's own.
+  // writing to them) allocates nothing of the group's own. The visit runs on the calling
+  // thread, which is not the loop of a member on another one: it keeps to what Channel allows
+  // from any thread there (attributes() and bytes_written(), for two, are the loop's alone).
   template <std::invocable<Channel&> Visit>
   void for_each(Visit&& visit) const;
 
