@@ -108,8 +108,10 @@ thread_local SpareVectors t_spare_vectors;
 }  // namespace
 
 ChannelMatcher ChannelMatcher::all_except(const Channel& excluded) {
+  // By id, not address: a matcher kept after its channel is gone must not exclude a new channel
+  // that happens to be allocated where the old one was.
   return ChannelMatcher(
-      [excluded = &excluded](const Channel& channel) { return &channel != excluded; });
+      [excluded = excluded.id()](const Channel& channel) { return channel.id() != excluded; });
 }
 
 ChannelGroup::ChannelGroup(std::string name) : state_(std::make_shared<State>(std::move(name))) {}
@@ -198,16 +200,23 @@ std::size_t ChannelGroup::write_each(MessageSource source, const ChannelMatcher&
     return reached;
   }
   const auto tally = std::make_shared<WriteTally>(std::move(done));
-  for (const ChannelPtr& member : snapshot) {
-    if (!matcher(*member)) continue;
-    tally->add();
-    WriteCallback record = [tally, member](const Error& error) { tally->record(member, error); };
-    if (flush) {
-      member->write_and_flush(source.copy(source.object), std::move(record));
-    } else {
-      member->write(source.copy(source.object), std::move(record));
+  // A matcher or a message copy that throws stops the write there; the members reached so far
+  // still report, so the write's own count is given back either way.
+  try {
+    for (const ChannelPtr& member : snapshot) {
+      if (!matcher(*member)) continue;
+      tally->add();
+      WriteCallback record = [tally, member](const Error& error) { tally->record(member, error); };
+      if (flush) {
+        member->write_and_flush(source.copy(source.object), std::move(record));
+      } else {
+        member->write(source.copy(source.object), std::move(record));
+      }
+      ++reached;
     }
-    ++reached;
+  } catch (...) {
+    tally->finish_one();
+    throw;
   }
   tally->finish_one();
   return reached;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -440,4 +441,26 @@ TEST_CASE("a broadcast allocates nothing in steady state when no report is asked
   for (int i = 0; i < 100; ++i)
     group.write_and_flush(line);
   CHECK(test::allocations_made - before == 0);
+}
+
+TEST_CASE("a matcher that throws stops the write there, and the report still comes") {
+  ChannelGroup group;
+  auto channels = make_channels(4);
+  add_all(group, channels);
+  int matched = 0;
+  int reports = 0;
+  std::size_t succeeded = 0;
+  CHECK_THROWS_AS(group.write_and_flush(
+                      Buffer::copy_of("partial"),
+                      [&](const Channel&) {
+                        if (++matched == 3) throw std::runtime_error("matcher failed");
+                        return true;
+                      },
+                      [&](const GroupWriteReport& report) {
+                        ++reports;
+                        succeeded = report.succeeded;
+                      }),
+                  std::runtime_error);
+  CHECK(reports == 1);
+  CHECK(succeeded == 2);
 }

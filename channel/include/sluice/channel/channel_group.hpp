@@ -102,7 +102,10 @@ class ChannelGroup {
   void for_each(Visit&& visit) const;
 
   // Writes `bytes` to each matching member as a slice that shares their storage (no copy), and
-  // returns how many members it was written to. `done`, when given, hears how the writes went.
+  // returns how many members it was written to. `done`, when given, hears how the writes went:
+  // after write(), only once they have been flushed (or failed). A matcher or message copy that
+  // throws stops the write at that member; the exception reaches the caller, and `done` still
+  // hears of the members reached before it.
   std::size_t write(const Buffer& bytes, const ChannelMatcher& matcher = {},
                     GroupWriteCallback done = {}) {
     return write_each(MessageSource::of(bytes), matcher, false, std::move(done));
