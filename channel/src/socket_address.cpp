@@ -63,6 +63,9 @@ constexpr Ipv4Block kNonGlobalIpv4[] = {
 };
 
 bool is_global_ipv4(std::uint32_t address) {
+  // The registry marks these two anycast services globally reachable, unlike the rest of the
+  // IETF protocol assignments block around them: PCP (RFC 7723) and TURN (RFC 8155).
+  if (address == ipv4(192, 0, 0, 9) || address == ipv4(192, 0, 0, 10)) return true;
   return std::none_of(
       std::begin(kNonGlobalIpv4), std::end(kNonGlobalIpv4),
       [&](const Ipv4Block& block) { return in_block(address, block.prefix, block.bits); });
@@ -71,6 +74,34 @@ bool is_global_ipv4(std::uint32_t address) {
 std::uint32_t ipv4_at(const std::uint8_t* bytes) {
   return ipv4(bytes[0], bytes[1], bytes[2], bytes[3]);
 }
+
+// An IPv6 prefix: the first `bits` bits of `bytes`.
+struct Ipv6Block {
+  std::uint8_t bytes[16];
+  int bits;
+};
+
+bool in_block(const std::uint8_t (&a)[16], const Ipv6Block& block) {
+  const int whole = block.bits / 8;
+  if (!std::equal(a, a + whole, block.bytes)) return false;
+  if (block.bits % 8 == 0) return true;
+  const auto mask = static_cast<std::uint8_t>(0xff << (8 - block.bits % 8));
+  return (a[whole] & mask) == block.bytes[whole];
+}
+
+// The blocks inside the IETF protocol assignments (2001::/23) that the IANA IPv6 registry marks
+// globally reachable, though the block around them is not: services meant to be reached from
+// anywhere.
+constexpr Ipv6Block kGlobalIpv6Assignments[] = {
+    // PCP, TURN and DNS-SD SRP anycast (RFC 7723, RFC 8155, RFC 9665)
+    {{0x20, 0x01, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01}, 128},
+    {{0x20, 0x01, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02}, 128},
+    {{0x20, 0x01, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x03}, 128},
+    {{0x20, 0x01, 0x00, 0x03}, 32},              // AMT relays (RFC 7450)
+    {{0x20, 0x01, 0x00, 0x04, 0x01, 0x12}, 48},  // AS112-v6 (RFC 7534)
+    {{0x20, 0x01, 0x00, 0x20}, 28},              // ORCHIDv2 (RFC 7343)
+    {{0x20, 0x01, 0x00, 0x30}, 28},              // drone remote ID tags (RFC 9374)
+};
 
 bool is_global_ipv6(const std::uint8_t (&a)[16]) {
   const auto zeros = [&](int from, int to) {
@@ -89,9 +120,12 @@ bool is_global_ipv6(const std::uint8_t (&a)[16]) {
   // local-use NAT64 64:ff9b:1::/48, segment-routing SIDs 5f00::/16) lies outside it.
   if ((a[0] & 0xe0) != 0x20) return false;
   // Special-purpose blocks inside 2000::/3: IETF protocol assignments 2001::/23 (Teredo,
-  // benchmarking, ORCHID among them), documentation 2001:db8::/32 (RFC 3849) and 3fff::/20
-  // (RFC 9637).
-  if (a[0] == 0x20 && a[1] == 0x01 && a[2] <= 0x01) return false;
+  // benchmarking, the deprecated ORCHID among them) but for the services carved out of it,
+  // documentation 2001:db8::/32 (RFC 3849) and 3fff::/20 (RFC 9637).
+  if (a[0] == 0x20 && a[1] == 0x01 && a[2] <= 0x01) {
+    return std::any_of(std::begin(kGlobalIpv6Assignments), std::end(kGlobalIpv6Assignments),
+                       [&](const Ipv6Block& block) { return in_block(a, block); });
+  }
   if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) return false;
   if (a[0] == 0x3f && a[1] == 0xff && (a[2] & 0xf0) == 0x00) return false;
   return true;

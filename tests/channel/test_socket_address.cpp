@@ -98,7 +98,9 @@ TEST_CASE("is_global: public unicast addresses only, judged after name resolutio
                            "169.254.169.254",
                            "172.16.0.1",
                            "172.31.255.255",
-                           "192.0.0.9",
+                           "192.0.0.8",
+                           "192.0.0.11",
+                           "192.0.0.170",
                            "192.0.2.1",
                            "192.88.99.1",
                            "192.168.1.1",
@@ -138,4 +140,28 @@ TEST_CASE("is_global: public unicast addresses only, judged after name resolutio
   }
   CHECK_FALSE(SocketAddress::from_unix_path("/run/app.sock")->is_global());
   CHECK_FALSE(SocketAddress().is_global());
+}
+
+TEST_CASE("is_global: the anycast and service blocks the registries carve out of non-global ones") {
+  // The IANA special-purpose registries mark these globally reachable although the IETF
+  // protocol assignment blocks around them (192.0.0.0/24, 2001::/23) are not.
+  const auto global = [](const char* host) {
+    const auto address = SocketAddress::from_numeric(host, 443);
+    REQUIRE_MESSAGE(address, host);
+    return address->is_global();
+  };
+  // PCP anycast (RFC 7723), TURN anycast (RFC 8155), DNS-SD SRP anycast (RFC 9665), AMT
+  // (RFC 7450), AS112-v6 (RFC 7534), ORCHIDv2 (RFC 7343), drone remote ID tags (RFC 9374).
+  for (const char* host :
+       {"192.0.0.9", "192.0.0.10", "::ffff:192.0.0.10", "2001:1::1", "2001:1::2", "2001:1::3",
+        "2001:3::1", "2001:3:ffff::1", "2001:4:112::1", "2001:4:112:ffff::1", "2001:20::1",
+        "2001:2f:ffff::1", "2001:30::1", "2001:3f:ffff::1"}) {
+    CHECK_MESSAGE(global(host), host);
+  }
+  // Their neighbours stay non-global.
+  for (const char* host : {"2001:1::", "2001:1::4", "2001:1:0:1::1", "2001:2::1", "2001:4::1",
+                           "2001:4:113::1", "2001:4:111::1", "2001:10::1", "2001:1f:ffff::1",
+                           "2001:40::1", "2001::1", "::ffff:192.0.0.11"}) {
+    CHECK_FALSE_MESSAGE(global(host), host);
+  }
 }
