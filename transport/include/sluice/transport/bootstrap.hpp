@@ -12,6 +12,9 @@
 
 namespace sluice {
 
+// Whether a connect may go to an address (Bootstrap::address_filter).
+using AddressFilter = std::function<bool(const SocketAddress&)>;
+
 // Opens client connections.
 //
 //   auto channel = Bootstrap().group(loops).initializer(setup).connect("localhost", 7007).get();
@@ -23,8 +26,6 @@ namespace sluice {
 // connect with its own error: the other addresses are not tried. A loop that stops while the
 // name is being looked up, or while an address is being connected to, fails the future with
 // std::errc::operation_canceled (and tries no other address).
-using AddressFilter = std::function<bool(const SocketAddress&)>;
-
 class Bootstrap {
  public:
   // Where the connections live: the group's loops in turn, or one loop. loop() is for a
