@@ -20,6 +20,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -692,6 +693,13 @@ TEST_CASE("a filter that throws refuses the address with its own error, and the 
   const Error error = await_error(client.connect(listening));
   CHECK_MESSAGE(error.message().find("policy store unreachable") != std::string::npos,
                 error.message());
+  CHECK_MESSAGE(error.message().find(listening.to_string()) != std::string::npos, error.message());
+  CHECK_FALSE(has_queued_connection(listener));
+  // An exception without an error code still refuses, as such.
+  client.address_filter(
+      [](const SocketAddress&) -> bool { throw std::system_error(std::error_code()); });
+  const Error codeless = await_error(client.connect(listening));
+  CHECK_MESSAGE(codeless == ChannelErrc::address_refused, codeless.message());
   CHECK_FALSE(has_queued_connection(listener));
   client.address_filter({});
   const ChannelPtr channel = await(client.connect(listening));

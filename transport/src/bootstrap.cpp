@@ -39,8 +39,14 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
       if (filter(address)) return true;
       refusal = Error(ChannelErrc::address_refused, "connect " + address.to_string());
     } catch (...) {
-      refusal = error_from_exception(std::current_exception(),
-                                     make_error_code(ChannelErrc::address_refused));
+      const Error thrown = error_from_exception(std::current_exception(),
+                                                make_error_code(ChannelErrc::address_refused));
+      // Named like any other connect error; an exception that carries no code (a system_error
+      // of 0) is a refusal all the same, not the "no address" of an empty list.
+      std::string context = "connect " + address.to_string();
+      if (!thrown.context().empty()) context += ": " + thrown.context();
+      refusal = Error(thrown ? thrown.code() : make_error_code(ChannelErrc::address_refused),
+                      std::move(context));
     }
     if (!last_error) last_error = std::move(refusal);
     return false;
