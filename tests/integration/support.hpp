@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -31,6 +32,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 #include "sluice/core/source_site.hpp"
 
@@ -39,7 +41,9 @@
 #include "sluice/channel/channel_error.hpp"
 #include "sluice/channel/channel_handler.hpp"
 #include "sluice/channel/handler_context.hpp"
+#include "sluice/channel/socket_address.hpp"
 #include "sluice/core/event_loop_group.hpp"
+#include "sluice/core/fd.hpp"
 #include "sluice/core/future.hpp"
 #include "sluice/transport/bootstrap.hpp"
 #include "sluice/transport/server_bootstrap.hpp"
@@ -135,6 +139,40 @@ inline void start_libuv_thread_pool() {
     return true;
   }();
   (void)started;
+}
+
+// A socket listening on numeric `host` that never accepts (connects complete in its queue), and
+// its address.
+inline std::pair<Fd, SocketAddress> queue_only_listener(const char* host) {
+  const auto wanted = SocketAddress::from_numeric(host, 0);
+  REQUIRE(wanted);
+  Fd fd(::socket(wanted->family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(fd);
+  REQUIRE(::bind(fd.get(), wanted->native(), wanted->length()) == 0);
+  REQUIRE(::listen(fd.get(), 8) == 0);
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length) == 0);
+  return {std::move(fd), SocketAddress(reinterpret_cast<sockaddr*>(&bound), length)};
+}
+
+// An address on numeric `host` that nothing listens on: bound, then closed.
+inline SocketAddress refusing_address(const char* host) {
+  const auto wanted = SocketAddress::from_numeric(host, 0);
+  REQUIRE(wanted);
+  const Fd fd(::socket(wanted->family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(fd);
+  REQUIRE(::bind(fd.get(), wanted->native(), wanted->length()) == 0);
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length) == 0);
+  return SocketAddress(reinterpret_cast<sockaddr*>(&bound), length);
+}
+
+// True when a connection waits in `listener`'s queue.
+inline bool has_queued_connection(const Fd& listener) {
+  pollfd queue{listener.get(), POLLIN, 0};
+  return ::poll(&queue, 1, 0) == 1;
 }
 
 // Declared first in a test, so it is destroyed last (after the test's event loop groups have

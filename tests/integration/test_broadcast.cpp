@@ -103,6 +103,23 @@ class ChatHandler final : public InboundHandlerFor<Buffer> {
   std::shared_ptr<ChatRoom> room_;
 };
 
+// The chat server on loopback, its members in `room`. Its small send buffers let a member's
+// backlog build up in the server soon: slow consumers reach the high water mark sooner, and
+// little of a long line is in flight when the room closes.
+Ref<Server> start_chat_server(EventLoopGroup& acceptor, EventLoopGroup& workers,
+                              const std::shared_ptr<ChatRoom>& room) {
+  ChannelOptions options;
+  options.send_buffer = 16 * 1024;
+  ServerBootstrap bootstrap;
+  bootstrap.group(acceptor, workers)
+      .child_options(options)
+      .child_initializer([room](Channel& channel) {
+        channel.pipeline().add_last("lines", std::make_unique<LineBasedFrameDecoder>(4096, false));
+        channel.pipeline().add_last("chat", std::make_unique<ChatHandler>(room));
+      });
+  return await(bootstrap.bind("127.0.0.1", 0));
+}
+
 // --- the clients -----------------------------------------------------------------------------
 
 // "c<sender, 2 digits> <sequence, 5 digits> <padding>\n".
@@ -560,17 +577,7 @@ TEST_CASE("a chat server broadcasts each line to every other client across worke
   {
     EventLoopGroup acceptor(1, "chat-accept");
     EventLoopGroup workers(2, "chat-work");
-    ChannelOptions options;
-    options.send_buffer = 16 * 1024;  // slow consumers reach the high water mark sooner
-    ServerBootstrap bootstrap;
-    bootstrap.group(acceptor, workers)
-        .child_options(options)
-        .child_initializer([room](Channel& channel) {
-          channel.pipeline().add_last("lines",
-                                      std::make_unique<LineBasedFrameDecoder>(4096, false));
-          channel.pipeline().add_last("chat", std::make_unique<ChatHandler>(room));
-        });
-    Ref<Server> server = await(bootstrap.bind("127.0.0.1", 0));
+    Ref<Server> server = start_chat_server(acceptor, workers, room);
     const std::uint16_t port = server->port();
 
     SUBCASE("stayers get every line of the others in order while the rest leave mid-stream") {
@@ -734,17 +741,7 @@ TEST_CASE("the room closes every member at once from another thread, each after 
   {
     EventLoopGroup acceptor(1, "close-accept");
     EventLoopGroup workers(2, "close-work");
-    ChannelOptions options;
-    options.send_buffer = 16 * 1024;  // with the clients' small windows: little fits in flight
-    ServerBootstrap bootstrap;
-    bootstrap.group(acceptor, workers)
-        .child_options(options)
-        .child_initializer([room](Channel& channel) {
-          channel.pipeline().add_last("lines",
-                                      std::make_unique<LineBasedFrameDecoder>(4096, false));
-          channel.pipeline().add_last("chat", std::make_unique<ChatHandler>(room));
-        });
-    Ref<Server> server = await(bootstrap.bind("127.0.0.1", 0));
+    Ref<Server> server = start_chat_server(acceptor, workers, room);
     std::vector<std::unique_ptr<ChatClient>> clients;
     for (int i = 0; i < kClients; ++i) {
       clients.push_back(std::make_unique<ChatClient>());

@@ -506,44 +506,6 @@ TEST_CASE("a name still being resolved when its loop stops fails the connect, an
   CHECK_MESSAGE(error.message().find("localhost") != std::string::npos, error.message());
 }
 
-namespace {
-
-// A socket listening on numeric `host` that never accepts (connects complete in its queue), and
-// its address.
-std::pair<Fd, SocketAddress> queue_only_listener(const char* host) {
-  const auto wanted = SocketAddress::from_numeric(host, 0);
-  REQUIRE(wanted);
-  Fd fd(::socket(wanted->family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-  REQUIRE(fd);
-  REQUIRE(::bind(fd.get(), wanted->native(), wanted->length()) == 0);
-  REQUIRE(::listen(fd.get(), 8) == 0);
-  sockaddr_storage bound{};
-  socklen_t length = sizeof bound;
-  REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length) == 0);
-  return {std::move(fd), SocketAddress(reinterpret_cast<sockaddr*>(&bound), length)};
-}
-
-// An address on numeric `host` that nothing listens on: bound, then closed.
-SocketAddress refusing_address(const char* host) {
-  const auto wanted = SocketAddress::from_numeric(host, 0);
-  REQUIRE(wanted);
-  const Fd fd(::socket(wanted->family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-  REQUIRE(fd);
-  REQUIRE(::bind(fd.get(), wanted->native(), wanted->length()) == 0);
-  sockaddr_storage bound{};
-  socklen_t length = sizeof bound;
-  REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length) == 0);
-  return SocketAddress(reinterpret_cast<sockaddr*>(&bound), length);
-}
-
-// True when a connection waits in `listener`'s queue.
-bool has_queued_connection(const Fd& listener) {
-  pollfd queue{listener.get(), POLLIN, 0};
-  return ::poll(&queue, 1, 0) == 1;
-}
-
-}  // namespace
-
 TEST_CASE("a name whose first address refuses is connected on its next: IPv6, then IPv4") {
   ProcessHealth health;
   const SocketAddress refused = refusing_address("::1");
