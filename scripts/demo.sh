@@ -21,6 +21,7 @@ trap stop EXIT INT TERM
 "$bin/sluice-echo-server" --host 127.0.0.1 --port 7007 --threads 1 & pids+=($!)
 "$bin/sluice-file-server" --root "$site_parent/www" --host 127.0.0.1 --port 8080 --threads 1 & pids+=($!)
 "$bin/sluice-http-hello" --host 127.0.0.1 --port 8081 --threads 1 & pids+=($!)
+"$bin/sluice-chat-server" --host 127.0.0.1 --port 7008 --threads 2 & pids+=($!)
 "$bin/sluice-tcp-proxy" --host 127.0.0.1 --port 9000 --backend-port 7007 & pids+=($!)
 # The demo tunnels to its own servers, on loopback, which the proxy refuses unless told.
 "$bin/sluice-connect-proxy" --host 127.0.0.1 --port 3128 --allow-ports 8080,8081 --allow-private-targets & pids+=($!)
@@ -32,6 +33,8 @@ sluice demo servers are running (Ctrl-C stops them):
 
   echo    127.0.0.1:7007   $bin/sluice-echo-client --port 7007      (type lines, Ctrl-D ends)
                            $bin/sluice-echo-client --port 7007 --bench --connections 8 --seconds 3
+  chat    127.0.0.1:7008   $bin/sluice-echo-client --port 7008      (in two terminals: lines go
+                                                                     to the other members)
   files   127.0.0.1:8080   curl -i http://127.0.0.1:8080/
                            curl -o /dev/null -w '%{size_download} bytes at %{speed_download} B/s\n' http://127.0.0.1:8080/big.bin
                            curl -i -H 'Range: bytes=0-99' http://127.0.0.1:8080/big.bin -o /dev/null -D -
