@@ -186,6 +186,28 @@ TEST_CASE("write_and_flush gives each member a slice of the same bytes, matched 
   CHECK(outbound_text(*channels[0]) == "(nothing)");
 }
 
+TEST_CASE("a composite goes to each member as slices of its components") {
+  ChannelGroup group;
+  auto channels = make_channels(2);
+  add_all(group, channels);
+  CompositeBuffer framed;
+  framed.append(Buffer::copy_of("head:"));
+  framed.append(Buffer::copy_of("payload"));
+  CHECK(group.write_and_flush(framed) == 2);
+  for (const auto& channel : channels) {
+    Message sent = channel->read_outbound();
+    REQUIRE(sent.is<CompositeBuffer>());
+    const CompositeBuffer& bytes = sent.as<CompositeBuffer>();
+    REQUIRE(bytes.component_count() == 2);
+    for (std::size_t i = 0; i < 2; ++i) {
+      CHECK(bytes.component(i).readable_view().data() ==
+            framed.component(i).readable_view().data());  // no copy
+    }
+    CHECK(bytes.readable_bytes() == framed.readable_bytes());
+  }
+  CHECK(framed.readable_bytes() == 12);  // the caller's composite is untouched
+}
+
 TEST_CASE("write() queues without flushing until the group's flush()") {
   ChannelGroup group;
   auto channels = make_channels(2);

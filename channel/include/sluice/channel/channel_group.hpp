@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sluice/buffer/buffer.hpp"
+#include "sluice/buffer/composite_buffer.hpp"
 #include "sluice/channel/channel.hpp"
 #include "sluice/channel/message.hpp"
 #include "sluice/core/error.hpp"
@@ -114,6 +115,15 @@ class ChannelGroup {
                               GroupWriteCallback done = {}) {
     return write_each(MessageSource::of(bytes), matcher, true, std::move(done));
   }
+  // Each member gets slices of the components: a head and a payload kept apart, say.
+  std::size_t write(const CompositeBuffer& bytes, const ChannelMatcher& matcher = {},
+                    GroupWriteCallback done = {}) {
+    return write_each(MessageSource::of(bytes), matcher, false, std::move(done));
+  }
+  std::size_t write_and_flush(const CompositeBuffer& bytes, const ChannelMatcher& matcher = {},
+                              GroupWriteCallback done = {}) {
+    return write_each(MessageSource::of(bytes), matcher, true, std::move(done));
+  }
   // A message of any copyable type (for the members' encoders): each member gets a copy.
   template <std::copy_constructible T>
   std::size_t write(const T& message, const ChannelMatcher& matcher = {},
@@ -146,6 +156,15 @@ class ChannelGroup {
     static MessageSource of(const T& message) {
       return {&message,
               [](const void* object) { return Message(T(*static_cast<const T*>(object))); }};
+    }
+    static MessageSource of(const CompositeBuffer& bytes) {
+      return {&bytes, [](const void* object) {
+                const auto& whole = *static_cast<const CompositeBuffer*>(object);
+                CompositeBuffer slices;
+                for (std::size_t i = 0; i < whole.component_count(); ++i)
+                  slices.append(whole.component(i).slice());
+                return Message(std::move(slices));
+              }};
     }
     static MessageSource of(const Buffer& bytes) {
       return {&bytes, [](const void* object) {
