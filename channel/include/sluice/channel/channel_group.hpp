@@ -52,6 +52,11 @@ struct GroupWriteReport {
 // or the caller's when that write failed at once or no member was reached).
 using GroupWriteCallback = unique_function<void(const GroupWriteReport&)>;
 
+// What a ChannelGroup can give each of its members: buffers, shared, and copyable messages.
+template <typename T>
+concept GroupMessage =
+    std::copy_constructible<T> || std::same_as<T, Buffer> || std::same_as<T, CompositeBuffer>;
+
 namespace detail {
 class ChannelGroupSnapshot;
 }
@@ -102,35 +107,19 @@ class ChannelGroup {
   template <std::invocable<Channel&> Visit>
   void for_each(Visit&& visit) const;
 
-  // Writes `bytes` to each matching member as a slice that shares their storage (no copy), and
-  // returns how many members it was written to. `done`, when given, hears how the writes went:
-  // after write(), only once they have been flushed (or failed). A matcher or message copy that
-  // throws stops the write at that member; the exception reaches the caller, and `done` still
-  // hears of the members reached before it.
-  std::size_t write(const Buffer& bytes, const ChannelMatcher& matcher = {},
-                    GroupWriteCallback done = {}) {
-    return write_each(MessageSource::of(bytes), matcher, false, std::move(done));
-  }
-  std::size_t write_and_flush(const Buffer& bytes, const ChannelMatcher& matcher = {},
-                              GroupWriteCallback done = {}) {
-    return write_each(MessageSource::of(bytes), matcher, true, std::move(done));
-  }
-  // Each member gets slices of the components: a head and a payload kept apart, say.
-  std::size_t write(const CompositeBuffer& bytes, const ChannelMatcher& matcher = {},
-                    GroupWriteCallback done = {}) {
-    return write_each(MessageSource::of(bytes), matcher, false, std::move(done));
-  }
-  std::size_t write_and_flush(const CompositeBuffer& bytes, const ChannelMatcher& matcher = {},
-                              GroupWriteCallback done = {}) {
-    return write_each(MessageSource::of(bytes), matcher, true, std::move(done));
-  }
-  // A message of any copyable type (for the members' encoders): each member gets a copy.
-  template <std::copy_constructible T>
+  // Writes `message` to each matching member and returns how many members it was written to.
+  // A Buffer goes to each as a slice sharing its storage, a CompositeBuffer as slices of its
+  // components (no copy of the bytes); a message of any other copyable type, for the members'
+  // encoders, as a copy. `done`, when given, hears how the writes went: after write(), only
+  // once they have been flushed (or failed). A matcher or message copy that throws stops the
+  // write at that member; the exception reaches the caller, and `done` still hears of the
+  // members reached before it.
+  template <GroupMessage T>
   std::size_t write(const T& message, const ChannelMatcher& matcher = {},
                     GroupWriteCallback done = {}) {
     return write_each(MessageSource::of(message), matcher, false, std::move(done));
   }
-  template <std::copy_constructible T>
+  template <GroupMessage T>
   std::size_t write_and_flush(const T& message, const ChannelMatcher& matcher = {},
                               GroupWriteCallback done = {}) {
     return write_each(MessageSource::of(message), matcher, true, std::move(done));
