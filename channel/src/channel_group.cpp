@@ -5,6 +5,7 @@
 #include <new>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 namespace sluice {
 
@@ -22,6 +23,14 @@ struct ChannelGroup::State {
     std::lock_guard lock(mutex);
     watched.erase(id);
     return members.extract(id);
+  }
+
+  // Appends the members to `into`, under the lock.
+  void copy_members(std::vector<ChannelPtr>& into) const {
+    std::lock_guard lock(mutex);
+    into.reserve(into.size() + members.size());
+    for (const auto& [id, member] : members)
+      into.push_back(member);
   }
 
   const std::string name;
@@ -176,10 +185,7 @@ std::size_t ChannelGroup::size() const {
 
 std::vector<ChannelPtr> ChannelGroup::members() const {
   std::vector<ChannelPtr> copy;
-  std::lock_guard lock(state_->mutex);
-  copy.reserve(state_->members.size());
-  for (const auto& [id, member] : state_->members)
-    copy.push_back(member);
+  state_->copy_members(copy);
   return copy;
 }
 
@@ -187,26 +193,18 @@ std::size_t ChannelGroup::write_each(MessageSource source, const ChannelMatcher&
                                      bool flush, GroupWriteCallback done) {
   const detail::ChannelGroupSnapshot snapshot(*this);
   std::size_t reached = 0;
-  if (!done) {
-    for (const ChannelPtr& member : snapshot) {
-      if (!matcher(*member)) continue;
-      if (flush) {
-        member->write_and_flush(source.copy(source.object));
-      } else {
-        member->write(source.copy(source.object));
-      }
-      ++reached;
-    }
-    return reached;
-  }
-  const auto tally = std::make_shared<WriteTally>(std::move(done));
+  // Callbacks only when a report is asked for, as for a single write.
+  const auto tally = done ? std::make_shared<WriteTally>(std::move(done)) : nullptr;
   // A matcher or a message copy that throws stops the write there; the members reached so far
   // still report, so the write's own count is given back either way.
   try {
     for (const ChannelPtr& member : snapshot) {
       if (!matcher(*member)) continue;
-      tally->add();
-      WriteCallback record = [tally, member](const Error& error) { tally->record(member, error); };
+      WriteCallback record;
+      if (tally) {
+        tally->add();
+        record = [tally, member](const Error& error) { tally->record(member, error); };
+      }
       if (flush) {
         member->write_and_flush(source.copy(source.object), std::move(record));
       } else {
@@ -215,10 +213,10 @@ std::size_t ChannelGroup::write_each(MessageSource source, const ChannelMatcher&
       ++reached;
     }
   } catch (...) {
-    tally->finish_one();
+    if (tally) tally->finish_one();
     throw;
   }
-  tally->finish_one();
+  if (tally) tally->finish_one();
   return reached;
 }
 
@@ -260,11 +258,7 @@ ChannelGroupSnapshot::ChannelGroupSnapshot(const ChannelGroup& group) {
     members_ = std::move(t_spare_vectors.vectors.back());
     t_spare_vectors.vectors.pop_back();
   }
-  const ChannelGroup::State& state = *group.state_;
-  std::lock_guard lock(state.mutex);
-  members_.reserve(state.members.size());
-  for (const auto& [id, member] : state.members)
-    members_.push_back(member);
+  group.state_->copy_members(members_);
 }
 
 ChannelGroupSnapshot::~ChannelGroupSnapshot() {
