@@ -146,6 +146,19 @@ struct Resolution final : LoopResource {
   }
 };
 
+// A connect on `loop` with the bootstrap's settings as they are now, its candidates to come.
+std::shared_ptr<Attempt> new_attempt(EventLoop& loop, const ChannelOptions& options,
+                                     const ChannelInitializer& initializer,
+                                     const AddressFilter& filter) {
+  auto attempt = std::make_shared<Attempt>();
+  attempt->loop = &loop;
+  attempt->options = options;
+  attempt->initializer = initializer;
+  attempt->filter = filter;
+  attempt->promise = Promise<Ref<Channel>>(&loop);
+  return attempt;
+}
+
 }  // namespace
 
 Bootstrap& Bootstrap::group(EventLoopGroup& loops) {
@@ -183,12 +196,7 @@ Bootstrap& Bootstrap::address_filter(AddressFilter filter) {
 }
 
 Future<Ref<Channel>> Bootstrap::connect(const SocketAddress& address) {
-  auto attempt = std::make_shared<Attempt>();
-  attempt->loop = &next_loop();
-  attempt->options = options_;
-  attempt->initializer = initializer_;
-  attempt->filter = address_filter_;
-  attempt->promise = Promise<Ref<Channel>>(attempt->loop);
+  auto attempt = new_attempt(next_loop(), options_, initializer_, address_filter_);
   attempt->candidates.push_back(address);
   auto future = attempt->promise.future();
   if (!attempt->loop->dispatch([attempt] { attempt->try_next(); })) {
@@ -200,12 +208,7 @@ Future<Ref<Channel>> Bootstrap::connect(const SocketAddress& address) {
 
 Future<Ref<Channel>> Bootstrap::connect(const std::string& host, std::uint16_t port) {
   if (auto numeric = SocketAddress::from_numeric(host, port)) return connect(*numeric);
-  auto attempt = std::make_shared<Attempt>();
-  attempt->loop = &next_loop();
-  attempt->options = options_;
-  attempt->initializer = initializer_;
-  attempt->filter = address_filter_;
-  attempt->promise = Promise<Ref<Channel>>(attempt->loop);
+  auto attempt = new_attempt(next_loop(), options_, initializer_, address_filter_);
   auto future = attempt->promise.future();
   const bool queued = attempt->loop->dispatch([attempt, host, port] {
     auto resolution = std::make_unique<Resolution>();
