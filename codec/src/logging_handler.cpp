@@ -41,6 +41,12 @@ std::string dump_of(const Message& message) {
   return {};
 }
 
+// spdlog's should_log(off) holds on every logger that is not itself off: a handler at level off
+// must be refused here, or it would write each event as an "off" line.
+bool would_log(spdlog::level::level_enum level) {
+  return level != spdlog::level::off && logger().should_log(level);
+}
+
 }  // namespace
 
 // A line is built only when the logger would write it: its arguments (the channel's
@@ -48,7 +54,7 @@ std::string dump_of(const Message& message) {
 // Nothing that builds or writes a line escapes: an event goes on whether or not its line could
 // be logged (out of memory, a logger whose error handler throws).
 void LoggingHandler::log(HandlerContext& ctx, const char* event) const noexcept {
-  if (!logger().should_log(level_)) return;
+  if (!would_log(level_)) return;
   try {
     logger().log(level_, "{} {}", ctx.channel().describe(), event);
   } catch (...) {
@@ -57,7 +63,7 @@ void LoggingHandler::log(HandlerContext& ctx, const char* event) const noexcept 
 
 void LoggingHandler::log_message(HandlerContext& ctx, const char* event,
                                  const Message& message) const noexcept {
-  if (!logger().should_log(level_)) return;
+  if (!would_log(level_)) return;
   try {
     logger().log(level_, "{} {} {} ({} bytes)", ctx.channel().describe(), event,
                  message.type_name(), message.bytes());
@@ -94,7 +100,7 @@ void LoggingHandler::on_writability_changed(HandlerContext& ctx) {
   ctx.fire_writability_changed();
 }
 void LoggingHandler::on_error(HandlerContext& ctx, const Error& error) {
-  if (logger().should_log(level_)) {
+  if (would_log(level_)) {
     try {
       logger().log(level_, "{} ERROR {}", ctx.channel().describe(), error.message());
     } catch (...) {

@@ -366,3 +366,14 @@ TEST_CASE("the logging handler names a close's mode and passes it on") {
   CHECK(captured.text().find("CLOSE WHEN FLUSHED") != std::string::npos);
   CHECK(std::find(seen.begin(), seen.end(), "head:close_when_flushed") != seen.end());
 }
+
+// spdlog's should_log(off) holds on any logger that is not itself off, so a handler at level off
+// wrote every event as an "off" line, hex dumps included.
+TEST_CASE("a logging handler at level off logs nothing, whatever the logger's level") {
+  CapturedLog captured;
+  logger().set_level(spdlog::level::trace);
+  const Outcome outcome = run_events(std::make_shared<LoggingHandler>(spdlog::level::off));
+  CHECK(outcome.events.size() == 2 * 14);
+  CHECK(captured.text().empty());
+  CHECK(allocations_for_events(std::make_shared<LoggingHandler>(spdlog::level::off)) == 0);
+}

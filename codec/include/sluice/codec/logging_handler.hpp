@@ -6,11 +6,11 @@
 
 namespace sluice {
 
-// Logs every event that passes through it, with the channel, at `level` (debug by default);
-// at trace level, Buffers and CompositeBuffers are hex-dumped too (their first 512 bytes; bytes
-// mapped from a file are not read, see Buffer::is_external). Logging never throws: an event whose
-// line cannot be built is passed on all the same. It keeps no state, so one instance can serve many
-// pipelines (add it with a std::shared_ptr).
+// Logs every event that passes through it, with the channel, at `level` (debug by default; at
+// spdlog::level::off, nothing); at trace level, Buffers and CompositeBuffers are hex-dumped too
+// (their first 512 bytes; bytes mapped from a file are not read, see Buffer::is_external).
+// Logging never throws: an event whose line cannot be built is passed on all the same. It keeps no
+// state, so one instance can serve many pipelines (add it with a std::shared_ptr).
 class LoggingHandler final : public ChannelHandler {
  public:
   explicit LoggingHandler(spdlog::level::level_enum level = spdlog::level::debug) : level_(level) {}
