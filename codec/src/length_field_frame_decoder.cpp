@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "sluice/channel/channel.hpp"
 #include "sluice/codec/codec_error.hpp"
 #include "wide_int.hpp"
 
@@ -87,6 +88,19 @@ void LengthFieldBasedFrameDecoder::decode_last(HandlerContext& ctx, CompositeBuf
     discarding_ = false;
     give_up(ctx, in, too_long_error());
   }
+}
+
+void LengthFieldBasedFrameDecoder::on_removed(HandlerContext& ctx) {
+  // Without fail_fast, a too-long frame is reported once its end is seen, which a decoder taken
+  // out now never will: the rest of it would reach the handlers after it as the stream. (A
+  // closed channel, being torn down, has no stream left to protect.)
+  if (discarding_ && !failed_ && ctx.channel().is_open()) {
+    discarding_ = false;
+    failed_ = true;
+    ctx.fire_error(too_long_error());
+    ctx.close();
+  }
+  ByteToMessageDecoder::on_removed(ctx);
 }
 
 void LengthFieldBasedFrameDecoder::decode(HandlerContext& ctx, CompositeBuffer& in) {

@@ -599,3 +599,20 @@ TEST_CASE("a frame past the default cumulation limit but within max_frame_length
   CHECK(frame.bytes() == kPayload);
   CHECK(channel->take_errors().empty());
 }
+
+// Taken out while discarding, the decoder let the rest of the too-long frame through to the
+// handlers after it as if it were the stream, and the frame was never reported.
+TEST_CASE("without fail_fast a decoder taken out inside a too-long frame reports it and closes") {
+  LengthFieldFrameOptions options;
+  options.max_frame_length = 16;
+  options.length_field_length = 2;
+  options.fail_fast = false;
+  auto channel = decoder_channel(options);
+  channel->write_inbound(bytes(field(100, 2) + "01234567"));
+  CHECK(channel->take_errors().empty());
+  channel->pipeline().remove("frames");
+  CHECK(test::error_codes(*channel) == codes({CodecErrc::too_long_frame}));
+  CHECK_FALSE(channel->is_open());
+  channel->write_inbound(bytes("rest of the too-long frame"));
+  CHECK(channel->inbound_count() == 0);
+}

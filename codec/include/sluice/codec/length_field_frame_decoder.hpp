@@ -42,6 +42,8 @@ class LengthFieldBasedFrameDecoder : public ByteToMessageDecoder {
  public:
   explicit LengthFieldBasedFrameDecoder(const LengthFieldFrameOptions& options);
 
+  void on_removed(HandlerContext& ctx) override;
+
  protected:
   void decode(HandlerContext& ctx, CompositeBuffer& in) override;
   void decode_last(HandlerContext& ctx, CompositeBuffer& in) override;
