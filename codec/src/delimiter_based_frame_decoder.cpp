@@ -9,10 +9,24 @@
 #include "sluice/codec/codec_error.hpp"
 
 namespace sluice {
+namespace {
+
+std::size_t longest_size(const std::vector<std::string>& delimiters) noexcept {
+  std::size_t longest = 0;
+  for (const auto& delimiter : delimiters)
+    longest = std::max(longest, delimiter.size());
+  return longest;
+}
+
+}  // namespace
+
 DelimiterBasedFrameDecoder::DelimiterBasedFrameDecoder(std::size_t max_length,
                                                        std::vector<std::string> delimiters,
                                                        bool strip_delimiter, bool fail_fast)
-    : max_length_(max_length),
+    // A frame of max_length bytes may wait with the first bytes of a delimiter for the rest.
+    : ByteToMessageDecoder(Cumulation::kComposite,
+                           max_cumulation_for(max_length, longest_size(delimiters))),
+      max_length_(max_length),
       delimiters_(std::move(delimiters)),
       strip_delimiter_(strip_delimiter),
       fail_fast_(fail_fast) {
@@ -23,7 +37,8 @@ DelimiterBasedFrameDecoder::DelimiterBasedFrameDecoder(std::size_t max_length,
   if (max_length_ == 0) throw std::invalid_argument("max_length must be positive");
 }
 
-FixedLengthFrameDecoder::FixedLengthFrameDecoder(std::size_t length) : length_(length) {
+FixedLengthFrameDecoder::FixedLengthFrameDecoder(std::size_t length)
+    : ByteToMessageDecoder(Cumulation::kComposite, max_cumulation_for(length)), length_(length) {
   if (length == 0) throw std::invalid_argument("frame length must be positive");
 }
 

@@ -16,8 +16,7 @@ namespace sluice {
 // What stays undecoded is at most one partial frame, never longer than max_frame_length: the
 // base's default limit would refuse the frames between the two as they arrive.
 LengthFieldBasedFrameDecoder::LengthFieldBasedFrameDecoder(const LengthFieldFrameOptions& options)
-    : ByteToMessageDecoder(Cumulation::kComposite,
-                           std::max(kDefaultMaxCumulation, options.max_frame_length)),
+    : ByteToMessageDecoder(Cumulation::kComposite, max_cumulation_for(options.max_frame_length)),
       options_(options),
       header_end_(options.length_field_offset + options.length_field_length) {
   switch (options.length_field_length) {

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -53,6 +54,18 @@ namespace sluice::test {
 inline Buffer bytes(std::string_view text) {
   return Buffer::copy_of(text);
 }
+
+// A fresh pooled buffer of `size` bytes, each `fill` (for frames too large to spell out).
+inline Buffer filled(std::size_t size, char fill = 'f') {
+  Buffer buffer = Buffer::allocate(size);
+  std::ranges::fill(buffer.writable_span().first(size), static_cast<std::byte>(fill));
+  buffer.advance_writer(size);
+  return buffer;
+}
+
+// Frames just past ByteToMessageDecoder's default limit on undecoded bytes: a decoder whose own
+// frame limit is higher must let them through.
+inline constexpr std::size_t kPastDefaultCumulation = (64u << 20) + 16;
 
 inline std::string text_of(const Buffer& buffer) {
   if (!buffer) return {};

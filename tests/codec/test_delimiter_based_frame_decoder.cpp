@@ -396,3 +396,15 @@ TEST_CASE("a frame trickling in a byte per read has each byte searched a bounded
   // byte, whatever the length of the frames.
   CHECK(searched.at_most(8 * input.size()));
 }
+
+// The decoder kept ByteToMessageDecoder's 64 MiB limit on undecoded bytes, so with a larger
+// max_length a frame between the two was refused as cumulation_limit while still arriving.
+TEST_CASE("a frame past the default cumulation limit but within max_length is decoded") {
+  auto channel = frames(2 * test::kPastDefaultCumulation, {"||"});
+  channel->write_inbound(test::filled(test::kPastDefaultCumulation), bytes("|"));
+  CHECK(channel->take_errors().empty());
+  CHECK(channel->is_open());
+  channel->write_inbound(bytes("|"));
+  CHECK(channel->read_inbound().bytes() == test::kPastDefaultCumulation);
+  CHECK(channel->take_errors().empty());
+}

@@ -78,3 +78,15 @@ TEST_CASE("a fixed-length frame trickling in a byte per read is not held as one 
   channel->write_inbound(bytes("!"));
   CHECK(test::inbound_texts(*channel) == Frames{expected + "!"});
 }
+
+// The decoder kept ByteToMessageDecoder's 64 MiB limit on undecoded bytes, so a frame length
+// above it could never be decoded: the frame was refused as cumulation_limit while arriving.
+TEST_CASE("a frame longer than the default cumulation limit is decoded") {
+  auto channel = fixed(test::kPastDefaultCumulation);
+  channel->write_inbound(test::filled(test::kPastDefaultCumulation - 1));
+  CHECK(channel->take_errors().empty());
+  CHECK(channel->is_open());
+  channel->write_inbound(test::filled(1));
+  CHECK(channel->read_inbound().bytes() == test::kPastDefaultCumulation);
+  CHECK(channel->take_errors().empty());
+}

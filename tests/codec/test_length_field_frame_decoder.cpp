@@ -1,6 +1,5 @@
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <limits>
@@ -578,23 +577,17 @@ TEST_CASE("a contiguous frame trickling in a byte per read is not held as one bu
 // larger max_frame_length a frame between the two was refused as cumulation_limit while still
 // arriving, although the decoder never holds more than one partial frame.
 TEST_CASE("a frame past the default cumulation limit but within max_frame_length is decoded") {
-  constexpr std::size_t kPayload = ByteToMessageDecoder::kDefaultMaxCumulation + 16;
+  constexpr std::size_t kPayload = test::kPastDefaultCumulation;
   LengthFieldFrameOptions options;
   options.max_frame_length = 2 * ByteToMessageDecoder::kDefaultMaxCumulation;
   options.length_field_length = 4;
   options.initial_bytes_to_strip = 4;
   options.contiguous_frames = false;  // the frame's two reads as they are: no 64 MiB copy
   auto channel = decoder_channel(options);
-  auto filled = [](std::size_t size) {
-    Buffer buffer = Buffer::allocate(size);
-    std::ranges::fill(buffer.writable_span().first(size), std::byte{'f'});
-    buffer.advance_writer(size);
-    return buffer;
-  };
-  channel->write_inbound(bytes(field(kPayload, 4)), filled(kPayload - 1));
+  channel->write_inbound(bytes(field(kPayload, 4)), test::filled(kPayload - 1));
   CHECK(channel->take_errors().empty());
   CHECK(channel->is_open());
-  channel->write_inbound(filled(1));
+  channel->write_inbound(test::filled(1));
   Message frame = channel->read_inbound();
   CHECK(frame.bytes() == kPayload);
   CHECK(channel->take_errors().empty());

@@ -323,3 +323,15 @@ TEST_CASE("with auto-read off a too-long line being discarded keeps asking for m
   CHECK(reads == 3);  // a line came out: the application decides when to read
   CHECK(test::inbound_texts(*channel) == Lines{"ok"});
 }
+
+// The decoder kept ByteToMessageDecoder's 64 MiB limit on undecoded bytes, so with a larger
+// max_length a line between the two was refused as cumulation_limit while still arriving.
+TEST_CASE("a line past the default cumulation limit but within max_length is decoded") {
+  auto channel = lines(2 * test::kPastDefaultCumulation);
+  channel->write_inbound(test::filled(test::kPastDefaultCumulation - 1));
+  CHECK(channel->take_errors().empty());
+  CHECK(channel->is_open());
+  channel->write_inbound(test::filled(1), bytes("\r\n"));
+  CHECK(channel->read_inbound().bytes() == test::kPastDefaultCumulation);
+  CHECK(channel->take_errors().empty());
+}

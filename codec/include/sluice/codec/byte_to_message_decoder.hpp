@@ -1,6 +1,8 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <limits>
 
 #include "sluice/buffer/composite_buffer.hpp"
 #include "sluice/channel/channel_handler.hpp"
@@ -33,6 +35,17 @@ class ByteToMessageDecoder : public ChannelHandler {
   explicit ByteToMessageDecoder(Cumulation mode = Cumulation::kComposite,
                                 std::size_t max_cumulation = kDefaultMaxCumulation)
       : mode_(mode), max_cumulation_(max_cumulation) {}
+
+  // The limit for a frame decoder that discards frames over `max_frame` bytes and may hold
+  // `slack` more while a frame's end is incomplete (a delimiter's first bytes): the default,
+  // unless that is less and would refuse frames the decoder allows.
+  static constexpr std::size_t max_cumulation_for(std::size_t max_frame,
+                                                  std::size_t slack = 0) noexcept {
+    const std::size_t held = max_frame > std::numeric_limits<std::size_t>::max() - slack
+                                 ? std::numeric_limits<std::size_t>::max()
+                                 : max_frame + slack;
+    return std::max(held, kDefaultMaxCumulation);
+  }
 
   void on_read(HandlerContext& ctx, Message&& message) override;
   void on_read_complete(HandlerContext& ctx) override;

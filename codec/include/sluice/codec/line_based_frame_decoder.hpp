@@ -17,7 +17,11 @@ class LineBasedFrameDecoder : public ByteToMessageDecoder {
  public:
   explicit LineBasedFrameDecoder(std::size_t max_length, bool strip_delimiter = true,
                                  bool fail_fast = false)
-      : max_length_(max_length), strip_delimiter_(strip_delimiter), fail_fast_(fail_fast) {}
+      // A line of max_length bytes may wait with its "\r" for the "\n".
+      : ByteToMessageDecoder(Cumulation::kComposite, max_cumulation_for(max_length, 1)),
+        max_length_(max_length),
+        strip_delimiter_(strip_delimiter),
+        fail_fast_(fail_fast) {}
 
  protected:
   void decode(HandlerContext& ctx, CompositeBuffer& in) override;
