@@ -53,9 +53,13 @@ class ChatHandler final : public InboundHandlerFor<Buffer> {
   }
 
   void on_user_event(HandlerContext& ctx, Message&& event) override {
-    if (const auto* idle = event.get_if<IdleStateEvent>()) {
+    if (event.is<IdleStateEvent>()) {
       // Said once; a member still idle a period later has not even read that: closed at once.
-      if (idle->first) {
+      // Remembered here, not taken from the event's `first`: the notice is a write, which ends
+      // the idle stretch, so the next event is a first again, and a member whose output never
+      // drains was told each period and never closed.
+      if (!told_idle_) {
+        told_idle_ = true;
         ctx.write_and_flush(line("closing: idle for too long"));
         ctx.close(CloseMode::kWhenFlushed);
       } else {
@@ -104,6 +108,7 @@ class ChatHandler final : public InboundHandlerFor<Buffer> {
 
   std::shared_ptr<ChatRoom> room_;
   std::string name_;  // "#7"
+  bool told_idle_ = false;
 };
 
 }  // namespace sluice::examples

@@ -6,7 +6,8 @@
   limits     a line over --max-line is refused with a message and the connection goes on; a
              member that stops reading is dropped as a slow consumer while the others keep
              receiving; a half-close ends the membership
-  idle       --idle-seconds: a silent member on which nothing moves is told and closed
+  idle       --idle-seconds: a silent member on which nothing moves is told and closed, at
+             the next period when the notice cannot reach it
   signals    SIGTERM shuts the server down with status 0
 
 Every wait is bounded; only processes started here are signalled.
@@ -202,13 +203,44 @@ def test_slow_consumer(checks, server):
 
 
 def test_idle(checks, binary):
-    with EchoServer(binary, ["--idle-seconds", "1"]) as server:
+    with EchoServer(binary, ["--idle-seconds", "1", "--max-line", "8"]) as server:
         silent = Member(server.port)
         checks.check("a silent member is told it was idle, then closed",
                      silent.wait_for(lambda l: "idle" in l, timeout=10) is not None
                      and silent.wait_ended(10), repr(silent.lines))
         silent.close()
+        test_idle_without_reading(checks, server)
         checks.check("SIGTERM: status 0", server.signal(signal.SIGTERM) == 0, server.log())
+
+
+def flood_refusals(flooder, observer, lines):
+    """Has `flooder` send `lines` lines over --max-line (8), each answered with a refusal, and
+    returns once the server has read them all. A line every thousand goes to the room and keeps
+    `observer` from idling; the last one says the server is through."""
+    batch = 1000
+    flood = (b"x" * 9 + b"\n") * batch + b"still\n"
+    flood = flood * (lines // batch) + b"through\n"
+    flooder.send(flood)
+    return observer.wait_for(lambda l: l == flooder.name + ": through", timeout=60) is not None
+
+
+def test_idle_without_reading(checks, server):
+    # A member that stops reading once the server has more for it than the sockets hold: the
+    # notice that it is idle never leaves the server, so its close when flushed never happens.
+    observer = Member(server.port)
+    stalled = Member(server.port, receive_buffer=4096)
+    stalled.reading.clear()
+    read_all = flood_refusals(stalled, observer, 200000)
+    checks.check("the flood was read by the server", read_all, repr(observer.lines[-3:]))
+    # Idle periods of 1 s: a member told and then still idle is closed at the next one.
+    time.sleep(4)
+    stalled.reading.set()
+    ended = stalled.wait_ended(30)
+    notices = sum(1 for line in stalled.lines if line.startswith("closing: idle"))
+    checks.check("a member that reads nothing is told it was idle once, then closed",
+                 ended and notices <= 1, "%d notices, ended %s" % (notices, ended))
+    for member in (observer, stalled):
+        member.close()
 
 
 def main():
