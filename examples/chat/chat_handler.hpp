@@ -26,7 +26,8 @@ struct ChatRoom {
 //
 // A member that cannot take what is sent to it (its output over the high water mark) is a slow
 // consumer: it is dropped rather than let the server's memory grow for it, or hold the others
-// back. A line over the decoder's limit is refused with a message, and the connection goes on.
+// back. A line over the decoder's limit is refused with a message (none while the member's
+// output is over the high water mark), and the connection goes on.
 // A member idle for the IdleStateHandler's period, or one that half-closes, is closed.
 class ChatHandler final : public InboundHandlerFor<Buffer> {
  public:
@@ -76,7 +77,11 @@ class ChatHandler final : public InboundHandlerFor<Buffer> {
 
   void on_error(HandlerContext& ctx, const Error& error) override {
     if (error == CodecErrc::too_long_frame) {
-      ctx.write_and_flush(line("that line was too long and was not sent"));
+      // A member over the high water mark is not reading: a refusal for each long line it
+      // sends would pile up in the server's memory for as long as it keeps sending them.
+      if (ctx.channel().is_writable()) {
+        ctx.write_and_flush(line("that line was too long and was not sent"));
+      }
       return;
     }
     ctx.fire_error(error);  // the tail logs it; the transport closes on socket errors

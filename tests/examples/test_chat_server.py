@@ -3,9 +3,9 @@
 
   room       welcomes with the number of others, announces joins and departures, sends each
              line to every other member (not back to its sender) with the sender's name
-  limits     a line over --max-line is refused with a message and the connection goes on; a
-             member that stops reading is dropped as a slow consumer while the others keep
-             receiving; a half-close ends the membership
+  limits     a line over --max-line is refused with a message (none to a member that does
+             not read) and the connection goes on; a member that stops reading is dropped as
+             a slow consumer while the others keep receiving; a half-close ends the membership
   idle       --idle-seconds: a silent member on which nothing moves is told and closed, at
              the next period when the notice cannot reach it
   signals    SIGTERM shuts the server down with status 0
@@ -243,6 +243,26 @@ def test_idle_without_reading(checks, server):
         member.close()
 
 
+def test_refusals_not_read(checks, binary):
+    with EchoServer(binary, ["--max-line", "8"]) as server:
+        observer = Member(server.port)
+        stalled = Member(server.port, receive_buffer=4096)
+        stalled.reading.clear()
+        lines = 200000
+        read_all = flood_refusals(stalled, observer, lines)
+        checks.check("the flood was read by the server", read_all, repr(observer.lines[-3:]))
+        # Half-closed, the member is closed once what the server still holds for it is out.
+        stalled.reading.set()
+        stalled.sock.shutdown(socket.SHUT_WR)
+        ended = stalled.wait_ended(60)
+        refusals = sum(1 for line in stalled.lines if line.endswith("too long and was not sent"))
+        checks.check("a member that does not read is not sent a refusal for every long line",
+                     ended and 0 < refusals < lines, "%d refusals, ended %s" % (refusals, ended))
+        for member in (observer, stalled):
+            member.close()
+        checks.check("SIGTERM: status 0", server.signal(signal.SIGTERM) == 0, server.log())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", required=True, help="the sluice-chat-server binary")
@@ -255,6 +275,7 @@ def main():
                      server.process.poll() is None)
         checks.check("SIGTERM: status 0", server.signal(signal.SIGTERM) == 0, server.log())
     test_idle(checks, args.server)
+    test_refusals_not_read(checks, args.server)
     print("%d check(s) failed" % checks.failures if checks.failures else "all checks passed")
     return 1 if checks.failures else 0
 
