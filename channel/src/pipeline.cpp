@@ -143,18 +143,19 @@ void Pipeline::remove(const ChannelHandler& handler) {
 }
 
 void Pipeline::detach(HandlerContext& context, HandlerContext* replacement) noexcept {
-  contexts_.erase(contexts_.iterator_to(context));
+  const auto position = contexts_.iterator_to(context);
+  HandlerContext& before = *std::prev(position);
+  HandlerContext& after = *std::next(position);
+  contexts_.erase(position);
   context.removed_ = true;
   relink();
-  // Inbound, the replacement (added right after it) is already the next handler; outbound,
-  // the leaving handler's writes would otherwise skip it for the handler before.
-  if (replacement != nullptr && !replacement->removed_) {
-    for (int e = 0; e < kOutboundEventCount; ++e) {
-      const auto event = static_cast<std::size_t>(e);
-      context.prev_[event] =
-          replacement->handles(kOutboundBits[event]) ? replacement : replacement->prev_[event];
-    }
-  }
+  // What the leaving handler still passes on (from on_removed, or from an event on its stack)
+  // goes to its neighbours, which forward it along the pipeline as it is then: skip links
+  // taken now would go past handlers added later beyond a neighbour that does not handle the
+  // event, which forwarding reaches. A neighbour that leaves in turn does the same.
+  // Outbound, a replacement (added right after it) comes first, as it does inbound.
+  context.next_.fill(&after);
+  context.prev_.fill(replacement != nullptr && !replacement->removed_ ? replacement : &before);
   try {
     context.handler().on_removed(context);
   } catch (const std::exception& error) {

@@ -100,8 +100,8 @@ class HandlerContext {
 
   // For each event, the next context toward the tail (inbound) or the head (outbound) that
   // handles it; recomputed whenever the pipeline changes, so events skip handlers that would
-  // only pass them on. A removed context keeps its pointers: events already on their way
-  // through it continue down the pipeline.
+  // only pass them on. A removed context points at its neighbours at removal instead (see
+  // Pipeline::detach): events already on their way through it continue down the pipeline.
   std::array<HandlerContext*, kInboundEventCount> next_{};
   std::array<HandlerContext*, kOutboundEventCount> prev_{};
   boost::intrusive::list_member_hook<> hook_;
