@@ -41,7 +41,9 @@
 // Unarmed (-1), every call goes to libc.
 namespace {
 std::atomic<int> accept4_fails_on_fd{-1};
-std::atomic<int> accept4_failure{0};           // the errno an armed call fails with
+std::atomic<int> accept4_failure{0};  // the errno an armed call fails with
+// If set, the errno of an armed call with no address: the listener's accept-and-close refusal.
+std::atomic<int> accept4_refusal_failure{0};
 std::atomic<std::uint64_t> accept4_failed{0};  // calls failed so far
 std::atomic<std::uint64_t> accept4_calls{0};   // every call, armed or not
 }  // namespace
@@ -52,7 +54,8 @@ extern "C" int accept4(int fd, sockaddr* address, socklen_t* length, int flags) 
   accept4_calls.fetch_add(1);
   if (fd == accept4_fails_on_fd.load()) {
     accept4_failed.fetch_add(1);
-    errno = accept4_failure.load();
+    const int refusal_failure = accept4_refusal_failure.load();
+    errno = address == nullptr && refusal_failure != 0 ? refusal_failure : accept4_failure.load();
     return -1;
   }
   return real(fd, address, length, flags);
@@ -491,13 +494,15 @@ namespace {
 // connection queued on it (which keeps the listening socket readable). The failures stop, and
 // the log level comes back, when it goes.
 struct FailingAccept {
-  FailingAccept(const char* name, int failure) : loops(1, name), loop(loops.at(0)) {
+  FailingAccept(const char* name, int failure, int refusal_failure = 0)
+      : loops(1, name), loop(loops.at(0)) {
     sockaddr_in address{};
     Fd listen_fd = loopback_listen_socket(address);
     const int raw_fd = listen_fd.get();
     listener = start_echo_listener(loop, std::move(listen_fd));
     set_log_level(spdlog::level::off);  // the accept4 errors are expected
     accept4_failure.store(failure);
+    accept4_refusal_failure.store(refusal_failure);
     accept4_failed.store(0);
     accept4_fails_on_fd.store(raw_fd);
     client.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -510,6 +515,7 @@ struct FailingAccept {
   }
   void disarm() {
     accept4_fails_on_fd.store(-1);
+    accept4_refusal_failure.store(0);
     set_log_level(log_level);
   }
   bool listener_open() {
@@ -547,6 +553,34 @@ TEST_CASE(
   const std::uint64_t failed = accept4_failed.load();
   accepting.disarm();
   // Paused 100 ms after each failure: about five calls in the window; spinning, thousands.
+  CHECK_MESSAGE(failed < 50, failed, " accept4 calls in 500 ms: spinning");
+  require_echo(accepting.client, "client");
+  CHECK(accepting.listener_open());
+}
+
+TEST_CASE(
+    "out of descriptors, a refusal that fails and leaves the connection queued pauses the "
+    "listener instead of spinning") {
+  // The refusal (accept and close on the spare descriptor) counted only a connection refused or
+  // an empty queue; failing with the connection still queued, it returned, and the
+  // level-triggered poll fired again at once: EMFILE, a failed refusal, and so on.
+  int failure = 0;
+  SUBCASE("ENOBUFS") {
+    failure = ENOBUFS;
+  }
+  SUBCASE("ENOMEM") {
+    failure = ENOMEM;
+  }
+  SUBCASE("EPERM") {
+    failure = EPERM;
+  }
+  ProcessHealth health;
+  FailingAccept accepting("refusal-error", EMFILE, failure);
+  REQUIRE(eventually([] { return accept4_failed.load() > 0; }));
+  std::this_thread::sleep_for(500ms);
+  const std::uint64_t failed = accept4_failed.load();
+  accepting.disarm();
+  // Two calls per pause of 100 ms: about ten in the window; spinning, thousands.
   CHECK_MESSAGE(failed < 50, failed, " accept4 calls in 500 ms: spinning");
   require_echo(accepting.client, "client");
   CHECK(accepting.listener_open());

@@ -142,10 +142,27 @@ void Listener::refuse_one() {
   }
   spare_.reset();
   Fd doomed(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  const bool refused = static_cast<bool>(doomed);  // else EAGAIN: nobody was waiting
+  const bool refused = static_cast<bool>(doomed);
+  const int error = refused ? 0 : errno;
   doomed.reset();
   spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!refused) return;
+  if (!refused) {
+    switch (error) {
+      case EAGAIN:  // nobody was waiting
+      case EINTR:
+      case ECONNABORTED:  // the one waiting gave up: the poll reports any other
+      case EPROTO:
+        return;
+      default:
+        // ENOBUFS, ENOMEM, EPERM, EMFILE (another thread took the freed descriptor), ...: the
+        // connection stays queued, so the level-triggered poll would fire again at once and
+        // the next accept4 fail with EMFILE again, spinning the loop as long as both last.
+        logger().error("listener {}: accept4 refusing a connection: {}; pausing for {} ms",
+                       local_address_.to_string(), std::strerror(error), kAcceptPause.count());
+        pause();
+        return;
+    }
+  }
   if (refused_for_fds_++ % 1000 == 0) {
     logger().warn("listener {}: out of file descriptors; refused {} connection(s) so far",
                   local_address_.to_string(), refused_for_fds_);
