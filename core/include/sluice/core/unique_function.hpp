@@ -92,10 +92,21 @@ class unique_function<R(Args...)> {
            std::is_nothrow_move_constructible_v<F>;
   }
 
+  // std::invoke_r is C++23. With R void the callable's result, if any, is discarded: returning
+  // it from a function returning void would not compile.
+  template <typename F>
+  static R call(F& callable, Args&&... args) {
+    if constexpr (std::is_void_v<R>) {
+      std::invoke(callable, std::forward<Args>(args)...);
+    } else {
+      return std::invoke(callable, std::forward<Args>(args)...);
+    }
+  }
+
   template <typename F>
   static constexpr Ops kInlineOps{[](void* storage, Args&&... args) -> R {
-                                    return std::invoke(*static_cast<F*>(storage),
-                                                       std::forward<Args>(args)...);
+                                    return call(*static_cast<F*>(storage),
+                                                std::forward<Args>(args)...);
                                   },
                                   [](void* from, void* to) noexcept {
                                     ::new (to) F(std::move(*static_cast<F*>(from)));
@@ -106,7 +117,7 @@ class unique_function<R(Args...)> {
   template <typename F>
   static constexpr Ops kHeapOps{
       [](void* storage, Args&&... args) -> R {
-        return std::invoke(**static_cast<F**>(storage), std::forward<Args>(args)...);
+        return call(**static_cast<F**>(storage), std::forward<Args>(args)...);
       },
       [](void* from, void* to) noexcept { *static_cast<F**>(to) = *static_cast<F**>(from); },
       [](void* storage) noexcept { delete *static_cast<F**>(storage); }};
