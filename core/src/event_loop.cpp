@@ -326,13 +326,21 @@ ScheduledTask EventLoop::schedule_timer(std::uint64_t delay_ms, std::uint64_t pe
   state->period_ms = period_ms;
   if (!dispatch([state] { state->start_on_loop(); })) {
     state->cancelled.store(true, std::memory_order_release);
+    // No loop will ever release it, and the handle may be kept for long.
+    state->task = nullptr;
   }
   return ScheduledTask(state);
 }
 
 void detail::TimerState::start_on_loop() {
-  if (cancelled.load(std::memory_order_acquire) || started) return;
+  if (started) return;
   EventLoop* owner = loop->loop_on_its_thread();
+  if (cancelled.load(std::memory_order_acquire)) {
+    // Cancelled before it started: no close callback will release the task, and the handle may
+    // outlive this, to be dropped on another thread.
+    task = nullptr;
+    return;
+  }
   if (owner->closing_handles_) {
     // Scheduled while the loop closes its last handles (by a close callback, a deferred
     // destruction): it would never fire, and its open handle would keep the loop from closing.

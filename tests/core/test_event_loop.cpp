@@ -575,6 +575,69 @@ TEST_CASE(
   CHECK(late_task_released.load());
 }
 
+namespace {
+
+// Captured by a scheduled task: says whether, and on which thread, the task was released.
+struct ReleaseWitness {
+  EventLoop* loop;
+  std::atomic<int>* released;
+  std::atomic<bool>* released_on_loop;
+  ReleaseWitness(EventLoop* l, std::atomic<int>* r, std::atomic<bool>* on)
+      : loop(l), released(r), released_on_loop(on) {}
+  ReleaseWitness(ReleaseWitness&& other) noexcept
+      : loop(std::exchange(other.loop, nullptr)),
+        released(other.released),
+        released_on_loop(other.released_on_loop) {}
+  ReleaseWitness(const ReleaseWitness&) = delete;
+  ~ReleaseWitness() {
+    if (loop == nullptr) return;  // moved from
+    *released_on_loop = loop->in_loop();
+    released->fetch_add(1);
+  }
+};
+
+}  // namespace
+
+// A timer cancelled before its loop got round to starting it kept its task, and what that
+// captured, until the last ScheduledTask handle went: possibly never, and then on the thread
+// that dropped the handle rather than on the loop, unlike a timer cancelled once started.
+TEST_CASE("a timer cancelled before its loop starts it releases its task on the loop") {
+  EventLoop loop("cancel-unstarted");
+  loop.start();
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  loop.execute([opened] { opened.wait(); });  // the timer's start waits behind this
+  std::atomic<int> released{0};
+  std::atomic<bool> released_on_loop{false};
+  sluice::ScheduledTask timer = loop.schedule(
+      std::chrono::hours(1), [witness = ReleaseWitness(&loop, &released, &released_on_loop)] {});
+  timer.cancel();
+  gate.set_value();
+  sluice::Promise<void> passed;
+  loop.execute([&passed] { passed.set_value(); });
+  CHECK(passed.future().wait_for(5s));
+  CHECK(released.load() == 1);
+  CHECK(released_on_loop.load());
+  CHECK(timer.is_cancelled());
+  loop.stop();
+  loop.join();
+}
+
+// Scheduled once the loop has stopped, the timer never runs; its task was nonetheless kept for
+// as long as the returned handle lived.
+TEST_CASE("a timer scheduled after its loop stopped releases its task at once") {
+  EventLoop loop("schedule-stopped");
+  loop.start();
+  loop.stop();
+  loop.join();
+  std::atomic<int> released{0};
+  std::atomic<bool> released_on_loop{false};
+  sluice::ScheduledTask timer =
+      loop.schedule(1ms, [witness = ReleaseWitness(&loop, &released, &released_on_loop)] {});
+  CHECK(timer.is_cancelled());
+  CHECK(released.load() == 1);
+}
+
 TEST_CASE("a ScheduledTask kept past its loop's destruction can still be cancelled") {
   // cancel() used the destroyed loop (heap-use-after-free).
   sluice::ScheduledTask kept;
