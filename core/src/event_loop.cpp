@@ -102,11 +102,13 @@ EventLoop::~EventLoop() {
     stop();
     join();
   }
-  if (t_current == this) t_current = nullptr;  // a loop driven by hand on this thread
   if (!terminated_.load()) {
-    // Never ran: close the handles made by the constructor.
+    // Never ran: close the handles made by the constructor. The work this runs (queued tasks,
+    // deferred destructions) belongs to the loop: a loop driven by hand keeps this thread until
+    // it is done, or that work would run as if on another thread.
     close_all_handles();
   }
+  if (t_current == this) t_current = nullptr;  // a loop driven by hand on this thread
   // The loop takes no more tasks (run() or close_all_handles() saw to it). A thread in
   // alive_->execute() holds the token's mutex until its task is refused; clear() waits for it,
   // and later ones find no loop.

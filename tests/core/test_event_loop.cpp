@@ -464,6 +464,25 @@ TEST_CASE("a loop driven by hand and destroyed gives its thread back") {
   next.run_ready();
 }
 
+// A loop driven by hand and destroyed runs the work still queued on it as it closes; it gave the
+// thread up first, so that work ran off its loop: in_loop() false, defer() aborting, execute()
+// refused.
+TEST_CASE("a loop driven by hand runs what is left on its own thread as it is destroyed") {
+  bool ran_in_loop = false;
+  bool deferred_ran = false;
+  {
+    EventLoop loop("by-hand-left");
+    loop.bind_to_current_thread();
+    loop.execute([&] {
+      ran_in_loop = loop.in_loop();
+      if (ran_in_loop) loop.defer([&deferred_ran] { deferred_ran = true; });
+    });
+  }
+  CHECK(ran_in_loop);
+  CHECK(deferred_ran);
+  CHECK(EventLoop::current() == nullptr);
+}
+
 // execute() promises: "Returns false (and drops the task) once the loop has stopped". A task
 // the loop queues for itself while it is stopping is accepted (true) but, past a short chain,
 // never runs: the closing phase runs only one batch of local tasks per round. A promise it
