@@ -529,13 +529,8 @@ struct FailingAccept {
   Fd client;
 };
 
-}  // namespace
-
-TEST_CASE(
-    "an accept4 failure that leaves the connection queued pauses the listener instead of "
-    "spinning, and accepting resumes once it clears") {
-  // The listener used to log the error and return; the level-triggered poll fired again at
-  // once, so the loop spun (and logged) for as long as the condition lasted.
+// One subcase per accept4 failure that may clear by itself (memory, a policy): returns its errno.
+int clearing_failure() {
   int failure = 0;
   SUBCASE("ENOBUFS") {
     failure = ENOBUFS;
@@ -546,16 +541,32 @@ TEST_CASE(
   SUBCASE("EPERM") {
     failure = EPERM;
   }
-  ProcessHealth health;
-  FailingAccept accepting("accept-error", failure);
+  return failure;
+}
+
+// The listener failing as `accepting` makes it: paused (a call or two per 100 ms pause) rather
+// than spinning, and accepting again once the failure is gone.
+void require_paused_then_resumed(FailingAccept& accepting) {
   REQUIRE(eventually([] { return accept4_failed.load() > 0; }));
   std::this_thread::sleep_for(500ms);
   const std::uint64_t failed = accept4_failed.load();
   accepting.disarm();
-  // Paused 100 ms after each failure: about five calls in the window; spinning, thousands.
   CHECK_MESSAGE(failed < 50, failed, " accept4 calls in 500 ms: spinning");
   require_echo(accepting.client, "client");
   CHECK(accepting.listener_open());
+}
+
+}  // namespace
+
+TEST_CASE(
+    "an accept4 failure that leaves the connection queued pauses the listener instead of "
+    "spinning, and accepting resumes once it clears") {
+  // The listener used to log the error and return; the level-triggered poll fired again at
+  // once, so the loop spun (and logged) for as long as the condition lasted.
+  const int failure = clearing_failure();
+  ProcessHealth health;
+  FailingAccept accepting("accept-error", failure);
+  require_paused_then_resumed(accepting);
 }
 
 TEST_CASE(
@@ -564,26 +575,10 @@ TEST_CASE(
   // The refusal (accept and close on the spare descriptor) counted only a connection refused or
   // an empty queue; failing with the connection still queued, it returned, and the
   // level-triggered poll fired again at once: EMFILE, a failed refusal, and so on.
-  int failure = 0;
-  SUBCASE("ENOBUFS") {
-    failure = ENOBUFS;
-  }
-  SUBCASE("ENOMEM") {
-    failure = ENOMEM;
-  }
-  SUBCASE("EPERM") {
-    failure = EPERM;
-  }
+  const int failure = clearing_failure();
   ProcessHealth health;
   FailingAccept accepting("refusal-error", EMFILE, failure);
-  REQUIRE(eventually([] { return accept4_failed.load() > 0; }));
-  std::this_thread::sleep_for(500ms);
-  const std::uint64_t failed = accept4_failed.load();
-  accepting.disarm();
-  // Two calls per pause of 100 ms: about ten in the window; spinning, thousands.
-  CHECK_MESSAGE(failed < 50, failed, " accept4 calls in 500 ms: spinning");
-  require_echo(accepting.client, "client");
-  CHECK(accepting.listener_open());
+  require_paused_then_resumed(accepting);
 }
 
 TEST_CASE(
