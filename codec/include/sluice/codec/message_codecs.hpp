@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <stdexcept>
 
 #include "sluice/buffer/buffer.hpp"
 #include "sluice/channel/channel_handler.hpp"
@@ -48,14 +49,21 @@ class MessageToMessageDecoder : public ChannelHandler {
 };
 
 // Turns outbound messages of type T into other messages, written with ctx.write(); the write's
-// callback must go with the last of them (or be completed by encode). Other messages pass
-// untouched.
+// callback must go with the last of them (or be completed by encode), else the write fails.
+// Other messages pass untouched.
 template <typename T>
 class MessageToMessageEncoder : public ChannelHandler {
  public:
   void write(HandlerContext& ctx, Message&& message, WriteCallback&& done) override {
     if (T* value = message.get_if<T>()) {
       encode(ctx, std::move(*value), std::move(done));
+      // A callback left here would be destroyed uncalled, and whoever waits on it would wait
+      // for ever. Throwing lets the pipeline fail it and report the error, as Netty does.
+      if (done) {
+        throw std::logic_error(
+            "MessageToMessageEncoder: encode() neither passed the write's callback on nor "
+            "completed it");
+      }
     } else {
       ctx.write(std::move(message), std::move(done));
     }
