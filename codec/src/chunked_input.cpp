@@ -15,6 +15,10 @@ ChunkedFile::ChunkedFile(std::shared_ptr<const File> file, std::uint64_t offset,
                          std::uint64_t count, std::size_t chunk_size)
     : file_(std::move(file)), offset_(offset), count_(count), chunk_size_(chunk_size) {
   if (chunk_size == 0) throw std::invalid_argument("ChunkedFile: chunk_size must be positive");
+  // Refused here rather than by every chunk's allocation, once the transfer is under way.
+  if (chunk_size > Buffer::kMaxCapacity) {
+    throw std::invalid_argument("ChunkedFile: chunk_size is over a buffer's maximum capacity");
+  }
 }
 
 Result<std::optional<Buffer>> ChunkedFile::next_chunk() {
@@ -31,7 +35,10 @@ Result<std::optional<Buffer>> ChunkedFile::next_chunk() {
       continue;
     }
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return Error::from_errno(errno, "pread " + file_->path());
+    if (got < 0) {
+      const int error = errno;  // before the message's allocation, which may set it
+      return Error::from_errno(error, "pread " + file_->path());
+    }
     return Error(ChannelErrc::file_truncated,
                  fmt::format("{} ends at {}, before its region's end at {}", file_->path(),
                              offset_ + done_ + filled, offset_ + count_));

@@ -285,8 +285,9 @@ TEST_CASE("a stream without an input is empty: it completes in its turn") {
   CHECK(channel->is_open());
 }
 
-TEST_CASE("a ChunkedFile with a chunk size of 0 is refused") {
+TEST_CASE("a ChunkedFile with a chunk size of 0, or over a buffer's capacity, is refused") {
   auto opened = File::open("/proc/self/exe");
   REQUIRE(opened);
   CHECK_THROWS_AS(ChunkedFile(*opened, 0, 3, 0), std::invalid_argument);
+  CHECK_THROWS_AS(ChunkedFile(*opened, 0, 3, Buffer::kMaxCapacity + 1), std::invalid_argument);
 }

@@ -37,7 +37,8 @@ class ChunkedFile final : public ChunkedInput {
  public:
   static constexpr std::size_t kDefaultChunkSize = 64 * 1024;
 
-  // Throws std::invalid_argument for a chunk_size of 0 (the stream would never advance).
+  // Throws std::invalid_argument for a chunk_size of 0 (the stream would never advance) or
+  // over Buffer::kMaxCapacity (no chunk could be allocated).
   ChunkedFile(std::shared_ptr<const File> file, std::uint64_t offset, std::uint64_t count,
               std::size_t chunk_size = kDefaultChunkSize);
 
