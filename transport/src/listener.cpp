@@ -111,9 +111,7 @@ void Listener::accept_ready() {
         // ENOBUFS, ENOMEM, EPERM (a firewall rule), ...: the connection stays queued, so the
         // level-triggered poll would fire again at once, spinning the loop and logging each
         // time, for as long as the condition lasts.
-        logger().error("listener {}: accept4: {}; pausing for {} ms", local_address_.to_string(),
-                       std::strerror(errno), kAcceptPause.count());
-        pause();
+        pause_after("accept4", errno);
         return;
     }
   }
@@ -130,6 +128,12 @@ void Listener::pause() {
       self->close();
     }
   });
+}
+
+void Listener::pause_after(const char* what, int error) {
+  logger().error("listener {}: {}: {}; pausing for {} ms", local_address_.to_string(), what,
+                 std::strerror(error), kAcceptPause.count());
+  pause();
 }
 
 void Listener::refuse_one() {
@@ -157,9 +161,7 @@ void Listener::refuse_one() {
         // ENOBUFS, ENOMEM, EPERM, EMFILE (another thread took the freed descriptor), ...: the
         // connection stays queued, so the level-triggered poll would fire again at once and
         // the next accept4 fail with EMFILE again, spinning the loop as long as both last.
-        logger().error("listener {}: accept4 refusing a connection: {}; pausing for {} ms",
-                       local_address_.to_string(), std::strerror(error), kAcceptPause.count());
-        pause();
+        pause_after("accept4 refusing a connection", error);
         return;
     }
   }

@@ -72,6 +72,8 @@ class Listener final : public RefCounted<Listener>, public LoopResource {
   void refuse_one();
   // Stops watching for a moment: for conditions accept4 can neither clear nor wait out.
   void pause();
+  // Logs the accept4 failure `what` (errno `error`) that left a connection queued, then pauses.
+  void pause_after(const char* what, int error);
   void on_stop_accepting() override { close(); }
   void on_close_gracefully() override { close(); }
   void on_close_now() override { close(); }
